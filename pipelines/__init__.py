@@ -1,0 +1,1 @@
+"""CLI, config loading and validation, pipeline assembly and runner presets."""

@@ -1,0 +1,115 @@
+"""The ``mmcot`` command: run, synth, teacher, card."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+QUIET_LOGGERS = ("apache_beam", "distributed", "httpx", "httpcore", "urllib3", "filelock", "fsspec")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not verbose:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    import yaml
+
+    from pipelines.config import ConfigError, load_config
+    from pipelines.run import run_pipeline
+    from pipelines.summary import summary_table
+
+    overrides = {k: v for k, v in (("run.output_dir", args.output_dir), ("teacher.base_url", args.teacher_url),
+                                   ("teacher.cache_url", args.cache_url)) if v is not None}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"error: --set takes KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        overrides[key] = yaml.safe_load(value)
+    try:
+        config = load_config(args.config, overrides)
+        manifest = run_pipeline(config, beam_args)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary_table(manifest))
+    print(f"output: {config.run.output_dir} (manifest.json, README.md, {len(manifest.shards)} shards)")
+    return 0 if manifest.counts.balanced() else 1
+
+
+def _cmd_synth(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from transforms.synth import generate, write_jsonl, write_parquet
+
+    families = args.families.split(",") if args.families else None
+    problems = list(generate(args.n, args.seed, families, (args.min_difficulty, args.max_difficulty)))
+    jsonl = write_jsonl(problems, args.out)
+    parquet = write_parquet(problems, Path(args.out) / "problems.parquet")
+    print(f"wrote {len(problems)} problems: {jsonl} (+ images/) and {parquet}")
+    return 0
+
+
+def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from data_cards.card import render_card
+    from schemas.manifest import Manifest
+
+    out = Path(args.output_dir)
+    manifest = Manifest.from_json((out / "manifest.json").read_text())
+    (out / "README.md").write_text(render_card(manifest, args.repo_id))
+    print(f"wrote {out / 'README.md'}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmcot", description="Adaptive-length CoT distillation for multimodal reasoning data.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show Beam's and the HTTP client's logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a pipeline from a config (extra --flags go to Beam, e.g. --runner dask)")
+    run.add_argument("--config", required=True)
+    run.add_argument("--output-dir", help="override run.output_dir")
+    run.add_argument("--teacher-url", help="override teacher.base_url (an OpenAI-compatible /v1 root)")
+    run.add_argument("--cache-url", help="override teacher.cache_url (a directory or fsspec URL)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override any config key, e.g. --set source.path=data/x.jsonl (YAML value)")
+    run.set_defaults(func=_cmd_run)
+
+    synth = sub.add_parser("synth", help="generate synthetic image-question problems (JSONL + images, Parquet)")
+    synth.add_argument("--out", required=True, type=Path)
+    synth.add_argument("--n", type=int, default=200)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--families", help="comma-separated subset of the families")
+    synth.add_argument("--min-difficulty", type=float, default=0.0)
+    synth.add_argument("--max-difficulty", type=float, default=1.0)
+    synth.set_defaults(func=_cmd_synth)
+
+    card = sub.add_parser("card", help="re-render README.md (the dataset card) from an output's manifest.json")
+    card.add_argument("output_dir")
+    card.add_argument("--repo-id", help="OWNER/NAME used in the load snippet")
+    card.set_defaults(func=_cmd_card)
+
+    sub.add_parser("teacher", help="prepare / serve / stop / status of the embedded vLLM teacher", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mmcot`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["teacher"]:
+        from pipelines.teacher_server import teacher_cli_main
+
+        _setup_logging(verbose=False)
+        return teacher_cli_main(argv[1:])
+    args, beam_args = _parser().parse_known_args(argv)
+    if beam_args and args.command != "run":
+        _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
+    _setup_logging(args.verbose)
+    return args.func(args, beam_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

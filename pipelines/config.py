@@ -1,0 +1,105 @@
+"""Run configuration: YAML validated into typed, per-stage settings.
+
+Every section is one stage's own settings class (defined next to the stage); unknown keys and
+wrong types fail with :class:`ConfigError`, whose message names each offending key.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError, with_config
+
+from schemas.settings import Settings
+from transforms.assess import AssessSettings
+from transforms.length import LengthSettings
+from transforms.normalize import NormalizeSettings
+from transforms.read import SourceSettings
+from transforms.select import SelectSettings
+from transforms.teachers.openai_http import TeacherSettings
+from transforms.verifiers.config import VerifyConfig
+
+OUTPUT_SETS = ("sft", "rl", "dead_letter", "dropped", "generations")
+
+
+class ConfigError(ValueError):
+    """A configuration that does not validate; the message names every bad key."""
+
+
+class RunSettings(Settings):
+    """Run name and where results go."""
+
+    name: str
+    output_dir: str
+
+
+class OutputSettings(Settings):
+    """Shard counts per output set and the dataset card's metadata."""
+
+    shards: dict[str, int] = {}
+    pretty_name: str | None = None
+    license: str = "other"
+    language: list[str] = ["en"]
+    tags: list[str] = ["reasoning", "chain-of-thought", "distillation", "multimodal"]
+
+    def num_shards(self, output_set: str) -> int:
+        """Shards for ``output_set`` (1 unless configured)."""
+        return self.shards.get(output_set, 1)
+
+
+class PipelineConfig(Settings):
+    """The whole run: one section per stage."""
+
+    run: RunSettings
+    source: SourceSettings
+    normalize: NormalizeSettings = NormalizeSettings()
+    assess: AssessSettings = AssessSettings()
+    length: LengthSettings = LengthSettings()
+    teacher: TeacherSettings = TeacherSettings()
+    verify: with_config(ConfigDict(extra="forbid"))(VerifyConfig) = Field(default_factory=VerifyConfig)
+    select: SelectSettings = SelectSettings()
+    output: OutputSettings = OutputSettings()
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of the validated config."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+    got = "" if error["type"] in ("missing", "extra_forbidden") else f" (got {error.get('input')!r})"
+    return f"  {key}: {message}{got}"
+
+
+def parse_config(data: Any, origin: str = "config") -> PipelineConfig:
+    """Validate a loaded mapping; raises ConfigError naming every bad key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = "\n".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{origin}: {exc.error_count()} invalid key(s):\n{lines}") from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
+    """Read and validate a YAML config; ``overrides`` maps dotted keys to values (``teacher.base_url``)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    return parse_config(data, str(path))
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value

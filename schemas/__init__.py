@@ -1,0 +1,1 @@
+"""Typed records and pyarrow schemas for every stage boundary and output of mmcot."""

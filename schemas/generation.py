@@ -1,0 +1,88 @@
+"""Teacher generations and their verdicts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from schemas.plan import SAMPLING_PLAN_TYPE, PlannedProblem, SamplingPlan
+
+
+@dataclass
+class Verdict:
+    """Whether one chain's final answer equals the reference, and why not.
+
+    ``checks`` maps a check name (e.g. ``answer_found``, ``answer_match``, ``not_truncated``)
+    to whether it passed; ``reasons`` names every failed check, so ``correct`` is true exactly
+    when ``reasons`` is empty.
+    """
+
+    correct: bool
+    extracted_answer: str | None
+    checks: dict[str, bool] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+VERDICT_TYPE = pa.struct(
+    [
+        ("correct", pa.bool_()),
+        ("extracted_answer", pa.string()),
+        ("checks", pa.map_(pa.string(), pa.bool_())),
+        ("reasons", pa.list_(pa.string())),
+    ]
+)
+
+
+@dataclass
+class Generation:
+    """One sampled chain from a teacher for one problem."""
+
+    problem_id: str
+    teacher: str
+    sample_index: int
+    content: str
+    reasoning: str
+    answer_text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    sampling: SamplingPlan
+    cache_key: str
+    cached: bool = False
+    verdict: Verdict | None = None
+
+
+GENERATION_SCHEMA = pa.schema(
+    [
+        ("problem_id", pa.string()),
+        ("teacher", pa.string()),
+        ("sample_index", pa.int32()),
+        ("content", pa.string()),
+        ("reasoning", pa.string()),
+        ("answer_text", pa.string()),
+        ("finish_reason", pa.string()),
+        ("prompt_tokens", pa.int32()),
+        ("completion_tokens", pa.int32()),
+        ("latency_s", pa.float64()),
+        ("sampling", SAMPLING_PLAN_TYPE),
+        ("cache_key", pa.string()),
+        ("cached", pa.bool_()),
+        ("verdict", VERDICT_TYPE),
+    ]
+)
+
+
+@dataclass
+class ProblemChains:
+    """A problem with all its sampled chains (each carrying its verdict once verified)."""
+
+    planned: PlannedProblem
+    generations: list[Generation]
+
+    @property
+    def pass_rate(self) -> float:
+        """Share of chains judged correct (0 when there are none)."""
+        if not self.generations:
+            return 0.0
+        return sum(1 for g in self.generations if g.verdict and g.verdict.correct) / len(self.generations)

@@ -1,0 +1,61 @@
+"""The run manifest: what was read, what became of it, and which files hold the result."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from schemas.convert import from_row, to_row
+
+
+@dataclass
+class ShardInfo:
+    """One written Parquet file, relative to the output directory."""
+
+    config: str
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Counts:
+    """The problem-level funnel. ``dropped`` and ``dead_lettered`` map "stage/reason" to counts.
+
+    The accounting identity ``read == kept + sum(dropped) + sum(dead_lettered)`` must hold.
+    """
+
+    read: int
+    kept: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+
+    def balanced(self) -> bool:
+        """Whether every read row is accounted for exactly once."""
+        return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+
+
+@dataclass
+class Manifest:
+    """Everything needed to trust, reproduce and load a run's output."""
+
+    run_id: str
+    created_at: str
+    command: str
+    config_hash: str
+    config: dict
+    versions: dict[str, str]
+    counts: Counts
+    stats: dict[str, float]
+    rows: dict[str, int]
+    shards: list[ShardInfo]
+    wall_time_s: float
+
+    def to_json(self) -> str:
+        """Pretty, key-sorted JSON."""
+        return json.dumps(to_row(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        """A manifest from :meth:`to_json` output."""
+        return from_row(cls, json.loads(text))

@@ -1,0 +1,154 @@
+"""Output rows: SFT, RL (verl layout), dead-letter/dropped rows.
+
+Output schemas are declared as Hugging Face ``Features`` so the Parquet files carry the
+``huggingface`` schema metadata: ``datasets.load_dataset`` then decodes ``images`` as PIL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import datasets
+import pyarrow as pa
+
+from schemas.problem import ImageRef
+
+_STR = datasets.Value("string")
+_F64 = datasets.Value("float64")
+_I32 = datasets.Value("int32")
+_MESSAGES = datasets.List({"role": _STR, "content": _STR})
+
+
+@dataclass
+class Message:
+    """One chat turn."""
+
+    role: str
+    content: str
+
+
+@dataclass
+class SFTRow:
+    """A kept chain as chat ``messages`` (reasoning in ``<think>`` before the answer) + images."""
+
+    id: str
+    source: str
+    images: list[ImageRef]
+    messages: list[Message]
+    answer: str
+    answer_type: str
+    difficulty: float
+    pass_rate: float
+    teacher: str
+    completion_tokens: int
+    selection: str
+
+
+SFT_FEATURES = datasets.Features(
+    {
+        "id": _STR,
+        "source": _STR,
+        "images": datasets.List(datasets.Image()),
+        "messages": _MESSAGES,
+        "answer": _STR,
+        "answer_type": _STR,
+        "difficulty": _F64,
+        "pass_rate": _F64,
+        "teacher": _STR,
+        "completion_tokens": _I32,
+        "selection": _STR,
+    }
+)
+SFT_SCHEMA: pa.Schema = SFT_FEATURES.arrow_schema
+
+
+@dataclass
+class RewardModel:
+    """verl's rule-based reward spec."""
+
+    style: str
+    ground_truth: str
+
+
+@dataclass
+class RLExtraInfo:
+    """Facts a verl reward function and a curriculum sampler read."""
+
+    id: str
+    split: str
+    answer_type: str
+    choices: list[str]
+    pass_rate: float
+    difficulty: float
+    num_samples: int
+
+
+@dataclass
+class RLRow:
+    """A problem in verl's RL layout."""
+
+    data_source: str
+    prompt: list[Message]
+    images: list[ImageRef]
+    ability: str
+    reward_model: RewardModel
+    extra_info: RLExtraInfo
+
+
+RL_FEATURES = datasets.Features(
+    {
+        "data_source": _STR,
+        "prompt": _MESSAGES,
+        "images": datasets.List(datasets.Image()),
+        "ability": _STR,
+        "reward_model": {"style": _STR, "ground_truth": _STR},
+        "extra_info": {
+            "id": _STR,
+            "split": _STR,
+            "answer_type": _STR,
+            "choices": datasets.List(_STR),
+            "pass_rate": _F64,
+            "difficulty": _F64,
+            "num_samples": _I32,
+        },
+    }
+)
+RL_SCHEMA: pa.Schema = RL_FEATURES.arrow_schema
+
+
+@dataclass
+class RejectRow:
+    """A row that left the pipeline before the end: the stage, a reason word and details.
+
+    Written to ``dead_letter/`` when something failed (bad input, teacher error) and to
+    ``dropped/`` when a stage decided against it (duplicate, no correct chain).
+    ``survivor_id`` names the kept row a duplicate duplicates.
+    """
+
+    row_id: str
+    source: str
+    stage: str
+    reason: str
+    detail: str = ""
+    survivor_id: str | None = None
+    payload: str = ""
+
+
+REJECT_FEATURES = datasets.Features(
+    {
+        "row_id": _STR,
+        "source": _STR,
+        "stage": _STR,
+        "reason": _STR,
+        "detail": _STR,
+        "survivor_id": _STR,
+        "payload": _STR,
+    }
+)
+REJECT_SCHEMA: pa.Schema = REJECT_FEATURES.arrow_schema
+
+OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
+    "sft": SFT_SCHEMA,
+    "rl": RL_SCHEMA,
+    "dead_letter": REJECT_SCHEMA,
+    "dropped": REJECT_SCHEMA,
+}

@@ -1,0 +1,28 @@
+"""A row as read from a source, before validation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class SourceRow:
+    """One input row with its columns mapped to mmcot's field names.
+
+    ``fields`` holds whatever the source had under each mapped name (unvalidated);
+    ``image_root`` is the directory relative image paths resolve against (None: no paths allowed).
+    """
+
+    row_id: str
+    source: str
+    split: str
+    fields: dict[str, Any]
+    image_root: str | None
+
+
+@dataclass
+class ReadCount:
+    """How many rows one source file yielded (the ``read`` side of the accounting identity)."""
+
+    file: str
+    rows: int

@@ -1,0 +1,53 @@
+"""Config loading: the shipped configs validate; bad keys fail naming the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL = {"run": {"name": "x", "output_dir": "out"}, "source": {"kind": "jsonl", "path": "p.jsonl", "name": "s"}}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_validates(path):
+    config = load_config(path)
+    assert config.run.name and len(config.config_hash()) == 64
+
+
+@pytest.mark.parametrize(
+    "patch,key",
+    [
+        ({"teacher": {"max_in_flight": 0}}, "teacher.max_in_flight"),
+        ({"teacher": {"modality": "audio"}}, "teacher.modality"),
+        ({"source": {**MINIMAL["source"], "colums": {}}}, "source.colums: unknown key"),
+        ({"length": {"samples": "four"}}, "length.samples"),
+        ({"verify": {"require_reasonning": False}}, "verify.require_reasonning"),
+        ({"select": {"rl_max_pass_rate": 2}}, "select.rl_max_pass_rate"),
+        ({"bogus_section": {}}, "bogus_section: unknown key"),
+        ({"run": {"name": "x"}}, "run.output_dir: Field required"),
+    ],
+)
+def test_bad_keys_are_named_in_the_error(patch, key):
+    with pytest.raises(ConfigError) as err:
+        parse_config({**MINIMAL, **patch})
+    assert key in str(err.value)
+
+
+def test_overrides_apply_dotted_keys_and_the_hash_follows_the_content(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("run: {name: x, output_dir: out}\nsource: {kind: jsonl, path: p.jsonl, name: s}\n")
+    base = load_config(path)
+    changed = load_config(path, {"teacher.base_url": "http://h:1/v1", "length.samples": 2})
+    assert changed.teacher.base_url == "http://h:1/v1" and changed.length.samples == 2
+    assert base.config_hash() != changed.config_hash()
+    assert base.config_hash() == load_config(path).config_hash()
+
+
+def test_yaml_that_is_not_a_mapping_is_an_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(path)

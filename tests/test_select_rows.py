@@ -1,0 +1,59 @@
+"""Selection of the shortest correct chain, the RL rule, and the shape of output rows."""
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.factories import chains, generation, problem
+from transforms.rows import assistant_text, rl_row, sft_row
+from transforms.select import RL, SelectChains, SelectSettings, reject_summary, shortest_correct, wants_rl
+from transforms.tags import DROPPED
+
+
+def test_shortest_correct_ignores_wrong_chains_and_breaks_ties_by_index():
+    gens = [generation(0, False, 5), generation(1, True, 40), generation(2, True, 30), generation(3, True, 30)]
+    assert shortest_correct(gens).sample_index == 2
+    assert shortest_correct([generation(0, False, 5)]) is None
+
+
+def test_reject_summary_counts_reasons():
+    gens = [generation(0, False, 5, reasons=["truncated", "no_answer"]), generation(1, False, 5, reasons=["truncated"])]
+    assert reject_summary(gens) == "truncated×2, no_answer×1"
+
+
+@pytest.mark.parametrize("rate,expected", [(0.0, False), (0.25, True), (0.75, True), (1.0, False)])
+def test_rl_keeps_only_problems_the_samples_disagree_on(rate, expected):
+    assert wants_rl(rate, SelectSettings()) is expected
+
+
+def test_sft_row_puts_reasoning_in_think_then_answer():
+    with_block = generation(0, True, 10, content="<think>add</think> \\boxed{3}", reasoning="add")
+    with_block.answer_text = "\\boxed{3}"
+    assert assistant_text(with_block) == "<think>\nadd\n</think>\n\n\\boxed{3}"
+    plain = generation(1, True, 10, content="1+2=3 so \\boxed{3}")
+    assert assistant_text(plain) == "<think>\n1+2=3 so \\boxed{3}\n</think>\n\nThe answer is \\boxed{3}."
+    row = sft_row(chains([plain, generation(2, False, 3)]), plain, "shortest_correct of 2")
+    assert [m.role for m in row.messages] == ["user", "assistant"]
+    assert row.messages[0].content.startswith("<image>How many dots?") and "three red dots" not in row.messages[0].content
+    assert row.pass_rate == 0.5 and row.images[0].bytes
+
+
+def test_rl_row_is_in_verls_layout():
+    row = rl_row(chains([generation(0, True, 5), generation(1, False, 5)], problem(choices=["1", "3"], answer="B")))
+    assert row.reward_model.style == "rule" and row.reward_model.ground_truth == "B"
+    assert row.extra_info.pass_rate == 0.5 and row.extra_info.num_samples == 2 and row.extra_info.choices == ["1", "3"]
+    assert "A. 1" in row.prompt[0].content and "\\boxed" in row.prompt[0].content
+
+
+def test_select_routes_kept_dropped_and_rl():
+    mixed = chains([generation(0, True, 9, pid="s/1"), generation(1, False, 4, pid="s/1")], problem("s/1"))
+    all_wrong = chains([generation(0, False, 9, pid="s/2")], problem("s/2"))
+    all_right = chains([generation(0, True, 9, pid="s/3")], problem("s/3"))
+    with TestPipeline() as p:
+        out = p | beam.Create([mixed, all_wrong, all_right]) | SelectChains(SelectSettings())
+        assert_that(out.sft | "sft" >> beam.Map(lambda r: r.id), equal_to(["s/1", "s/3"]), label="sft")
+        assert_that(out[RL] | "rl" >> beam.Map(lambda r: r.extra_info.id), equal_to(["s/1"]), label="rl")
+        assert_that(out[DROPPED] | "dropped" >> beam.Map(lambda r: (r.row_id, r.reason)),
+                    equal_to([("s/2", "no_correct_chain")]), label="dropped")

@@ -1,0 +1,87 @@
+"""Prompt building, the response cache and reasoning parsing (no server needed)."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+import httpx
+
+from tests.factories import PLAN, problem
+from transforms.teachers.base import sampling_fields
+from transforms.teachers.cache import ResponseCache, cache_key
+from transforms.teachers.messages import IMAGE_URL_PREFIX, build_messages, with_data_urls
+from transforms.teachers.openai_http import HTTPStatusError, failure_reason, is_retryable, parse_choice
+from transforms.teachers.parse import split_reasoning
+
+
+def test_text_teacher_gets_caption_question_options_and_instruction():
+    (msg,) = build_messages(problem(choices=["2", "3"], answer="B"), "concise", "text")
+    assert msg["role"] == "user" and isinstance(msg["content"], str)
+    text = msg["content"]
+    assert text.index("three red dots") < text.index("How many dots?") < text.index("A. 2") < text.index("B. 3")
+    assert "letter" in text and "\\boxed{}" in text and "briefly" in text
+
+
+def test_vision_teacher_gets_images_at_placeholders_then_real_data_urls():
+    p = problem(question="Compare <image1> with the count: how many dots?")
+    (msg,) = build_messages(p, "standard", "vision")
+    kinds = [part["type"] for part in msg["content"]]
+    assert kinds == ["text", "image_url", "text", "text"]
+    assert msg["content"][1]["image_url"]["url"] == IMAGE_URL_PREFIX + p.image_meta[0].sha256
+    assert "three red dots" not in json.dumps(msg)
+    sent = with_data_urls([msg], p)
+    url = sent[0]["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,") and base64.b64decode(url.split(",", 1)[1]) == p.images[0].bytes
+    assert msg["content"][1]["image_url"]["url"].startswith(IMAGE_URL_PREFIX)  # the keyed copy is untouched
+
+
+def test_vision_without_placeholders_puts_images_first():
+    (msg,) = build_messages(problem(), "standard", "vision")
+    assert [part["type"] for part in msg["content"]] == ["image_url", "text"]
+
+
+def test_cache_key_changes_with_everything_that_changes_a_sample():
+    messages = build_messages(problem(), "concise", "text")
+    base = cache_key("m", messages, sampling_fields(PLAN), 0)
+    assert base == cache_key("m", build_messages(problem(), "concise", "text"), sampling_fields(PLAN), 0)
+    assert base != cache_key("m2", messages, sampling_fields(PLAN), 0)
+    assert base != cache_key("m", messages, sampling_fields(PLAN), 1)
+    assert base != cache_key("m", messages, {**sampling_fields(PLAN), "max_tokens": 65}, 0)
+    assert base != cache_key("m", build_messages(problem(image_hash="cd" * 32), "concise", "vision"), sampling_fields(PLAN), 0)
+
+
+def test_cache_round_trips_ignores_torn_entries_and_is_thread_safe(tmp_path):
+    cache = ResponseCache(str(tmp_path / "c"))
+    assert cache.get("ab12") is None
+    cache.put("ab12", {"content": "x", "n": 1})
+    assert ResponseCache(f"file://{tmp_path}/c").get("ab12") == {"content": "x", "n": 1}
+    (tmp_path / "c" / "cd" / "cd34.json").parent.mkdir(parents=True)
+    (tmp_path / "c" / "cd" / "cd34.json").write_text('{"content": "tor')
+    assert cache.get("cd34") is None
+    threads = [threading.Thread(target=cache.put, args=(f"ee{i:02d}", {"i": i})) for i in range(16)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert [cache.get(f"ee{i:02d}")["i"] for i in range(16)] == list(range(16))
+    assert not list((tmp_path / "c").rglob("*.tmp"))
+
+
+def test_split_reasoning_prefers_the_server_field_then_think_tags():
+    assert split_reasoning("The answer is 3", "count them") == ("count them", "The answer is 3")
+    assert split_reasoning("<think> count </think>\n\\boxed{3}", None) == ("count", "\\boxed{3}")
+    assert split_reasoning("count </think> \\boxed{3}", None) == ("count", "\\boxed{3}")
+    assert split_reasoning("no block \\boxed{3}", None) == ("", "no block \\boxed{3}")
+
+
+def test_retry_classification():
+    assert is_retryable(HTTPStatusError(503, "busy", None)) and is_retryable(HTTPStatusError(429, "slow", 2.0))
+    assert not is_retryable(HTTPStatusError(400, "bad", None))
+    assert is_retryable(httpx.ReadTimeout("t")) and is_retryable(httpx.RemoteProtocolError("reset"))
+    assert failure_reason(HTTPStatusError(404, "no model", None)) == ("http_404", "no model")
+    assert failure_reason(httpx.ConnectTimeout("t"))[0] == "timeout"
+
+
+def test_parse_choice_reads_reasoning_fields_and_usage():
+    body = {"choices": [{"message": {"content": "B", "reasoning_content": "think"}, "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 7}}
+    assert parse_choice(body) == ("B", "think", "length", 12, 7)

@@ -1,0 +1,57 @@
+"""Shape kept chains and problems into the output rows (SFT, RL)."""
+from __future__ import annotations
+
+from schemas.generation import Generation, ProblemChains
+from schemas.outputs import Message, RewardModel, RLExtraInfo, RLRow, SFTRow
+from transforms.teachers.messages import student_prompt
+
+
+def assistant_text(generation: Generation) -> str:
+    """The chain as ``<think>reasoning</think>`` then the answer.
+
+    When the teacher wrote no reasoning block, its whole content is the reasoning and the
+    verified answer is restated as ``\\boxed{…}``.
+    """
+    if generation.reasoning:
+        return f"<think>\n{generation.reasoning}\n</think>\n\n{generation.answer_text}"
+    answer = generation.verdict.extracted_answer if generation.verdict else ""
+    return f"<think>\n{generation.answer_text}\n</think>\n\nThe answer is \\boxed{{{answer}}}."
+
+
+def sft_row(chains: ProblemChains, chosen: Generation, selection: str) -> SFTRow:
+    """An SFT row: the student prompt with its images and the chosen chain."""
+    problem = chains.planned.problem
+    return SFTRow(
+        id=problem.id,
+        source=problem.source,
+        images=problem.images,
+        messages=[Message("user", student_prompt(problem)), Message("assistant", assistant_text(chosen))],
+        answer=problem.answer,
+        answer_type=problem.answer_type,
+        difficulty=chains.planned.assessment.difficulty,
+        pass_rate=chains.pass_rate,
+        teacher=chosen.teacher,
+        completion_tokens=chosen.completion_tokens,
+        selection=selection,
+    )
+
+
+def rl_row(chains: ProblemChains) -> RLRow:
+    """A problem in verl's layout, with its pass rate and difficulty for curriculum ordering."""
+    problem = chains.planned.problem
+    return RLRow(
+        data_source=problem.source,
+        prompt=[Message("user", student_prompt(problem))],
+        images=problem.images,
+        ability=problem.subject or "math",
+        reward_model=RewardModel(style="rule", ground_truth=problem.answer),
+        extra_info=RLExtraInfo(
+            id=problem.id,
+            split=problem.split,
+            answer_type=problem.answer_type,
+            choices=problem.choices,
+            pass_rate=chains.pass_rate,
+            difficulty=chains.planned.assessment.difficulty,
+            num_samples=len(chains.generations),
+        ),
+    )

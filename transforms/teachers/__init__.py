@@ -1,0 +1,1 @@
+"""Teacher backends behind one interface, the response cache, and prompt building."""

@@ -1,0 +1,34 @@
+"""Answer extraction, equivalence and format checks for teacher outputs: pure functions, no Beam.
+
+Public API::
+
+    verify(output, gold, answer_type=None, choices=None, *, reasoning=None, finish_reason=None,
+           config=None) -> Verdict
+    extract_answer(text, answer_type=None, choices=None) -> str | None
+    warm_up()  # pay SymPy's one-time setup (about a second) before the first verdict
+    VerifyConfig, DEFAULT_CONFIG, CHECK_NAMES, infer_answer_type
+
+Modules: ``segments`` (reasoning block vs final part), ``extract`` (boxes, answer markers, option
+letters), ``normalize`` (canonical text, numbers, yes/no, letters), ``equivalence`` (which rule
+decides), ``symbolic`` (math-verify, thread-safe and bounded), ``budget`` (per-thread wall-clock
+budget), ``format_checks`` (think tags, truncation, repetition, script mix, length), ``verdict``
+(runs them all into a ``Verdict``).
+"""
+from schemas.generation import Verdict
+from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type
+from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
+from transforms.verifiers.extract import extract_answer
+from transforms.verifiers.symbolic import warm_up
+from transforms.verifiers.verdict import CHECK_NAMES, verify
+
+__all__ = [
+    "ANSWER_TYPES",
+    "CHECK_NAMES",
+    "DEFAULT_CONFIG",
+    "Verdict",
+    "VerifyConfig",
+    "extract_answer",
+    "infer_answer_type",
+    "verify",
+    "warm_up",
+]

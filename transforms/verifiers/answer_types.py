@@ -1,0 +1,37 @@
+"""Infer a problem's answer type from its gold answer and choices when the source gave none."""
+from __future__ import annotations
+
+import re
+
+from transforms.verifiers.normalize import (
+    choice_letter_for_text,
+    letter_of,
+    option_letters,
+    parse_number,
+    yes_no,
+)
+
+ANSWER_TYPES = ("multiple_choice", "numeric", "expression", "free_form")
+
+_MATHY_RE = re.compile(r"[\\^_=<>+*/()\[\]{}]|\d")
+
+
+def infer_answer_type(gold: str, choices: list[str] | None = None) -> str:
+    """``multiple_choice`` when there are choices and the gold is a letter or one of their texts;
+    ``numeric`` for a plain number (units, %, currency allowed); ``free_form`` for yes/no and for
+    words; ``expression`` for anything else that looks like math."""
+    if choices and (letter_of(gold, option_letters(choices)) or
+                    choice_letter_for_text(gold, choices, rel_tol=1e-6, abs_tol=1e-9)):
+        return "multiple_choice"
+    if parse_number(gold) is not None:
+        return "numeric"
+    if yes_no(gold) is not None:
+        return "free_form"
+    if _MATHY_RE.search(gold):
+        return "expression"
+    return "free_form"
+
+
+def looks_mathy(text: str) -> bool:
+    """Whether a free-form answer has math in it worth a symbolic comparison."""
+    return bool(_MATHY_RE.search(text))

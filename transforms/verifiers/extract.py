@@ -1,0 +1,238 @@
+"""Find the final answer in the final answer part of an output.
+
+Order: the last top-level ``\\boxed{}`` / ``\\fbox{}`` decides whenever the text has one (an empty
+or unclosed last box means *no answer*, not a fallback); otherwise the last answer marker
+(``Final Answer:``, ``The answer is``, ``Answer:``, ``答案是``, ``故选``); otherwise, for multiple
+choice, the last option mention (``option B``, ``(B)``, ``**B**``, ``选B``) or a final line equal to
+an option's text; otherwise a short single-line final part is the answer itself when it has math
+in it or (free form) is a few words.
+
+Everything is a single left-to-right pass (braces are matched with a stack, not a regex), so a
+100 KB adversarial output costs milliseconds.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from transforms.verifiers.answer_types import looks_mathy
+from transforms.verifiers.normalize import (
+    choice_letter_for_text,
+    clean_answer,
+    letter_of,
+    option_letters,
+)
+from transforms.verifiers.segments import split_output
+
+#: A final part this short and on one line is taken as the answer when nothing marks one.
+BARE_ANSWER_MAX_CHARS = 80
+BARE_ANSWER_MAX_WORDS = 3
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_BRACE_TOKEN_RE = re.compile(r"\\.|[{}]", re.S)
+_BARE_BOX_ARG_RE = re.compile(r"[ \t]+([^\s${}\\]+|\\[A-Za-z]+)")
+
+
+@dataclass(frozen=True)
+class Box:
+    """The last top-level box: ``status`` is ``ok``, ``empty`` or ``unclosed``."""
+
+    status: str
+    content: str = ""
+
+
+def _match_braces(text: str) -> dict[int, int]:
+    """Map each ``{`` position to its matching ``}`` (escaped ``\\{`` ``\\}`` ignored); one pass."""
+    stack: list[int] = []
+    pairs: dict[int, int] = {}
+    for m in _BRACE_TOKEN_RE.finditer(text):
+        tok = m.group()
+        if tok == "{":
+            stack.append(m.start())
+        elif tok == "}" and stack:
+            pairs[stack.pop()] = m.start()
+    return pairs
+
+
+def last_box(text: str) -> Box | None:
+    """The last top-level ``\\boxed``/``\\fbox`` of ``text`` (None if there is none).
+
+    Boxes nested in it are unwrapped (``\\boxed{\\boxed{5}}`` is ``5``); a box whose brace never
+    closes is ``unclosed`` and swallows everything after it; ``\\boxed 5`` is accepted.
+    """
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return None
+    pairs: dict[int, int] | None = None
+    found: Box | None = None
+    pos = 0
+    while True:
+        m = _BOX_RE.search(text, pos)
+        if not m:
+            return found
+        i = m.end()
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            if pairs is None:
+                pairs = _match_braces(text)
+            end = pairs.get(i)
+            if end is None:
+                return Box("unclosed")
+            start, stop = i + 1, end
+            # Unwrap boxes that are the whole content of this one (O(1) per level).
+            while True:
+                inner = _BOX_RE.match(text, _skip_space(text, start, stop))
+                if not inner:
+                    break
+                j = _skip_space(text, inner.end(), stop)
+                if j < stop and text[j] == "{" and pairs.get(j) is not None and \
+                        _skip_space(text, pairs[j] + 1, stop) == stop:
+                    start, stop = j + 1, pairs[j]
+                else:
+                    break
+            content = text[start:stop]
+            found = Box("ok", content) if content.strip() else Box("empty")
+            pos = end + 1
+        else:
+            bare = _BARE_BOX_ARG_RE.match(text, m.end())
+            if not bare:
+                return Box("unclosed")
+            found = Box("ok", bare.group(1))
+            pos = bare.end()
+
+
+def _skip_space(text: str, i: int, stop: int) -> int:
+    while i < stop and text[i].isspace():
+        i += 1
+    return i
+
+
+_MARKER_RE = re.compile(
+    r"(?:\bfinal\s+answer(?:\s+is)?|\banswer\s+is|\banswer\s*(?=[:：*])|答案\s*(?:是|为|為|应为|應為)?"
+    r"|(?:故|应|應|所以|因此)选(?:择|擇)?)"
+    r"[\s*_#:：]*",
+    re.I,
+)
+_SENTENCE_END_RE = re.compile(r"(?<=\S)(?:\.(?=\s|$)|。)")
+
+
+def marked_answer(text: str) -> str | None:
+    """The text after the last answer marker: the rest of its line, or the next non-empty line
+    when the marker ends its line; cut at the end of the sentence."""
+    last = None
+    for last in _MARKER_RE.finditer(text):
+        pass
+    if last is None:
+        return None
+    rest = text[last.end():]
+    for line in rest.split("\n", 3)[:3]:
+        line = line.strip()
+        if line:
+            break
+    else:
+        return None
+    cut = _SENTENCE_END_RE.search(line)
+    if cut:
+        line = line[:cut.start()]
+    # Markdown around the marker ("**Answer:** C", "Answer: **C**") may be left half-open.
+    answer = clean_answer(clean_answer(line).strip("*_ "))
+    return answer or None
+
+
+_OPTION_MENTION_RE = re.compile(
+    r"(?:\b(?:option|choice)\s*\(?([A-Z])\)?(?![A-Za-z])"
+    r"|\(([A-Z])\)"
+    r"|\*\*\(?([A-Z])\)?\*\*"
+    r"|\\text(?:bf)?\{\(?([A-Z])\)?\}"
+    r"|选项?\s*([A-Z])(?![A-Za-z]))",
+    re.I,
+)
+
+
+def _last_option_mention(text: str, letters: str) -> str | None:
+    found = None
+    for m in _OPTION_MENTION_RE.finditer(text):
+        letter = next(g for g in m.groups() if g)
+        # Only the "option b" word form may be lower case; "(b)" in prose is too ambiguous.
+        if letter.islower() and not m.group(1):
+            continue
+        letter = letter.upper()
+        if letter in letters:
+            found = letter
+    return found
+
+
+def _as_choice(candidate: str, choices: list[str] | None, letters: str) -> str:
+    """A candidate answer for a multiple-choice problem: its letter when it names or equals one."""
+    letter = letter_of(candidate, letters)
+    if letter:
+        return letter
+    by_text = choice_letter_for_text(candidate, choices, rel_tol=1e-6, abs_tol=1e-9)
+    return by_text or candidate
+
+
+def extract_from_final(final: str, answer_type: str | None = None,
+                       choices: list[str] | None = None) -> str | None:
+    """Extract the answer from a final answer part (no reasoning in it).
+
+    For multiple choice the result is the option letter when one can be determined, otherwise the
+    raw answer (which then will not match the gold letter).
+    """
+    mc = answer_type == "multiple_choice" or (answer_type is None and bool(choices))
+    letters = option_letters(choices)
+
+    box = last_box(final)
+    if box is not None:
+        if box.status != "ok":
+            return None
+        candidate = clean_answer(box.content)
+        if not candidate:
+            return None
+        return _as_choice(candidate, choices, letters) if mc else candidate
+
+    candidate = marked_answer(final)
+    if candidate:
+        return _as_choice(candidate, choices, letters) if mc else candidate
+
+    stripped = final.strip()
+    if mc:
+        letter = letter_of(stripped, letters) if len(stripped) <= BARE_ANSWER_MAX_CHARS else None
+        letter = letter or _last_option_mention(final, letters)
+        if letter:
+            return letter
+        lines = [line for line in stripped.splitlines() if line.strip()]
+        if lines and len(lines[-1]) <= BARE_ANSWER_MAX_CHARS:
+            by_text = choice_letter_for_text(lines[-1], choices, rel_tol=1e-6, abs_tol=1e-9)
+            if by_text:
+                return by_text
+    if stripped and len(stripped) <= BARE_ANSWER_MAX_CHARS and "\n" not in stripped:
+        candidate = clean_answer(stripped)
+        if candidate and not mc and _looks_like_bare_answer(candidate, answer_type):
+            return candidate
+    return None
+
+
+_PROSE_WORD_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+
+
+def _looks_like_bare_answer(candidate: str, answer_type: str | None) -> bool:
+    """A short unmarked final part is an answer if it has math in it and at most two prose words
+    (units: ``5 cm``), or, for a free-form problem, is at most ``BARE_ANSWER_MAX_WORDS`` words;
+    sentences such as "I am not sure." or "To answer this, we note 5" are not answers."""
+    if looks_mathy(candidate) and len(_PROSE_WORD_RE.findall(candidate)) <= 2:
+        return True
+    return answer_type == "free_form" and len(candidate.split()) <= BARE_ANSWER_MAX_WORDS
+
+
+def extract_answer(text: str, answer_type: str | None = None,
+                   choices: list[str] | None = None) -> str | None:
+    """The final answer of a model output, or None.
+
+    ``text`` is the full output: when it has a ``<think>`` block only the part after the last
+    ``</think>`` is searched (an unclosed ``<think>`` leaves nothing to search), so an answer that
+    appears only in the reasoning is not found. For ``multiple_choice`` (or when ``choices`` are
+    given and the type is unknown) the answer is returned as its option letter when it names an
+    option or equals an option's text.
+    """
+    segments = split_output(text or "")
+    return extract_from_final(segments.final, answer_type, choices)

@@ -1,0 +1,343 @@
+"""Canonical forms of answer strings: cleaned text, plain numbers, yes/no, option letters.
+
+Every function here is linear in its input (no nested regex quantifiers over unbounded text);
+callers pass short extracted answers, but nothing breaks on long ones.
+"""
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from dataclasses import dataclass
+from fractions import Fraction
+
+# ---------------------------------------------------------------- cleaning
+
+_WRAPPER_COMMANDS = ("text", "textbf", "textit", "textrm", "mathrm", "mathbf", "mathit", "mbox", "emph", "operatorname")
+_WRAPPER_RE = re.compile(r"^\\(?:%s)\s*\{(.*)\}$" % "|".join(_WRAPPER_COMMANDS), re.S)
+_MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_MARKDOWN_RE = re.compile(r"^(\*\*|__|\*|_|`)(.+)\1$", re.S)
+_TRAILING_PUNCT = " \t\r\n.,;:?。，；：！？、"  # not "!": 5! is a factorial
+
+
+def clean_answer(text: str) -> str:
+    """Strip what surrounds an answer: whitespace, math delimiters, markdown emphasis,
+    ``\\text{}``-style wrappers spanning the whole answer, ``\\displaystyle``, trailing
+    sentence punctuation. Inner content is left alone."""
+    s = text.strip()
+    for _ in range(8):  # wrappers nest a few levels at most (``**$\\text{B}$**``)
+        before = s
+        s = s.rstrip(_TRAILING_PUNCT).strip()
+        for left, right in _MATH_DELIMS:
+            if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
+                s = s[len(left):len(s) - len(right)].strip()
+                break
+        m = _MARKDOWN_RE.match(s)
+        if m:
+            s = m.group(2).strip()
+        m = _WRAPPER_RE.match(s)
+        if m and _balanced(m.group(1)):
+            s = m.group(1).strip()
+        if s.startswith("\\displaystyle"):
+            s = s[len("\\displaystyle"):].strip()
+        if s == before:
+            break
+    return s
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+        i += 1
+    return depth == 0
+
+
+_LATEX_SPACING_RE = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])|\\[,;:! ]|\\quad|\\qquad|~")
+_FRAC_VARIANTS_RE = re.compile(r"\\[dt]frac(?![A-Za-z])")
+
+
+def normalize_expression(text: str) -> str:
+    """A spacing-insensitive form of a math answer for a cheap exact comparison:
+    delimiters, ``\\left``/``\\right``, LaTeX spacing and all whitespace removed,
+    ``\\dfrac``/``\\tfrac`` spelled ``\\frac``."""
+    s = clean_answer(text)
+    s = _LATEX_SPACING_RE.sub("", s)
+    s = _FRAC_VARIANTS_RE.sub(r"\\frac", s)
+    return "".join(s.split())
+
+
+_ARTICLES_RE = re.compile(r"\b(?:a|an|the)\b")
+_PUNCT_TABLE = str.maketrans({c: " " for c in string.punctuation + "。，；：！？、（）【】《》「」『』“”‘’…·"})
+_LATEX_WRAPPER_ANYWHERE_RE = re.compile(r"\\(?:%s)\s*\{([^{}]*)\}" % "|".join(_WRAPPER_COMMANDS))
+
+
+def normalize_text(text: str) -> str:
+    """Free-form comparison key: NFKC, case-folded, LaTeX text wrappers and punctuation removed,
+    articles dropped, whitespace collapsed."""
+    s = unicodedata.normalize("NFKC", clean_answer(text))
+    s = _LATEX_WRAPPER_ANYWHERE_RE.sub(r"\1", s)
+    s = s.replace("\\", " ").casefold().translate(_PUNCT_TABLE)
+    s = _ARTICLES_RE.sub(" ", s)
+    return " ".join(s.split())
+
+
+# ---------------------------------------------------------------- yes / no
+
+_YES = frozenset({"yes", "true", "correct", "y", "是", "对", "對", "正确", "正確", "是的"})
+_NO = frozenset({"no", "false", "incorrect", "n", "否", "不", "不是", "错", "錯", "错误", "錯誤", "不对"})
+
+
+def yes_no(text: str) -> str | None:
+    """``"yes"`` / ``"no"`` when the answer is (or starts with) a yes/no word, else None."""
+    key = normalize_text(text)
+    if not key:
+        return None
+    if key in _YES:
+        return "yes"
+    if key in _NO:
+        return "no"
+    first = key.split(" ", 1)[0]
+    if first in _YES and first not in ("y",):
+        return "yes"
+    if first in _NO and first not in ("n",):
+        return "no"
+    return None
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@dataclass(frozen=True)
+class Number:
+    """A plain number as written: exact ``value``, ``decimals`` after the point (None for a
+    fraction, which counts as exact), whether it was an integer literal and carried ``%``."""
+
+    value: Fraction
+    decimals: int | None
+    is_integer_literal: bool
+    percent: bool
+
+
+_MAX_NUMBER_CHARS = 120
+_MAX_POW10 = 1000
+
+_CURRENCY_PREFIX_RE = re.compile(r"^(?:\\\$|\$|US\$|USD|EUR|GBP|RMB|CNY|Rs\.?|€|£|¥|￥|\\euro|\\pounds|\\yen)\s*")
+_CURRENCY_SUFFIX_RE = re.compile(
+    r"\s*(?:\\\$|\$|€|£|¥|元|美元|块|(?<![A-Za-z])(?:dollars?|euros?|pounds?|yuan|cents?))$", re.I)
+_PERCENT_SUFFIX_RE = re.compile(r"\s*(?:\\%|%|％|\s*percent)$", re.I)
+_DEGREE_SUFFIX_RE = re.compile(r"\s*(?:\^\s*\{\s*\\circ\s*\}(?:\s*\\?[CF])?|\^\s*\\circ(?:\s*\\?[CF])?|°[CF]?|\\degree|\s+degrees?|\s*度)$", re.I)
+_TEXT_UNIT_SUFFIX_RE = re.compile(r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?$")
+_UNIT_WORD = r"[A-Za-zµμΩ]+(?:\^\{?-?\d\}?|[²³])?"
+_WORD_UNIT_SUFFIX_RE = re.compile(
+    r"(?:(?<=\d)|\s+)"  # a unit follows a digit directly (5cm) or after a space
+    + _UNIT_WORD + r"(?:\s*(?:/|\bper\b|\\cdot|·)\s*" + _UNIT_WORD + r")?"
+    + r"(?:\s+" + _UNIT_WORD + r"){0,3}$"
+)
+# Single letters are variables unless they are a common unit symbol; these words are math, not units.
+_UNIT_LETTERS = frozenset("mgsLKNJWVh")
+_NOT_UNITS = frozenset({"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "frac",
+                        "cdot", "times", "infty", "circ", "mod", "and", "or", "i", "e"})
+_LETTERS_RE = re.compile(r"[A-Za-zµμΩ]+")
+_CJK_UNIT_SUFFIX_RE = re.compile(r"\s*[\u4e00-\u9fff]{1,4}$")
+
+_SEP = r"(?:,|\{,\}|\\,|\\ |\u2009|\u202f|\u00a0| )"
+_DECIMAL_BODY = r"(?:\d{1,3}(?:" + _SEP + r"\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)"
+_DECIMAL_RE = re.compile(
+    r"^(?P<sign>[+-]?)\s*(?P<body>" + _DECIMAL_BODY + r")"
+    r"(?:\s*(?:[eE](?P<exp>[+-]?\d{1,4})|(?:\\times|\\cdot|×|\*)\s*10\s*\^\s*\{?\s*(?P<exp10>[+-]?\d{1,4})\s*\}?))?$"
+)
+_FRAC_RE = re.compile(
+    r"^(?P<sign>[+-]?)\s*\\[dt]?frac\s*(?:\{\s*(?P<n>[+-]?\d+(?:\.\d+)?)\s*\}|(?P<n1>\d))"
+    r"\s*(?:\{\s*(?P<d>[+-]?\d+(?:\.\d+)?)\s*\}|(?P<d1>\d))$"
+)
+_SLASH_RE = re.compile(r"^(?P<sign>[+-]?)\s*(?P<n>\d+(?:\.\d+)?)\s*/\s*(?P<d>\d+(?:\.\d+)?)$")
+_SEP_RE = re.compile(_SEP)
+_ASSIGNMENT_PREFIX_RE = re.compile(r"^[A-Za-z](?:_\{?\w{1,3}\}?)?\s*(?:=|\\approx|≈)\s*")
+
+
+def _strip_word_unit(s: str) -> str:
+    m = _WORD_UNIT_SUFFIX_RE.search(s)
+    if not m:
+        return s
+    words = _LETTERS_RE.findall(m.group(0))
+    for word in words:
+        if word.lower() in _NOT_UNITS or (len(word) == 1 and word not in _UNIT_LETTERS):
+            return s
+    return s[:m.start()]
+
+
+def _strip_units(s: str) -> tuple[str, bool]:
+    """Remove currency, percent, degree and unit decorations; report whether ``%`` was there."""
+    percent = False
+    for _ in range(4):
+        before = s
+        s = _CURRENCY_PREFIX_RE.sub("", s)
+        s = _CURRENCY_SUFFIX_RE.sub("", s)
+        if _PERCENT_SUFFIX_RE.search(s):
+            s = _PERCENT_SUFFIX_RE.sub("", s)
+            percent = True
+        s = _DEGREE_SUFFIX_RE.sub("", s)
+        s = _TEXT_UNIT_SUFFIX_RE.sub("", s)
+        s = _CJK_UNIT_SUFFIX_RE.sub("", s)
+        if s and (s[-1].isalpha() or "^" in s[-4:] or s[-1] in "²³"):
+            s = _strip_word_unit(s)
+        s = s.strip()
+        if s == before:
+            break
+    return s, percent
+
+
+def parse_number(text: str) -> Number | None:
+    """Read a plain number: integer, decimal (with ``1,234,567`` / ``1\\,234`` / ``1{,}234``
+    thousands separators), scientific (``1.5e3``, ``1.5 \\times 10^{3}``), or a fraction of
+    plain numbers (``3/4``, ``\\frac{3}{4}``, ``\\dfrac34``), optionally with a sign, currency,
+    ``%``, degrees and a trailing unit (``5 cm``, ``5\\text{ m/s}``, ``5 米``).
+
+    Returns None for anything else (expressions, intervals, tuples such as ``1,2``), which then
+    goes to the symbolic comparison.
+    """
+    s = clean_answer(text)
+    if not s or len(s) > _MAX_NUMBER_CHARS or not any(c.isdigit() for c in s):
+        return None
+    s = _ASSIGNMENT_PREFIX_RE.sub("", s, count=1)
+    s, percent = _strip_units(s)
+    s = s.replace("−", "-").replace("\\!", "").strip()
+    if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):
+        s = s[1:-1].strip()
+
+    m = _DECIMAL_RE.match(s)
+    if m:
+        body = _SEP_RE.sub("", m.group("body"))
+        if body.endswith("."):
+            body = body[:-1]
+        exp = m.group("exp") or m.group("exp10")
+        if exp is not None and abs(int(exp)) > _MAX_POW10:
+            return None
+        value = Fraction(body)
+        if exp is not None:
+            value *= Fraction(10) ** int(exp)
+        if m.group("sign") == "-":
+            value = -value
+        decimals = len(body.split(".", 1)[1]) if "." in body else 0
+        return Number(value, decimals, "." not in body and exp is None, percent)
+
+    m = _FRAC_RE.match(s) or _SLASH_RE.match(s)
+    if m:
+        groups = m.groupdict()
+        num = Fraction(groups.get("n") or groups.get("n1"))
+        den = Fraction(groups.get("d") or groups.get("d1"))
+        if den == 0:
+            return None
+        value = num / den
+        if m.group("sign") == "-":
+            value = -value
+        return Number(value, None, False, percent)
+    return None
+
+
+def numbers_equal(pred: Number, gold: Number, *, rel_tol: float, abs_tol: float,
+                  integer_exact: bool = True, round_to_gold_decimals: bool = True,
+                  percent_equivalence: bool = True) -> bool:
+    """Compare two plain numbers under the tolerance rule documented on ``VerifyConfig``."""
+    pairs = [(pred.value, gold.value, gold)]
+    if percent_equivalence and pred.percent != gold.percent:
+        if gold.percent:
+            pairs.append((pred.value, gold.value / 100, None))
+        else:
+            pairs.append((pred.value / 100, gold.value, gold))
+    for p, g, gold_form in pairs:
+        if p == g:
+            return True
+        diff = abs(p - g)
+        if gold_form is not None and round_to_gold_decimals and gold_form.decimals:
+            more_precise = pred.decimals is None or pred.decimals > gold_form.decimals
+            if more_precise and diff * 2 * 10 ** gold_form.decimals <= 1:
+                return True
+        if integer_exact and gold_form is not None and gold_form.is_integer_literal:
+            continue
+        if diff <= max(Fraction(abs_tol), Fraction(rel_tol) * abs(g)):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------- option letters
+
+_DEFAULT_LETTERS = "ABCDEFGHIJ"
+_LETTER_WRAPPERS = re.compile(r"^\\(?:text|textbf|mathrm|mathbf|textrm|mbox)\s*\{(.*)\}$", re.S)
+_LETTER_ONLY_RE = re.compile(r"^(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])(?:[.:：)]|\s*$))\s*$")
+_LETTER_WITH_TEXT_RE = re.compile(r"^(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])[.:：)])\s*\S")
+_LETTER_THEN_REASON_RE = re.compile(
+    r"^(?:\(([A-Z])\)|([A-Z]))(?=\s*(?:[,;—]|-\s|\s(?:is|because|since|as|as it|which)\b))")
+_OPTION_WORD_RE = re.compile(r"^(?:option|choice|选项|選項)\s*[:：]?\s*\(?([A-Za-z])\)?(?![A-Za-z])", re.I)
+_CHOICE_PREFIX_RE = re.compile(r"^\s*(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])[.:：)])\s*")
+
+
+def option_letters(choices: list[str] | None) -> str:
+    """The letters valid for these choices (A–J when the choices are unknown)."""
+    if choices:
+        return "".join(chr(ord("A") + i) for i in range(min(len(choices), 26)))
+    return _DEFAULT_LETTERS
+
+
+def letter_of(text: str, letters: str) -> str | None:
+    """The option letter an answer names: ``B``, ``(B)``, ``B)``, ``B.``, ``**B**``, ``\\text{(B)}``,
+    ``$B$``, ``B) 42``, ``option B``; None if it names none (or a letter outside ``letters``)."""
+    s = clean_answer(text)
+    for _ in range(4):
+        m = _LETTER_WRAPPERS.match(s)
+        if not m:
+            break
+        s = clean_answer(m.group(1))
+    m = _LETTER_ONLY_RE.match(s) or _LETTER_WITH_TEXT_RE.match(s) or _LETTER_THEN_REASON_RE.match(s)
+    if m:
+        letter = next(g for g in m.groups() if g)
+    else:
+        m = _OPTION_WORD_RE.match(s)
+        if not m:
+            return None
+        letter = m.group(1).upper()
+    return letter if letter in letters else None
+
+
+def strip_choice_prefix(choice: str) -> str:
+    """``"B. 42"`` / ``"(B) 42"`` -> ``"42"``: choices sometimes carry their own letter."""
+    return _CHOICE_PREFIX_RE.sub("", choice, count=1)
+
+
+def choice_letter_for_text(text: str, choices: list[str] | None, **number_rule) -> str | None:
+    """The letter of the choice whose text this answer equals (normalized text, or the same plain
+    number when exactly one choice has that value); None when there is no such single choice."""
+    if not choices:
+        return None
+    key = normalize_text(text)
+    if key:
+        hits = [i for i, c in enumerate(choices) if normalize_text(strip_choice_prefix(c)) == key]
+        if len(hits) == 1:
+            return chr(ord("A") + hits[0])
+        if len(hits) > 1:
+            return None
+    key = normalize_expression(text)
+    if key:
+        hits = [i for i, c in enumerate(choices) if normalize_expression(strip_choice_prefix(c)) == key]
+        if len(hits) == 1:
+            return chr(ord("A") + hits[0])
+    number = parse_number(text)
+    if number is None:
+        return None
+    hits = []
+    for i, c in enumerate(choices):
+        other = parse_number(strip_choice_prefix(c))
+        if other is not None and numbers_equal(number, other, **number_rule):
+            hits.append(i)
+    return chr(ord("A") + hits[0]) if len(hits) == 1 else None

@@ -1,0 +1,88 @@
+"""One verdict for one output: every format check, the extracted answer, and whether it matches."""
+from __future__ import annotations
+
+from schemas.generation import Verdict
+from transforms.verifiers import format_checks as fc
+from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type
+from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
+from transforms.verifiers.equivalence import answers_match
+from transforms.verifiers.extract import extract_from_final
+from transforms.verifiers.segments import split_output
+
+#: Checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs only on an
+#: existing block and only when ``require_reasoning`` (a missing block already failed
+#: ``single_reasoning_block``); ``answer_match`` is skipped when no answer was found
+#: (``answer_found`` already failed). A skipped check is absent from ``Verdict.checks``.
+CHECK_NAMES = (
+    "single_reasoning_block",
+    "reasoning_nonempty",
+    "not_truncated",
+    "no_repetition",
+    "language_consistent",
+    "length_ok",
+    "answer_found",
+    "answer_match",
+)
+
+
+def verify(
+    output: str,
+    gold: str,
+    answer_type: str | None = None,
+    choices: list[str] | None = None,
+    *,
+    reasoning: str | None = None,
+    finish_reason: str | None = None,
+    config: VerifyConfig | None = None,
+) -> Verdict:
+    """Check one model output against the gold answer.
+
+    ``output`` is the model's whole content; ``reasoning`` is the reasoning field when the server
+    split it out (``output`` is then only the final part). ``answer_type`` is one of
+    ``multiple_choice | numeric | expression | free_form``, inferred from ``gold``/``choices`` when
+    None. Failed checks name their reason (``malformed_think``, ``no_reasoning``,
+    ``empty_reasoning``, ``truncated``, ``repetition``, ``language_mix``, ``too_short``,
+    ``too_long``, ``no_answer``, ``wrong_answer``, ``unverifiable``, ``no_gold``); ``correct`` is
+    true exactly when no check failed. Safe to call from many threads at once.
+    """
+    cfg = config or DEFAULT_CONFIG
+    choices = list(choices) if choices else None
+    gold = gold or ""
+    if answer_type is None or answer_type == "":
+        answer_type = infer_answer_type(gold, choices)
+    elif answer_type not in ANSWER_TYPES:
+        raise ValueError(f"answer_type must be one of {ANSWER_TYPES} or None, got {answer_type!r}")
+
+    segments = split_output(output or "", reasoning, allow_implicit_open=cfg.allow_implicit_think_open)
+    whole = (reasoning + "\n" + (output or "")) if reasoning else (output or "")
+
+    checks: dict[str, bool] = {}
+    reasons: list[str] = []
+
+    def record(name: str, result: fc.CheckResult) -> None:
+        passed, reason = result
+        checks[name] = passed
+        if not passed:
+            reasons.append(reason)
+
+    record("single_reasoning_block", fc.single_reasoning_block(segments, cfg))
+    if segments.has_block and cfg.require_reasoning:
+        record("reasoning_nonempty", fc.reasoning_nonempty(segments, cfg))
+    record("not_truncated", fc.not_truncated(finish_reason))
+    record("no_repetition", fc.no_repetition(whole, cfg))
+    record("language_consistent", fc.language_consistent(whole, cfg))
+    record("length_ok", fc.length_ok(len(whole), cfg))
+
+    extracted = extract_from_final(segments.final, answer_type, choices)
+    record("answer_found", (True, "") if extracted is not None else (False, "no_answer"))
+    if extracted is not None:
+        if not gold.strip():
+            record("answer_match", (False, "no_gold"))
+        else:
+            match = answers_match(extracted, gold, answer_type, choices, cfg)
+            if match.equal:
+                record("answer_match", (True, ""))
+            else:
+                record("answer_match", (False, "wrong_answer" if match.decided else "unverifiable"))
+
+    return Verdict(correct=not reasons, extracted_answer=extracted, checks=checks, reasons=reasons)
