@@ -8,7 +8,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.generation import Generation, ProblemChains
 from schemas.problem import Problem
-from transforms.verifiers import verify
+from transforms.verifiers import verify, warm_up
 from transforms.verifiers.config import VerifyConfig
 
 
@@ -36,6 +36,9 @@ class _VerifyFn(beam.DoFn):
         self._config = config
         self._correct = Metrics.counter("verify", "correct")
         self._rejected = Metrics.counter("verify", "rejected")
+
+    def setup(self):
+        warm_up()  # SymPy's first simplifications cost ~1 s; pay it outside math-verify's time budget
 
     def process(self, chains: ProblemChains):
         problem = chains.planned.problem

@@ -199,6 +199,10 @@ CASES: list[Case] = [
     # ---- repetition ----
     bad("repetition_ngram_loop", think("\\boxed{5}", REASONING + " " + LOOP), "5", "repetition"),
     bad("repetition_lines", think("\\boxed{5}", "\n".join(["Check the value of x again."] * 8 + ["Step one.", "x is five now."])), "5", "repetition"),
+    bad("repetition_short_lines_only", think("\\boxed{5}", "\n".join(
+        line for i in range(5) for line in ("Recheck the sum.", f"Step {i}: the partial total after adding term {i} "
+                                            f"is {i * 7 + 3}, which stays below the bound {100 + i}."))), "5",
+        "repetition"),
     ok("varied_reasoning_not_repetition", think("\\boxed{5}", " ".join(
         f"Step {i}: we add {i} to the running total, which becomes {i * (i + 1) // 2}." for i in range(1, 40))), "5"),
     ok("repetition_threshold_configurable", think("\\boxed{5}", REASONING + " " + LOOP), "5",
@@ -232,6 +236,8 @@ CASES: list[Case] = [
     bad("too_short", "5", "5", "too_short", config=NO_REASONING),
     ok("short_allowed_when_configured", "5", "5", config=VerifyConfig(require_reasoning=False, min_chars=1)),
     # ---- gold problems ----
+    ok("gold_is_a_boxed_solution", think("\\boxed{12}"), "so 3 * 4 = \\boxed{12}", "12"),
+    bad("gold_is_a_boxed_solution_wrong", think("\\boxed{3}"), "so 3 * 4 = \\boxed{12}", "wrong_answer"),
     bad("empty_gold", think("\\boxed{5}"), "", "no_gold", answer_type="numeric"),
 ]
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
+from transforms.verifiers.config import DEFAULT_CONFIG
 from transforms.verifiers.normalize import (
     choice_letter_for_text,
     letter_of,
+    number_rule,
     option_letters,
     parse_number,
     yes_no,
@@ -21,7 +23,7 @@ def infer_answer_type(gold: str, choices: list[str] | None = None) -> str:
     ``numeric`` for a plain number (units, %, currency allowed); ``free_form`` for yes/no and for
     words; ``expression`` for anything else that looks like math."""
     if choices and (letter_of(gold, option_letters(choices)) or
-                    choice_letter_for_text(gold, choices, rel_tol=1e-6, abs_tol=1e-9)):
+                    choice_letter_for_text(gold, choices, **number_rule(DEFAULT_CONFIG))):
         return "multiple_choice"
     if parse_number(gold) is not None:
         return "numeric"

@@ -4,9 +4,10 @@ math-verify bounds its work with ``signal.alarm``, which only works in the main 
 daemon watchdog thread keeps the deadlines of all budgeted calls. The budget counts the CPU time
 of the calling thread (``time.pthread_getcpuclockid``), so eight threads sharing the GIL do not
 run each other out of budget and a verdict does not depend on the load; where per-thread CPU
-clocks are unavailable it falls back to wall time. When a call overruns, the watchdog raises :class:`BudgetExceeded` *in the thread running it* with CPython's
-``PyThreadState_SetAsyncExc``, and repeats every ``RETRY_S`` while the call is still running (in
-case library code swallowed it). No cost while a call is within budget besides one heap push.
+clocks are unavailable it falls back to wall time. When a call overruns, the watchdog raises
+:class:`BudgetExceeded` *in the thread running it* with CPython's ``PyThreadState_SetAsyncExc``,
+and repeats every ``RETRY_S`` while the call is still running (in case library code swallowed
+it). No cost while a call is within budget besides one heap push.
 
 Limits: the exception is delivered between bytecodes, so a single long C call (a huge integer
 power, say) is only interrupted when it returns; callers must refuse such inputs beforehand

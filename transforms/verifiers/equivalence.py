@@ -22,6 +22,7 @@ from transforms.verifiers.normalize import (
     letter_of,
     normalize_expression,
     normalize_text,
+    number_rule,
     numbers_equal,
     option_letters,
     parse_number,
@@ -37,12 +38,6 @@ class Match:
     equal: bool
     method: str
     decided: bool = True
-
-
-def number_rule(config: VerifyConfig) -> dict:
-    return dict(rel_tol=config.rel_tol, abs_tol=config.abs_tol, integer_exact=config.integer_exact,
-                round_to_gold_decimals=config.round_to_gold_decimals,
-                percent_equivalence=config.percent_equivalence)
 
 
 def gold_letter(gold: str, choices: list[str] | None, config: VerifyConfig) -> str | None:

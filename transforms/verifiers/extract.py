@@ -2,10 +2,10 @@
 
 Order: the last top-level ``\\boxed{}`` / ``\\fbox{}`` decides whenever the text has one (an empty
 or unclosed last box means *no answer*, not a fallback); otherwise the last answer marker
-(``Final Answer:``, ``The answer is``, ``Answer:``, ``答案是``, ``故选``); otherwise, for multiple
-choice, the last option mention (``option B``, ``(B)``, ``**B**``, ``选B``) or a final line equal to
-an option's text; otherwise a short single-line final part is the answer itself when it has math
-in it or (free form) is a few words.
+(``Final Answer:``, ``The answer is``, ``Answer:``, ``The correct option is``, ``答案是``,
+``故选``); otherwise, for multiple choice, the last option mention (``option B``, ``(B)``,
+``**B**``, ``选B``) or a final line equal to an option's text; otherwise a short single-line final
+part is the answer itself when it has math in it or (free form) is a few words.
 
 Everything is a single left-to-right pass (braces are matched with a stack, not a regex), so a
 100 KB adversarial output costs milliseconds.
@@ -16,10 +16,12 @@ import re
 from dataclasses import dataclass
 
 from transforms.verifiers.answer_types import looks_mathy
+from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
 from transforms.verifiers.normalize import (
     choice_letter_for_text,
     clean_answer,
     letter_of,
+    number_rule,
     option_letters,
 )
 from transforms.verifiers.segments import split_output
@@ -108,7 +110,8 @@ def _skip_space(text: str, i: int, stop: int) -> int:
 
 
 _MARKER_RE = re.compile(
-    r"(?:\bfinal\s+answer(?:\s+is)?|\banswer\s+is|\banswer\s*(?=[:：*])|答案\s*(?:是|为|為|应为|應為)?"
+    r"(?:\bfinal\s+answer(?:\s+is)?|\banswer\s+is|\banswer\s*(?=[:：*])|\b(?:option|choice)\s+is"
+    r"|答案\s*(?:是|为|為|应为|應為)?"
     r"|(?:故|应|應|所以|因此)选(?:择|擇)?)"
     r"[\s*_#:：]*",
     re.I,
@@ -162,24 +165,26 @@ def _last_option_mention(text: str, letters: str) -> str | None:
     return found
 
 
-def _as_choice(candidate: str, choices: list[str] | None, letters: str) -> str:
+def _as_choice(candidate: str, choices: list[str] | None, letters: str, rule: dict) -> str:
     """A candidate answer for a multiple-choice problem: its letter when it names or equals one."""
     letter = letter_of(candidate, letters)
     if letter:
         return letter
-    by_text = choice_letter_for_text(candidate, choices, rel_tol=1e-6, abs_tol=1e-9)
+    by_text = choice_letter_for_text(candidate, choices, **rule)
     return by_text or candidate
 
 
-def extract_from_final(final: str, answer_type: str | None = None,
-                       choices: list[str] | None = None) -> str | None:
+def extract_from_final(final: str, answer_type: str | None = None, choices: list[str] | None = None,
+                       config: VerifyConfig | None = None) -> str | None:
     """Extract the answer from a final answer part (no reasoning in it).
 
     For multiple choice the result is the option letter when one can be determined, otherwise the
-    raw answer (which then will not match the gold letter).
+    raw answer (which then will not match the gold letter). ``config`` supplies the numeric rule
+    used to match a number to an option's value.
     """
     mc = answer_type == "multiple_choice" or (answer_type is None and bool(choices))
     letters = option_letters(choices)
+    rule = number_rule(config or DEFAULT_CONFIG)
 
     box = last_box(final)
     if box is not None:
@@ -188,11 +193,11 @@ def extract_from_final(final: str, answer_type: str | None = None,
         candidate = clean_answer(box.content)
         if not candidate:
             return None
-        return _as_choice(candidate, choices, letters) if mc else candidate
+        return _as_choice(candidate, choices, letters, rule) if mc else candidate
 
     candidate = marked_answer(final)
     if candidate:
-        return _as_choice(candidate, choices, letters) if mc else candidate
+        return _as_choice(candidate, choices, letters, rule) if mc else candidate
 
     stripped = final.strip()
     if mc:
@@ -202,7 +207,7 @@ def extract_from_final(final: str, answer_type: str | None = None,
             return letter
         lines = [line for line in stripped.splitlines() if line.strip()]
         if lines and len(lines[-1]) <= BARE_ANSWER_MAX_CHARS:
-            by_text = choice_letter_for_text(lines[-1], choices, rel_tol=1e-6, abs_tol=1e-9)
+            by_text = choice_letter_for_text(lines[-1], choices, **rule)
             if by_text:
                 return by_text
     if stripped and len(stripped) <= BARE_ANSWER_MAX_CHARS and "\n" not in stripped:

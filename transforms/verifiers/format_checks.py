@@ -54,13 +54,24 @@ def length_ok(n_chars: int, config: VerifyConfig) -> CheckResult:
 # ---------------------------------------------------------------- repetition
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_]+|\S")
+#: Above this many characters per whitespace token the text is not space-separated (Chinese).
+_MAX_CHARS_PER_WORD = 12
+
+
+def tokens_of(text: str) -> list[str]:
+    """Whitespace words for space-separated text (fast, C-level ``split``); for text written
+    without spaces (Chinese) ASCII words/numbers and single other characters."""
+    words = text.split()
+    if len(words) * _MAX_CHARS_PER_WORD >= len(text):
+        return words
+    return _TOKEN_RE.findall(text)
 
 
 def repeated_ngram_share(text: str, n: int) -> float:
     """Share of token n-grams that repeat an earlier one (``1 - unique / total``); 0 when the
-    text has fewer than ``4 * n`` tokens. Tokens: ASCII words/numbers and single other
-    characters, so Chinese text is measured per character."""
-    tokens = _TOKEN_RE.findall(text)
+    text has fewer than ``4 * n`` tokens. Tokens: see :func:`tokens_of`, so Chinese text is
+    measured per character."""
+    tokens = tokens_of(text)
     total = len(tokens) - n + 1
     if len(tokens) < 4 * n or total <= 0:
         return 0.0
@@ -124,9 +135,19 @@ def _foreign_re(scripts: tuple[str, ...]) -> re.Pattern:
     return re.compile("[^\\s" + "".join(parts) + "]+")
 
 
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]+")
+
+
 def foreign_char_share(text: str, scripts: tuple[str, ...]) -> float:
     """Share of non-whitespace characters outside ``scripts``."""
-    foreign = sum(map(len, _foreign_re(scripts).findall(text)))
+    if "common" in scripts and "latin" in scripts:
+        # ASCII is all common + Latin: only the (usually few) non-ASCII runs need the full test.
+        if text.isascii():
+            return 0.0
+        candidates = "".join(_NON_ASCII_RE.findall(text))
+    else:
+        candidates = text
+    foreign = sum(map(len, _foreign_re(scripts).findall(candidates)))
     if not foreign:
         return 0.0
     visible = len("".join(text.split()))

@@ -10,6 +10,7 @@ import string
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 # ---------------------------------------------------------------- cleaning
 
@@ -17,6 +18,8 @@ _WRAPPER_COMMANDS = ("text", "textbf", "textit", "textrm", "mathrm", "mathbf", "
 _WRAPPER_RE = re.compile(r"^\\(?:%s)\s*\{(.*)\}$" % "|".join(_WRAPPER_COMMANDS), re.S)
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MARKDOWN_RE = re.compile(r"^(\*\*|__|\*|_|`)(.+)\1$", re.S)
+_DECORATION_START = frozenset("$\\*_`")
+_DECORATION_END = frozenset("$)]}*_`")
 _TRAILING_PUNCT = " \t\r\n.,;:?。，；：！？、"  # not "!": 5! is a factorial
 
 
@@ -24,13 +27,16 @@ def clean_answer(text: str) -> str:
     """Strip what surrounds an answer: whitespace, math delimiters, markdown emphasis,
     ``\\text{}``-style wrappers spanning the whole answer, ``\\displaystyle``, trailing
     sentence punctuation. Inner content is left alone."""
-    s = text.strip()
+    s = text.strip().rstrip(_TRAILING_PUNCT)
     for _ in range(8):  # wrappers nest a few levels at most (``**$\\text{B}$**``)
+        if not s or (s[0] not in _DECORATION_START and s[-1] not in _DECORATION_END):
+            return s
         before = s
-        s = s.rstrip(_TRAILING_PUNCT).strip()
         for left, right in _MATH_DELIMS:
             if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
-                s = s[len(left):len(s) - len(right)].strip()
+                inner = s[len(left):len(s) - len(right)]
+                if right not in inner:  # not "$5$ and $6$"
+                    s = inner.strip()
                 break
         m = _MARKDOWN_RE.match(s)
         if m:
@@ -40,6 +46,7 @@ def clean_answer(text: str) -> str:
             s = m.group(1).strip()
         if s.startswith("\\displaystyle"):
             s = s[len("\\displaystyle"):].strip()
+        s = s.rstrip(_TRAILING_PUNCT)
         if s == before:
             break
     return s
@@ -136,8 +143,11 @@ _CURRENCY_PREFIX_RE = re.compile(r"^(?:\\\$|\$|US\$|USD|EUR|GBP|RMB|CNY|Rs\.?|�
 _CURRENCY_SUFFIX_RE = re.compile(
     r"\s*(?:\\\$|\$|€|£|¥|元|美元|块|(?<![A-Za-z])(?:dollars?|euros?|pounds?|yuan|cents?))$", re.I)
 _PERCENT_SUFFIX_RE = re.compile(r"\s*(?:\\%|%|％|\s*percent)$", re.I)
-_DEGREE_SUFFIX_RE = re.compile(r"\s*(?:\^\s*\{\s*\\circ\s*\}(?:\s*\\?[CF])?|\^\s*\\circ(?:\s*\\?[CF])?|°[CF]?|\\degree|\s+degrees?|\s*度)$", re.I)
-_TEXT_UNIT_SUFFIX_RE = re.compile(r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?$")
+_DEGREE_SUFFIX_RE = re.compile(
+    r"\s*(?:\^\s*\{\s*\\circ\s*\}(?:\s*\\?[CF])?|\^\s*\\circ(?:\s*\\?[CF])?|°[CF]?|\\degree|\s+degrees?|\s*度)$",
+    re.I)
+_TEXT_UNIT_SUFFIX_RE = re.compile(
+    r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?$")
 _UNIT_WORD = r"[A-Za-zµμΩ]+(?:\^\{?-?\d\}?|[²³])?"
 _WORD_UNIT_SUFFIX_RE = re.compile(
     r"(?:(?<=\d)|\s+)"  # a unit follows a digit directly (5cm) or after a space
@@ -198,6 +208,7 @@ def _strip_units(s: str) -> tuple[str, bool]:
     return s, percent
 
 
+@lru_cache(maxsize=4096)
 def parse_number(text: str) -> Number | None:
     """Read a plain number: integer, decimal (with ``1,234,567`` / ``1\\,234`` / ``1{,}234``
     thousands separators), scientific (``1.5e3``, ``1.5 \\times 10^{3}``), or a fraction of
@@ -224,12 +235,12 @@ def parse_number(text: str) -> Number | None:
         exp = m.group("exp") or m.group("exp10")
         if exp is not None and abs(int(exp)) > _MAX_POW10:
             return None
-        value = Fraction(body)
+        decimals = len(body.split(".", 1)[1]) if "." in body else 0
+        value = Fraction(int(body.replace(".", "") or "0"), 10 ** decimals)
         if exp is not None:
             value *= Fraction(10) ** int(exp)
         if m.group("sign") == "-":
             value = -value
-        decimals = len(body.split(".", 1)[1]) if "." in body else 0
         return Number(value, decimals, "." not in body and exp is None, percent)
 
     m = _FRAC_RE.match(s) or _SLASH_RE.match(s)
@@ -269,6 +280,13 @@ def numbers_equal(pred: Number, gold: Number, *, rel_tol: float, abs_tol: float,
         if diff <= max(Fraction(abs_tol), Fraction(rel_tol) * abs(g)):
             return True
     return False
+
+
+def number_rule(config) -> dict:
+    """The keyword arguments of :func:`numbers_equal` a ``VerifyConfig`` sets."""
+    return dict(rel_tol=config.rel_tol, abs_tol=config.abs_tol, integer_exact=config.integer_exact,
+                round_to_gold_decimals=config.round_to_gold_decimals,
+                percent_equivalence=config.percent_equivalence)
 
 
 # ---------------------------------------------------------------- option letters

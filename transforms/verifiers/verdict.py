@@ -6,7 +6,7 @@ from transforms.verifiers import format_checks as fc
 from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type
 from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
 from transforms.verifiers.equivalence import answers_match
-from transforms.verifiers.extract import extract_from_final
+from transforms.verifiers.extract import extract_from_final, last_box
 from transforms.verifiers.segments import split_output
 
 #: Checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs only on an
@@ -25,6 +25,12 @@ CHECK_NAMES = (
 )
 
 
+def _gold_answer(gold: str) -> str:
+    """A gold stored as a worked solution (``... \\boxed{12}``) means its boxed part."""
+    box = last_box(gold)
+    return box.content if box is not None and box.status == "ok" else gold
+
+
 def verify(
     output: str,
     gold: str,
@@ -40,14 +46,14 @@ def verify(
     ``output`` is the model's whole content; ``reasoning`` is the reasoning field when the server
     split it out (``output`` is then only the final part). ``answer_type`` is one of
     ``multiple_choice | numeric | expression | free_form``, inferred from ``gold``/``choices`` when
-    None. Failed checks name their reason (``malformed_think``, ``no_reasoning``,
+    None; a gold holding a ``\\boxed{}`` means the box's content. Failed checks name their reason (``malformed_think``, ``no_reasoning``,
     ``empty_reasoning``, ``truncated``, ``repetition``, ``language_mix``, ``too_short``,
     ``too_long``, ``no_answer``, ``wrong_answer``, ``unverifiable``, ``no_gold``); ``correct`` is
     true exactly when no check failed. Safe to call from many threads at once.
     """
     cfg = config or DEFAULT_CONFIG
     choices = list(choices) if choices else None
-    gold = gold or ""
+    gold = _gold_answer(gold or "")
     if answer_type is None or answer_type == "":
         answer_type = infer_answer_type(gold, choices)
     elif answer_type not in ANSWER_TYPES:
@@ -73,7 +79,7 @@ def verify(
     record("language_consistent", fc.language_consistent(whole, cfg))
     record("length_ok", fc.length_ok(len(whole), cfg))
 
-    extracted = extract_from_final(segments.final, answer_type, choices)
+    extracted = extract_from_final(segments.final, answer_type, choices, cfg)
     record("answer_found", (True, "") if extracted is not None else (False, "no_answer"))
     if extracted is not None:
         if not gold.strip():
