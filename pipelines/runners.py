@@ -12,7 +12,7 @@ from typing import Iterator
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+DASK_RUNNER = "pipelines.dask_runner.FixedDaskRunner"
 PRESETS = ("direct", "direct-mp", "dask", "portable")
 
 

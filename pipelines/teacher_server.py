@@ -270,26 +270,37 @@ def _set_parent_death_signal() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _process_group_alive(pgid: int) -> bool:
-    """Tell whether any process of group ``pgid`` is still running."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _group_members(pgid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name: state ppid pgrp ...
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
 
 
 def terminate_process_group(pgid: int, grace: float = STOP_GRACE_SECONDS) -> None:
-    """Send SIGTERM to a process group, then SIGKILL whatever is left after ``grace``."""
+    """Send SIGTERM to a process group, then SIGKILL whatever is left after ``grace``.
+
+    Zombies do not count as alive, so an unreaped leader does not delay us.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _process_group_alive(pgid):
+    while time.monotonic() < deadline and _group_members(pgid):
         time.sleep(0.2)
-    if _process_group_alive(pgid):
-        log.warning("vLLM process group %d ignored SIGTERM for %.0f s; killing it", pgid, grace)
+    leftovers = _group_members(pgid)
+    if leftovers:
+        log.warning("vLLM processes %s still running %.0f s after SIGTERM; killing them",
+                    leftovers, grace)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
 
@@ -354,6 +365,10 @@ class VllmServer:
         env = dict(os.environ)
         env["VLLM_CPU_KVCACHE_SPACE"] = str(self.kv_cache_gib)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The model is a local directory: never wait on the Hub or usage stats.
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env.setdefault("VLLM_NO_USAGE_STATS", "1")
+        env.setdefault("DO_NOT_TRACK", "1")
         return env
 
     def _open_log(self) -> Any:
@@ -462,13 +477,12 @@ def _state_path(home: Path) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Tell whether ``pid`` runs and is not a zombie."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return state not in ("Z", "X")
 
 
 def _clear_state(home: Path) -> None:

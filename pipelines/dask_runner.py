@@ -1,0 +1,170 @@
+"""A DaskRunner that runs mmcot's graph correctly.
+
+Beam 2.77's ``DaskRunner`` (checked by reading ``apache_beam/runners/dask``) has three gaps
+that break any pipeline with side outputs or several sinks, silently:
+
+1. a multi-output ParDo puts every output, main and tagged, into one bag, so each consumer
+   receives the elements of all outputs;
+2. elements emitted in ``finish_bundle`` are dropped (results are collected before it runs);
+3. only the bag of the last visited transform is computed, so other sinks never run.
+
+This subclass keeps Beam's translations for Create, GroupByKey and Flatten and fixes the three:
+ParDo results keep their tag and are collected after ``finish_bundle``, each consumer selects
+its tag, and every leaf transform is computed. It lives in ``pipelines/`` because it is
+runner-specific; the transforms themselves know nothing of it.
+"""
+from __future__ import annotations
+
+import dask
+from apache_beam import DoFn, ParDo, TaggedOutput, pvalue
+from apache_beam.pipeline import PipelineVisitor
+from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, Receiver, _OutputHandler
+from apache_beam.runners.dask import transform_evaluator as te
+from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunner, DaskRunnerResult
+from apache_beam.runners.dask.overrides import dask_overrides
+from apache_beam.transforms.sideinputs import SideInputMap
+
+
+class _TagReceiver(Receiver):
+    """Appends a ParDo's output to a shared list, tagged unless it is the main output."""
+
+    def __init__(self, tag, values):
+        self.tag = tag
+        self.values = values
+
+    def receive(self, windowed_value):
+        self.values.append(windowed_value.value if self.tag is None else TaggedOutput(self.tag, windowed_value.value))
+
+
+class _Receivers(dict):
+    """One receiver per output tag, all appending to ``values``."""
+
+    def __init__(self):
+        super().__init__()
+        self.values = []
+
+    def __missing__(self, tag):
+        self[tag] = _TagReceiver(tag, self.values)
+        return self[tag]
+
+
+def _run_bundle(items, transform, window_fn, side_inputs):
+    """Run one Dask partition through the DoFn, finish_bundle included; outputs keep their tags."""
+    receivers = _Receivers()
+    handler = _OutputHandler(
+        window_fn=window_fn,
+        main_receivers=receivers[None],
+        tagged_receivers=receivers,
+        per_element_output_counter=None,
+        output_batch_converter=None,
+        process_yields_batches=False,
+        process_batch_yields_elements=False,
+    )
+    args, kwargs = transform.raw_side_inputs
+    invoker = DoFnInvoker.create_invoker(
+        DoFnSignature(transform.fn),
+        handler,
+        context=DoFnContext(transform.label, state=None),
+        side_inputs=side_inputs,
+        input_args=list(args),
+        input_kwargs=kwargs,
+        user_state_context=None,
+        bundle_finalizer_param=DoFn.BundleFinalizerParam(),
+    )
+    invoker.invoke_setup()
+    invoker.invoke_start_bundle()
+    for item in items:
+        invoker.invoke_process(item)
+    invoker.invoke_finish_bundle()
+    invoker.invoke_teardown()
+    return receivers.values
+
+
+class _ParDo(te.DaskBagOp):
+    """A ParDo over a bag: one bundle per partition."""
+
+    def apply(self, input_bag, side_inputs=None):
+        main_input = next(iter(self.applied.main_inputs.values()))
+        window_fn = main_input.windowing.windowfn if hasattr(main_input, "windowing") else None
+        return input_bag.map(te.get_windowed_value, window_fn).map_partitions(
+            _run_bundle, self.transform, window_fn, side_inputs
+        )
+
+
+def _select(bag, tag):
+    """The elements of one output of a ParDo bag (the main output has tag None)."""
+
+    def pick(partition):
+        out = []
+        for item in partition:
+            if isinstance(item, TaggedOutput):
+                if item.tag == tag:
+                    out.append(item.value)
+            elif tag is None:
+                out.append(item)
+        return out
+
+    return bag.map_partitions(pick)
+
+
+class _Visitor(PipelineVisitor):
+    """Translates each leaf transform into a bag, routing tagged outputs to their consumers."""
+
+    def __init__(self, bag_kwargs):
+        self.bag_kwargs = bag_kwargs
+        self.bags = {}
+        self.ops = {}
+        self.consumed = set()
+
+    def _input_bag(self, pcoll):
+        self.consumed.add(pcoll.producer)
+        bag = self.bags[pcoll.producer]
+        return _select(bag, pcoll.tag) if isinstance(self.ops.get(pcoll.producer), _ParDo) else bag
+
+    def visit_transform(self, node):
+        op_class = _ParDo if type(node.transform) is ParDo else te.TRANSLATIONS.get(type(node.transform), te.NoOp)
+        op = op_class(node, bag_kwargs=self.bag_kwargs)
+        inputs = [self._input_bag(pc) for pc in node.inputs if not isinstance(pc, pvalue.PBegin)]
+        if isinstance(op, te.Flatten):
+            input_bag = inputs
+        else:
+            input_bag = inputs[0] if inputs else None
+        side_inputs = None
+        if node.side_inputs:
+            side_inputs = [
+                SideInputMap(type(si), si._view_options(),
+                             te.DaskBagWindowedIterator(self._input_bag(si.pvalue), si._window_mapping_fn))
+                for si in node.side_inputs
+            ]
+        self.ops[node] = op
+        self.bags[node] = op.apply(input_bag=input_bag, side_inputs=side_inputs)
+
+    def leaves(self):
+        """Bags of the transforms nobody consumes: the sinks."""
+        return [bag for node, bag in self.bags.items() if node not in self.consumed]
+
+
+class _ClosingResult(DaskRunnerResult):
+    """Closes the Dask client once the job is done, so a local cluster can shut down quietly."""
+
+    def wait_until_finish(self, duration=None):
+        try:
+            return super().wait_until_finish(duration)
+        finally:
+            self.client.close()
+
+
+class FixedDaskRunner(DaskRunner):
+    """DaskRunner with tagged outputs, finish_bundle outputs and every sink computed."""
+
+    def run_pipeline(self, pipeline, options):
+        import dask.distributed as ddist
+
+        dask_options = options.view_as(DaskOptions).get_all_options(drop_default=True, current_only=True)
+        bag_kwargs = DaskOptions._extract_bag_kwargs(dask_options)
+        client = ddist.Client(**dask_options)
+        pipeline.replace_all(dask_overrides())
+        visitor = _Visitor(bag_kwargs)
+        pipeline.visit(visitor)
+        futures = client.compute(list(dask.optimize(*visitor.leaves())))
+        return _ClosingResult(client, futures)

@@ -1,0 +1,63 @@
+"""Runner presets, and the Dask runner fixes (tagged outputs, finish_bundle outputs, every sink)."""
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+from pipelines.runners import DASK_RUNNER, pipeline_options
+
+
+class _Split(beam.DoFn):
+    """Main output for x % 3 == 1, tag "three" for multiples of 3, the rest held to finish_bundle."""
+
+    def start_bundle(self):
+        self.held = []
+
+    def process(self, x):
+        if x % 3 == 0:
+            yield beam.pvalue.TaggedOutput("three", x)
+        elif x % 3 == 1:
+            yield x
+        else:
+            self.held.append(x)
+
+    def finish_bundle(self):
+        for x in self.held:
+            yield beam.pvalue.TaggedOutput("held", GlobalWindows.windowed_value(x))
+
+
+def _write_sorted(directory, name):
+    def write(keyed):
+        _, values = keyed
+        (directory / f"{name}.json").write_text(json.dumps(sorted(values)))
+
+    return write
+
+
+def test_dask_runner_routes_each_output_to_its_own_consumer_and_runs_every_sink(tmp_path):
+    with pipeline_options(["--runner", "dask"]) as options:
+        assert options.get_all_options()["runner"] == DASK_RUNNER
+        p = beam.Pipeline(options=options)
+        out = p | beam.Create(range(12)) | beam.ParDo(_Split()).with_outputs("three", "held", main="main")
+        for name in ("main", "three", "held"):
+            (out[name] | f"Key_{name}" >> beam.Map(lambda x: (0, x)) | f"Group_{name}" >> beam.GroupByKey()
+             | f"Write_{name}" >> beam.Map(_write_sorted(tmp_path, name)))
+        p.run().wait_until_finish()
+    result = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("main", "three", "held")}
+    assert result == {"main": [1, 4, 7, 10], "three": [0, 3, 6, 9], "held": [2, 5, 8, 11]}
+
+
+def test_presets_expand_to_beam_options():
+    with pipeline_options(["--runner", "portable", "--job_name=x"]) as options:
+        opts = options.get_all_options()
+        assert opts["runner"] == "PortableRunner" and opts["job_endpoint"] == "embed"
+        assert opts["environment_type"] == "LOOPBACK" and opts["job_name"] == "x"
+    with pipeline_options(["--runner=direct-mp"]) as options:
+        opts = options.get_all_options()
+        assert opts["direct_running_mode"] == "multi_processing" and opts["direct_num_workers"] == 2
+    with pipeline_options([]) as options:
+        assert options.get_all_options()["runner"] == "DirectRunner"
+    with pipeline_options(["--runner", "DataflowRunner", "--project=p"]) as options:
+        assert options.get_all_options()["runner"] == "DataflowRunner"
