@@ -1,4 +1,4 @@
-"""The ``mmcot`` command: run, synth, teacher, card."""
+"""The ``mmcot`` command: run, synth, verify, card, teacher."""
 from __future__ import annotations
 
 import argparse
@@ -53,6 +53,23 @@ def _cmd_synth(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from pipelines.config import load_config
+    from pipelines.verify_files import verify_file
+    from transforms.verifiers import VerifyConfig
+
+    config = load_config(args.config).verify if args.config else VerifyConfig(require_reasoning=not args.no_reasoning)
+    try:
+        path, correct, reasons = verify_file(args.input, args.output, config)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: {correct} correct")
+    for reason, n in reasons.most_common():
+        print(f"  {reason:<16} {n}")
+    return 0
+
+
 def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from data_cards.card import render_card
     from schemas.manifest import Manifest
@@ -86,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--min-difficulty", type=float, default=0.0)
     synth.add_argument("--max-difficulty", type=float, default=1.0)
     synth.set_defaults(func=_cmd_synth)
+
+    ver = sub.add_parser("verify", help="verify model outputs in a Parquet/JSONL file (columns content|output, answer|gold)")
+    ver.add_argument("--input", required=True, type=Path)
+    ver.add_argument("--output", required=True, type=Path)
+    ver.add_argument("--config", help="take the verify section of this run config")
+    ver.add_argument("--no-reasoning", action="store_true", help="do not require a <think> block")
+    ver.set_defaults(func=_cmd_verify)
 
     card = sub.add_parser("card", help="re-render README.md (the dataset card) from an output's manifest.json")
     card.add_argument("output_dir")

@@ -42,7 +42,8 @@ def test_a_good_row_becomes_a_problem_with_hashed_images(image_root):
 
 def test_answer_type_is_inferred_from_choices_and_numbers(image_root):
     assert to_problem(_row(image_root, choices=["1", "2"], answer="B"), NormalizeSettings()).answer_type == "multiple_choice"
-    assert to_problem(_row(image_root, answer="x^2 + 1"), NormalizeSettings()).answer_type == "free_form"
+    assert to_problem(_row(image_root, answer="x^2 + 1"), NormalizeSettings()).answer_type == "expression"
+    assert to_problem(_row(image_root, answer="a red circle"), NormalizeSettings()).answer_type == "free_form"
     assert to_problem(_row(image_root, answer=7), NormalizeSettings()).answer == "7"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import re
 from typing import Any
 
 import apache_beam as beam
@@ -21,9 +20,7 @@ from schemas.settings import Settings
 from schemas.source import SourceRow
 from transforms.images import ImageError, ImageSettings, normalize_image
 from transforms.tags import DEAD_LETTER
-
-_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
-
+from transforms.verifiers import infer_answer_type
 
 class NormalizeSettings(Settings):
     """Row validation: whether a problem needs an image, and the image limits."""
@@ -65,13 +62,6 @@ def _choices(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(c, (str, int, float)) for c in value):
         raise RowError("wrong_type", "choices must be a list of strings")
     return [str(c) for c in value]
-
-
-def infer_answer_type(answer: str, choices: list[str]) -> str:
-    """``multiple_choice`` with choices, ``numeric`` for a plain number, else ``free_form``."""
-    if choices:
-        return "multiple_choice"
-    return "numeric" if _NUMBER.match(answer.replace(",", "")) else "free_form"
 
 
 def _metadata(value: Any) -> str:
