@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from pipelines.teacher_server import (
 pytestmark = pytest.mark.integration
 
 
-def _chat(endpoint, **params) -> dict:
+def _chat(endpoint: Any, **params: Any) -> dict[str, Any]:
     body = {
         "model": endpoint.model,
         "messages": [{"role": "user", "content": "What is 12 + 30? Think step by step."}],

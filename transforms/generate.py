@@ -53,12 +53,17 @@ def to_generation(planned: PlannedProblem, index: int, key: str, completion: Com
 
 
 class _Progress:
-    """Logs problems, chains, tokens and throughput every few seconds."""
+    """Logs problems done of submitted, chains, tokens and throughput every few seconds."""
 
     def __init__(self):
-        self.started = time.monotonic()
-        self.last = self.started
-        self.problems = self.chains = self.tokens = self.cached = 0
+        self.started: float | None = None
+        self.last = time.monotonic()
+        self.submitted = self.problems = self.chains = self.tokens = self.cached = 0
+
+    def submit(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.submitted += 1
 
     def add(self, chains: ProblemChains) -> None:
         self.problems += 1
@@ -68,10 +73,10 @@ class _Progress:
         now = time.monotonic()
         if now - self.last >= PROGRESS_EVERY_S:
             self.last = now
-            rate = self.tokens / max(now - self.started, 1e-9)
+            rate = self.tokens / max(now - (self.started or now), 1e-9)
             log.info(
-                "generate: %d problems, %d chains (%d from cache), %d new tokens, %.0f tok/s",
-                self.problems, self.chains, self.cached, self.tokens, rate,
+                "generate: %d/%d problems done, %d chains (%d from cache), %d new tokens, %.0f tok/s",
+                self.problems, self.submitted, self.chains, self.cached, self.tokens, rate,
             )
 
 
@@ -149,13 +154,14 @@ class GenerateFn(beam.DoFn):
         self._counters["cache_hits"].inc(len(cached))
         self._counters["cache_misses"].inc(len(missing))
         self._pending.add(asyncio.run_coroutine_threadsafe(self._generate(planned, cached, missing, messages), self._loop))
+        self._progress.submit()
         limit = 2 * self._settings.max_in_flight
         while len(self._pending) >= limit:
             yield from self._collect(concurrent.futures.FIRST_COMPLETED)
         yield from self._collect(None)
 
     def _collect(self, wait_for: str | None):
-        """Outputs of finished futures; with ``wait_for``, first wait (FIRST_COMPLETED / ALL_COMPLETED)."""
+        """Outputs of finished futures; with ``wait_for`` (FIRST_COMPLETED), first wait for one."""
         if wait_for is not None and self._pending:
             concurrent.futures.wait(self._pending, return_when=wait_for)
         done = {f for f in self._pending if f.done()}
@@ -184,11 +190,12 @@ class GenerateFn(beam.DoFn):
             self._reported_retries += delta
 
     def finish_bundle(self):
-        for out in self._collect(concurrent.futures.ALL_COMPLETED):
-            if isinstance(out, beam.pvalue.TaggedOutput):
-                yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
-            else:
-                yield GlobalWindows.windowed_value(out)
+        while self._pending:
+            for out in self._collect(concurrent.futures.FIRST_COMPLETED):
+                if isinstance(out, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
+                else:
+                    yield GlobalWindows.windowed_value(out)
 
     def teardown(self):
         if getattr(self, "_loop", None) is None:
