@@ -34,7 +34,7 @@ def teacher_endpoint(config: PipelineConfig) -> Iterator[str]:
     if config.teacher.model != EMBEDDED_MODEL_NAME:
         raise ValueError(f"teacher.base_url is empty but teacher.model is {config.teacher.model!r}: "
                          f"only the embedded teacher ({EMBEDDED_MODEL_NAME}) can be started for you")
-    log.info("Starting the embedded teacher (vLLM on CPU, %s); this takes about 30 s", EMBEDDED_MODEL_NAME)
+    log.info("Starting the embedded teacher (vLLM on CPU, %s); this takes about a minute", EMBEDDED_MODEL_NAME)
     model_dir = prepare_embedded_teacher()
     server = VllmServer(model_dir, EMBEDDED_MODEL_NAME, seed=config.teacher.seed, die_with_parent=True,
                         log_path=Path(mmcot_home()) / "run" / "embedded-teacher.log")
