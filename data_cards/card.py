@@ -102,7 +102,7 @@ def render_card(manifest: Manifest, repo_id: str | None = None) -> str:
 # {card_data(manifest).pretty_name}
 
 Reasoning chains distilled from a teacher model for image-question problems by
-[mmcot](https://pypi.org/project/mmcot/), following the adaptive-length chain-of-thought
+mmcot, following the adaptive-length chain-of-thought
 distillation of Skywork R1V: every chain was verified against the reference answer, and the
 shortest correct chain per problem was kept.
 
