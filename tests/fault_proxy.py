@@ -1,0 +1,69 @@
+"""A fault-injection proxy for tests: sits on loopback in front of a real OpenAI-compatible server.
+
+For a configurable share of requests it answers 500 or 503, answers 429 with ``Retry-After``,
+stalls past the client's timeout, or drops the connection without a response; every other
+request is forwarded unchanged. It counts what it did, and how many requests reached upstream.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections import Counter
+
+import httpx
+from aiohttp import web
+
+FAULTS = ("http_500", "http_503", "http_429", "stall", "drop")
+
+
+class FaultProxy:
+    """Run with ``with FaultProxy(upstream, rate=0.3) as proxy: proxy.base_url``."""
+
+    def __init__(self, upstream: str, rate: float, stall_s: float, seed: int = 0):
+        self.upstream = upstream.rstrip("/")
+        self.rate = rate
+        self.stall_s = stall_s
+        self.counts: Counter[str] = Counter()
+        self._rng = random.Random(seed)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        fault = self._rng.choice(FAULTS) if self._rng.random() < self.rate else None
+        self.counts[fault or "forwarded"] += 1
+        if fault in ("http_500", "http_503"):
+            return web.Response(status=int(fault[-3:]), text="injected fault")
+        if fault == "http_429":
+            return web.Response(status=429, text="slow down", headers={"Retry-After": "0.2"})
+        if fault == "stall":
+            await asyncio.sleep(self.stall_s)
+            return web.Response(status=504, text="stalled")
+        if fault == "drop":
+            request.transport.close()
+            return web.Response(status=500)
+        async with httpx.AsyncClient(timeout=None) as client:
+            upstream = await client.post(f"{self.upstream}{request.path.removeprefix('/v1')}", content=body,
+                                         headers={"Content-Type": "application/json"})
+        return web.Response(status=upstream.status_code, body=upstream.content, content_type="application/json")
+
+    async def _start(self) -> int:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        return site._server.sockets[0].getsockname()[1]
+
+    def __enter__(self) -> "FaultProxy":
+        self._thread.start()
+        port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
