@@ -59,6 +59,7 @@ class PipelineConfig(Settings):
     assess: AssessSettings = AssessSettings()
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()
+    # pydantic ignores unknown keys of a plain dataclass; forbid them like everywhere else
     verify: with_config(ConfigDict(extra="forbid"))(VerifyConfig) = Field(default_factory=VerifyConfig)
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()

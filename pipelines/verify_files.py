@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
-from schemas.generation import VERDICT_TYPE
 from schemas.convert import to_row
+from schemas.generation import VERDICT_TYPE
 from transforms.verifiers import VerifyConfig, verify
 
 OUTPUT_COLUMNS = ("content", "output")
