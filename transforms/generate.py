@@ -114,12 +114,13 @@ class GenerateFn(beam.DoFn):
 
     async def _sample(self, planned: PlannedProblem, messages, index: int, key: str) -> Generation:
         async with self._sem:
-            completion = await self._teacher.complete(with_data_urls(messages, planned.problem), planned.plan)
+            completion = await self._teacher.complete(messages, planned.plan)
         await asyncio.to_thread(self._cache.put, key, completion.__dict__)
         return to_generation(planned, index, key, completion, self._teacher.model, cached=False)
 
     async def _generate(self, planned: PlannedProblem, cached: dict[int, Generation], missing: dict[int, str], messages):
-        tasks = [self._sample(planned, messages, i, key) for i, key in missing.items()]
+        sent = with_data_urls(messages, planned.problem)  # images encoded once per problem, not per sample
+        tasks = [self._sample(planned, sent, i, key) for i, key in missing.items()]
         results = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
