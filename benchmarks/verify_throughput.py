@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     sets = {name: [gen(rng, args.reasoning_chars) for _ in range(args.n)] for name, gen in GENERATORS.items()}
 
     warm_up()
-    for name, cases in sets.items():  # warm-up, untimed: imports, regex compilation, SymPy caches
+    for cases in sets.values():  # warm-up, untimed: imports, regex compilation, SymPy caches
         run(cases[:50])
 
     mean_len = statistics.mean(len(c[0]) for cases in sets.values() for c in cases)

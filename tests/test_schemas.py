@@ -1,6 +1,7 @@
 """Every stage-boundary record and output row round-trips through Parquet unchanged."""
 from __future__ import annotations
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -53,7 +54,7 @@ def test_output_schemas_carry_huggingface_image_features():
 
 def test_a_record_that_does_not_fit_its_schema_is_rejected():
     bad = Assessment(problem_id="s/1", difficulty="hard", difficulty_source="metadata")  # type: ignore[arg-type]
-    with pytest.raises(Exception):
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
         to_table([bad], ASSESSMENT_SCHEMA)
 
 

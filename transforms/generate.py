@@ -22,7 +22,7 @@ from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.plan import PlannedProblem
 from transforms.tags import DEAD_LETTER
-from transforms.teachers.base import Completion, TeacherError, sampling_fields
+from transforms.teachers.base import Completion, Teacher, TeacherError, sampling_fields
 from transforms.teachers.cache import ResponseCache, cache_key
 from transforms.teachers.messages import build_messages, with_data_urls
 from transforms.teachers.openai_http import OpenAIChatTeacher, TeacherSettings
@@ -102,7 +102,7 @@ class GenerateFn(beam.DoFn):
         self._reported_retries = 0
         self._progress = _Progress()
 
-    async def _make_teacher(self) -> OpenAIChatTeacher:
+    async def _make_teacher(self) -> Teacher:
         self._sem = asyncio.Semaphore(self._settings.max_in_flight)
         return OpenAIChatTeacher(self._settings, self._base_url)
 
@@ -158,13 +158,13 @@ class GenerateFn(beam.DoFn):
         self._progress.submit()
         limit = 2 * self._settings.max_in_flight
         while len(self._pending) >= limit:
-            yield from self._collect(concurrent.futures.FIRST_COMPLETED)
-        yield from self._collect(None)
+            yield from self._collect(wait=True)
+        yield from self._collect(wait=False)
 
-    def _collect(self, wait_for: str | None):
-        """Outputs of finished futures; with ``wait_for`` (FIRST_COMPLETED), first wait for one."""
-        if wait_for is not None and self._pending:
-            concurrent.futures.wait(self._pending, return_when=wait_for)
+    def _collect(self, wait: bool):
+        """Outputs of finished futures; with ``wait``, first block until at least one finishes."""
+        if wait and self._pending:
+            concurrent.futures.wait(self._pending, return_when=concurrent.futures.FIRST_COMPLETED)
         done = {f for f in self._pending if f.done()}
         self._pending -= done
         for future in done:
@@ -192,7 +192,7 @@ class GenerateFn(beam.DoFn):
 
     def finish_bundle(self):
         while self._pending:
-            for out in self._collect(concurrent.futures.FIRST_COMPLETED):
+            for out in self._collect(wait=True):
                 if isinstance(out, beam.pvalue.TaggedOutput):
                     yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
                 else:

@@ -137,7 +137,7 @@ def _render(figure: Figure) -> Image.Image:
     n = len(points)
     for i in range(n):
         _right_angle_mark(draw, points[i - 1], points[i], points[(i + 1) % n])
-    for i, name in figure.labels.items():
+    for i in figure.labels:
         (x0, y0), (x1, y1) = points[i], points[(i + 1) % n]
         length = math.hypot(x1 - x0, y1 - y0)
         nx, ny = -(y1 - y0) / length, (x1 - x0) / length  # outward: vertices run clockwise on screen
