@@ -48,6 +48,7 @@ class Generation:
     completion_tokens: int
     latency_s: float
     sampling: SamplingPlan
+    difficulty: float
     cache_key: str
     cached: bool = False
     verdict: Verdict | None = None
@@ -66,6 +67,7 @@ GENERATION_SCHEMA = pa.schema(
         ("completion_tokens", pa.int32()),
         ("latency_s", pa.float64()),
         ("sampling", SAMPLING_PLAN_TYPE),
+        ("difficulty", pa.float64()),
         ("cache_key", pa.string()),
         ("cached", pa.bool_()),
         ("verdict", VERDICT_TYPE),

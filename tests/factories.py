@@ -33,7 +33,7 @@ def generation(index: int, correct: bool, tokens: int, content: str = "", reason
                       checks={"answer_match": correct}, reasons=[] if correct else (reasons or ["wrong_answer"]))
     return Generation(problem_id=pid, teacher="t", sample_index=index, content=content or f"chain {index} \\boxed{{3}}",
                       reasoning=reasoning, answer_text=content or f"chain {index} \\boxed{{3}}", finish_reason="stop",
-                      prompt_tokens=20, completion_tokens=tokens, latency_s=0.1, sampling=PLAN, cache_key=f"k{index}",
+                      prompt_tokens=20, completion_tokens=tokens, latency_s=0.1, sampling=PLAN, difficulty=0.3, cache_key=f"k{index}",
                       verdict=verdict)
 
 

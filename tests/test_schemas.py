@@ -25,7 +25,7 @@ CASES = [
     (Assessment(problem_id="s/1", difficulty=0.4, difficulty_source="metadata", clarity=0.7), ASSESSMENT_SCHEMA),
     (Generation(problem_id="s/1", teacher="t", sample_index=2, content="<think>x</think> \\boxed{3}", reasoning="x",
                 answer_text="\\boxed{3}", finish_reason="stop", prompt_tokens=10, completion_tokens=7, latency_s=0.5,
-                sampling=PLAN, cache_key="k", cached=True,
+                sampling=PLAN, difficulty=0.4, cache_key="k", cached=True,
                 verdict=Verdict(correct=False, extracted_answer="4", checks={"answer_found": True, "answer_match": False},
                                 reasons=["wrong_answer"])), GENERATION_SCHEMA),
     (SFTRow(id="s/1", source="s", images=[IMAGE], messages=[Message("user", "<image>q"), Message("assistant", "a")],

@@ -47,6 +47,7 @@ def to_generation(planned: PlannedProblem, index: int, key: str, completion: Com
         completion_tokens=completion.completion_tokens,
         latency_s=completion.latency_s,
         sampling=planned.plan,
+        difficulty=planned.assessment.difficulty,
         cache_key=key,
         cached=cached,
     )
