@@ -34,8 +34,10 @@ class Teacher(Protocol):
     model: str
     retries: int
 
-    async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan) -> Completion:
-        """Sample one completion for ``messages`` under ``plan``; raises TeacherError."""
+    async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
+                       response_format: dict[str, Any] | None = None) -> Completion:
+        """Sample one completion for ``messages`` under ``plan`` (constrained by an OpenAI
+        ``response_format`` such as a JSON schema when given); raises TeacherError."""
         ...
 
     async def aclose(self) -> None:

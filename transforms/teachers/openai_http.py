@@ -124,11 +124,14 @@ class OpenAIChatTeacher:
             base_url=base_url.rstrip("/"), headers=headers, timeout=settings.timeout_s, limits=limits
         )
 
-    def request_body(self, messages: list[dict[str, Any]], plan: SamplingPlan) -> dict[str, Any]:
+    def request_body(self, messages: list[dict[str, Any]], plan: SamplingPlan,
+                     response_format: dict[str, Any] | None = None) -> dict[str, Any]:
         """The JSON body for one sample."""
         body = {"model": self.model, "messages": messages, "n": 1, **sampling_fields(plan)}
         if self._settings.send_seed:
             body["seed"] = self._settings.seed
+        if response_format is not None:
+            body["response_format"] = response_format
         return body
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -142,9 +145,10 @@ class OpenAIChatTeacher:
     def _count_retry(self, _retry_state) -> None:
         self.retries += 1
 
-    async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
+                       response_format: dict[str, Any] | None = None) -> Completion:
         """One completion; raises TeacherError once retries are exhausted or the error is permanent."""
-        body = self.request_body(messages, plan)
+        body = self.request_body(messages, plan, response_format)
         started = time.monotonic()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.max_attempts),
