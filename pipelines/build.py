@@ -12,18 +12,23 @@ from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import OUTPUT_SCHEMAS
 from transforms.assess import Assess
 from transforms.dedup import ExactDedup
+from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
+from transforms.judge import Judge
 from transforms.length import PlanLength
 from transforms.normalize import NormalizeProblems
 from transforms.read import ReadProblems
-from transforms.select import RL, SelectChains
+from transforms.repair import RepairChains
+from transforms.scores import ScaleScores
+from transforms.select import PREFERENCE, RL, SelectChains
+from transforms.teachers.openai_http import TeacherSettings
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.verify import VerifyChains
 from transforms.write import WriteShards
 
 READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
 READ_COUNTS_DIR = "_meta/read_counts"
-KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
+KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "preference": "id", "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
 
 
 @dataclass(frozen=True)
@@ -34,22 +39,47 @@ class Endpoints:
     cache_url: str
 
 
+def endpoint(settings: TeacherSettings | None, config: PipelineConfig, endpoints: Endpoints) -> tuple[TeacherSettings, str]:
+    """A helper model's settings and URL: the run's teacher unless the section names its own."""
+    chosen = settings or config.teacher
+    return chosen, chosen.base_url or endpoints.teacher_base_url
+
+
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoints) -> None:
     """Add the whole read → … → write graph to ``p``."""
+    cache = endpoints.cache_url
     read = p | "Read" >> ReadProblems(config.source)
     rows = read.rows | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
     deduped = normalized.problems | "Dedup" >> ExactDedup()
-    planned = deduped.unique | "Assess" >> Assess(config.assess) | "PlanLength" >> PlanLength(config.length)
-    generated = planned | "Generate" >> GenerateChains(config.teacher, endpoints.teacher_base_url, endpoints.cache_url)
+    assessed = deduped.unique | "Assess" >> Assess(config.assess)
+    dropped = [deduped[DROPPED]]
+    if config.judge is not None:
+        judged = assessed | "Judge" >> Judge(config.judge, *endpoint(config.judge.endpoint, config, endpoints), cache)
+        scaled = judged | "Scale" >> ScaleScores(config.assess.difficulty_from == "judge", config.assess.min_quality)
+        assessed = scaled.pairs
+        dropped.append(scaled[DROPPED])
+    planned = assessed | "PlanLength" >> PlanLength(config.length)
+    generated = planned | "Generate" >> GenerateChains(config.teacher, endpoints.teacher_base_url, cache)
     verified = generated.chains | "Verify" >> VerifyChains(config.verify)
+    dead = [read[DEAD_LETTER], normalized[DEAD_LETTER], generated[DEAD_LETTER]]
+    if config.length.policy == "pass_rate":
+        escalated = verified | "Escalate" >> EscalateLowPassRate(
+            config.length.probe, GenerateChains(config.teacher, endpoints.teacher_base_url, cache), VerifyChains(config.verify))
+        verified = escalated["chains"]
+        dead.append(escalated[DEAD_LETTER])
+    if config.repair.enabled:
+        verified = verified | "Repair" >> RepairChains(
+            config.repair, *endpoint(config.repair.endpoint, config, endpoints), cache, config.verify)
     selected = verified | "Select" >> SelectChains(config.select)
+    dropped.append(selected[DROPPED])
 
     outputs = {
         "sft": selected.sft,
         "rl": selected[RL],
-        DEAD_LETTER: (read[DEAD_LETTER], normalized[DEAD_LETTER], generated[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten(),
-        DROPPED: (deduped[DROPPED], selected[DROPPED]) | "AllDropped" >> beam.Flatten(),
+        "preference": selected[PREFERENCE],
+        DEAD_LETTER: dead | "AllDeadLetters" >> beam.Flatten(),
+        DROPPED: dropped | "AllDropped" >> beam.Flatten(),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
     }
     schemas = {**OUTPUT_SCHEMAS, "generations": GENERATION_SCHEMA}

@@ -11,18 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, with_config
+from pydantic import ConfigDict, Field, ValidationError, model_validator, with_config
 
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
+from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
+from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
 from transforms.teachers.openai_http import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
 
-OUTPUT_SETS = ("sft", "rl", "dead_letter", "dropped", "generations")
+OUTPUT_SETS = ("sft", "rl", "preference", "dead_letter", "dropped", "generations")
 
 
 class ConfigError(ValueError):
@@ -57,12 +59,24 @@ class PipelineConfig(Settings):
     source: SourceSettings
     normalize: NormalizeSettings = NormalizeSettings()
     assess: AssessSettings = AssessSettings()
+    judge: JudgeSettings | None = None
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()
     # pydantic ignores unknown keys of a plain dataclass; forbid them like everywhere else
     verify: with_config(ConfigDict(extra="forbid"))(VerifyConfig) = Field(default_factory=VerifyConfig)
+    repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
+
+    @model_validator(mode="after")
+    def _judge_present(self) -> "PipelineConfig":
+        if self.judge is None:
+            needs = [key for key, used in (("assess.difficulty_from: judge", self.assess.difficulty_from == "judge"),
+                                           ("assess.min_quality > 0", self.assess.min_quality > 0),
+                                           ("length.policy: r1v_drlc", self.length.policy == "r1v_drlc")) if used]
+            if needs:
+                raise ValueError(f"{', '.join(needs)} needs a judge: section")
+        return self
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the validated config."""

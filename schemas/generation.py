@@ -35,7 +35,11 @@ VERDICT_TYPE = pa.struct(
 
 @dataclass
 class Generation:
-    """One sampled chain from a teacher for one problem."""
+    """One sampled chain from a teacher for one problem.
+
+    ``provenance`` is ``teacher`` for a sampled chain, ``repair`` for a wrong chain rewritten
+    toward the reference answer (and verified again).
+    """
 
     problem_id: str
     teacher: str
@@ -51,6 +55,7 @@ class Generation:
     difficulty: float
     cache_key: str
     cached: bool = False
+    provenance: str = "teacher"
     verdict: Verdict | None = None
 
 
@@ -70,6 +75,7 @@ GENERATION_SCHEMA = pa.schema(
         ("difficulty", pa.float64()),
         ("cache_key", pa.string()),
         ("cached", pa.bool_()),
+        ("provenance", pa.string()),
         ("verdict", VERDICT_TYPE),
     ]
 )
@@ -83,8 +89,14 @@ class ProblemChains:
     generations: list[Generation]
 
     @property
+    def sampled(self) -> list[Generation]:
+        """The teacher's own samples (repairs excluded)."""
+        return [g for g in self.generations if g.provenance == "teacher"]
+
+    @property
     def pass_rate(self) -> float:
-        """Share of chains judged correct (0 when there are none)."""
-        if not self.generations:
+        """Share of the teacher's samples judged correct (0 when there are none)."""
+        sampled = self.sampled
+        if not sampled:
             return 0.0
-        return sum(1 for g in self.generations if g.verdict and g.verdict.correct) / len(self.generations)
+        return sum(1 for g in sampled if g.verdict and g.verdict.correct) / len(sampled)

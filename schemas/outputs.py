@@ -146,9 +146,48 @@ REJECT_FEATURES = datasets.Features(
 )
 REJECT_SCHEMA: pa.Schema = REJECT_FEATURES.arrow_schema
 
+
+
+@dataclass
+class PreferenceRow:
+    """A preference pair in TRL's conversational DPO layout (``prompt``, ``chosen``, ``rejected``, ``images``).
+
+    ``rejected_reason`` says why the rejected chain lost: ``wrong`` (its answer failed
+    verification) or ``overlong`` (correct, but far longer than the chosen chain).
+    """
+
+    id: str
+    prompt: list[Message]
+    images: list[ImageRef]
+    chosen: list[Message]
+    rejected: list[Message]
+    rejected_reason: str
+    chosen_tokens: int
+    rejected_tokens: int
+    difficulty: float
+    pass_rate: float
+
+
+PREFERENCE_FEATURES = datasets.Features(
+    {
+        "id": _STR,
+        "prompt": _MESSAGES,
+        "images": datasets.List(datasets.Image()),
+        "chosen": _MESSAGES,
+        "rejected": _MESSAGES,
+        "rejected_reason": _STR,
+        "chosen_tokens": _I32,
+        "rejected_tokens": _I32,
+        "difficulty": _F64,
+        "pass_rate": _F64,
+    }
+)
+PREFERENCE_SCHEMA: pa.Schema = PREFERENCE_FEATURES.arrow_schema
+
 OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
     "sft": SFT_SCHEMA,
     "rl": RL_SCHEMA,
+    "preference": PREFERENCE_SCHEMA,
     "dead_letter": REJECT_SCHEMA,
     "dropped": REJECT_SCHEMA,
 }

@@ -12,7 +12,9 @@ from schemas.problem import Problem
 class Assessment:
     """How hard and how good a problem is, and where each signal came from.
 
-    Judge scores (S_v, S_t, S_I) are normalized to [0, 1] and None when no judge ran.
+    Judge scores (S_v, S_t, S_I) are the judge's 1–5 answers until the run's scores are
+    min-max normalized to [0, 1] (``transforms/scores.py``); None when no judge ran or it failed,
+    in which case ``judge_error`` says why. ``quality`` is the mean raw judge score (1–5).
     ``difficulty`` is in [0, 1]; ``difficulty_source`` names its origin
     (``metadata``, ``heuristic``, ``judge`` or ``pass_rate``).
     """
@@ -26,6 +28,8 @@ class Assessment:
     integration_score: float | None = None
     judge_model: str | None = None
     rationale: str | None = None
+    quality: float | None = None
+    judge_error: str | None = None
 
 
 ASSESSMENT_SCHEMA = pa.schema(
@@ -39,13 +43,19 @@ ASSESSMENT_SCHEMA = pa.schema(
         ("integration_score", pa.float64()),
         ("judge_model", pa.string()),
         ("rationale", pa.string()),
+        ("quality", pa.float64()),
+        ("judge_error", pa.string()),
     ]
 )
 
 
 @dataclass
 class SamplingPlan:
-    """The sampling settings one problem is generated with, and the policy that chose them."""
+    """The sampling settings one problem is generated with, and the policy that chose them.
+
+    ``length_budget`` is the chain length selection aims for; ``first_sample`` numbers this
+    plan's samples from there (a pass-rate escalation continues after the probe's samples).
+    """
 
     n: int
     max_tokens: int
@@ -56,6 +66,7 @@ class SamplingPlan:
     length_budget: int
     policy: str
     band: str
+    first_sample: int = 0
 
 
 SAMPLING_PLAN_TYPE = pa.struct(
@@ -69,6 +80,7 @@ SAMPLING_PLAN_TYPE = pa.struct(
         ("length_budget", pa.int32()),
         ("policy", pa.string()),
         ("band", pa.string()),
+        ("first_sample", pa.int32()),
     ]
 )
 

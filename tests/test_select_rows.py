@@ -6,9 +6,23 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from tests.factories import chains, generation, problem
-from transforms.rows import assistant_text, rl_row, sft_row
-from transforms.select import RL, SelectChains, SelectSettings, reject_summary, shortest_correct, wants_rl
+import dataclasses
+
+from tests.factories import PLAN, chains, generation, planned, problem
+from schemas.generation import ProblemChains
+from transforms.rows import assistant_text, preference_row, rl_row, sft_row
+from transforms.select import (
+    PREFERENCE,
+    RL,
+    SelectChains,
+    SelectSettings,
+    best_fit,
+    choose,
+    reject_summary,
+    rejected_for,
+    shortest_correct,
+    wants_rl,
+)
 from transforms.tags import DROPPED
 
 
@@ -54,6 +68,53 @@ def test_select_routes_kept_dropped_and_rl():
     with TestPipeline() as p:
         out = p | beam.Create([mixed, all_wrong, all_right]) | SelectChains(SelectSettings())
         assert_that(out.sft | "sft" >> beam.Map(lambda r: r.id), equal_to(["s/1", "s/3"]), label="sft")
+        assert_that(out[PREFERENCE] | "pref" >> beam.Map(lambda r: (r.id, r.rejected_reason)), equal_to([("s/1", "wrong")]),
+                    label="preference")
         assert_that(out[RL] | "rl" >> beam.Map(lambda r: r.extra_info.id), equal_to(["s/1"]), label="rl")
         assert_that(out[DROPPED] | "dropped" >> beam.Map(lambda r: (r.row_id, r.reason)),
                     equal_to([("s/2", "no_correct_chain")]), label="dropped")
+
+
+def _with_budget(gens, budget: int) -> ProblemChains:
+    base = planned()
+    return ProblemChains(planned=dataclasses.replace(base, plan=dataclasses.replace(PLAN, length_budget=budget, band="hard")),
+                         generations=gens)
+
+
+def test_length_fit_keeps_the_correct_chain_closest_to_the_band_target():
+    gens = [generation(0, True, 40), generation(1, True, 180), generation(2, True, 130), generation(3, False, 150)]
+    assert best_fit(gens, 150).sample_index == 2
+    assert best_fit(gens, 10).sample_index == 0
+    assert best_fit([generation(0, True, 90), generation(1, True, 110)], 100).sample_index == 0  # tie: the shorter
+    chosen, why = choose(_with_budget(gens, 150), "length_fit")
+    assert chosen.sample_index == 2 and why == "length_fit: sample 2, 130 tokens, closest to 150 tokens (hard); 3 of 4 correct"
+    chosen, why = choose(_with_budget(gens, 150), "shortest_correct")
+    assert chosen.sample_index == 0 and why.startswith("shortest_correct: sample 0, 40 tokens, shortest")
+    assert choose(_with_budget([generation(0, False, 5)], 150), "length_fit") == (None, "")
+
+
+def test_preference_pairs_a_wrong_chain_first_then_an_overlong_correct_one():
+    chosen = generation(0, True, 100)
+    assert rejected_for(chosen, [chosen, generation(1, True, 400), generation(2, False, 90)], 1.5)[1] == "wrong"
+    rejected, reason = rejected_for(chosen, [chosen, generation(1, True, 140), generation(2, True, 400), generation(3, True, 151)], 1.5)
+    assert (rejected.sample_index, reason) == (2, "overlong")
+    assert rejected_for(chosen, [chosen, generation(1, True, 140)], 1.5) is None
+
+
+def test_a_repaired_chain_is_never_the_rejected_one_and_not_in_the_pass_rate():
+    repaired = dataclasses.replace(generation(2, True, 50), provenance="repair")
+    problem_chains = chains([generation(0, False, 60), generation(1, False, 70), repaired])
+    assert problem_chains.pass_rate == 0.0
+    chosen, why = choose(problem_chains, "length_fit")
+    assert chosen.provenance == "repair" and "repaired chain" in why
+    assert rejected_for(chosen, [repaired, dataclasses.replace(generation(3, False, 9), provenance="repair")], 1.5) is None
+
+
+def test_preference_row_is_in_trls_conversational_layout():
+    c = chains([generation(0, True, 30, reasoning="r1", content="\\boxed{3}"), generation(1, False, 80)])
+    row = preference_row(c, c.generations[0], c.generations[1], "wrong")
+    assert [m.role for m in row.prompt] == ["user"] and row.prompt[0].content.startswith("<image>")
+    assert [m.role for m in row.chosen] == ["assistant"] and [m.role for m in row.rejected] == ["assistant"]
+    assert row.chosen[0].content.startswith("<think>\nr1\n</think>") and row.chosen[0].content != row.rejected[0].content
+    assert (row.chosen_tokens, row.rejected_tokens, row.pass_rate, row.rejected_reason) == (30, 80, 0.5, "wrong")
+    assert row.images == c.planned.problem.images

@@ -12,6 +12,7 @@ from typing import Literal
 
 import apache_beam as beam
 from PIL import Image, ImageFilter, ImageStat
+from pydantic import Field
 
 from schemas.plan import Assessment
 from schemas.problem import Problem
@@ -19,9 +20,15 @@ from schemas.settings import Settings
 
 
 class AssessSettings(Settings):
-    """``difficulty_from``: ``metadata`` (fall back to the heuristic) or ``heuristic`` only."""
+    """Where difficulty comes from and the iteration's minimum judge quality.
 
-    difficulty_from: Literal["metadata", "heuristic"] = "metadata"
+    ``difficulty_from``: ``metadata`` (fall back to the heuristic), ``heuristic`` only, or
+    ``judge`` (the mean normalized judge score; the prior where a judgement is missing).
+    ``min_quality`` (judge scale 1–5, 0 = off): R1V's iterative rounds raise it (2, 3, 4, 5).
+    """
+
+    difficulty_from: Literal["metadata", "heuristic", "judge"] = "metadata"
+    min_quality: float = Field(default=0.0, ge=0.0, le=5.0)
     clarity_scale: float = 500.0
 
 
@@ -52,7 +59,7 @@ def metadata_difficulty(problem: Problem) -> float | None:
 
 def assess(problem: Problem, settings: AssessSettings) -> Assessment:
     """The problem's difficulty prior and the mean clarity of its images."""
-    prior = metadata_difficulty(problem) if settings.difficulty_from == "metadata" else None
+    prior = metadata_difficulty(problem) if settings.difficulty_from != "heuristic" else None
     clarities = [clarity(img.bytes, settings.clarity_scale) for img in problem.images if img.bytes]
     return Assessment(
         problem_id=problem.id,

@@ -15,7 +15,7 @@ import apache_beam as beam
 
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
-from schemas.plan import PlannedProblem
+from schemas.plan import PlannedProblem, SamplingPlan
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
@@ -47,6 +47,11 @@ def to_generation(planned: PlannedProblem, index: int, key: str, completion: Com
         cache_key=key,
         cached=cached,
     )
+
+
+def sample_indices(plan: SamplingPlan) -> range:
+    """The sample numbers a plan asks for (they start after an earlier round's)."""
+    return range(plan.first_sample, plan.first_sample + plan.n)
 
 
 class _Progress:
@@ -107,14 +112,14 @@ class GenerateFn(TeacherCallFn):
                 reason=f"teacher_{reason}",
                 detail=f"{len(failures)}/{planned.plan.n} samples failed; first: {detail}",
             )
-        fresh = {g.sample_index: g for g in results}
-        return ProblemChains(planned=planned, generations=[{**cached, **fresh}[i] for i in range(planned.plan.n)])
+        by_index = {**cached, **{g.sample_index: g for g in results}}
+        return ProblemChains(planned=planned, generations=[by_index[i] for i in sample_indices(planned.plan)])
 
     def process(self, planned: PlannedProblem):
         messages = build_messages(planned.problem, planned.plan.prompt_style, self._modality)
         sampling = sampling_fields(planned.plan)
         cached, missing = {}, {}
-        for index in range(planned.plan.n):
+        for index in sample_indices(planned.plan):
             key = cache_key(self.teacher.model, messages, sampling, index)
             completion = self.cached(key)
             if completion is None:

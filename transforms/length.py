@@ -1,10 +1,23 @@
-"""Length control: map a problem's difficulty to its sampling plan.
+"""Length control: map a problem's signals to its sampling plan (the plan is stored with every chain).
 
-``token_budget`` (the policy here): difficulty bands, each with a token budget and a prompt
-style (concise / standard / thorough); the plan used is stored with every generation.
+Policies:
+
+- ``token_budget``: difficulty bands, each with a token budget, a target length for selection
+  and a prompt style (concise / standard / thorough).
+- ``r1v_drlc``: R1V's Dynamic Reasoning Length Controller on top of the bands — the repetition
+  penalty ``P = min(2, exp(alpha * (1 - (S_v + beta*S_t + gamma*S_I) / (1 + beta + gamma))))``
+  from the normalized judge scores, so easy, low-integration problems get a strong penalty
+  (short chains) and hard ones P near 1. Without a judgement the difficulty prior stands in
+  for the weighted score. R1V does not publish alpha, beta, gamma; the defaults here
+  (0.3, 1, 1) cap P at e^0.3 ≈ 1.35, which a small teacher survives.
+- ``pass_rate``: a probe of ``probe.samples`` chains per problem; problems whose probe pass
+  rate is below ``probe.escalate_below`` get ``probe.extra_samples`` more chains with the band
+  budget times ``probe.budget_factor`` (see ``transforms/escalate.py``).
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Literal
 
 import apache_beam as beam
@@ -18,22 +31,50 @@ PromptStyle = Literal["concise", "standard", "thorough"]
 
 
 class Band(Settings):
-    """Problems with difficulty <= ``max_difficulty`` (and above the previous band) get this budget."""
+    """Problems with difficulty <= ``max_difficulty`` (and above the previous band) get this budget.
+
+    ``target_tokens`` is the chain length selection aims for (default: half the budget).
+    """
 
     name: str
     max_difficulty: float = Field(ge=0.0, le=1.0)
     max_tokens: int = Field(gt=0)
+    target_tokens: int | None = Field(default=None, gt=0)
     prompt_style: PromptStyle = "standard"
+
+    @property
+    def target(self) -> int:
+        """The selection target length."""
+        return self.target_tokens or self.max_tokens // 2
+
+
+class DRLCSettings(Settings):
+    """R1V's controller: alpha scales the penalty, beta and gamma weight S_t and S_I against S_v."""
+
+    alpha: float = Field(default=0.3, gt=0.0)
+    beta: float = Field(default=1.0, ge=0.0)
+    gamma: float = Field(default=1.0, ge=0.0)
+
+
+class ProbeSettings(Settings):
+    """The pass-rate policy's probe and its escalation."""
+
+    samples: int = Field(default=2, ge=1, le=64)
+    escalate_below: float = Field(default=0.5, gt=0.0, le=1.0)
+    extra_samples: int = Field(default=4, ge=1, le=64)
+    budget_factor: float = Field(default=2.0, ge=1.0)
 
 
 class LengthSettings(Settings):
-    """Sampling defaults and the difficulty bands of the token-budget policy."""
+    """The policy, sampling defaults and the difficulty bands every policy starts from."""
 
-    policy: Literal["token_budget"] = "token_budget"
+    policy: Literal["token_budget", "r1v_drlc", "pass_rate"] = "token_budget"
     samples: int = Field(default=4, ge=1, le=64)
     temperature: float = Field(default=0.8, ge=0.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     repetition_penalty: float = Field(default=1.0, gt=0.0)
+    drlc: DRLCSettings = DRLCSettings()
+    probe: ProbeSettings = ProbeSettings()
     bands: list[Band] = [
         Band(name="easy", max_difficulty=0.34, max_tokens=256, prompt_style="concise"),
         Band(name="medium", max_difficulty=0.67, max_tokens=512, prompt_style="standard"),
@@ -53,19 +94,49 @@ def band_for(difficulty: float, bands: list[Band]) -> Band:
     return next(b for b in bands if difficulty <= b.max_difficulty)
 
 
+def drlc_penalty(vision: float, text: float, integration: float, settings: DRLCSettings) -> float:
+    """R1V's repetition penalty from normalized scores in [0, 1]."""
+    weighted = (vision + settings.beta * text + settings.gamma * integration) / (1 + settings.beta + settings.gamma)
+    return min(2.0, math.exp(settings.alpha * (1.0 - weighted)))
+
+
+def repetition_penalty(assessment: Assessment, settings: LengthSettings) -> float:
+    """The plan's repetition penalty: DRLC's (prior as fallback) or the configured constant."""
+    if settings.policy != "r1v_drlc":
+        return settings.repetition_penalty
+    if assessment.vision_score is None:
+        d = assessment.difficulty
+        return drlc_penalty(d, d, d, settings.drlc)
+    return drlc_penalty(assessment.vision_score, assessment.text_score, assessment.integration_score, settings.drlc)
+
+
 def plan_for(assessment: Assessment, settings: LengthSettings) -> SamplingPlan:
-    """The token-budget plan for one problem."""
+    """The first-round plan for one problem (the probe, under the pass-rate policy)."""
     band = band_for(assessment.difficulty, settings.bands)
     return SamplingPlan(
-        n=settings.samples,
+        n=settings.probe.samples if settings.policy == "pass_rate" else settings.samples,
         max_tokens=band.max_tokens,
         temperature=settings.temperature,
         top_p=settings.top_p,
-        repetition_penalty=settings.repetition_penalty,
+        repetition_penalty=repetition_penalty(assessment, settings),
         prompt_style=band.prompt_style,
-        length_budget=band.max_tokens,
+        length_budget=band.target,
         policy=settings.policy,
         band=band.name,
+    )
+
+
+def escalation_plan(probe: SamplingPlan, probe_pass_rate: float, settings: ProbeSettings) -> SamplingPlan | None:
+    """More samples and a larger budget after a low probe pass rate; None when the probe did well enough."""
+    if probe_pass_rate >= settings.escalate_below:
+        return None
+    return dataclasses.replace(
+        probe,
+        n=settings.extra_samples,
+        max_tokens=math.ceil(probe.max_tokens * settings.budget_factor),
+        length_budget=math.ceil(probe.length_budget * settings.budget_factor),
+        policy="pass_rate_escalated",
+        first_sample=probe.first_sample + probe.n,
     )
 
 

@@ -1,8 +1,8 @@
-"""Shape kept chains and problems into the output rows (SFT, RL)."""
+"""Shape kept chains and problems into the output rows (SFT, RL, preference)."""
 from __future__ import annotations
 
 from schemas.generation import Generation, ProblemChains
-from schemas.outputs import Message, RewardModel, RLExtraInfo, RLRow, SFTRow
+from schemas.outputs import Message, PreferenceRow, RewardModel, RLExtraInfo, RLRow, SFTRow
 from transforms.teachers.messages import student_prompt
 
 
@@ -54,4 +54,21 @@ def rl_row(chains: ProblemChains) -> RLRow:
             difficulty=chains.planned.assessment.difficulty,
             num_samples=len(chains.generations),
         ),
+    )
+
+
+def preference_row(chains: ProblemChains, chosen: Generation, rejected: Generation, reason: str) -> PreferenceRow:
+    """A DPO pair: the student prompt, the kept chain as chosen, a wrong or overlong chain as rejected."""
+    problem = chains.planned.problem
+    return PreferenceRow(
+        id=problem.id,
+        prompt=[Message("user", student_prompt(problem))],
+        images=problem.images,
+        chosen=[Message("assistant", assistant_text(chosen))],
+        rejected=[Message("assistant", assistant_text(rejected))],
+        rejected_reason=reason,
+        chosen_tokens=chosen.completion_tokens,
+        rejected_tokens=rejected.completion_tokens,
+        difficulty=chains.planned.assessment.difficulty,
+        pass_rate=chains.pass_rate,
     )

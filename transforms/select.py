@@ -1,9 +1,12 @@
-"""Select stage: keep the shortest correct chain; route problems to SFT, RL and dropped.
+"""Select stage: keep the correct chain that fits; route problems to SFT, RL, preference and dropped.
 
-A problem with no correct chain is dropped (reason ``no_correct_chain``, with the chains'
-reject reasons in the detail). RL rows keep problems whose pass rate lies strictly between
-the configured bounds (R1V2's selective sample buffer: groups where every sample agrees carry
-no advantage).
+Strategies: ``shortest_correct`` (fewest tokens) or ``length_fit`` (tokens closest to the
+plan's ``length_budget``, the band's target). The SFT row's ``selection`` records which chain
+won and why. A problem with no correct chain is dropped (reason ``no_correct_chain``, with the
+chains' reject reasons in the detail). RL rows keep problems whose pass rate lies strictly
+between the configured bounds (R1V2's selective sample buffer: groups where every sample agrees
+carry no advantage). Preference rows pair the kept chain with a wrong one, else with a correct
+one at least ``overlong_factor`` times longer.
 """
 from __future__ import annotations
 
@@ -17,24 +20,63 @@ from pydantic import Field
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.settings import Settings
-from transforms.rows import rl_row, sft_row
+from transforms.rows import preference_row, rl_row, sft_row
 from transforms.tags import DROPPED
 
 RL = "rl"
+PREFERENCE = "preference"
 
 
 class SelectSettings(Settings):
-    """Which chain to keep and which problems make RL rows (pass rate strictly inside the bounds)."""
+    """Which chain to keep, which problems make RL rows (pass rate strictly inside the bounds), preference pairs."""
 
-    strategy: Literal["shortest_correct"] = "shortest_correct"
+    strategy: Literal["shortest_correct", "length_fit"] = "length_fit"
     rl_min_pass_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     rl_max_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    preference: bool = True
+    overlong_factor: float = Field(default=1.5, gt=1.0)
+
+
+def _correct(generations: list[Generation]) -> list[Generation]:
+    return [g for g in generations if g.verdict and g.verdict.correct]
 
 
 def shortest_correct(generations: list[Generation]) -> Generation | None:
     """The correct chain with the fewest completion tokens (ties: lowest sample index)."""
-    correct = [g for g in generations if g.verdict and g.verdict.correct]
-    return min(correct, key=lambda g: (g.completion_tokens, g.sample_index), default=None)
+    return min(_correct(generations), key=lambda g: (g.completion_tokens, g.sample_index), default=None)
+
+
+def best_fit(generations: list[Generation], target: int) -> Generation | None:
+    """The correct chain whose length is closest to ``target`` (ties: the shorter, then lowest index)."""
+    return min(_correct(generations), key=lambda g: (abs(g.completion_tokens - target), g.completion_tokens, g.sample_index),
+               default=None)
+
+
+def choose(chains: ProblemChains, strategy: str) -> tuple[Generation | None, str]:
+    """The kept chain and the reason it was kept."""
+    plan = chains.planned.plan
+    correct = len(_correct(chains.generations))
+    if strategy == "length_fit":
+        chosen = best_fit(chains.generations, plan.length_budget)
+        why = f"closest to {plan.length_budget} tokens ({plan.band})"
+    else:
+        chosen = shortest_correct(chains.generations)
+        why = "shortest"
+    if chosen is None:
+        return None, ""
+    origin = "repaired chain" if chosen.provenance == "repair" else f"sample {chosen.sample_index}"
+    return chosen, f"{strategy}: {origin}, {chosen.completion_tokens} tokens, {why}; {correct} of {len(chains.generations)} correct"
+
+
+def rejected_for(chosen: Generation, generations: list[Generation], overlong_factor: float) -> tuple[Generation, str] | None:
+    """The chain to pair against ``chosen``: the first wrong sample, else the longest overlong correct one."""
+    wrong = [g for g in generations if g.verdict and not g.verdict.correct and g.provenance == "teacher"]
+    if wrong:
+        return min(wrong, key=lambda g: g.sample_index), "wrong"
+    overlong = [g for g in _correct(generations) if g.completion_tokens >= overlong_factor * max(chosen.completion_tokens, 1)]
+    if overlong:
+        return max(overlong, key=lambda g: (g.completion_tokens, -g.sample_index)), "overlong"
+    return None
 
 
 def reject_summary(generations: list[Generation]) -> str:
@@ -57,7 +99,7 @@ class _SelectFn(beam.DoFn):
     def process(self, chains: ProblemChains):
         if wants_rl(chains.pass_rate, self._settings):
             yield beam.pvalue.TaggedOutput(RL, rl_row(chains))
-        chosen = shortest_correct(chains.generations)
+        chosen, why = choose(chains, self._settings.strategy)
         if chosen is None:
             self._dropped.inc()
             problem = chains.planned.problem
@@ -73,15 +115,18 @@ class _SelectFn(beam.DoFn):
             )
             return
         self._kept.inc()
-        yield sft_row(chains, chosen, f"{self._settings.strategy} of {len(chains.generations)}")
+        yield sft_row(chains, chosen, why)
+        rejected = rejected_for(chosen, chains.generations, self._settings.overlong_factor) if self._settings.preference else None
+        if rejected is not None:
+            yield beam.pvalue.TaggedOutput(PREFERENCE, preference_row(chains, chosen, *rejected))
 
 
 class SelectChains(beam.PTransform):
-    """Verified ProblemChains → SFT rows (main), RL rows and dropped problems."""
+    """Verified ProblemChains → SFT rows (main), RL rows, preference rows and dropped problems."""
 
     def __init__(self, settings: SelectSettings):
         super().__init__()
         self._settings = settings
 
     def expand(self, chains):
-        return chains | "Select" >> beam.ParDo(_SelectFn(self._settings)).with_outputs(RL, DROPPED, main="sft")
+        return chains | "Select" >> beam.ParDo(_SelectFn(self._settings)).with_outputs(RL, PREFERENCE, DROPPED, main="sft")

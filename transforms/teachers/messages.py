@@ -65,12 +65,17 @@ def _vision_content(problem: Problem, instruction: str) -> list[dict[str, Any]]:
     return urls + [{"type": "text", "text": f"{question_text(problem, with_caption=False)}\n\n{instruction}"}]
 
 
+def problem_content(problem: Problem, instruction: str, modality: Modality) -> str | list[dict[str, Any]]:
+    """The user turn's content: images (vision) or the caption (text), the question, then ``instruction``."""
+    if modality == "vision" and problem.images:
+        return _vision_content(problem, instruction)
+    return f"{question_text(problem, with_caption=True)}\n\n{instruction}"
+
+
 def build_messages(problem: Problem, prompt_style: str, modality: Modality) -> list[dict[str, Any]]:
     """Chat messages for one problem."""
     instruction = f"{STYLE_INSTRUCTIONS[prompt_style]} {answer_instruction(problem)}"
-    if modality == "vision" and problem.images:
-        return [{"role": "user", "content": _vision_content(problem, instruction)}]
-    return [{"role": "user", "content": f"{question_text(problem, with_caption=True)}\n\n{instruction}"}]
+    return [{"role": "user", "content": problem_content(problem, instruction, modality)}]
 
 
 def with_data_urls(messages: list[dict[str, Any]], problem: Problem) -> list[dict[str, Any]]:

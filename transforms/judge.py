@@ -1,0 +1,142 @@
+"""Judge stage: R1V's quality and difficulty assessment of each image-question pair by a model.
+
+The judge answers S_v (vision), S_t (text) and S_I (vision-text integration), 1–5 each, with a
+short rationale, as JSON constrained by a schema (the OpenAI ``response_format``; vLLM enforces
+it with structured output). Calls go through the teacher layer, so they are concurrent, retried
+and cached like any teacher call. A judgement that is still malformed after ``attempts`` tries
+(each with twice the token budget: a cut-off JSON is the usual failure), or whose request failed
+for good, is recorded as missing with ``judge_error`` — the problem flows on and the length
+policy falls back to the difficulty prior.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from pydantic import BaseModel, Field, ValidationError
+
+from schemas.plan import Assessment, SamplingPlan
+from schemas.problem import Problem
+from schemas.settings import Settings
+from transforms.teacher_calls import TeacherCallFn
+from transforms.teachers.base import TeacherError, sampling_fields
+from transforms.teachers.cache import cache_key
+from transforms.teachers.messages import Modality, problem_content, with_data_urls
+from transforms.teachers.openai_http import TeacherSettings
+
+SCORE_FIELDS = ("vision_score", "text_score", "integration_score")
+
+RUBRIC = (
+    "You rate image-question pairs for a visual reasoning dataset. Reply with JSON only.\n"
+    "vision_score (1-5): how clear the image is and how much the question depends on it.\n"
+    "text_score (1-5): how well posed the question is, how hard, how much reasoning it needs.\n"
+    "integration_score (1-5): how much answering needs the image and the text together.\n"
+    "rationale: one short sentence."
+)
+
+
+class Judgement(BaseModel):
+    """The judge's answer; also the JSON schema it is constrained to."""
+
+    vision_score: int = Field(ge=1, le=5)
+    text_score: int = Field(ge=1, le=5)
+    integration_score: int = Field(ge=1, le=5)
+    rationale: str = Field(default="", max_length=400)
+
+
+RESPONSE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "problem_assessment", "schema": Judgement.model_json_schema()},
+}
+
+
+class JudgeSettings(Settings):
+    """The judge model and how it is sampled.
+
+    ``endpoint`` None judges with the run's teacher (same server and model); a
+    ``endpoint.base_url`` of None means the run's teacher URL.
+    """
+
+    endpoint: TeacherSettings | None = None
+    max_tokens: int = Field(default=160, gt=0)
+    temperature: float = Field(default=0.0, ge=0.0)
+    attempts: int = Field(default=2, ge=1, le=5)
+
+
+def judge_messages(problem: Problem, modality: Modality) -> list[dict]:
+    """The rubric as the system turn, the problem (images or caption, question, options) as the user turn."""
+    return [
+        {"role": "system", "content": RUBRIC},
+        {"role": "user", "content": problem_content(problem, "Rate this image-question pair.", modality)},
+    ]
+
+
+def judge_plan(settings: JudgeSettings, attempt: int) -> SamplingPlan:
+    """Sampling for one judge attempt (the token budget doubles per attempt)."""
+    budget = settings.max_tokens * 2**attempt
+    return SamplingPlan(n=1, max_tokens=budget, temperature=settings.temperature, top_p=1.0, repetition_penalty=1.0,
+                        prompt_style="judge", length_budget=budget, policy="judge", band="")
+
+
+def parse_judgement(content: str) -> Judgement:
+    """The judgement in ``content``; raises ValueError when it is not valid JSON of the schema."""
+    return Judgement.model_validate_json(content.strip())
+
+
+def with_judgement(assessment: Assessment, judgement: Judgement, model: str) -> Assessment:
+    """The assessment carrying the raw 1–5 scores (normalized later), the rationale and the quality."""
+    scores = [getattr(judgement, f) for f in SCORE_FIELDS]
+    return dataclasses.replace(
+        assessment, **dict(zip(SCORE_FIELDS, map(float, scores))), rationale=judgement.rationale,
+        judge_model=model, quality=sum(scores) / len(scores), judge_error=None,
+    )
+
+
+class JudgeFn(TeacherCallFn):
+    """(Problem, Assessment) → the same pair with the judge's scores or ``judge_error``."""
+
+    def __init__(self, settings: JudgeSettings, teacher: TeacherSettings, base_url: str, cache_url: str):
+        super().__init__("judge", teacher, base_url, cache_url)
+        self._judge = settings
+        self._modality = teacher.modality
+        self._missing = Metrics.counter("judge", "missing")
+
+    async def _attempt(self, problem: Problem, messages: list[dict], attempt: int) -> Judgement:
+        plan = judge_plan(self._judge, attempt)
+        key = cache_key(self.teacher.model, messages, {**sampling_fields(plan), "response_format": RESPONSE_FORMAT}, attempt)
+        completion = await asyncio.to_thread(self.cached, key)
+        if completion is None:
+            completion = await self.call(with_data_urls(messages, problem), plan, key, RESPONSE_FORMAT)
+        return parse_judgement(completion.content)
+
+    async def _assess(self, problem: Problem, assessment: Assessment) -> tuple[Problem, Assessment]:
+        messages = judge_messages(problem, self._modality)
+        error = "no_attempt"
+        for attempt in range(self._judge.attempts):
+            try:
+                judgement = await self._attempt(problem, messages, attempt)
+            except ValidationError as exc:
+                error = f"malformed_judgement: {exc.errors()[0]['msg']}"[:300]
+                continue
+            except TeacherError as exc:
+                error = f"teacher_{exc.reason}: {exc.detail}"[:300]
+                break
+            return problem, with_judgement(assessment, judgement, self.teacher.model)
+        self._missing.inc()
+        return problem, dataclasses.replace(assessment, judge_model=self.teacher.model, judge_error=error)
+
+    def process(self, pair: tuple[Problem, Assessment]):
+        yield from self.submit(self._assess(*pair))
+
+
+class Judge(beam.PTransform):
+    """(Problem, Assessment) pairs → the same pairs, judged (raw 1–5 scores or a recorded failure)."""
+
+    def __init__(self, settings: JudgeSettings, teacher: TeacherSettings, base_url: str, cache_url: str):
+        super().__init__()
+        self._fn = JudgeFn(settings, teacher, base_url, cache_url)
+
+    def expand(self, pairs):
+        return pairs | "Judge" >> beam.ParDo(self._fn)
