@@ -32,10 +32,12 @@ class ConfigError(ValueError):
 
 
 class RunSettings(Settings):
-    """Run name and where results go."""
+    """Run name, where results go, and which self-distillation round this run is (R1V iterates
+    rounds with a rising ``assess.min_quality`` and the previous round's model as teacher)."""
 
     name: str
     output_dir: str
+    iteration: int = Field(default=1, ge=1)
 
 
 class OutputSettings(Settings):
