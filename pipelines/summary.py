@@ -11,7 +11,7 @@ def summary_table(manifest: Manifest) -> str:
     rows += [(f"dropped  {k}", f"{v}") for k, v in c.dropped.items()]
     rows += [(f"dead-lettered  {k}", f"{v}") for k, v in c.dead_lettered.items()]
     rows += [
-        ("rl rows", f"{manifest.rows.get('rl', 0)}"),
+        ("rl rows / preference pairs", f"{manifest.rows.get('rl', 0)} / {manifest.rows.get('preference', 0)}"),
         ("chains (correct / truncated)", f"{int(s.get('chains', 0))} ({int(s.get('chains_correct', 0))} / {int(s.get('chains_truncated', 0))})"),
         ("chains from cache", f"{int(s.get('chains_from_cache', 0))}"),
         ("tokens in / out (new)", f"{int(s.get('prompt_tokens', 0))} / {int(s.get('completion_tokens', 0))}"),
