@@ -14,7 +14,7 @@ from typing import Iterator
 import apache_beam as beam
 import fsspec
 
-from data_cards.card import render_card
+from data_cards.card import CARD_FILES, load_manifest, write_card
 from pipelines.build import READ_COUNTS_DIR, Endpoints, build_pipeline
 from pipelines.config import OUTPUT_SETS, PipelineConfig
 from pipelines.manifest import build_manifest
@@ -46,7 +46,7 @@ def teacher_endpoint(config: PipelineConfig) -> Iterator[str]:
 def clear_outputs(out_dir: str) -> None:
     """Remove the output sets a previous run left, so no stale shard mixes into this one."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, "manifest.json", "README.md"):
+    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, *CARD_FILES):
         path = posixpath.join(root, name)
         if fs.exists(path):
             fs.rm(path, recursive=True)
@@ -74,6 +74,5 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
     fs, root = fsspec.core.url_to_fs(out)
     with fs.open(posixpath.join(root, "manifest.json"), "w") as fh:
         fh.write(manifest.to_json())
-    with fs.open(posixpath.join(root, "README.md"), "w") as fh:
-        fh.write(render_card(manifest))
+    write_card(out, load_manifest(out))  # from the file, exactly as `mmcot card` renders it
     return manifest
