@@ -65,12 +65,14 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, config, Endpoints(teacher_base_url=base_url, cache_url=cache_url))
         pipeline.run().wait_until_finish()
-    manifest = build_manifest(
-        config,
-        command=command or shlex.join(["mmcot", *sys.argv[1:]]),
-        wall_time_s=time.monotonic() - started,
-        run_id=uuid.uuid4().hex[:12],
-    )
+    return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
+                            uuid.uuid4().hex[:12])
+
+
+def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str) -> Manifest:
+    """After the job: write manifest.json (and the plots) from the output files, then the card from the manifest file."""
+    out = config.run.output_dir
+    manifest = build_manifest(config, command=command, wall_time_s=wall_time_s, run_id=run_id)
     fs, root = fsspec.core.url_to_fs(out)
     with fs.open(posixpath.join(root, "manifest.json"), "w") as fh:
         fh.write(manifest.to_json())
