@@ -1,14 +1,27 @@
-"""Render a Hugging Face dataset card (``README.md``) from a run's manifest alone."""
+"""Render and write a run's Hugging Face dataset card (``README.md``) from its manifest and output files."""
 from __future__ import annotations
 
-import yaml
-from huggingface_hub import DatasetCard, DatasetCardData
+import posixpath
 
+import fsspec
+import yaml
+from huggingface_hub import DatasetCard
+
+from data_cards.examples import EXAMPLES_DIR, Example, write_examples
+from data_cards.funnel import funnel_section
+from data_cards.metadata import OutputSet, card_data, loadable, output_sets
+from data_cards.plots import PLOTS_DIR
 from schemas.manifest import Manifest
 
-CARD_CONFIGS = {
+CARD_FILES = ("manifest.json", "README.md", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
+
+SET_DESCRIPTIONS = {
     "sft": "Chat `messages` (reasoning in `<think>…</think>`, then the answer) with `images`, one kept chain per problem.",
     "rl": "Problems in verl's RL layout (`prompt`, `images`, `reward_model.ground_truth`, `extra_info.pass_rate`).",
+    "preference": "Preference pairs in TRL's DPO layout (`prompt`, `images`, `chosen`, `rejected`).",
+    "generations": "Every sampled chain with its sampling plan, token counts, finish reason and verdict.",
+    "dropped": "Problems a stage decided against (duplicate, no correct chain), with stage, reason and detail.",
+    "dead_letter": "Problems that failed (unreadable input, teacher error), with stage, reason and detail.",
 }
 CITATIONS = """```bibtex
 @article{peng2025skyworkr1v,
@@ -26,101 +39,119 @@ CITATIONS = """```bibtex
 ```"""
 
 
-def size_category(rows: int) -> str:
-    """The Hub's ``size_categories`` bucket for a row count."""
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if rows < limit:
-            return label
-    return "1M<n<10M" if rows < 10_000_000 else "n>10M"
+def _describe(s: OutputSet) -> str:
+    if s.name in SET_DESCRIPTIONS:
+        return SET_DESCRIPTIONS[s.name]
+    return "Columns: " + ", ".join(f"`{c}`" for c in s.features) + "." if s.features else ""
 
 
-def card_data(manifest: Manifest) -> DatasetCardData:
-    """The card's YAML metadata: one config per non-empty output set."""
-    output = manifest.config["output"]
-    configs = [
-        {"config_name": name, "data_files": [{"split": "train", "path": f"{name}/*.parquet"}]}
-        for name in CARD_CONFIGS
-        if manifest.rows.get(name)
-    ]
-    return DatasetCardData(
-        license=output["license"],
-        language=output["language"],
-        pretty_name=output.get("pretty_name") or manifest.config["run"]["name"],
-        size_categories=[size_category(max(manifest.rows.get("sft", 0), manifest.rows.get("rl", 0)))],
-        task_categories=["image-text-to-text", "visual-question-answering"],
-        tags=output["tags"],
-        configs=configs,
-    )
-
-
-def _funnel(manifest: Manifest) -> str:
-    c = manifest.counts
-    lines = ["| outcome | stage/reason | problems |", "| --- | --- | ---: |", f"| read | | {c.read} |"]
-    lines += [f"| dead-lettered | {k} | {v} |" for k, v in c.dead_lettered.items()]
-    lines += [f"| dropped | {k} | {v} |" for k, v in c.dropped.items()]
-    lines.append(f"| **kept** | | **{c.kept}** |")
-    status = "holds" if c.balanced() else "DOES NOT HOLD"
-    lines.append(f"\nAccounting: read = kept + dropped + dead-lettered {status}.")
+def _contents(sets: list[OutputSet]) -> str:
+    lines = ["| config | rows | shards | Parquet bytes | what it holds |", "| --- | ---: | ---: | ---: | --- |"]
+    lines += [f"| `{s.name}` | {s.rows} | {s.shards} | {s.bytes} | {_describe(s)} |" for s in sets]
+    lines += [f"\n`{s.name}/` is not offered as a config: `datasets` cannot load it ({s.unloadable}). Read it with "
+              f"pyarrow or pandas." for s in sets if s.unloadable]
     return "\n".join(lines)
 
 
-def _load_snippets(manifest: Manifest, repo_id: str) -> str:
-    names = [n for n in CARD_CONFIGS if manifest.rows.get(n)]
-    calls = "\n".join(f'{n} = load_dataset("{repo_id}", "{n}", split="train")' for n in names)
-    return f"```python\nfrom datasets import load_dataset\n\n{calls}\n```"
+def _load_snippet(sets: list[OutputSet], repo_id: str) -> str:
+    calls = "\n".join(f'{s.name} = load_dataset("{repo_id}", "{s.name}", split="train")' for s in loadable(sets))
+    return (f"```python\nfrom datasets import load_dataset\n\n{calls}\n```\n\n"
+            "A local copy of the output directory loads the same way: `load_dataset(\"path/to/output\", \"sft\")`. "
+            "Images decode as PIL images.")
 
 
-def _outputs(manifest: Manifest) -> str:
-    lines = ["| config | rows | what it holds |", "| --- | ---: | --- |"]
-    lines += [f"| `{n}` | {manifest.rows.get(n, 0)} | {desc} |" for n, desc in CARD_CONFIGS.items()]
+def _judge(config: dict) -> list[str]:
+    judge = config.get("assess", {}).get("judge")
+    if not judge:
+        return []
+    if isinstance(judge, dict):
+        details = ", ".join(f"{k} {v}" for k, v in judge.items() if k != "model" and v is not None)
+        return [f"- Judge: `{judge.get('model', '?')}`" + (f" ({details})." if details else ".")]
+    return [f"- Judge: `{judge}`."]
+
+
+def _making(manifest: Manifest) -> str:
+    config, s = manifest.config, manifest.stats
+    teacher, length, select = config.get("teacher", {}), config.get("length", {}), config.get("select", {})
+    bands = ", ".join(f"{b['name']} (difficulty ≤ {b['max_difficulty']}: {b['max_tokens']} tokens, {b['prompt_style']} prompt)"
+                      for b in length.get("bands", []))
+    lines = [f"- Teacher: `{teacher.get('model')}` ({teacher.get('modality', '?')} input) through an OpenAI-compatible server.",
+             *_judge(config),
+             f"- Difficulty: from `{config.get('assess', {}).get('difficulty_from', '?')}`.",
+             f"- Sampling: {length.get('samples')} chains per problem, temperature {length.get('temperature')}, "
+             f"top-p {length.get('top_p')}, repetition penalty {length.get('repetition_penalty')}; length policy "
+             f"`{length.get('policy')}`" + (f" with bands {bands}." if bands else "."),
+             f"- Chains: {int(s.get('chains', 0))} sampled ({int(s.get('chains_from_cache', 0))} from the response cache), "
+             f"{int(s.get('chains_correct', 0))} verified correct, {int(s.get('chains_truncated', 0))} truncated; "
+             f"{int(s.get('prompt_tokens', 0))} prompt and {int(s.get('completion_tokens', 0))} completion tokens newly generated.",
+             f"- Selection: `{select.get('strategy')}`; RL rows keep problems with "
+             f"{select.get('rl_min_pass_rate')} < pass rate < {select.get('rl_max_pass_rate')}."]
     return "\n".join(lines)
 
 
-def _teacher(manifest: Manifest) -> str:
-    teacher, length = manifest.config["teacher"], manifest.config["length"]
-    bands = ", ".join(f"{b['name']} (difficulty ≤ {b['max_difficulty']}: {b['max_tokens']} tokens, {b['prompt_style']})" for b in length["bands"])
-    s = manifest.stats
-    return "\n".join(
-        [
-            f"- Teacher: `{teacher['model']}` ({teacher['modality']} input) through an OpenAI-compatible server.",
-            f"- Sampling: {length['samples']} chains per problem, temperature {length['temperature']}, top-p {length['top_p']}, "
-            f"repetition penalty {length['repetition_penalty']}; policy `{length['policy']}` with bands {bands}.",
-            f"- Chains: {int(s.get('chains', 0))} sampled, {int(s.get('chains_correct', 0))} verified correct, "
-            f"{int(s.get('chains_truncated', 0))} truncated; {int(s.get('completion_tokens_incl_cache', 0))} completion tokens.",
-            f"- Selection: `{manifest.config['select']['strategy']}`; RL rows keep problems with "
-            f"{manifest.config['select']['rl_min_pass_rate']} < pass rate < {manifest.config['select']['rl_max_pass_rate']}.",
-        ]
-    )
+def _q(quantiles) -> str:
+    return " / ".join("–" if v is None else f"{v:g}" for v in (quantiles.p10, quantiles.p50, quantiles.p90))
 
 
-def render_card(manifest: Manifest, repo_id: str | None = None) -> str:
+def _bands(manifest: Manifest) -> str:
+    if not manifest.bands:
+        return "No chains were generated."
+    lines = ["| band | mean difficulty | problems | chains | correct | truncated | pass rate | kept | tokens p10 / p50 / p90 (all) | tokens p10 / p50 / p90 (kept) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {b.name} | {b.difficulty_mean:.3f} | {b.problems} | {b.chains} | {b.correct_chains} | {b.truncated_chains} | "
+              f"{b.pass_rate:.3f} | {b.kept} | {_q(b.tokens_all)} | {_q(b.tokens_kept)} |" for b in manifest.bands]
+    lines += ["", "Pass rate is the mean over the band's problems of the share of correct chains; token counts are "
+              "completion tokens."]
+    lines += [f"\n![{posixpath.splitext(posixpath.basename(p))[0].replace('_', ' ')}]({p})" for p in manifest.plots]
+    return "\n".join(lines)
+
+
+def _examples(examples: list[Example]) -> str:
+    blocks = []
+    for ex in examples:
+        images = [f"![{ex.config} example image {i}]({p})" for i, p in enumerate(ex.images)]
+        blocks.append("\n\n".join([f"### `{ex.config}`", *images, f"```json\n{ex.json}\n```"]))
+    return "\n\n".join(blocks) + "\n\nImages are shown as the files under `examples/`; strings longer than 300 characters are cut."
+
+
+def render_card(manifest: Manifest, sets: list[OutputSet], examples: list[Example], repo_id: str | None = None) -> str:
     """The full card text (YAML header + body) for a run."""
+    data = card_data(manifest, sets)
     repo = repo_id or f"<owner>/{manifest.config['run']['name']}"
     versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest.versions.items()))
     config_yaml = yaml.safe_dump(manifest.config, sort_keys=False)
     body = f"""
-# {card_data(manifest).pretty_name}
+# {data.pretty_name}
 
-Reasoning chains distilled from a teacher model for image-question problems by
-mmcot, following the adaptive-length chain-of-thought
-distillation of Skywork R1V: every chain was verified against the reference answer, and the
-shortest correct chain per problem was kept.
+Chains of thought distilled from a teacher model for image-question problems by mmcot, following
+the adaptive-length chain-of-thought distillation of Skywork R1V: each problem's difficulty sets
+the teacher's length budget, every chain was verified against the reference answer, and the
+shortest correct chain per problem was kept. It is meant for supervised fine-tuning (`sft`) and
+reinforcement learning (`rl`) of multimodal reasoning models.
 
 ## Load it
 
-{_load_snippets(manifest, repo)}
+{_load_snippet(sets, repo)}
 
 ## Contents
 
-{_outputs(manifest)}
+{_contents(sets)}
 
 ## How it was made
 
-{_teacher(manifest)}
+{_making(manifest)}
 
 ### Funnel
 
-{_funnel(manifest)}
+{funnel_section(manifest.counts)}
+
+### Difficulty and length by band
+
+{_bands(manifest)}
+
+## Examples
+
+{_examples(examples)}
 
 ## Reproduce
 
@@ -139,12 +170,32 @@ Versions: {versions}.
 
 ## Limitations
 
-Correctness is checked against the reference answer only: a chain with the right answer can
-still hold wrong steps. The teacher's quality bounds the chains' quality; see the teacher above.
+Correctness is checked against the reference answer only: a chain with the right answer can still
+hold wrong steps, and a problem whose reference is wrong rewards wrong chains. The teacher's quality
+bounds the chains' quality; the length budgets follow the difficulty estimate above, which is only as
+good as its source. Problems come from the source named in the config and keep its license terms.
 
 ## Citation
 
 {CITATIONS}
 """
-    return DatasetCard(f"---\n{card_data(manifest).to_yaml()}\n---\n{body}").content
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}").content
+
+
+def write_card(out_dir: str, manifest: Manifest, repo_id: str | None = None) -> str:
+    """Write ``README.md`` and its example images into ``out_dir``; return the card's path."""
+    sets = output_sets(out_dir, manifest)
+    examples = write_examples(out_dir, manifest, [s.name for s in sets])
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    path = posixpath.join(root, "README.md")
+    with fs.open(path, "w") as fh:
+        fh.write(render_card(manifest, sets, examples, repo_id))
+    return path
+
+
+def load_manifest(out_dir: str) -> Manifest:
+    """The manifest of the output in ``out_dir``."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    with fs.open(posixpath.join(root, "manifest.json")) as fh:
+        return Manifest.from_json(fh.read())
 

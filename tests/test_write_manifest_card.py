@@ -7,7 +7,8 @@ import yaml
 from apache_beam.testing.test_pipeline import TestPipeline
 from huggingface_hub import DatasetCard
 
-from data_cards.card import render_card, size_category
+from data_cards.card import write_card
+from data_cards.metadata import size_category
 from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
 from pipelines.config import parse_config
 from pipelines.manifest import build_manifest
@@ -65,11 +66,12 @@ def test_manifest_counts_and_card_come_from_the_files(tmp_path):
     assert c.dropped == {"dedup/duplicate": 1, "select/no_correct_chain": 1}
     assert c.balanced() and manifest.rows["sft"] == 5 and len([s for s in manifest.shards if s.config == "sft"]) >= 1
 
-    card = DatasetCard(render_card(manifest, "me/fake"))
+    card = DatasetCard.load(write_card(str(tmp_path), manifest, "me/fake"))
     data = card.data.to_dict()
     assert data["license"] == "cc-by-4.0" and data["size_categories"] == ["n<1K"]
-    assert [c["config_name"] for c in data["configs"]] == ["sft"]  # rl is empty here, so it is not offered
-    assert 'load_dataset("me/fake", "sft"' in card.text and "normalize/missing_answer | 1" in card.text
+    # rl and generations are empty here, so they are not offered
+    assert [c["config_name"] for c in data["configs"]] == ["sft", "dead_letter", "dropped"]
+    assert 'load_dataset("me/fake", "sft"' in card.text and "dead-lettered normalize/missing_answer: 1" in card.text
     assert yaml.safe_load(card.text.split("```yaml\n", 1)[1].split("```", 1)[0])["run"]["name"] == "fake"
 
     table = summary_table(manifest)

@@ -1,0 +1,67 @@
+"""The per-band length report, computed from the tables of ``generations/`` and ``sft/``."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from data_cards.plots import ChainLengths
+from schemas.manifest import BandStats, Quantiles
+
+CHAIN_COLUMNS = ["problem_id", "completion_tokens", "finish_reason", "sampling", "difficulty", "verdict"]
+KEPT_COLUMNS = ["id", "difficulty", "completion_tokens"]
+
+
+def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> ChainLengths:
+    """Every chain's band, difficulty, length and verdict, and every kept chain's band and length.
+
+    ``generations`` hold :data:`CHAIN_COLUMNS` of ``generations/``, ``kept_rows`` :data:`KEPT_COLUMNS` of ``sft/``.
+    """
+    if not generations:
+        return ChainLengths()
+    gens = pa.concat_tables(generations)
+    kept = pa.concat_tables(kept_rows) if kept_rows else pa.table({c: [] for c in KEPT_COLUMNS})
+    band_of = dict(zip(gens["problem_id"].to_pylist(), pc.struct_field(gens["sampling"], "band").to_pylist()))
+    kept_ids = kept["id"].to_pylist()
+    return ChainLengths(
+        problem_id=gens["problem_id"].to_pylist(),
+        band=pc.struct_field(gens["sampling"], "band").to_pylist(),
+        difficulty=gens["difficulty"].to_pylist(),
+        tokens=gens["completion_tokens"].to_pylist(),
+        correct=pc.fill_null(pc.struct_field(gens["verdict"], "correct"), False).to_pylist(),
+        truncated=pc.equal(gens["finish_reason"], "length").to_pylist(),
+        kept_band=[band_of.get(i, "") for i in kept_ids],
+        kept_difficulty=kept["difficulty"].to_pylist(),
+        kept_tokens=kept["completion_tokens"].to_pylist(),
+    )
+
+
+def _quantiles(values: list[int]) -> Quantiles:
+    if not values:
+        return Quantiles()
+    p10, p50, p90 = pc.quantile(pa.array(values, pa.float64()), q=[0.1, 0.5, 0.9]).to_pylist()
+    return Quantiles(p10=round(p10, 1), p50=round(p50, 1), p90=round(p90, 1))
+
+
+def band_stats(lengths: ChainLengths) -> list[BandStats]:
+    """One :class:`BandStats` per band that has chains, easiest (lowest mean difficulty) first."""
+    chains = pa.table({"problem_id": lengths.problem_id, "band": lengths.band, "difficulty": lengths.difficulty,
+                       "tokens": lengths.tokens, "correct": pa.array(lengths.correct, pa.float64()), "truncated": lengths.truncated})
+    per_problem = chains.group_by(["band", "problem_id"]).aggregate([("correct", "mean"), ("difficulty", "mean")])
+    stats = []
+    for name in sorted(set(lengths.band)):
+        band_chains = chains.filter(pc.equal(chains["band"], name))
+        problems = per_problem.filter(pc.equal(per_problem["band"], name))
+        kept_tokens = [t for b, t in zip(lengths.kept_band, lengths.kept_tokens) if b == name]
+        stats.append(BandStats(
+            name=name,
+            problems=problems.num_rows,
+            chains=band_chains.num_rows,
+            correct_chains=int(pc.sum(band_chains["correct"]).as_py() or 0),
+            truncated_chains=pc.sum(band_chains["truncated"]).as_py() or 0,
+            pass_rate=round(pc.mean(problems["correct_mean"]).as_py(), 4),
+            kept=len(kept_tokens),
+            difficulty_mean=round(pc.mean(problems["difficulty_mean"]).as_py(), 4),
+            tokens_all=_quantiles(band_chains["tokens"].to_pylist()),
+            tokens_kept=_quantiles(kept_tokens),
+        ))
+    return sorted(stats, key=lambda b: b.difficulty_mean)

@@ -1,0 +1,280 @@
+"""The per-band report, the dataset card rendered from a finished run, and publishing it (up to HTTP, on loopback)."""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import shutil
+import statistics
+from pathlib import Path
+
+import datasets
+import huggingface_hub
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from huggingface_hub import DatasetCard, HfApi
+
+from data_cards.card import load_manifest, render_card, write_card
+from data_cards.metadata import output_sets, size_category
+from data_cards.publish import PublishRefused, plan_publish, publish
+from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
+from pipelines.cli import main
+from pipelines.config import parse_config
+from pipelines.manifest import list_shards
+from pipelines.run import write_run_report
+from schemas.convert import to_table
+from schemas.generation import GENERATION_SCHEMA
+from schemas.manifest import Manifest
+from schemas.outputs import REJECT_SCHEMA, RL_SCHEMA, SFT_SCHEMA, Message, RejectRow, RewardModel, RLExtraInfo, RLRow, SFTRow
+from schemas.problem import ImageRef
+from schemas.source import ReadCount
+from tests.factories import PLAN, generation
+from tests.helpers import png_bytes
+from tests.hub_stub import HubStub
+
+# problem -> (band, difficulty, [(completion tokens, correct), ...]); s/5 has no correct chain
+CHAINS = {
+    "s/0": ("easy", 0.1, [(12, True), (30, False), (18, True)]),
+    "s/1": ("easy", 0.25, [(40, False), (22, True), (160, False)]),
+    "s/2": ("medium", 0.5, [(80, True), (120, True), (256, False)]),
+    "s/3": ("medium", 0.6, [(90, False), (70, True), (200, True)]),
+    "s/4": ("hard", 0.9, [(300, True), (384, False), (250, False)]),
+    "s/5": ("hard", 0.8, [(384, False), (384, False), (100, False)]),
+}
+LONG_QUESTION = "How many dots are there? " * 30
+
+
+def _write(path: Path, records: list, schema: pa.Schema) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(to_table(records, schema), path)
+
+
+def _kept(pid: str) -> SFTRow:
+    _, difficulty, chains = CHAINS[pid]
+    tokens = min(t for t, ok in chains if ok)
+    return SFTRow(id=pid, source="s", images=[ImageRef(png_bytes(), "a.png")],
+                  messages=[Message("user", "<image>" + LONG_QUESTION), Message("assistant", f"<think>r</think> {tokens}")],
+                  answer="3", answer_type="numeric", difficulty=difficulty,
+                  pass_rate=sum(ok for _, ok in chains) / len(chains), teacher="t", completion_tokens=tokens,
+                  selection="shortest_correct of 3")
+
+
+def _rl(pid: str) -> RLRow:
+    return RLRow(data_source="s", prompt=[Message("user", "<image>q")], images=[ImageRef(png_bytes(color=(0, 90, 200)), "b.png")],
+                 ability="counting", reward_model=RewardModel("rule", "3"),
+                 extra_info=RLExtraInfo(pid, "train", "numeric", [], 0.5, CHAINS[pid][1], 3))
+
+
+def write_fake_outputs(out: Path) -> None:
+    """The files a run leaves before its manifest: read counts, chains, kept rows, RL rows, rejects."""
+    gens = [dataclasses.replace(generation(i, ok, tokens, pid=pid), difficulty=difficulty,
+                                sampling=dataclasses.replace(PLAN, band=band))
+            for pid, (band, difficulty, chains) in CHAINS.items() for i, (tokens, ok) in enumerate(chains)]
+    _write(out / "generations/train-00000-of-00001.parquet", gens, GENERATION_SCHEMA)
+    _write(out / "sft/train-00000-of-00002.parquet", [_kept(p) for p in ("s/0", "s/1", "s/2")], SFT_SCHEMA)
+    _write(out / "sft/train-00001-of-00002.parquet", [_kept(p) for p in ("s/3", "s/4")], SFT_SCHEMA)
+    _write(out / "rl/train-00000-of-00001.parquet", [_rl(p) for p in ("s/0", "s/1", "s/3")], RL_SCHEMA)
+    _write(out / "dropped/train-00000-of-00001.parquet", [RejectRow("s/5", "s", "select", "no_correct_chain"),
+           RejectRow("s/6", "s", "dedup", "duplicate", survivor_id="s/0")], REJECT_SCHEMA)
+    _write(out / "dead_letter/train-00000-of-00001.parquet", [RejectRow("s/7", "s", "normalize", "missing_answer")],
+           REJECT_SCHEMA)
+    _write(out / READ_COUNTS_DIR / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8)], READ_COUNTS_SCHEMA)
+
+
+def _config(out: Path, **assess):
+    return parse_config({"run": {"name": "fake", "output_dir": str(out)},
+                         "source": {"kind": "jsonl", "path": "x.jsonl", "name": "s"},
+                         "assess": assess,
+                         "output": {"license": "cc-by-nc-4.0", "tags": ["reasoning", "test"]}})
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A finished run: outputs, then the manifest and card exactly as ``mmcot run`` writes them."""
+    out = tmp_path_factory.mktemp("run")
+    write_fake_outputs(out)
+    write_run_report(_config(out), "mmcot run --config c.yaml", 2.0, "r1")
+    return out
+
+
+@pytest.fixture
+def run_copy(run_dir, tmp_path) -> Path:
+    """A copy of the finished run a test may change."""
+    return Path(shutil.copytree(run_dir, tmp_path / "run"))
+
+
+def _quantiles(values):
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return pytest.approx([deciles[0], deciles[4], deciles[8]], abs=0.051)
+
+
+def test_band_stats_are_computed_from_the_chains_and_kept_rows(run_dir):
+    manifest = load_manifest(str(run_dir))
+    assert [b.name for b in manifest.bands] == ["easy", "medium", "hard"]  # by mean difficulty
+    kept = {row["id"]: row["completion_tokens"] for row in pq.read_table(run_dir / "sft").to_pylist()}
+    for band in manifest.bands:
+        problems = {pid: chains for pid, (b, _, chains) in CHAINS.items() if b == band.name}
+        tokens = [t for chains in problems.values() for t, _ in chains]
+        kept_tokens = [kept[pid] for pid in problems if pid in kept]
+        assert (band.problems, band.chains, band.kept) == (len(problems), len(tokens), len(kept_tokens))
+        assert band.correct_chains == sum(ok for chains in problems.values() for _, ok in chains)
+        assert band.pass_rate == pytest.approx(statistics.mean(sum(ok for _, ok in c) / len(c) for c in problems.values()), abs=1e-4)
+        assert [band.tokens_all.p10, band.tokens_all.p50, band.tokens_all.p90] == _quantiles(tokens)
+        if len(kept_tokens) > 1:
+            assert [band.tokens_kept.p10, band.tokens_kept.p50, band.tokens_kept.p90] == _quantiles(kept_tokens)
+    for plot in manifest.plots:
+        assert (run_dir / plot).read_bytes().startswith(b"\x89PNG")
+    assert manifest.plots
+
+
+def test_old_manifests_without_bands_still_load(run_dir):
+    row = json.loads((run_dir / "manifest.json").read_text())
+    del row["bands"], row["plots"]
+    old = Manifest.from_json(json.dumps(row))
+    assert old.bands == [] and old.plots == [] and old.counts.balanced()
+
+
+def test_card_parses_and_every_config_loads_with_the_manifest_row_counts(run_dir):
+    manifest = load_manifest(str(run_dir))
+    card = DatasetCard.load(run_dir / "README.md")
+    data = card.data.to_dict()
+    offered = [c["config_name"] for c in data["configs"]]
+    # every non-empty set datasets can represent; generations' arrow map column is listed but not offered
+    assert offered == [name for name in ("sft", "rl", "dead_letter", "dropped") if manifest.rows[name]]
+    assert "`generations/` is not offered as a config" in card.text
+    infos = {i["config_name"]: i for i in data["dataset_info"]}
+    for name in offered:
+        ds = datasets.load_dataset(str(run_dir), name, split="train")
+        assert ds.num_rows == manifest.rows[name] == infos[name]["splits"][0]["num_examples"]
+    assert data["license"] == manifest.config["output"]["license"] and data["tags"] == manifest.config["output"]["tags"]
+    assert data["size_categories"] == [size_category(max(manifest.rows[n] for n in offered))]
+    sft = datasets.load_dataset(str(run_dir), "sft", split="train")
+    assert sft[0]["images"][0].size == (64, 48)  # decoded as PIL
+
+
+def test_card_body_carries_the_manifest_numbers(run_dir):
+    manifest = load_manifest(str(run_dir))
+    text = DatasetCard.load(run_dir / "README.md").text
+    c = manifest.counts
+    for outcome, reasons in (("dropped", c.dropped), ("dead-lettered", c.dead_lettered)):
+        for key, n in reasons.items():
+            assert f"{outcome} {key}: {n}" in text
+    assert f"| read | {c.read} |" in text and f"| kept | {c.kept} |" in text and "holds" in text
+    for band in manifest.bands:
+        assert f"| {band.name} | {band.difficulty_mean:.3f} | {band.problems} | {band.chains} | {band.correct_chains} | " \
+               f"{band.truncated_chains} | {band.pass_rate:.3f} | {band.kept} |" in text
+    for plot in manifest.plots:
+        assert f"]({plot})" in text
+    for name in ("sft", "rl"):
+        assert f"### `{name}`" in text and f"](examples/{name}-0.png)" in text
+        assert (run_dir / f"examples/{name}-0.png").read_bytes().startswith(b"\x89PNG")
+    assert LONG_QUESTION not in text and "more characters]" in text
+    assert manifest.config_hash in text and manifest.command in text and "2504.05599" in text
+    assert "Judge" not in text  # no judge section in this run's config
+
+
+def test_card_command_reproduces_the_run_card(run_copy, capsys):
+    written = (run_copy / "README.md").read_text()
+    (run_copy / "README.md").unlink()
+    shutil.rmtree(run_copy / "examples")
+    assert main(["card", str(run_copy)]) == 0
+    assert (run_copy / "README.md").read_text() == written
+    assert main(["card", str(run_copy), "--repo-id", "me/fake"]) == 0
+    assert 'load_dataset("me/fake", "rl", split="train")' in (run_copy / "README.md").read_text()
+
+
+def test_a_new_output_set_becomes_a_config_without_card_changes(run_copy):
+    features = datasets.Features({"prompt": datasets.Value("string"), "images": datasets.List(datasets.Image()),
+                                  "chosen": datasets.Value("string"), "rejected": datasets.Value("string")})
+    rows = [{"prompt": "q", "images": [{"bytes": png_bytes(), "path": "a.png"}], "chosen": "a", "rejected": "b"}]
+    (run_copy / "preference").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=features.arrow_schema), run_copy / "preference/train-00000-of-00001.parquet")
+    manifest = load_manifest(str(run_copy))
+    manifest.shards += list_shards(str(run_copy), "preference")
+    manifest.rows["preference"] = 1
+    write_card(str(run_copy), manifest)
+    card = DatasetCard.load(run_copy / "README.md")
+    assert "preference" in [c["config_name"] for c in card.data.configs]
+    assert datasets.load_dataset(str(run_copy), "preference", split="train")[0]["chosen"] == "a"
+    assert "](examples/preference-0.png)" in card.text
+
+
+def test_judge_line_appears_only_with_a_judge_section(run_dir):
+    manifest = load_manifest(str(run_dir))
+    manifest.config["assess"]["judge"] = {"model": "judge-7b", "temperature": 0.0}
+    sets = output_sets(str(run_dir), manifest)
+    assert "- Judge: `judge-7b` (temperature 0.0)." in render_card(manifest, sets, [])
+
+
+def _publish_cli(out: Path, *extra: str) -> int:
+    return main(["publish", str(out), "--repo-id", "me/fake", *extra])
+
+
+def test_publish_dry_run_lists_every_file_and_never_the_token(run_dir, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", "hf_do_not_print_me")
+    assert _publish_cli(run_dir, "--dry-run", "--revision", "v1") == 0
+    out = capsys.readouterr()
+    manifest = load_manifest(str(run_dir))
+    expected = ["README.md", "manifest.json", *(s.path for s in manifest.shards), *manifest.plots,
+                "examples/rl-0.png", "examples/sft-0.png"]
+    listed = [line.split()[0] for line in out.out.splitlines() if line.startswith("  ")]
+    assert listed == expected and "/datasets/me/fake/tree/v1" in out.out and "public" in out.out
+    assert "hf_do_not_print_me" not in out.out + out.err
+
+
+def test_publish_refuses_a_tampered_shard(run_copy, capsys):
+    shard = run_copy / "sft/train-00000-of-00002.parquet"
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    assert _publish_cli(run_copy, "--dry-run") == 1
+    err = capsys.readouterr().err
+    assert "sft/train-00000-of-00002.parquet: checksum does not match the manifest" in err
+    assert "rl/" not in err
+
+
+def test_publish_refuses_a_manifest_whose_counts_do_not_add_up(run_copy, capsys):
+    row = json.loads((run_copy / "manifest.json").read_text())
+    row["counts"]["read"] += 1
+    (run_copy / "manifest.json").write_text(json.dumps(row))
+    assert _publish_cli(run_copy, "--dry-run") == 1
+    assert "accounting identity fails" in capsys.readouterr().err
+
+
+def test_publish_without_a_token_uploads_nothing(run_dir, monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    assert _publish_cli(run_dir) == 2
+    assert "no Hugging Face token" in capsys.readouterr().err
+
+
+def test_publish_sends_one_commit_with_every_file_to_the_hub_api(run_dir, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # the stub speaks LFS, not Xet
+    manifest = load_manifest(str(run_dir))
+    plan = plan_publish(run_dir, manifest, "me/fake", revision="dev", private=True)
+    with HubStub() as hub:
+        commit = publish(plan, HfApi(endpoint=hub.url, token="hf_test_token"))
+    posts = hub.paths("POST")
+    assert posts[:3] == ["/api/repos/create", "/api/datasets/me/fake/branch/dev", "/api/validate-yaml"]
+    assert posts[-1] == "/api/datasets/me/fake/commit/dev" and len(hub.commits) == 1
+    create = hub.requests[0][2]
+    assert (create["organization"], create["name"], create["type"], create["visibility"]) == ("me", "fake", "dataset", "private")
+    api_headers = [h for (_, path, _), h in zip(hub.requests, hub.headers) if path.startswith("/api/")]
+    assert all(h.get("authorization") == "Bearer hf_test_token" for h in api_headers)  # LFS PUTs go to presigned URLs
+    header, *lines = hub.commits[0]
+    assert header["value"]["summary"] == plan.commit_message
+    assert [line["value"]["path"] for line in lines] == [f.path_in_repo for f in plan.files]
+    for shard in manifest.shards:  # every shard arrived byte for byte through LFS
+        assert hashlib.sha256(hub.lfs_objects[shard.sha256]).hexdigest() == shard.sha256
+    inline = {line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines if line["key"] == "file"}
+    assert inline["README.md"] == (run_dir / "README.md").read_bytes()
+    assert inline["manifest.json"] == (run_dir / "manifest.json").read_bytes()
+    assert commit.oid == "c" * 40
+
+
+def test_plan_refuses_missing_files(run_copy):
+    (run_copy / "README.md").unlink()
+    with pytest.raises(PublishRefused, match="missing README.md"):
+        plan_publish(run_copy, load_manifest(str(run_copy)), "me/fake")
