@@ -19,7 +19,7 @@ from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
 from transforms.select import SelectSettings
-from transforms.teachers.openai_http import TeacherSettings
+from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
 
 OUTPUT_SETS = ("sft", "rl", "dead_letter", "dropped", "generations")

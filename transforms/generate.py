@@ -21,7 +21,7 @@ from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
 from transforms.teachers.cache import cache_key
 from transforms.teachers.messages import build_messages, with_data_urls
-from transforms.teachers.openai_http import TeacherSettings
+from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.parse import split_reasoning
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class _Progress:
 class GenerateFn(TeacherCallFn):
     """PlannedProblem → ProblemChains (main) or a dead-letter row."""
 
-    def __init__(self, settings: TeacherSettings, base_url: str, cache_url: str):
+    def __init__(self, settings: TeacherSettings, base_url: str | None, cache_url: str):
         super().__init__("generate", settings, base_url, cache_url)
         self._modality = settings.modality
 
@@ -132,7 +132,7 @@ class GenerateFn(TeacherCallFn):
 class GenerateChains(beam.PTransform):
     """PlannedProblems → ProblemChains (main) and dead letters for failed teacher calls."""
 
-    def __init__(self, settings: TeacherSettings, base_url: str, cache_url: str):
+    def __init__(self, settings: TeacherSettings, base_url: str | None, cache_url: str):
         super().__init__()
         self._fn = GenerateFn(settings, base_url, cache_url)
 
