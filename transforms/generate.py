@@ -50,7 +50,7 @@ def to_generation(planned: PlannedProblem, index: int, key: str, completion: Com
 
 
 class _Progress:
-    """Logs problems done of submitted, chains, tokens and throughput every few seconds."""
+    """Logs problems done of submitted, chains, tokens, throughput, retries and failures every few seconds."""
 
     def __init__(self):
         self.started: float | None = None
@@ -62,7 +62,7 @@ class _Progress:
             self.started = time.monotonic()
         self.submitted += 1
 
-    def add(self, chains: ProblemChains) -> None:
+    def add(self, chains: ProblemChains, retries: int, failed: int) -> None:
         self.problems += 1
         self.chains += len(chains.generations)
         self.tokens += sum(g.completion_tokens for g in chains.generations if not g.cached)
@@ -72,8 +72,9 @@ class _Progress:
             self.last = now
             rate = self.tokens / max(now - (self.started or now), 1e-9)
             log.info(
-                "generate: %d/%d problems done, %d chains (%d from cache), %d new tokens, %.0f tok/s",
-                self.problems, self.submitted, self.chains, self.cached, self.tokens, rate,
+                "generate: %d/%d problems done, %d chains (%d from cache), %d new tokens, %.0f tok/s, "
+                "%d retries, %d problems failed",
+                self.problems, self.submitted, self.chains, self.cached, self.tokens, rate, retries, failed,
             )
 
 
@@ -125,7 +126,7 @@ class GenerateFn(TeacherCallFn):
         yield from self.submit(self._generate(planned, cached, missing, messages))
 
     def emit(self, result: ProblemChains) -> ProblemChains:
-        self._progress.add(result)
+        self._progress.add(result, self.teacher.retries, self.failed)
         return result
 
 

@@ -62,6 +62,7 @@ class TeacherCallFn(beam.DoFn):
         self.teacher = self._run(self._make_teacher())
         self.cache = ResponseCache(self._cache_url)
         self._reported_retries = 0
+        self.failed = 0
 
     async def _make_teacher(self) -> Teacher:
         self._sem = asyncio.Semaphore(self._settings.max_in_flight)
@@ -112,6 +113,7 @@ class TeacherCallFn(beam.DoFn):
             result = future.result()
             if isinstance(result, RejectRow):
                 self.counters["failed"].inc()
+                self.failed += 1
                 Metrics.counter(self._namespace, f"failed_{result.reason}").inc()
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, result)
             else:
