@@ -37,7 +37,7 @@ from transforms.teachers.engine_inputs import sampling_params  # noqa: E402
 from transforms.teachers.messages import build_messages  # noqa: E402
 from transforms.teachers.openai_http import OpenAIChatTeacher, parse_choice  # noqa: E402
 from transforms.teachers.settings import TeacherSettings  # noqa: E402
-from transforms.teachers.vllm_engine import load_engine  # noqa: E402
+from transforms.teachers.vllm_engine import load_engine, shared_engine  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -148,6 +148,7 @@ def main() -> None:
     if args.engine_pipeline:
         engine = settings.model_copy(update={"backend": "vllm", "cache_url": str(work / "cache-d")})
         results.append(pipeline("d pipeline, in-process engine", engine, None, planned))
+        shared_engine(engine).close()
 
     a = results[0].rate
     print(f"\n{'path':<34}{'requests':>9}{'tokens':>9}{'seconds':>9}{'tok/s':>9}{'x a':>7}")
