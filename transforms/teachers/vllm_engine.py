@@ -1,7 +1,8 @@
 """In-process vLLM backend (``teacher.backend: vllm``) for GPU workers: one ``vllm.LLM`` per process.
 
 Concurrent :meth:`VllmEngineTeacher.complete` calls queue their request; the engine thread takes
-everything queued (up to ``engine.max_batch``) and runs it as one ``LLM.chat`` call with one
+what is queued, and what keeps arriving without a pause of ``engine.max_batch_wait_s`` (up to
+``engine.max_batch``), and runs it as one ``LLM.chat`` call with one
 ``SamplingParams`` per request, then resolves each caller's future. Requests that arrive while a
 batch runs form the next one. The engine is built once per worker process through Beam's
 ``Shared`` and lives as long as the process.
@@ -103,15 +104,15 @@ class EngineBatcher:
         llm.llm_engine.engine_core.shutdown()
 
     def _next_batch(self) -> list[_Request] | None:
-        """The first queued request, then whatever arrives within the wait, up to ``max_batch``; None to close."""
+        """The first queued request, then more until none arrives for ``max_batch_wait_s`` or ``max_batch``
+        are taken; None to close."""
         first = self._queue.get()
         if first is None:
             return None
         batch = [first]
-        deadline = time.monotonic() + self._settings.max_batch_wait_s
         while len(batch) < self._settings.max_batch:
             try:
-                request = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                request = self._queue.get(timeout=self._settings.max_batch_wait_s)
             except queue.Empty:
                 break
             if request is None:
