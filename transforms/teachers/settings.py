@@ -14,8 +14,7 @@ class EngineSettings(Settings):
     ``model_path`` None means the embedded teacher (prepared by the CLI). ``dtype`` and
     ``enforce_eager`` None pick vLLM's defaults on a GPU and the CPU settings of
     :mod:`transforms.teachers.vllm_cpu` on a CPU host. ``max_batch`` bounds the requests one
-    ``LLM.chat`` call takes; the engine thread waits up to ``max_batch_wait_s`` for more
-    requests before starting a batch. ``engine_kwargs`` go to ``vllm.LLM`` as they are.
+    ``LLM.chat`` call takes; a batch starts once no request arrived for ``max_batch_wait_s``. ``engine_kwargs`` go to ``vllm.LLM`` as they are.
     """
 
     model_path: str | None = None
