@@ -24,6 +24,7 @@ from transforms.generate import GenerateChains
 from transforms.synth import generate, write_jsonl
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import make_teacher
+from transforms.teachers.base import TeacherError
 from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.vllm_engine import shared_engine
 from transforms.verifiers.config import VerifyConfig
@@ -116,6 +117,26 @@ def test_json_schema_response_format_constrains_the_output(backend):
     assert completion.finish_reason == "stop"
     assert isinstance(json.loads(completion.content)["answer"], int)
     assert completion.prompt_tokens > 0 and completion.completion_tokens > 0
+
+
+def test_a_request_the_model_refuses_fails_alone(backend):
+    """A prompt over max_model_len is refused; a request sent with it (in the same engine batch) is not."""
+    settings, base_url = backend
+    plan = dataclasses.replace(PLAN, max_tokens=8, temperature=0.0)
+    too_long = [{"role": "user", "content": "count " * 3000}]
+    fine = [{"role": "user", "content": "What is 2 + 3?"}]
+
+    async def ask():
+        teacher = make_teacher(settings, base_url)
+        try:
+            return await asyncio.gather(teacher.complete(too_long, plan), teacher.complete(fine, plan),
+                                        return_exceptions=True)
+        finally:
+            await teacher.aclose()
+
+    refused, answered = asyncio.run(ask())
+    assert isinstance(refused, TeacherError) and refused.reason in ("http_400", "engine_error"), refused
+    assert answered.completion_tokens > 0
 
 
 def test_pipeline_runs_on_the_in_process_engine(tmp_path, engine_settings):
