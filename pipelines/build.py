@@ -33,9 +33,9 @@ KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "preference": "id", "dead_lett
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Run-time places the config does not fix: the live teacher URL and the response cache."""
+    """Run-time places the config does not fix: the live teacher URL (None: in-process engine) and the response cache."""
 
-    teacher_base_url: str
+    teacher_base_url: str | None
     cache_url: str
 
 

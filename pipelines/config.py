@@ -21,7 +21,7 @@ from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
 from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
-from transforms.teachers.openai_http import TeacherSettings
+from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
 
 OUTPUT_SETS = ("sft", "rl", "preference", "dead_letter", "dropped", "generations")

@@ -21,19 +21,27 @@ from pipelines.manifest import build_manifest
 from pipelines.runners import pipeline_options
 from pipelines.teacher_server import EMBEDDED_MODEL_NAME, VllmServer, mmcot_home, prepare_embedded_teacher
 from schemas.manifest import Manifest
+from transforms.teachers.settings import TeacherSettings
 
 log = logging.getLogger(__name__)
 
 
+def _require_embedded(teacher: TeacherSettings, unset: str) -> None:
+    if teacher.model != EMBEDDED_MODEL_NAME:
+        raise ValueError(f"{unset} is empty but teacher.model is {teacher.model!r}: "
+                         f"only the embedded teacher ({EMBEDDED_MODEL_NAME}) can be provided for you")
+
+
 @contextlib.contextmanager
-def teacher_endpoint(config: PipelineConfig) -> Iterator[str]:
-    """The teacher's base URL: the configured one, or the embedded teacher started for this run."""
-    if config.teacher.base_url:
+def teacher_endpoint(config: PipelineConfig) -> Iterator[str | None]:
+    """The teacher server's base URL: the configured one, or the embedded teacher started for this run.
+
+    None for the in-process engine backend, which needs no server.
+    """
+    if config.teacher.backend == "vllm" or config.teacher.base_url:
         yield config.teacher.base_url
         return
-    if config.teacher.model != EMBEDDED_MODEL_NAME:
-        raise ValueError(f"teacher.base_url is empty but teacher.model is {config.teacher.model!r}: "
-                         f"only the embedded teacher ({EMBEDDED_MODEL_NAME}) can be started for you")
+    _require_embedded(config.teacher, "teacher.base_url")
     log.info("Starting the embedded teacher (vLLM on CPU, %s); this takes about a minute", EMBEDDED_MODEL_NAME)
     model_dir = prepare_embedded_teacher()
     server = VllmServer(model_dir, EMBEDDED_MODEL_NAME, seed=config.teacher.seed, die_with_parent=True,
@@ -41,6 +49,16 @@ def teacher_endpoint(config: PipelineConfig) -> Iterator[str]:
     with server:
         log.info("Embedded teacher ready at %s (log: %s)", server.base_url, server.log_path)
         yield server.base_url
+
+
+def with_engine_model(config: PipelineConfig) -> PipelineConfig:
+    """``config`` with the in-process engine's model path filled in (the embedded teacher when unset)."""
+    teacher = config.teacher
+    if teacher.backend != "vllm" or teacher.engine.model_path:
+        return config
+    _require_embedded(teacher, "teacher.engine.model_path")
+    engine = teacher.engine.model_copy(update={"model_path": str(prepare_embedded_teacher())})
+    return config.model_copy(update={"teacher": teacher.model_copy(update={"engine": engine})})
 
 
 def clear_outputs(out_dir: str) -> None:
@@ -63,7 +81,7 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
         log.info("Running %s on %s; output %s; response cache %s", config.run.name,
                  options.get_all_options().get("runner"), out, cache_url)
         pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, config, Endpoints(teacher_base_url=base_url, cache_url=cache_url))
+        build_pipeline(pipeline, with_engine_model(config), Endpoints(teacher_base_url=base_url, cache_url=cache_url))
         pipeline.run().wait_until_finish()
     return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
                             uuid.uuid4().hex[:12])

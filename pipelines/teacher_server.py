@@ -30,6 +30,14 @@ from typing import Any
 
 import httpx
 
+from transforms.teachers.vllm_cpu import (
+    CPU_DTYPE,
+    CPU_ENFORCE_EAGER,
+    CPU_KV_CACHE_GIB,
+    CPU_RESERVED_CPUS,
+    vllm_environment,
+)
+
 log = logging.getLogger(__name__)
 
 EMBEDDED_MODEL_NAME = "smollm2-135m-instruct"
@@ -312,11 +320,8 @@ class VllmServer:
     ``port=0`` picks a free port. The seed is set server-wide because a
     per-request ``seed`` in concurrent requests crashes vLLM's CPU engine.
 
-    The defaults are tuned for small CPU machines: ``dtype="float32"`` (vLLM
-    would otherwise downcast to bfloat16, which is about 2x slower on CPUs
-    without native bf16), ``enforce_eager=True`` (torch.compile warm-up took
-    5+ minutes at each start on 2 cores) and ``reserved_cpus=0``
-    (let the model use every core). On a GPU pass ``dtype="auto"``,
+    The defaults are the CPU settings of :mod:`transforms.teachers.vllm_cpu`
+    (float32, eager, every core for the model). On a GPU pass ``dtype="auto"``,
     ``enforce_eager=False``, ``reserved_cpus=None``.
     ``die_with_parent`` stops the server if the thread that started it dies.
     """
@@ -329,13 +334,13 @@ class VllmServer:
         port: int = 0,
         seed: int = 0,
         max_model_len: int = 2048,
-        kv_cache_gib: int = 2,
+        kv_cache_gib: int = CPU_KV_CACHE_GIB,
         extra_args: Sequence[str] = (),
         log_path: str | Path | None = None,
         die_with_parent: bool = False,
-        dtype: str = "float32",
-        enforce_eager: bool = True,
-        reserved_cpus: int | None = 0,
+        dtype: str = CPU_DTYPE,
+        enforce_eager: bool = CPU_ENFORCE_EAGER,
+        reserved_cpus: int | None = CPU_RESERVED_CPUS,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.served_model_name = served_model_name
@@ -378,15 +383,8 @@ class VllmServer:
         ]
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["VLLM_CPU_KVCACHE_SPACE"] = str(int(self.kv_cache_gib))
-        if self.reserved_cpus is not None:
-            env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = str(self.reserved_cpus)
+        env = {**os.environ, **vllm_environment(self.kv_cache_gib, self.reserved_cpus)}
         env.setdefault("PYTHONUNBUFFERED", "1")
-        # The model is a local directory: never wait on the Hub or usage stats.
-        env.setdefault("HF_HUB_OFFLINE", "1")
-        env.setdefault("VLLM_NO_USAGE_STATS", "1")
-        env.setdefault("DO_NOT_TRACK", "1")
         return env
 
     def _open_log(self) -> Any:

@@ -22,6 +22,8 @@ def test_every_shipped_config_validates(path):
     [
         ({"teacher": {"max_in_flight": 0}}, "teacher.max_in_flight"),
         ({"teacher": {"modality": "audio"}}, "teacher.modality"),
+        ({"teacher": {"backend": "tgi"}}, "teacher.backend"),
+        ({"teacher": {"engine": {"max_batch": 0}}}, "teacher.engine.max_batch"),
         ({"source": {**MINIMAL["source"], "colums": {}}}, "source.colums: unknown key"),
         ({"length": {"samples": "four"}}, "length.samples"),
         ({"verify": {"require_reasonning": False}}, "verify.require_reasonning"),

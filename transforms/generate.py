@@ -21,7 +21,7 @@ from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
 from transforms.teachers.cache import cache_key
 from transforms.teachers.messages import build_messages, with_data_urls
-from transforms.teachers.openai_http import TeacherSettings
+from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.parse import split_reasoning
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def sample_indices(plan: SamplingPlan) -> range:
 
 
 class _Progress:
-    """Logs problems done of submitted, chains, tokens and throughput every few seconds."""
+    """Logs problems done of submitted, chains, tokens, throughput, retries and failures every few seconds."""
 
     def __init__(self):
         self.started: float | None = None
@@ -67,7 +67,7 @@ class _Progress:
             self.started = time.monotonic()
         self.submitted += 1
 
-    def add(self, chains: ProblemChains) -> None:
+    def add(self, chains: ProblemChains, retries: int, failed: int) -> None:
         self.problems += 1
         self.chains += len(chains.generations)
         self.tokens += sum(g.completion_tokens for g in chains.generations if not g.cached)
@@ -77,15 +77,16 @@ class _Progress:
             self.last = now
             rate = self.tokens / max(now - (self.started or now), 1e-9)
             log.info(
-                "generate: %d/%d problems done, %d chains (%d from cache), %d new tokens, %.0f tok/s",
-                self.problems, self.submitted, self.chains, self.cached, self.tokens, rate,
+                "generate: %d/%d problems done, %d chains (%d from cache), %d new tokens, %.0f tok/s, "
+                "%d retries, %d problems failed",
+                self.problems, self.submitted, self.chains, self.cached, self.tokens, rate, retries, failed,
             )
 
 
 class GenerateFn(TeacherCallFn):
     """PlannedProblem → ProblemChains (main) or a dead-letter row."""
 
-    def __init__(self, settings: TeacherSettings, base_url: str, cache_url: str):
+    def __init__(self, settings: TeacherSettings, base_url: str | None, cache_url: str):
         super().__init__("generate", settings, base_url, cache_url)
         self._modality = settings.modality
 
@@ -130,14 +131,14 @@ class GenerateFn(TeacherCallFn):
         yield from self.submit(self._generate(planned, cached, missing, messages))
 
     def emit(self, result: ProblemChains) -> ProblemChains:
-        self._progress.add(result)
+        self._progress.add(result, self.teacher.retries, self.failed)
         return result
 
 
 class GenerateChains(beam.PTransform):
     """PlannedProblems → ProblemChains (main) and dead letters for failed teacher calls."""
 
-    def __init__(self, settings: TeacherSettings, base_url: str, cache_url: str):
+    def __init__(self, settings: TeacherSettings, base_url: str | None, cache_url: str):
         super().__init__()
         self._fn = GenerateFn(settings, base_url, cache_url)
 

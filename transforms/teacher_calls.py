@@ -23,13 +23,20 @@ from schemas.plan import SamplingPlan
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.base import Completion, Teacher
 from transforms.teachers.cache import ResponseCache
-from transforms.teachers.openai_http import OpenAIChatTeacher, TeacherSettings
+from transforms.teachers.openai_http import OpenAIChatTeacher
+from transforms.teachers.settings import TeacherSettings
 
 COUNTERS = ("requests", "retries", "cache_hits", "cache_misses", "tokens_in", "tokens_out", "failed")
 
 
-def make_teacher(settings: TeacherSettings, base_url: str) -> Teacher:
-    """The backend the settings name."""
+def make_teacher(settings: TeacherSettings, base_url: str | None) -> Teacher:
+    """The backend the settings name (``base_url`` is the server's, unused by the in-process engine)."""
+    if settings.backend == "vllm":
+        from transforms.teachers.vllm_engine import VllmEngineTeacher  # imports vllm: only where it runs
+
+        return VllmEngineTeacher(settings)
+    if base_url is None:
+        raise ValueError("teacher.backend openai needs a base_url")
     return OpenAIChatTeacher(settings, base_url)
 
 
@@ -40,7 +47,7 @@ class TeacherCallFn(beam.DoFn):
     anything else goes to the main output.
     """
 
-    def __init__(self, namespace: str, settings: TeacherSettings, base_url: str, cache_url: str):
+    def __init__(self, namespace: str, settings: TeacherSettings, base_url: str | None, cache_url: str):
         self._namespace = namespace
         self._settings = settings
         self._base_url = base_url
@@ -55,6 +62,7 @@ class TeacherCallFn(beam.DoFn):
         self.teacher = self._run(self._make_teacher())
         self.cache = ResponseCache(self._cache_url)
         self._reported_retries = 0
+        self.failed = 0
 
     async def _make_teacher(self) -> Teacher:
         self._sem = asyncio.Semaphore(self._settings.max_in_flight)
@@ -105,6 +113,7 @@ class TeacherCallFn(beam.DoFn):
             result = future.result()
             if isinstance(result, RejectRow):
                 self.counters["failed"].inc()
+                self.failed += 1
                 Metrics.counter(self._namespace, f"failed_{result.reason}").inc()
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, result)
             else:

