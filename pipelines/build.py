@@ -11,7 +11,7 @@ from pipelines.config import PipelineConfig
 from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import OUTPUT_SCHEMAS
 from transforms.assess import Assess
-from transforms.dedup import ExactDedup
+from transforms.dedup import DedupProblems, MarkDuplicateChains
 from transforms.generate import GenerateChains
 from transforms.length import PlanLength
 from transforms.normalize import NormalizeProblems
@@ -39,10 +39,12 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
     read = p | "Read" >> ReadProblems(config.source)
     rows = read.rows | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
-    deduped = normalized.problems | "Dedup" >> ExactDedup()
-    planned = deduped.unique | "Assess" >> Assess(config.assess) | "PlanLength" >> PlanLength(config.length)
+    deduped = normalized.problems | "Dedup" >> DedupProblems(config.dedup)
+    planned = deduped["kept"] | "Assess" >> Assess(config.assess) | "PlanLength" >> PlanLength(config.length)
     generated = planned | "Generate" >> GenerateChains(config.teacher, endpoints.teacher_base_url, endpoints.cache_url)
     verified = generated.chains | "Verify" >> VerifyChains(config.verify)
+    if config.dedup.chains.enabled:
+        verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     selected = verified | "Select" >> SelectChains(config.select)
 
     outputs = {

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, ValidationError, with_config
 
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
+from transforms.dedup import DedupSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
@@ -56,6 +57,7 @@ class PipelineConfig(Settings):
     run: RunSettings
     source: SourceSettings
     normalize: NormalizeSettings = NormalizeSettings()
+    dedup: DedupSettings = DedupSettings()
     assess: AssessSettings = AssessSettings()
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()

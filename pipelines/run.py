@@ -43,10 +43,10 @@ def teacher_endpoint(config: PipelineConfig) -> Iterator[str]:
         yield server.base_url
 
 
-def clear_outputs(out_dir: str) -> None:
-    """Remove the output sets a previous run left, so no stale shard mixes into this one."""
+def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
+    """Remove the output sets (and ``extra`` entries) a previous run left, so no stale shard mixes into this one."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, "manifest.json", "README.md"):
+    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, "manifest.json", "README.md", *extra):
         path = posixpath.join(root, name)
         if fs.exists(path):
             fs.rm(path, recursive=True)

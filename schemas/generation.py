@@ -35,7 +35,11 @@ VERDICT_TYPE = pa.struct(
 
 @dataclass
 class Generation:
-    """One sampled chain from a teacher for one problem."""
+    """One sampled chain from a teacher for one problem.
+
+    ``duplicate_of`` is the sample index of an earlier chain this one nearly repeats (set only
+    by the optional chain dedup); selection skips such chains, the pass rate still counts them.
+    """
 
     problem_id: str
     teacher: str
@@ -52,6 +56,7 @@ class Generation:
     cache_key: str
     cached: bool = False
     verdict: Verdict | None = None
+    duplicate_of: int | None = None
 
 
 GENERATION_SCHEMA = pa.schema(
@@ -71,6 +76,7 @@ GENERATION_SCHEMA = pa.schema(
         ("cache_key", pa.string()),
         ("cached", pa.bool_()),
         ("verdict", VERDICT_TYPE),
+        ("duplicate_of", pa.int32()),
     ]
 )
 

@@ -27,6 +27,6 @@ def test_duplicates_are_dropped_naming_the_smallest_id_as_survivor():
             problem(pid="s/9", image_hash="ee" * 32)]
     with TestPipeline() as p:
         out = p | beam.Create(rows) | ExactDedup()
-        assert_that(out.unique | beam.Map(lambda pr: pr.id), equal_to(["s/1", "s/9"]), label="unique")
+        assert_that(out.kept | beam.Map(lambda pr: pr.id), equal_to(["s/1", "s/9"]), label="unique")
         assert_that(out[DROPPED] | beam.Map(lambda r: (r.row_id, r.reason, r.survivor_id)),
                     equal_to([("s/2", "duplicate", "s/1"), ("s/3", "duplicate", "s/1")]), label="dropped")

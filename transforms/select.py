@@ -32,8 +32,8 @@ class SelectSettings(Settings):
 
 
 def shortest_correct(generations: list[Generation]) -> Generation | None:
-    """The correct chain with the fewest completion tokens (ties: lowest sample index)."""
-    correct = [g for g in generations if g.verdict and g.verdict.correct]
+    """The correct chain with the fewest completion tokens (ties: lowest sample index), never a marked duplicate."""
+    correct = [g for g in generations if g.verdict and g.verdict.correct and g.duplicate_of is None]
     return min(correct, key=lambda g: (g.completion_tokens, g.sample_index), default=None)
 
 

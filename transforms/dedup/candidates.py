@@ -1,0 +1,86 @@
+"""Candidate pairs inside one band group, and the exact check that turns them into edges.
+
+A fingerprint is emitted once per text band (key ``("t", band, hash)``) and, in ``either``
+mode, once per image-hash range (key ``("i", range, bits)``). A pair sharing several keys is
+checked only in the group of the first key they share, so each pair is verified once. In
+``both`` mode pairs in a text group must also share an image-hash range (both-imageless
+pairs count as sharing), which keeps templated questions — identical text over different
+pictures — from making a group quadratic.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+from typing import Hashable, Iterator
+
+from transforms.dedup.components import Node, spanning_edges
+from transforms.dedup.images import hash_chunks, images_match
+from transforms.dedup.minhash import Fingerprint
+from transforms.dedup.settings import ImageMatchSettings, NearTextSettings
+from transforms.dedup.text import jaccard
+
+BandKey = tuple[str, int, int]
+
+
+def image_keys(fp: Fingerprint, max_distance: int) -> set[tuple[int, int]]:
+    """The ``(range, bits)`` pigeonhole keys of all of a problem's images."""
+    return {chunk for value in fp.phashes for chunk in hash_chunks(value, max_distance)}
+
+
+def band_keys(fp: Fingerprint, images: ImageMatchSettings) -> list[BandKey]:
+    """The group keys a fingerprint is sent to."""
+    keys = [("t", i, h) for i, h in enumerate(fp.bands)]
+    if images.mode == "either":
+        keys += [("i", pos, bits) for pos, bits in sorted(image_keys(fp, images.hamming))]
+    return keys
+
+
+def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
+    """The exact check: true Jaccard of the shingle sets, image Hamming distances, answers, per the mode."""
+    if text.same_answer and a.answer != b.answer:
+        return False
+    text_ok = jaccard(a.shingles, b.shingles) >= text.threshold
+    if images.mode == "text_only":
+        return text_ok
+    image_ok = images_match(a.phashes, b.phashes, images.hamming)
+    if images.mode == "both":
+        return text_ok and image_ok
+    return text_ok or (image_ok and bool(a.phashes))
+
+
+def _first_shared_key(a: Fingerprint, b: Fingerprint, images: ImageMatchSettings) -> BandKey | None:
+    for i, (x, y) in enumerate(zip(a.bands, b.bands)):
+        if x == y:
+            return ("t", i, x)
+    if images.mode == "either":
+        shared = image_keys(a, images.hamming) & image_keys(b, images.hamming)
+        if shared:
+            return ("i", *min(shared))
+    return None
+
+
+def _buckets(key: BandKey, members: list[Fingerprint], images: ImageMatchSettings) -> Iterator[list[Fingerprint]]:
+    if key[0] == "t" and images.mode == "both":
+        by_image: dict[Hashable, list[Fingerprint]] = defaultdict(list)
+        for fp in members:
+            for sub in image_keys(fp, images.hamming) or {"no-image"}:
+                by_image[sub].append(fp)
+        yield from by_image.values()
+    else:
+        yield members
+
+
+def group_edges(key: BandKey, members: list[Fingerprint], text: NearTextSettings,
+                images: ImageMatchSettings) -> list[tuple[Node, Node]]:
+    """Verified near-duplicate edges of one band group, reduced to a spanning forest."""
+    seen: set[tuple[Node, Node]] = set()
+    verified = []
+    for bucket in _buckets(key, sorted(members, key=lambda fp: fp.node), images):
+        for a, b in combinations(bucket, 2):
+            pair = (a.node, b.node)
+            if pair in seen:
+                continue
+            seen.add(pair)
+            if _first_shared_key(a, b, images) == key and is_near_duplicate(a, b, text, images):
+                verified.append(pair)
+    return spanning_edges(verified)

@@ -1,0 +1,79 @@
+"""Near-duplicate problems: fingerprints → band keys → GroupByKey → verified edges → components.
+
+Only fingerprints (no image bytes) are shuffled for the search; the problems themselves meet
+their component's survivor in one CoGroupByKey at the end. Dropped rows have reason
+``near_duplicate`` and the survivor's id.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.dedup.candidates import band_keys, group_edges
+from transforms.dedup.components import ConnectedComponents, survivor_rank
+from transforms.dedup.exact import duplicate_row
+from transforms.dedup.minhash import Fingerprinter
+from transforms.dedup.settings import DedupSettings
+from transforms.tags import DROPPED
+
+
+class _FingerprintFn(beam.DoFn):
+    def __init__(self, settings: DedupSettings):
+        self._settings = settings
+
+    def setup(self):
+        self._fingerprint = Fingerprinter(self._settings.near_text)
+
+    def process(self, problem):
+        fp = self._fingerprint(problem, survivor_rank(problem, self._settings.preferred_sources))
+        for key in band_keys(fp, self._settings.images):
+            yield key, fp
+
+
+class _ApplyFn(beam.DoFn):
+    def __init__(self, detail: str):
+        self._detail = detail
+        self._dups = Metrics.counter("dedup", "near_duplicates")
+
+    def process(self, keyed):
+        _, grouped = keyed
+        survivors = list(grouped["survivor"])
+        for problem in grouped["problem"]:
+            if not survivors:
+                yield problem
+                continue
+            self._dups.inc()
+            yield beam.pvalue.TaggedOutput(DROPPED, duplicate_row(problem, survivors[0][1], "near_duplicate", self._detail))
+
+
+def describe(settings: DedupSettings) -> str:
+    """The dropped rows' detail: what matched, per the configured mode."""
+    text = f"question text Jaccard >= {settings.near_text.threshold}"
+    image = f"images within {settings.images.hamming} bits"
+    answer = ", same answer" if settings.near_text.same_answer else ""
+    return {"both": f"{text} and {image}", "either": f"{text} or {image}", "text_only": text}[settings.images.mode] + answer
+
+
+class NearDedup(beam.PTransform):
+    """Problems → problems without near-duplicates (main) and dropped near-duplicates."""
+
+    def __init__(self, settings: DedupSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, problems):
+        s = self._settings
+        survivors = (
+            problems
+            | "Fingerprint" >> beam.ParDo(_FingerprintFn(s))
+            | "GroupByBand" >> beam.GroupByKey()
+            | "VerifyPairs" >> beam.FlatMap(lambda kv: group_edges(kv[0], list(kv[1]), s.near_text, s.images))
+            | "Components" >> ConnectedComponents(s.near_text.max_rounds)
+            | "ById" >> beam.Map(lambda ns: (ns[0][1], ns[1]))
+        )
+        by_id = problems | "KeyById" >> beam.Map(lambda p: (p.id, p))
+        return (
+            {"problem": by_id, "survivor": survivors}
+            | "JoinSurvivors" >> beam.CoGroupByKey()
+            | "Apply" >> beam.ParDo(_ApplyFn(describe(s))).with_outputs(DROPPED, main="kept")
+        )
