@@ -1,7 +1,8 @@
 """Fingerprints for near-duplicate search: MinHash band hashes, shingle set, image hashes.
 
 Signatures are datasketch ``MinHash`` objects over hashed shingles of the normalized question
-and choices; the LSH bands and rows are those datasketch's ``MinHashLSH`` picks for the
+(choices are left out: the same question on the same picture with the same answer value is the
+same problem whatever its distractors, and the answer value is compared separately); the LSH bands and rows are those datasketch's ``MinHashLSH`` picks for the
 configured threshold, but bands become Beam keys instead of entries of an in-memory index.
 """
 from __future__ import annotations
@@ -41,9 +42,12 @@ def lsh_shape(settings: NearTextSettings) -> tuple[int, int]:
     return lsh.b, lsh.r
 
 
-def problem_text(problem: Problem) -> str:
-    """The text compared for near-duplicates: question, then the choices."""
-    return "\n".join([problem.question, *problem.choices])
+def answer_value(problem: Problem) -> str:
+    """The normalized answer; for a multiple-choice letter, the text of the choice it names."""
+    index = ord(problem.answer.strip().upper()[:1] or "?") - ord("A")
+    if problem.answer_type == "multiple_choice" and 0 <= index < len(problem.choices):
+        return normalize_text(problem.choices[index])
+    return normalize_text(problem.answer)
 
 
 class Fingerprinter:
@@ -69,10 +73,10 @@ class Fingerprinter:
 
     def __call__(self, problem: Problem, node: Node) -> Fingerprint:
         s = self._settings
-        hashed = shingle_hashes(problem_text(problem), s.shingle, s.shingle_size)
+        hashed = shingle_hashes(problem.question, s.shingle, s.shingle_size)
         return Fingerprint(
             node=node,
-            answer=normalize_text(problem.answer),
+            answer=answer_value(problem),
             shingles=hashed,
             bands=self.band_hashes(hashed),
             phashes=tuple(sorted(phash_int(m) for m in problem.image_meta)),
