@@ -2,7 +2,8 @@
 
 As in open-r1's decontamination, a problem is contaminated when its normalized question shares
 a word ``ngram`` (default 8) with a benchmark question; a question shorter than ``ngram`` words
-counts as one n-gram, so it matches only an equally short, equal question. A problem is also
+has no n-gram, so generic short questions ("What is the value of x?") never match on text
+alone (open-r1 does the same) — only through their images. A problem is also
 contaminated when one of its images lies within ``image_hamming`` bits of a benchmark image
 (perceptual hash). Benchmarks are small reference sets: each worker loads their index once in
 ``setup`` (like a model), the problems stream past it. Dropped rows have reason
@@ -26,7 +27,7 @@ from schemas.outputs import RejectRow
 from schemas.problem import Problem
 from transforms.dedup.images import hamming, hash_chunks, phash_int
 from transforms.dedup.settings import BenchmarkSpec, DecontamSettings
-from transforms.dedup.text import shingles
+from transforms.dedup.text import normalize_text, shingles
 from transforms.images import perceptual_hash
 from transforms.tags import DROPPED
 
@@ -74,6 +75,11 @@ def _phashes(value: Any, folder: str) -> tuple[int, ...]:
     return tuple(int(perceptual_hash(Image.open(io.BytesIO(data)).convert("RGB")), 16) for data in images if data)
 
 
+def word_ngrams(text: str, n: int) -> list[str]:
+    """The distinct word ``n``-grams of normalized ``text`` (none when it has fewer than ``n`` words)."""
+    return shingles(text, "word", n) if len(normalize_text(text).split()) >= n else []
+
+
 def load_benchmark(spec: BenchmarkSpec) -> list[BenchmarkItem]:
     """A benchmark file's questions (and images, when ``image_column`` is set)."""
     folder = posixpath.dirname(spec.path)
@@ -97,7 +103,7 @@ class BenchmarkIndex:
         self._by_ngram: dict[str, BenchmarkItem] = {}
         self._by_chunk: dict[tuple[int, int], list[tuple[int, BenchmarkItem]]] = {}
         for item in items:
-            for gram in shingles(item.question, "word", ngram):
+            for gram in word_ngrams(item.question, ngram):
                 self._by_ngram.setdefault(gram, item)
             for value in item.phashes:
                 for chunk in hash_chunks(value, image_hamming):
@@ -105,7 +111,7 @@ class BenchmarkIndex:
 
     def match(self, problem: Problem) -> Contamination | None:
         """The first benchmark item the problem's question n-grams or images match, if any."""
-        for gram in shingles(problem.question, "word", self._ngram):
+        for gram in word_ngrams(problem.question, self._ngram):
             if gram in self._by_ngram:
                 return Contamination(self._by_ngram[gram], f"shared {self._ngram}-gram {gram!r}")
         for meta in problem.image_meta:
