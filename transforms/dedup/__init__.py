@@ -7,6 +7,8 @@ own module; every removed problem goes to ``dropped`` with a reason (``contamina
 """
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 
 from transforms.dedup.chains import MarkDuplicateChains
@@ -18,6 +20,29 @@ from transforms.dedup.text import normalize_text
 from transforms.tags import DROPPED
 
 __all__ = ["DedupProblems", "DedupSettings", "ExactDedup", "MarkDuplicateChains", "NearDedup", "exact_key", "normalize_text"]
+
+
+def _final_survivor(keyed):
+    _, grouped = keyed
+    later = list(grouped["later"])
+    for row in grouped["earlier"]:
+        if later:
+            final = later[0].survivor_id
+            row = dataclasses.replace(row, survivor_id=final, detail=f"{row.detail}; {row.survivor_id} is a near-duplicate of {final}")
+        yield row
+
+
+class FinalSurvivors(beam.PTransform):
+    """Point exact duplicates at the final survivor when their own survivor was dropped as a near-duplicate."""
+
+    def expand(self, pcolls):
+        exact, near = pcolls
+        return (
+            {"earlier": exact | "BySurvivor" >> beam.Map(lambda r: (r.survivor_id, r)),
+             "later": near | "ByRow" >> beam.Map(lambda r: (r.row_id, r))}
+            | "Join" >> beam.CoGroupByKey()
+            | "Resolve" >> beam.FlatMap(_final_survivor)
+        )
 
 
 class DedupProblems(beam.PTransform):
@@ -36,9 +61,11 @@ class DedupProblems(beam.PTransform):
             passes.append(("Exact", ExactDedup(s.preferred_sources)))
         if s.near_text.enabled:
             passes.append(("Near", NearDedup(s)))
-        dropped = []
+        dropped = {}
         for name, transform in passes:
             result = problems | name >> transform
             problems = result.kept
-            dropped.append(result[DROPPED])
-        return {"kept": problems, DROPPED: tuple(dropped) | "AllDropped" >> beam.Flatten(pipeline=problems.pipeline)}
+            dropped[name] = result[DROPPED]
+        if "Exact" in dropped and "Near" in dropped:
+            dropped["Exact"] = (dropped["Exact"], dropped["Near"]) | "FinalSurvivors" >> FinalSurvivors()
+        return {"kept": problems, DROPPED: tuple(dropped.values()) | "AllDropped" >> beam.Flatten(pipeline=problems.pipeline)}
