@@ -106,10 +106,10 @@ def test_a_band_group_of_templated_text_over_different_pictures_yields_no_edges(
     rng = random.Random(1)
     members = [_fp(problem(pid=f"s/{i}", question=LONG_Q, phash=f"{rng.getrandbits(64):016x}")) for i in range(50)]
     twin = _fp(problem(pid="s/99", question=LONG_Q, phash=f"{members[7].phashes[0] ^ 1:016x}"))
-    key = ("t", 0, members[0].bands[0])
+    key = ("t", 0, members[0].bands[0], "3")
     assert group_edges(key, members, SETTINGS.near_text, SETTINGS.images) == []
     assert group_edges(key, [*members, twin], SETTINGS.near_text, SETTINGS.images) == [((0, "s/7"), (0, "s/99"))]
-    assert group_edges(("t", 1, members[0].bands[1]), [members[7], twin], SETTINGS.near_text, SETTINGS.images) == []
+    assert group_edges(("t", 1, members[0].bands[1], "3"), [members[7], twin], SETTINGS.near_text, SETTINGS.images) == []
 
 
 def test_spanning_edges_link_every_node_to_its_components_smallest():

@@ -1,7 +1,9 @@
 """Candidate pairs inside one band group, and the exact check that turns them into edges.
 
-A fingerprint is emitted once per text band (key ``("t", band, hash)``) and, in ``either``
-mode, once per image-hash range (key ``("i", range, bits)``). A pair sharing several keys is
+A fingerprint is emitted once per text band (key ``("t", band, hash, answer)``) and, in
+``either`` mode, once per image-hash range (key ``("i", range, bits, answer)``); the answer
+value is part of the key when near-duplicates must share it (``same_answer``), which splits
+templated questions by their answers at no cost in recall. A pair sharing several keys is
 checked only in the group of the first key they share, so each pair is verified once. In
 ``both`` mode pairs in a text group must also share an image-hash range (both-imageless
 pairs count as sharing), which keeps templated questions — identical text over different
@@ -19,7 +21,7 @@ from transforms.dedup.minhash import Fingerprint
 from transforms.dedup.settings import ImageMatchSettings, NearTextSettings
 from transforms.dedup.text import jaccard
 
-BandKey = tuple[str, int, int]
+BandKey = tuple[str, int, int, str]
 
 
 def image_keys(fp: Fingerprint, max_distance: int) -> set[tuple[int, int]]:
@@ -27,11 +29,16 @@ def image_keys(fp: Fingerprint, max_distance: int) -> set[tuple[int, int]]:
     return {chunk for value in fp.phashes for chunk in hash_chunks(value, max_distance)}
 
 
-def band_keys(fp: Fingerprint, images: ImageMatchSettings) -> list[BandKey]:
+def _scope(fp: Fingerprint, text: NearTextSettings) -> str:
+    return fp.answer if text.same_answer else ""
+
+
+def band_keys(fp: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> list[BandKey]:
     """The group keys a fingerprint is sent to."""
-    keys = [("t", i, h) for i, h in enumerate(fp.bands)]
+    scope = _scope(fp, text)
+    keys = [("t", i, h, scope) for i, h in enumerate(fp.bands)]
     if images.mode == "either":
-        keys += [("i", pos, bits) for pos, bits in sorted(image_keys(fp, images.hamming))]
+        keys += [("i", pos, bits, scope) for pos, bits in sorted(image_keys(fp, images.hamming))]
     return keys
 
 
@@ -48,14 +55,17 @@ def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, im
     return text_ok or (image_ok and bool(a.phashes))
 
 
-def _first_shared_key(a: Fingerprint, b: Fingerprint, images: ImageMatchSettings) -> BandKey | None:
+def _first_shared_key(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> BandKey | None:
+    scope = _scope(a, text)
+    if scope != _scope(b, text):
+        return None
     for i, (x, y) in enumerate(zip(a.bands, b.bands)):
         if x == y:
-            return ("t", i, x)
+            return ("t", i, x, scope)
     if images.mode == "either":
         shared = image_keys(a, images.hamming) & image_keys(b, images.hamming)
         if shared:
-            return ("i", *min(shared))
+            return ("i", *min(shared), scope)
     return None
 
 
@@ -81,6 +91,6 @@ def group_edges(key: BandKey, members: list[Fingerprint], text: NearTextSettings
             if pair in seen:
                 continue
             seen.add(pair)
-            if _first_shared_key(a, b, images) == key and is_near_duplicate(a, b, text, images):
+            if _first_shared_key(a, b, text, images) == key and is_near_duplicate(a, b, text, images):
                 verified.append(pair)
     return spanning_edges(verified)

@@ -26,8 +26,22 @@ class _FingerprintFn(beam.DoFn):
 
     def process(self, problem):
         fp = self._fingerprint(problem, survivor_rank(problem, self._settings.preferred_sources))
-        for key in band_keys(fp, self._settings.images):
+        for key in band_keys(fp, self._settings.near_text, self._settings.images):
             yield key, fp
+
+
+class _VerifyGroupFn(beam.DoFn):
+    """Verified edges of one band group; the group sizes (what one worker must hold) go to a metric."""
+
+    def __init__(self, settings: DedupSettings):
+        self._settings = settings
+        self._sizes = Metrics.distribution("dedup", "band_group_size")
+
+    def process(self, keyed):
+        key, members = keyed
+        members = list(members)
+        self._sizes.update(len(members))
+        yield from group_edges(key, members, self._settings.near_text, self._settings.images)
 
 
 class _ApplyFn(beam.DoFn):
@@ -67,7 +81,7 @@ class NearDedup(beam.PTransform):
             problems
             | "Fingerprint" >> beam.ParDo(_FingerprintFn(s))
             | "GroupByBand" >> beam.GroupByKey()
-            | "VerifyPairs" >> beam.FlatMap(lambda kv: group_edges(kv[0], list(kv[1]), s.near_text, s.images))
+            | "VerifyPairs" >> beam.ParDo(_VerifyGroupFn(s))
             | "Components" >> ConnectedComponents(s.near_text.max_rounds)
             | "ById" >> beam.Map(lambda ns: (ns[0][1], ns[1]))
         )
