@@ -4,12 +4,13 @@ from __future__ import annotations
 import random
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.factories import problem
 from transforms.dedup import ExactDedup, NearDedup, exact_key, normalize_text
-from transforms.dedup.candidates import group_edges, is_near_duplicate
+from transforms.dedup.candidates import group_edges, group_keys, is_near_duplicate
 from transforms.dedup.components import ConnectedComponents, propagate, spanning_edges
 from transforms.dedup.images import hamming, hash_chunks, images_match
 from transforms.dedup.minhash import Fingerprinter, answer_value
@@ -107,9 +108,15 @@ def test_a_band_group_of_templated_text_over_different_pictures_yields_no_edges(
     members = [_fp(problem(pid=f"s/{i}", question=LONG_Q, phash=f"{rng.getrandbits(64):016x}")) for i in range(50)]
     twin = _fp(problem(pid="s/99", question=LONG_Q, phash=f"{members[7].phashes[0] ^ 1:016x}"))
     key = ("t", 0, members[0].bands[0], "3")
-    assert group_edges(key, members, SETTINGS.near_text, SETTINGS.images) == []
-    assert group_edges(key, [*members, twin], SETTINGS.near_text, SETTINGS.images) == [((0, "s/7"), (0, "s/99"))]
-    assert group_edges(("t", 1, members[0].bands[1], "3"), [members[7], twin], SETTINGS.near_text, SETTINGS.images) == []
+    edges = lambda group, fps, hot: group_edges(group, fps, SETTINGS.near_text, SETTINGS.images, hot)  # noqa: E731
+    assert edges((key, None), members, {}) == []
+    assert edges((key, None), [*members, twin], {}) == [((0, "s/7"), (0, "s/99"))]
+    assert edges((("t", 1, members[0].bands[1], "3"), None), [members[7], twin], {}) == []
+    # a hot band group is split by image-hash range: the pair is verified once, in the first range they share
+    subs = [group_keys(key, fp, {key: 51}, SETTINGS.images) for fp in (members[7], twin)]
+    shared = sorted(set(subs[0]) & set(subs[1]))
+    assert len(subs[0]) == SETTINGS.images.hamming + 1 and shared[0][1] is not None
+    assert [edges(g, [members[7], twin], {key: 51}) for g in shared] == [[((0, "s/7"), (0, "s/99"))]] + [[]] * (len(shared) - 1)
 
 
 def test_spanning_edges_link_every_node_to_its_components_smallest():
@@ -132,7 +139,8 @@ def test_components_of_a_long_chain_converge_to_one_survivor():
         assert_that(out, equal_to(expected))
 
 
-def test_near_dedup_drops_paraphrases_and_keeps_templated_near_misses():
+@pytest.mark.parametrize("max_group", [1000, 2], ids=["whole-groups", "split-groups"])
+def test_near_dedup_drops_paraphrases_and_keeps_templated_near_misses(max_group):
     rows = [
         problem(pid="s/2", question=LONG_Q, phash="0f" * 8),
         problem(pid="s/1", question=LONG_Q.upper().replace("NOON", "midday"), phash="0f" * 7 + "1f"),
@@ -141,7 +149,7 @@ def test_near_dedup_drops_paraphrases_and_keeps_templated_near_misses():
         problem(pid="s/5", question=LONG_Q, phash="f0" * 8),
     ]
     with TestPipeline() as p:
-        out = p | beam.Create(rows) | NearDedup(SETTINGS)
+        out = p | beam.Create(rows) | NearDedup(DedupSettings(near_text={"max_group": max_group}))
         assert_that(out.kept | beam.Map(lambda pr: pr.id), equal_to(["s/1", "s/4", "s/5"]), label="kept")
         assert_that(out[DROPPED] | beam.Map(lambda r: (r.row_id, r.reason, r.survivor_id)),
                     equal_to([("s/2", "near_duplicate", "s/1"), ("s/3", "near_duplicate", "s/1")]), label="dropped")

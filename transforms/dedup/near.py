@@ -1,5 +1,8 @@
 """Near-duplicate problems: fingerprints → band keys → GroupByKey → verified edges → components.
 
+Band keys are counted first; groups above ``max_group`` are split by image-hash range (see
+:mod:`transforms.dedup.candidates`).
+
 Only fingerprints (no image bytes) are shuffled for the search; the problems themselves meet
 their component's survivor in one CoGroupByKey at the end. Dropped rows have reason
 ``near_duplicate`` and the survivor's id.
@@ -9,7 +12,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.dedup.candidates import band_keys, group_edges
+from transforms.dedup.candidates import band_keys, group_edges, group_keys
 from transforms.dedup.components import ConnectedComponents, survivor_rank
 from transforms.dedup.exact import duplicate_row
 from transforms.dedup.minhash import Fingerprinter
@@ -37,11 +40,11 @@ class _VerifyGroupFn(beam.DoFn):
         self._settings = settings
         self._sizes = Metrics.distribution("dedup", "band_group_size")
 
-    def process(self, keyed):
-        key, members = keyed
+    def process(self, keyed, hot):
+        group, members = keyed
         members = list(members)
         self._sizes.update(len(members))
-        yield from group_edges(key, members, self._settings.near_text, self._settings.images)
+        yield from group_edges(group, members, self._settings.near_text, self._settings.images, hot)
 
 
 class _ApplyFn(beam.DoFn):
@@ -77,11 +80,18 @@ class NearDedup(beam.PTransform):
 
     def expand(self, problems):
         s = self._settings
+        keyed = problems | "Fingerprint" >> beam.ParDo(_FingerprintFn(s))
+        hot = beam.pvalue.AsDict(
+            keyed
+            | "BandKeys" >> beam.Keys()
+            | "CountBands" >> beam.combiners.Count.PerElement()
+            | "HotBands" >> beam.Filter(lambda kv, limit: kv[1] > limit, s.near_text.max_group)
+        )
         survivors = (
-            problems
-            | "Fingerprint" >> beam.ParDo(_FingerprintFn(s))
+            keyed
+            | "SplitHot" >> beam.FlatMap(lambda kv, hot: [(g, kv[1]) for g in group_keys(kv[0], kv[1], hot, s.images)], hot=hot)
             | "GroupByBand" >> beam.GroupByKey()
-            | "VerifyPairs" >> beam.ParDo(_VerifyGroupFn(s))
+            | "VerifyPairs" >> beam.ParDo(_VerifyGroupFn(s), hot=hot)
             | "Components" >> ConnectedComponents(s.near_text.max_rounds)
             | "ById" >> beam.Map(lambda ns: (ns[0][1], ns[1]))
         )

@@ -16,7 +16,9 @@ class NearTextSettings(Settings):
     character 5-gram Jaccard to about 0.65; images and answers guard against templated text). The LSH bands and rows come from
     datasketch's optimum for ``threshold`` and ``num_perm``, weighting false negatives by
     ``false_negative_weight`` (candidates are verified exactly, so a false positive costs only
-    a comparison). ``max_rounds`` bounds the label-propagation rounds of connected components.
+    a comparison). ``max_rounds`` bounds the label-propagation rounds of connected components; a
+    band group of more than ``max_group`` problems is split by image-hash range (``both`` mode)
+    so no worker holds it whole.
     ``same_answer`` requires equal normalized answers: the same question on the same picture
     has the same answer, while templated near-misses (same text, a figure that differs only in
     its number labels, which a perceptual hash cannot see) usually do not.
@@ -30,6 +32,7 @@ class NearTextSettings(Settings):
     false_negative_weight: float = Field(default=0.9, gt=0.0, lt=1.0)
     seed: int = 1
     max_rounds: int = Field(default=8, ge=1, le=64)
+    max_group: int = Field(default=1000, ge=2)
     same_answer: bool = True
 
 
