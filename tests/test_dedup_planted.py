@@ -84,3 +84,16 @@ def test_cli_dedups_and_decontaminates_files_and_prints_the_summary(tmp_path, ca
     assert f"cli/{target.id}" in {r["row_id"] for r in contaminated}
     assert all(r["detail"].startswith("benchmark evalset item b-1") for r in contaminated)
     assert all(r["survivor_id"] for r in rows if r["reason"] != "contaminated")
+
+
+def test_planted_variants_really_differ_from_their_originals():
+    data = planted(40, seed=2, duplicate_share=0.5)
+    by_id = {p.id: p for p in data.problems}
+    variants = [p for p in data.problems if not p.id.rsplit("-", 1)[-1].isdigit()]
+    assert len(variants) == 20 and data.expected_drops() >= 20
+    for v in variants:
+        original_id, kind = v.id.rsplit("-", 1)
+        original = by_id[original_id]
+        assert data.group[v.id] == data.group[original_id]
+        assert (v.question != original.question) == (kind != "jpeg")
+        assert (v.image.tobytes() != original.image.convert("RGB").tobytes()) == kind.endswith("jpeg")
