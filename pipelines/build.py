@@ -11,7 +11,7 @@ from pipelines.config import PipelineConfig
 from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import OUTPUT_SCHEMAS
 from transforms.assess import Assess
-from transforms.dedup import ExactDedup
+from transforms.dedup import DedupProblems, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
@@ -51,8 +51,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
     read = p | "Read" >> ReadProblems(config.source)
     rows = read.rows | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
-    deduped = normalized.problems | "Dedup" >> ExactDedup()
-    assessed = deduped.unique | "Assess" >> Assess(config.assess)
+    deduped = normalized.problems | "Dedup" >> DedupProblems(config.dedup)
+    assessed = deduped["kept"] | "Assess" >> Assess(config.assess)
     dropped = [deduped[DROPPED]]
     if config.judge is not None:
         judged = assessed | "Judge" >> Judge(config.judge, *endpoint(config.judge.endpoint, config, endpoints), cache)
@@ -71,6 +71,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
     if config.repair.enabled:
         verified = verified | "Repair" >> RepairChains(
             config.repair, *endpoint(config.repair.endpoint, config, endpoints), cache, config.verify)
+    if config.dedup.chains.enabled:
+        verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     selected = verified | "Select" >> SelectChains(config.select)
     dropped.append(selected[DROPPED])
 

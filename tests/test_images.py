@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import png_bytes
-from transforms.images import ImageError, ImageSettings, dhash, normalize_image
+from transforms.images import ImageError, ImageSettings, normalize_image, perceptual_hash
 
 SETTINGS = ImageSettings(max_side=32, min_side=8, max_pixels=1_000_000)
 
@@ -32,7 +32,7 @@ def test_pixel_hash_ignores_the_file_encoding_but_not_the_content():
     assert a.sha256 != c.sha256
 
 
-def test_dhash_is_close_for_a_resized_copy_and_far_for_another_picture():
+def test_perceptual_hash_is_close_for_a_resized_copy_and_far_for_another_picture():
     base = Image.open(io.BytesIO(png_bytes((200, 150))))
     resized = base.resize((120, 90))
     other = Image.new("RGB", (200, 150), (255, 255, 255))
@@ -40,8 +40,8 @@ def test_dhash_is_close_for_a_resized_copy_and_far_for_another_picture():
         for y in range(0, 75):
             other.putpixel((x, y), (0, 0, 0))
     distance = lambda h1, h2: bin(int(h1, 16) ^ int(h2, 16)).count("1")  # noqa: E731
-    assert distance(dhash(base), dhash(resized)) <= 4
-    assert distance(dhash(base), dhash(other)) > 10
+    assert distance(perceptual_hash(base), perceptual_hash(resized)) <= 4
+    assert distance(perceptual_hash(base), perceptual_hash(other)) > 10
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ import hashlib
 import io
 import warnings
 
+import imagehash
 from PIL import Image, UnidentifiedImageError
 
 from schemas.problem import ImageMeta, ImageRef
@@ -33,17 +34,12 @@ class ImageError(ValueError):
         self.detail = detail
 
 
-def dhash(image: Image.Image, size: int = 8) -> str:
-    """A 64-bit difference hash as 16 hex digits: near-identical images get near-identical hashes."""
-    small = image.convert("L").resize((size + 1, size), Image.Resampling.LANCZOS)
-    px = small.tobytes()
-    bits = 0
-    for row in range(size):
-        for col in range(size):
-            left = px[row * (size + 1) + col]
-            right = px[row * (size + 1) + col + 1]
-            bits = (bits << 1) | (left > right)
-    return f"{bits:0{size * size // 4}x}"
+def perceptual_hash(image: Image.Image) -> str:
+    """The 64-bit DCT perceptual hash (``imagehash.phash``) as 16 hex digits.
+
+    Resized or re-encoded copies land within a few bits of each other (Hamming distance).
+    """
+    return str(imagehash.phash(image))
 
 
 def pixel_sha256(image: Image.Image) -> str:
@@ -85,7 +81,7 @@ def normalize_image(data: bytes, name: str, settings: ImageSettings) -> tuple[Im
         height=img.size[1],
         format=settings.format,
         sha256=pixel_sha256(img),
-        phash=dhash(img),
+        phash=perceptual_hash(img),
     )
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return ImageRef(bytes=encoded, path=f"{stem}.{settings.format.lower()}"), meta

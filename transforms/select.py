@@ -38,7 +38,8 @@ class SelectSettings(Settings):
 
 
 def _correct(generations: list[Generation]) -> list[Generation]:
-    return [g for g in generations if g.verdict and g.verdict.correct]
+    """Correct chains, without those the chain dedup marked as near-repeats."""
+    return [g for g in generations if g.verdict and g.verdict.correct and g.duplicate_of is None]
 
 
 def shortest_correct(generations: list[Generation]) -> Generation | None:

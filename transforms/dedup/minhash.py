@@ -1,0 +1,83 @@
+"""Fingerprints for near-duplicate search: MinHash band hashes, shingle set, image hashes.
+
+Signatures are datasketch ``MinHash`` objects over hashed shingles of the normalized question
+(choices are left out: the same question on the same picture with the same answer value is the
+same problem whatever its distractors, and the answer value is compared separately); the LSH bands and rows are those datasketch's ``MinHashLSH`` picks for the
+configured threshold, but bands become Beam keys instead of entries of an in-memory index.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from schemas.problem import Problem
+from transforms.dedup.components import Node
+from transforms.dedup.images import phash_int
+from transforms.dedup.settings import NearTextSettings
+from transforms.dedup.text import normalize_text, shingle_hashes
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What near-duplicate search needs of a problem (no image bytes)."""
+
+    node: Node
+    answer: str
+    shingles: frozenset[int]
+    bands: tuple[int, ...]
+    phashes: tuple[int, ...]
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+def lsh_shape(settings: NearTextSettings) -> tuple[int, int]:
+    """(bands, rows) that datasketch's MinHashLSH chooses for the threshold and weights."""
+    weight = settings.false_negative_weight
+    lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm, weights=(1.0 - weight, weight))
+    return lsh.b, lsh.r
+
+
+def answer_value(problem: Problem) -> str:
+    """The normalized answer; for a multiple-choice letter, the text of the choice it names."""
+    index = ord(problem.answer.strip().upper()[:1] or "?") - ord("A")
+    if problem.answer_type == "multiple_choice" and 0 <= index < len(problem.choices):
+        return normalize_text(problem.choices[index])
+    return normalize_text(problem.answer)
+
+
+class Fingerprinter:
+    """Builds :class:`Fingerprint` s; one instance per worker reuses the MinHash permutations."""
+
+    def __init__(self, settings: NearTextSettings):
+        self._settings = settings
+        self._bands, self._rows = lsh_shape(settings)
+        template = MinHash(num_perm=settings.num_perm, seed=settings.seed)
+        self._permutations, self._scheme = template.permutations, template.scheme
+
+    def band_hashes(self, hashed_shingles: frozenset[int]) -> tuple[int, ...]:
+        """One 64-bit hash per LSH band of the MinHash signature of ``hashed_shingles``."""
+        minhash = MinHash(num_perm=self._settings.num_perm, hashfunc=_identity, permutations=self._permutations,
+                          scheme=self._scheme)
+        minhash.update_batch(np.fromiter(sorted(hashed_shingles), dtype=np.uint64, count=len(hashed_shingles)))
+        values = minhash.hashvalues
+        r = self._rows
+        return tuple(
+            int.from_bytes(hashlib.blake2b(values[i * r : (i + 1) * r].tobytes(), digest_size=8).digest(), "big")
+            for i in range(self._bands)
+        )
+
+    def __call__(self, problem: Problem, node: Node) -> Fingerprint:
+        s = self._settings
+        hashed = shingle_hashes(problem.question, s.shingle, s.shingle_size)
+        return Fingerprint(
+            node=node,
+            answer=answer_value(problem),
+            shingles=hashed,
+            bands=self.band_hashes(hashed),
+            phashes=tuple(sorted(phash_int(m) for m in problem.image_meta)),
+        )

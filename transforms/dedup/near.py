@@ -1,0 +1,103 @@
+"""Near-duplicate problems: fingerprints → band keys → GroupByKey → verified edges → components.
+
+Band keys are counted first; groups above ``max_group`` are split by image-hash range (see
+:mod:`transforms.dedup.candidates`).
+
+Only fingerprints (no image bytes) are shuffled for the search; the problems themselves meet
+their component's survivor in one CoGroupByKey at the end. Dropped rows have reason
+``near_duplicate`` and the survivor's id.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.dedup.candidates import band_keys, group_edges, group_keys
+from transforms.dedup.components import ConnectedComponents, survivor_rank
+from transforms.dedup.exact import duplicate_row
+from transforms.dedup.minhash import Fingerprinter
+from transforms.dedup.settings import DedupSettings
+from transforms.tags import DROPPED
+
+
+class _FingerprintFn(beam.DoFn):
+    def __init__(self, settings: DedupSettings):
+        self._settings = settings
+
+    def setup(self):
+        self._fingerprint = Fingerprinter(self._settings.near_text)
+
+    def process(self, problem):
+        fp = self._fingerprint(problem, survivor_rank(problem, self._settings.preferred_sources))
+        for key in band_keys(fp, self._settings.near_text, self._settings.images):
+            yield key, fp
+
+
+class _VerifyGroupFn(beam.DoFn):
+    """Verified edges of one band group; the group sizes (what one worker must hold) go to a metric."""
+
+    def __init__(self, settings: DedupSettings):
+        self._settings = settings
+        self._sizes = Metrics.distribution("dedup", "band_group_size")
+
+    def process(self, keyed, hot):
+        group, members = keyed
+        members = list(members)
+        self._sizes.update(len(members))
+        yield from group_edges(group, members, self._settings.near_text, self._settings.images, hot)
+
+
+class _ApplyFn(beam.DoFn):
+    def __init__(self, detail: str):
+        self._detail = detail
+        self._dups = Metrics.counter("dedup", "near_duplicates")
+
+    def process(self, keyed):
+        _, grouped = keyed
+        survivors = list(grouped["survivor"])
+        for problem in grouped["problem"]:
+            if not survivors:
+                yield problem
+                continue
+            self._dups.inc()
+            yield beam.pvalue.TaggedOutput(DROPPED, duplicate_row(problem, survivors[0][1], "near_duplicate", self._detail))
+
+
+def describe(settings: DedupSettings) -> str:
+    """The dropped rows' detail: what matched, per the configured mode."""
+    text = f"question text Jaccard >= {settings.near_text.threshold}"
+    image = f"images within {settings.images.hamming} bits"
+    answer = ", same answer" if settings.near_text.same_answer else ""
+    return {"both": f"{text} and {image}", "either": f"{text} or {image}", "text_only": text}[settings.images.mode] + answer
+
+
+class NearDedup(beam.PTransform):
+    """Problems → problems without near-duplicates (main) and dropped near-duplicates."""
+
+    def __init__(self, settings: DedupSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, problems):
+        s = self._settings
+        keyed = problems | "Fingerprint" >> beam.ParDo(_FingerprintFn(s))
+        hot = beam.pvalue.AsDict(
+            keyed
+            | "BandKeys" >> beam.Keys()
+            | "CountBands" >> beam.combiners.Count.PerElement()
+            | "HotBands" >> beam.Filter(lambda kv, limit: kv[1] > limit, s.near_text.max_group)
+        )
+        survivors = (
+            keyed
+            | "SplitHot" >> beam.FlatMap(lambda kv, hot: [(g, kv[1]) for g in group_keys(kv[0], kv[1], hot, s.images)], hot=hot)
+            | "GroupByBand" >> beam.GroupByKey()
+            | "VerifyPairs" >> beam.ParDo(_VerifyGroupFn(s), hot=hot)
+            | "Components" >> ConnectedComponents(s.near_text.max_rounds)
+            | "ById" >> beam.Map(lambda ns: (ns[0][1], ns[1]))
+        )
+        by_id = problems | "KeyById" >> beam.Map(lambda p: (p.id, p))
+        return (
+            {"problem": by_id, "survivor": survivors}
+            | "JoinSurvivors" >> beam.CoGroupByKey()
+            | "Apply" >> beam.ParDo(_ApplyFn(describe(s))).with_outputs(DROPPED, main="kept")
+        )
