@@ -169,6 +169,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--dup-rate", type=float, default=0.2, help="planted duplicates per original")
     parser.add_argument("--runner", default="direct", help="a runner preset (direct, direct-mp, dask)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds one size may take before it is reported as cut off")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -181,15 +182,20 @@ def main() -> None:
     for n in args.sizes:
         for impl in rows:
             cmd = [sys.executable, __file__, "--one", str(n), "--dup-rate", str(args.dup_rate), "--runner", args.runner]
-            out = subprocess.run(cmd + (["--baseline"] if impl == "baseline" else []), capture_output=True, text=True, check=True)
+            try:
+                out = subprocess.run(cmd + (["--baseline"] if impl == "baseline" else []), capture_output=True, text=True,
+                                     check=True, timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                print(f"{impl:<9}{n:>8}  cut off after {args.timeout:.0f} s", flush=True)
+                continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
             rows[impl].append(r)
             print(f"{impl:<9}{n:>8}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9.0f}{r['largest_group']:>15}"
                   f"{r['precision']:>11.4f}{r['recall']:>8.4f}", flush=True)
-    if len(args.sizes) > 1:
-        for impl, results in rows.items():
+    for impl, results in rows.items():
+        if len(results) > 1:
             k = np.polyfit(np.log([r["n"] for r in results]), np.log([r["wall_s"] for r in results]), 1)[0]
-            print(f"{impl}: time ~ n^{k:.2f}")
+            print(f"{impl}: time ~ n^{k:.2f} over n = {[r['n'] for r in results]}")
 
 
 if __name__ == "__main__":
