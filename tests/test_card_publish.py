@@ -14,11 +14,11 @@ import huggingface_hub
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from huggingface_hub import DatasetCard, HfApi
+from huggingface_hub import DatasetCard
 
 from data_cards.card import load_manifest, render_card, write_card
 from data_cards.metadata import output_sets, size_category
-from data_cards.publish import PublishRefused, plan_publish, publish
+from data_cards.publish import PublishRefused, plan_publish
 from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
 from pipelines.cli import main
 from pipelines.config import parse_config
@@ -250,28 +250,32 @@ def test_publish_without_a_token_uploads_nothing(run_dir, monkeypatch, tmp_path,
     assert "no Hugging Face token" in capsys.readouterr().err
 
 
-def test_publish_sends_one_commit_with_every_file_to_the_hub_api(run_dir, monkeypatch):
+def test_publish_sends_one_commit_with_every_file_to_the_hub_api(run_copy, monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # the stub speaks LFS, not Xet
-    manifest = load_manifest(str(run_dir))
-    plan = plan_publish(run_dir, manifest, "me/fake", revision="dev", private=True)
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     with HubStub() as hub:
-        commit = publish(plan, HfApi(endpoint=hub.url, token="hf_test_token"))
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+        assert _publish_cli(run_copy, "--private", "--revision", "dev") == 0
+    out = capsys.readouterr()
+    assert "hf_test_token" not in out.out + out.err
+    manifest = load_manifest(str(run_copy))
+    plan = plan_publish(run_copy, manifest, "me/fake", revision="dev", private=True)
     posts = hub.paths("POST")
     assert posts[:3] == ["/api/repos/create", "/api/datasets/me/fake/branch/dev", "/api/validate-yaml"]
     assert posts[-1] == "/api/datasets/me/fake/commit/dev" and len(hub.commits) == 1
-    create = hub.requests[0][2]
+    create = next(body for _, path, body in hub.requests if path == "/api/repos/create")
     assert (create["organization"], create["name"], create["type"], create["visibility"]) == ("me", "fake", "dataset", "private")
-    api_headers = [h for (_, path, _), h in zip(hub.requests, hub.headers) if path.startswith("/api/")]
-    assert all(h.get("authorization") == "Bearer hf_test_token" for h in api_headers)  # LFS PUTs go to presigned URLs
+    posted = [h for (method, _, _), h in zip(hub.requests, hub.headers) if method == "POST"]
+    assert all(h.get("authorization") == "Bearer hf_test_token" for h in posted)  # LFS PUTs go to presigned URLs
     header, *lines = hub.commits[0]
     assert header["value"]["summary"] == plan.commit_message
     assert [line["value"]["path"] for line in lines] == [f.path_in_repo for f in plan.files]
     for shard in manifest.shards:  # every shard arrived byte for byte through LFS
         assert hashlib.sha256(hub.lfs_objects[shard.sha256]).hexdigest() == shard.sha256
     inline = {line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines if line["key"] == "file"}
-    assert inline["README.md"] == (run_dir / "README.md").read_bytes()
-    assert inline["manifest.json"] == (run_dir / "manifest.json").read_bytes()
-    assert commit.oid == "c" * 40
+    assert inline["manifest.json"] == (run_copy / "manifest.json").read_bytes()
+    assert inline["README.md"] == (run_copy / "README.md").read_bytes()
+    assert b'load_dataset("me/fake", "sft", split="train")' in inline["README.md"]  # re-rendered for the repo
 
 
 def test_plan_refuses_missing_files(run_copy):
