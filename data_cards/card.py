@@ -145,9 +145,10 @@ def render_card(manifest: Manifest, sets: list[OutputSet], examples: list[Exampl
 
 Chains of thought distilled from a teacher model for image-question problems by mmcot, following
 the adaptive-length chain-of-thought distillation of Skywork R1V: each problem's difficulty sets
-the teacher's length budget, every chain was verified against the reference answer, and the
-shortest correct chain per problem was kept. It is meant for supervised fine-tuning (`sft`) and
-reinforcement learning (`rl`) of multimodal reasoning models.
+the teacher's length budget, every chain was verified against the reference answer, and one
+correct chain per problem was kept (selection below). It is meant for supervised fine-tuning
+(`sft`), reinforcement learning (`rl`) and preference tuning (`preference`, when present) of
+multimodal reasoning models.
 
 ## Load it
 
