@@ -60,27 +60,44 @@ def _load_snippet(sets: list[OutputSet], repo_id: str) -> str:
             "Images decode as PIL images.")
 
 
-def _judge(config: dict) -> list[str]:
-    judge = config.get("assess", {}).get("judge")
-    if not judge:
-        return []
+def _helper_model(section: dict, teacher: dict) -> str:
+    """The model a judge/repair section names, or the run's teacher when it names none."""
+    model = (section.get("endpoint") or {}).get("model")
+    return f"`{model}`" if model else f"the teacher (`{teacher.get('model')}`)"
+
+
+def _judge_and_repair(config: dict) -> list[str]:
+    """A line each for the judge and the repair model, when the config has them (read defensively)."""
+    teacher, assess = config.get("teacher", {}), config.get("assess", {})
+    lines = []
+    judge = config.get("judge") or assess.get("judge")
     if isinstance(judge, dict):
-        details = ", ".join(f"{k} {v}" for k, v in judge.items() if k != "model" and v is not None)
-        return [f"- Judge: `{judge.get('model', '?')}`" + (f" ({details})." if details else ".")]
-    return [f"- Judge: `{judge}`."]
+        min_quality = assess.get("min_quality")
+        lines.append(f"- Judge: {_helper_model(judge, teacher)} scores S_v, S_t, S_I (1–5) per problem, max "
+                     f"{judge.get('max_tokens')} tokens, temperature {judge.get('temperature')}"
+                     + (f"; problems below quality {min_quality} are dropped" if min_quality else "")
+                     + f" (iteration {config.get('run', {}).get('iteration', 1)}).")
+    repair = config.get("repair") or {}
+    if repair.get("enabled"):
+        lines.append(f"- Repair: {_helper_model(repair, teacher)} rewrites a wrong chain of a problem with no correct "
+                     f"chain toward the reference answer (max {repair.get('max_tokens')} tokens); the rewrite is verified again.")
+    return lines
 
 
 def _making(manifest: Manifest) -> str:
     config, s = manifest.config, manifest.stats
     teacher, length, select = config.get("teacher", {}), config.get("length", {}), config.get("select", {})
-    bands = ", ".join(f"{b['name']} (difficulty ≤ {b['max_difficulty']}: {b['max_tokens']} tokens, {b['prompt_style']} prompt)"
+    bands = ", ".join(f"{b['name']} (difficulty ≤ {b['max_difficulty']}: {b['max_tokens']} tokens"
+                      + (f", target {b['target_tokens']}" if b.get("target_tokens") else "") + f", {b['prompt_style']} prompt)"
                       for b in length.get("bands", []))
     lines = [f"- Teacher: `{teacher.get('model')}` ({teacher.get('modality', '?')} input) through an OpenAI-compatible server.",
-             *_judge(config),
+             *_judge_and_repair(config),
              f"- Difficulty: from `{config.get('assess', {}).get('difficulty_from', '?')}`.",
              f"- Sampling: {length.get('samples')} chains per problem, temperature {length.get('temperature')}, "
              f"top-p {length.get('top_p')}, repetition penalty {length.get('repetition_penalty')}; length policy "
-             f"`{length.get('policy')}`" + (f" with bands {bands}." if bands else "."),
+             f"`{length.get('policy')}`" + (f" with bands {bands}" if bands else "")
+             + (f"; R1V's controller with {length['drlc']}" if length.get("policy") == "r1v_drlc" and length.get("drlc") else "")
+             + ". The full config is under Reproduce.",
              f"- Chains: {int(s.get('chains', 0))} sampled ({int(s.get('chains_from_cache', 0))} from the response cache), "
              f"{int(s.get('chains_correct', 0))} verified correct, {int(s.get('chains_truncated', 0))} truncated; "
              f"{int(s.get('prompt_tokens', 0))} prompt and {int(s.get('completion_tokens', 0))} completion tokens newly generated.",
@@ -96,12 +113,15 @@ def _q(quantiles) -> str:
 def _bands(manifest: Manifest) -> str:
     if not manifest.bands:
         return "No chains were generated."
-    lines = ["| band | mean difficulty | problems | chains | correct | truncated | pass rate | kept | tokens p10 / p50 / p90 (all) | tokens p10 / p50 / p90 (kept) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| band | mean difficulty | problems | chains | correct | truncated | repaired | pass rate | kept | "
+             "tokens p10 / p50 / p90 (all) | tokens p10 / p50 / p90 (kept) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {b.name} | {b.difficulty_mean:.3f} | {b.problems} | {b.chains} | {b.correct_chains} | {b.truncated_chains} | "
-              f"{b.pass_rate:.3f} | {b.kept} | {_q(b.tokens_all)} | {_q(b.tokens_kept)} |" for b in manifest.bands]
-    lines += ["", "Pass rate is the mean over the band's problems of the share of correct chains; token counts are "
-              "completion tokens."]
+              f"{b.repaired_chains} | {b.pass_rate:.3f} | {b.kept} | {_q(b.tokens_all)} | {_q(b.tokens_kept)} |"
+              for b in manifest.bands]
+    lines += ["", "Chains, correct, truncated, pass rate and the token counts of all chains count the teacher's samples "
+              "(repairs apart); pass rate is the mean over the band's problems of the share of correct samples; token "
+              "counts are completion tokens."]
     lines += [f"\n![{posixpath.splitext(posixpath.basename(p))[0].replace('_', ' ')}]({p})" for p in manifest.plots]
     return "\n".join(lines)
 
@@ -125,9 +145,10 @@ def render_card(manifest: Manifest, sets: list[OutputSet], examples: list[Exampl
 
 Chains of thought distilled from a teacher model for image-question problems by mmcot, following
 the adaptive-length chain-of-thought distillation of Skywork R1V: each problem's difficulty sets
-the teacher's length budget, every chain was verified against the reference answer, and the
-shortest correct chain per problem was kept. It is meant for supervised fine-tuning (`sft`) and
-reinforcement learning (`rl`) of multimodal reasoning models.
+the teacher's length budget, every chain was verified against the reference answer, and one
+correct chain per problem was kept (selection below). It is meant for supervised fine-tuning
+(`sft`), reinforcement learning (`rl`) and preference tuning (`preference`, when present) of
+multimodal reasoning models.
 
 ## Load it
 

@@ -26,6 +26,7 @@ class ChainLengths:
     tokens: list[int] = field(default_factory=list)
     correct: list[bool] = field(default_factory=list)
     truncated: list[bool] = field(default_factory=list)
+    repaired: list[bool] = field(default_factory=list)
     kept_band: list[str] = field(default_factory=list)
     kept_difficulty: list[float] = field(default_factory=list)
     kept_tokens: list[int] = field(default_factory=list)
@@ -33,9 +34,12 @@ class ChainLengths:
 
 def _scatter(lengths: ChainLengths):
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for correct, label, style in ((False, "wrong chain", dict(marker="x", color="0.6")),
-                                  (True, "correct chain", dict(marker="o", color="tab:blue", alpha=0.6))):
-        points = [(d, t) for d, t, c in zip(lengths.difficulty, lengths.tokens, lengths.correct) if c == correct]
+    for kind, label, style in (((False, False), "wrong chain", dict(marker="x", color="0.6")),
+                               ((False, True), "correct chain", dict(marker="o", color="tab:blue", alpha=0.6)),
+                               ((True, True), "repaired, correct", dict(marker="^", color="tab:green")),
+                               ((True, False), "repaired, wrong", dict(marker="v", color="tab:red"))):
+        points = [(d, t) for d, t, r, c in zip(lengths.difficulty, lengths.tokens, lengths.repaired, lengths.correct)
+                  if (r, c) == kind]
         if points:
             xs, ys = zip(*points)
             ax.scatter(xs, ys, s=12, label=label, rasterized=True, **style)
@@ -49,7 +53,8 @@ def _scatter(lengths: ChainLengths):
 
 def _boxes(lengths: ChainLengths, band_order: list[str]):
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    every = [[t for b, t in zip(lengths.band, lengths.tokens) if b == name] for name in band_order]
+    every = [[t for b, t, r in zip(lengths.band, lengths.tokens, lengths.repaired) if b == name and not r]
+             for name in band_order]
     kept = [[t for b, t in zip(lengths.kept_band, lengths.kept_tokens) if b == name] or [float("nan")]
             for name in band_order]
     positions = range(len(band_order))
@@ -59,7 +64,7 @@ def _boxes(lengths: ChainLengths, band_order: list[str]):
                boxprops=dict(facecolor="tab:orange"), medianprops=dict(color="black"))
     ax.set_xticks(list(positions), band_order)
     ax.set(xlabel="difficulty band (easiest first)", ylabel="completion tokens",
-           title="Chain length by band: all chains (grey) vs kept (orange)")
+           title="Chain length by band: teacher samples (grey) vs kept (orange)")
     return fig
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi
+from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, constants
 
 from data_cards.examples import EXAMPLES_DIR
 from schemas.manifest import Manifest
@@ -40,8 +40,6 @@ class PublishPlan:
     @property
     def url(self) -> str:
         """The dataset repo's address on the Hub (this process's endpoint)."""
-        from huggingface_hub import constants
-
         return f"{constants.ENDPOINT}/datasets/{self.repo_id}/tree/{self.revision}"
 
     def describe(self) -> str:
@@ -80,8 +78,7 @@ def check_output(out_dir: Path, manifest: Manifest) -> None:
 
 def plan_publish(out_dir: Path, manifest: Manifest, repo_id: str, revision: str = "main",
                  private: bool = False) -> PublishPlan:
-    """The checked output's card, manifest, shards, plots and example images as one commit's files."""
-    check_output(out_dir, manifest)
+    """The card, manifest, shards, plots and example images as one commit's files (check the output first)."""
     examples = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / EXAMPLES_DIR).glob("*") if p.is_file())
     rel_paths = ["README.md", "manifest.json", *(s.path for s in manifest.shards), *manifest.plots, *examples]
     missing = [p for p in rel_paths if not (out_dir / p).is_file()]

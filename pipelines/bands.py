@@ -7,14 +7,15 @@ import pyarrow.compute as pc
 from data_cards.plots import ChainLengths
 from schemas.manifest import BandStats, Quantiles
 
-CHAIN_COLUMNS = ["problem_id", "completion_tokens", "finish_reason", "sampling", "difficulty", "verdict"]
+CHAIN_COLUMNS = ["problem_id", "completion_tokens", "finish_reason", "sampling", "difficulty", "verdict", "provenance"]
 KEPT_COLUMNS = ["id", "difficulty", "completion_tokens"]
 
 
 def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> ChainLengths:
-    """Every chain's band, difficulty, length and verdict, and every kept chain's band and length.
+    """Every chain's band, difficulty, length, verdict and provenance, and every kept chain's band and length.
 
-    ``generations`` hold :data:`CHAIN_COLUMNS` of ``generations/``, ``kept_rows`` :data:`KEPT_COLUMNS` of ``sft/``.
+    ``generations`` hold :data:`CHAIN_COLUMNS` of ``generations/`` (``provenance`` may be missing: all
+    chains are then the teacher's samples), ``kept_rows`` :data:`KEPT_COLUMNS` of ``sft/``.
     """
     if not generations:
         return ChainLengths()
@@ -29,6 +30,8 @@ def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> Cha
         tokens=gens["completion_tokens"].to_pylist(),
         correct=pc.fill_null(pc.struct_field(gens["verdict"], "correct"), False).to_pylist(),
         truncated=pc.equal(gens["finish_reason"], "length").to_pylist(),
+        repaired=(pc.equal(gens["provenance"], "repair").to_pylist() if "provenance" in gens.column_names
+                  else [False] * gens.num_rows),
         kept_band=[band_of.get(i, "") for i in kept_ids],
         kept_difficulty=kept["difficulty"].to_pylist(),
         kept_tokens=kept["completion_tokens"].to_pylist(),
@@ -43,9 +46,16 @@ def _quantiles(values: list[int]) -> Quantiles:
 
 
 def band_stats(lengths: ChainLengths) -> list[BandStats]:
-    """One :class:`BandStats` per band that has chains, easiest (lowest mean difficulty) first."""
-    chains = pa.table({"problem_id": lengths.problem_id, "band": lengths.band, "difficulty": lengths.difficulty,
-                       "tokens": lengths.tokens, "correct": pa.array(lengths.correct, pa.float64()), "truncated": lengths.truncated})
+    """One :class:`BandStats` per band that has chains, easiest (lowest mean difficulty) first.
+
+    Chains, pass rate and the token quantiles of all chains count the teacher's samples; repairs are counted apart.
+    """
+    if not lengths.tokens:
+        return []
+    every = pa.table({"problem_id": lengths.problem_id, "band": lengths.band, "difficulty": lengths.difficulty,
+                      "tokens": lengths.tokens, "correct": pa.array(lengths.correct, pa.float64()),
+                      "truncated": lengths.truncated, "repaired": lengths.repaired})
+    chains = every.filter(pc.invert(every["repaired"]))
     per_problem = chains.group_by(["band", "problem_id"]).aggregate([("correct", "mean"), ("difficulty", "mean")])
     stats = []
     for name in sorted(set(lengths.band)):
@@ -57,7 +67,8 @@ def band_stats(lengths: ChainLengths) -> list[BandStats]:
             problems=problems.num_rows,
             chains=band_chains.num_rows,
             correct_chains=int(pc.sum(band_chains["correct"]).as_py() or 0),
-            truncated_chains=pc.sum(band_chains["truncated"]).as_py() or 0,
+            truncated_chains=int(pc.sum(band_chains["truncated"]).as_py() or 0),
+            repaired_chains=every.filter(pc.and_(pc.equal(every["band"], name), every["repaired"])).num_rows,
             pass_rate=round(pc.mean(problems["correct_mean"]).as_py(), 4),
             kept=len(kept_tokens),
             difficulty_mean=round(pc.mean(problems["difficulty_mean"]).as_py(), 4),

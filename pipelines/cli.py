@@ -108,9 +108,10 @@ def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from huggingface_hub import HfApi, get_token
+    from huggingface_hub.errors import HfHubHTTPError
 
     from data_cards.card import load_manifest, write_card
-    from data_cards.publish import PublishRefused, plan_publish, publish
+    from data_cards.publish import PublishRefused, check_output, plan_publish, publish
 
     out = Path(args.output_dir)
     manifest = load_manifest(args.output_dir)
@@ -119,16 +120,22 @@ def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
         print("error: no Hugging Face token: set HF_TOKEN or run `hf auth login`", file=sys.stderr)
         return 2
     try:
+        check_output(out, manifest)
+        if not args.dry_run:
+            write_card(args.output_dir, manifest, args.repo_id)
         plan = plan_publish(out, manifest, args.repo_id, args.revision, args.private)
     except PublishRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.dry_run:
-        print("dry run, nothing uploaded; README.md is re-rendered for this repo id before a real upload.")
+        print("dry run, nothing uploaded; a real upload first re-renders README.md for this repo id.")
         print(f"would upload {plan.describe()}")
         return 0
-    write_card(args.output_dir, manifest, args.repo_id)
-    commit = publish(plan_publish(out, manifest, args.repo_id, args.revision, args.private), HfApi(token=token))
+    try:
+        commit = publish(plan, HfApi(token=token))
+    except HfHubHTTPError as exc:
+        print(f"error: upload failed: {exc}", file=sys.stderr)
+        return 1
     print(f"published {plan.describe()}\ncommit: {commit.commit_url}")
     return 0
 

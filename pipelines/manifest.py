@@ -52,9 +52,14 @@ def list_shards(out_dir: str, output_set: str) -> list[ShardInfo]:
 
 
 def _read(out_dir: str, output_set: str, columns: list[str]):
+    """The output set's shards as tables of ``columns`` (those a shard lacks, as older outputs may, are left out)."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    paths = sorted(fs.glob(posixpath.join(root, output_set, "*.parquet")))
-    return [pq.read_table(p, columns=columns, filesystem=fs) for p in paths]
+    tables = []
+    for path in sorted(fs.glob(posixpath.join(root, output_set, "*.parquet"))):
+        with fs.open(path, "rb") as fh:
+            shard = pq.ParquetFile(fh)
+            tables.append(shard.read(columns=[c for c in columns if c in shard.schema_arrow.names]))
+    return tables
 
 
 def reason_counts(out_dir: str, output_set: str) -> dict[str, int]:

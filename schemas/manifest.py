@@ -49,7 +49,8 @@ class BandStats:
     """One difficulty band of the length plan: its problems, their pass rate and chain lengths.
 
     ``pass_rate`` is the mean over the band's problems of the share of correct chains;
-    ``tokens_all`` measures every sampled chain, ``tokens_kept`` the chains kept for SFT.
+    ``chains``, ``pass_rate`` and ``tokens_all`` count the teacher's samples, ``repaired_chains`` the
+    rewrites of wrong chains; ``tokens_kept`` measures the chains kept for SFT.
     """
 
     name: str
@@ -60,6 +61,7 @@ class BandStats:
     pass_rate: float
     kept: int
     difficulty_mean: float
+    repaired_chains: int = 0
     tokens_all: Quantiles = field(default_factory=Quantiles)
     tokens_kept: Quantiles = field(default_factory=Quantiles)
 

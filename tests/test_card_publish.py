@@ -14,11 +14,11 @@ import huggingface_hub
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from huggingface_hub import DatasetCard, HfApi
+from huggingface_hub import DatasetCard
 
 from data_cards.card import load_manifest, render_card, write_card
 from data_cards.metadata import output_sets, size_category
-from data_cards.publish import PublishRefused, plan_publish, publish
+from data_cards.publish import PublishRefused, plan_publish
 from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
 from pipelines.cli import main
 from pipelines.config import parse_config
@@ -43,6 +43,7 @@ CHAINS = {
     "s/4": ("hard", 0.9, [(300, True), (384, False), (250, False)]),
     "s/5": ("hard", 0.8, [(384, False), (384, False), (100, False)]),
 }
+REPAIRS = {"s/5": (150, False)}  # a rewrite of s/5's wrong chain, verified wrong again
 LONG_QUESTION = "How many dots are there? " * 30
 
 
@@ -69,10 +70,16 @@ def _rl(pid: str) -> RLRow:
 
 def write_fake_outputs(out: Path) -> None:
     """The files a run leaves before its manifest: read counts, chains, kept rows, RL rows, rejects."""
-    gens = [dataclasses.replace(generation(i, ok, tokens, pid=pid), difficulty=difficulty,
-                                sampling=dataclasses.replace(PLAN, band=band))
-            for pid, (band, difficulty, chains) in CHAINS.items() for i, (tokens, ok) in enumerate(chains)]
-    _write(out / "generations/train-00000-of-00001.parquet", gens, GENERATION_SCHEMA)
+    chains = [(pid, i, chain, "teacher") for pid, (_, _, cs) in CHAINS.items() for i, chain in enumerate(cs)]
+    chains += [(pid, 9, chain, "repair") for pid, chain in REPAIRS.items()]
+    gens = [dataclasses.replace(generation(i, ok, tokens, pid=pid), difficulty=CHAINS[pid][1],
+                                sampling=dataclasses.replace(PLAN, band=CHAINS[pid][0]))
+            for pid, i, (tokens, ok), _ in chains]
+    table = to_table(gens, GENERATION_SCHEMA)  # provenance set here, so the test runs before and after the repair stage
+    table = table.drop_columns([c for c in ("provenance",) if c in table.column_names])
+    (out / "generations").mkdir()
+    pq.write_table(table.append_column("provenance", pa.array([p for *_, p in chains])),
+                   out / "generations/train-00000-of-00001.parquet")
     _write(out / "sft/train-00000-of-00002.parquet", [_kept(p) for p in ("s/0", "s/1", "s/2")], SFT_SCHEMA)
     _write(out / "sft/train-00001-of-00002.parquet", [_kept(p) for p in ("s/3", "s/4")], SFT_SCHEMA)
     _write(out / "rl/train-00000-of-00001.parquet", [_rl(p) for p in ("s/0", "s/1", "s/3")], RL_SCHEMA)
@@ -120,6 +127,7 @@ def test_band_stats_are_computed_from_the_chains_and_kept_rows(run_dir):
         kept_tokens = [kept[pid] for pid in problems if pid in kept]
         assert (band.problems, band.chains, band.kept) == (len(problems), len(tokens), len(kept_tokens))
         assert band.correct_chains == sum(ok for chains in problems.values() for _, ok in chains)
+        assert band.repaired_chains == sum(pid in REPAIRS for pid in problems)
         assert band.pass_rate == pytest.approx(statistics.mean(sum(ok for _, ok in c) / len(c) for c in problems.values()), abs=1e-4)
         assert [band.tokens_all.p10, band.tokens_all.p50, band.tokens_all.p90] == _quantiles(tokens)
         if len(kept_tokens) > 1:
@@ -164,7 +172,7 @@ def test_card_body_carries_the_manifest_numbers(run_dir):
     assert f"| read | {c.read} |" in text and f"| kept | {c.kept} |" in text and "holds" in text
     for band in manifest.bands:
         assert f"| {band.name} | {band.difficulty_mean:.3f} | {band.problems} | {band.chains} | {band.correct_chains} | " \
-               f"{band.truncated_chains} | {band.pass_rate:.3f} | {band.kept} |" in text
+               f"{band.truncated_chains} | {band.repaired_chains} | {band.pass_rate:.3f} | {band.kept} |" in text
     for plot in manifest.plots:
         assert f"]({plot})" in text
     for name in ("sft", "rl"):
@@ -172,7 +180,7 @@ def test_card_body_carries_the_manifest_numbers(run_dir):
         assert (run_dir / f"examples/{name}-0.png").read_bytes().startswith(b"\x89PNG")
     assert LONG_QUESTION not in text and "more characters]" in text
     assert manifest.config_hash in text and manifest.command in text and "2504.05599" in text
-    assert "Judge" not in text  # no judge section in this run's config
+    assert "Judge" not in text and "Repair:" not in text  # no judge or repair in this run's config
 
 
 def test_card_command_reproduces_the_run_card(run_copy, capsys):
@@ -201,11 +209,14 @@ def test_a_new_output_set_becomes_a_config_without_card_changes(run_copy):
     assert "](examples/preference-0.png)" in card.text
 
 
-def test_judge_line_appears_only_with_a_judge_section(run_dir):
+def test_judge_and_repair_lines_appear_with_their_config_sections(run_dir):
     manifest = load_manifest(str(run_dir))
-    manifest.config["assess"]["judge"] = {"model": "judge-7b", "temperature": 0.0}
-    sets = output_sets(str(run_dir), manifest)
-    assert "- Judge: `judge-7b` (temperature 0.0)." in render_card(manifest, sets, [])
+    manifest.config["judge"] = {"endpoint": {"model": "judge-7b"}, "max_tokens": 256, "temperature": 0.0}
+    manifest.config["assess"]["min_quality"] = 3
+    manifest.config["repair"] = {"enabled": True, "endpoint": None, "max_tokens": 512}
+    text = render_card(manifest, output_sets(str(run_dir), manifest), [])
+    assert "- Judge: `judge-7b` scores S_v, S_t, S_I" in text and "below quality 3 are dropped" in text
+    assert f"- Repair: the teacher (`{manifest.config['teacher']['model']}`) rewrites" in text
 
 
 def _publish_cli(out: Path, *extra: str) -> int:
@@ -250,28 +261,32 @@ def test_publish_without_a_token_uploads_nothing(run_dir, monkeypatch, tmp_path,
     assert "no Hugging Face token" in capsys.readouterr().err
 
 
-def test_publish_sends_one_commit_with_every_file_to_the_hub_api(run_dir, monkeypatch):
+def test_publish_sends_one_commit_with_every_file_to_the_hub_api(run_copy, monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)  # the stub speaks LFS, not Xet
-    manifest = load_manifest(str(run_dir))
-    plan = plan_publish(run_dir, manifest, "me/fake", revision="dev", private=True)
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
     with HubStub() as hub:
-        commit = publish(plan, HfApi(endpoint=hub.url, token="hf_test_token"))
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+        assert _publish_cli(run_copy, "--private", "--revision", "dev") == 0
+    out = capsys.readouterr()
+    assert "hf_test_token" not in out.out + out.err
+    manifest = load_manifest(str(run_copy))
+    plan = plan_publish(run_copy, manifest, "me/fake", revision="dev", private=True)
     posts = hub.paths("POST")
     assert posts[:3] == ["/api/repos/create", "/api/datasets/me/fake/branch/dev", "/api/validate-yaml"]
     assert posts[-1] == "/api/datasets/me/fake/commit/dev" and len(hub.commits) == 1
-    create = hub.requests[0][2]
+    create = next(body for _, path, body in hub.requests if path == "/api/repos/create")
     assert (create["organization"], create["name"], create["type"], create["visibility"]) == ("me", "fake", "dataset", "private")
-    api_headers = [h for (_, path, _), h in zip(hub.requests, hub.headers) if path.startswith("/api/")]
-    assert all(h.get("authorization") == "Bearer hf_test_token" for h in api_headers)  # LFS PUTs go to presigned URLs
+    posted = [h for (method, _, _), h in zip(hub.requests, hub.headers) if method == "POST"]
+    assert all(h.get("authorization") == "Bearer hf_test_token" for h in posted)  # LFS PUTs go to presigned URLs
     header, *lines = hub.commits[0]
     assert header["value"]["summary"] == plan.commit_message
     assert [line["value"]["path"] for line in lines] == [f.path_in_repo for f in plan.files]
     for shard in manifest.shards:  # every shard arrived byte for byte through LFS
         assert hashlib.sha256(hub.lfs_objects[shard.sha256]).hexdigest() == shard.sha256
     inline = {line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines if line["key"] == "file"}
-    assert inline["README.md"] == (run_dir / "README.md").read_bytes()
-    assert inline["manifest.json"] == (run_dir / "manifest.json").read_bytes()
-    assert commit.oid == "c" * 40
+    assert inline["manifest.json"] == (run_copy / "manifest.json").read_bytes()
+    assert inline["README.md"] == (run_copy / "README.md").read_bytes()
+    assert b'load_dataset("me/fake", "sft", split="train")' in inline["README.md"]  # re-rendered for the repo
 
 
 def test_plan_refuses_missing_files(run_copy):
