@@ -21,7 +21,7 @@ from transforms.read import ReadProblems
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
-from transforms.teachers.openai_http import TeacherSettings
+from transforms.teachers.settings import TeacherSettings
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.verify import VerifyChains
 from transforms.write import WriteShards

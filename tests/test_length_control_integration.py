@@ -25,7 +25,7 @@ from transforms.judge import Judge, JudgeSettings
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.read import ReadProblems, SourceSettings
 from transforms.synth import generate, write_jsonl
-from transforms.teachers.openai_http import TeacherSettings
+from transforms.teachers.settings import TeacherSettings
 
 pytestmark = pytest.mark.integration
 N = 8

@@ -22,7 +22,7 @@ from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.base import TeacherError, sampling_fields
 from transforms.teachers.cache import cache_key
 from transforms.teachers.messages import problem_content, with_data_urls
-from transforms.teachers.openai_http import TeacherSettings
+from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
 from transforms.verify import verify_generation
 
