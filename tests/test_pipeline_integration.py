@@ -87,7 +87,7 @@ def test_planted_bad_rows_are_dead_lettered_or_dropped_with_their_reason(direct_
     assert not any(k.startswith("synth/synth-") for k in dead), "no good row may be dead-lettered"
 
 
-def test_teacher_produced_a_real_mix_and_selection_kept_the_shortest_correct(direct_run):
+def test_teacher_produced_a_real_mix_and_selection_kept_the_best_fitting_correct_chain(direct_run):
     config, manifest = direct_run
     gens = pq.read_table(Path(config.run.output_dir) / "generations").to_pylist()
     correct = [g for g in gens if g["verdict"]["correct"]]
@@ -96,10 +96,11 @@ def test_teacher_produced_a_real_mix_and_selection_kept_the_shortest_correct(dir
     sft = pq.read_table(Path(config.run.output_dir) / "sft").to_pylist()
     by_problem = {}
     for g in correct:
-        by_problem.setdefault(g["problem_id"], []).append(g["completion_tokens"])
+        by_problem.setdefault(g["problem_id"], []).append((g["completion_tokens"], g["sampling"]["length_budget"]))
     assert {r["id"] for r in sft} == set(by_problem)
-    for row in sft:
-        assert row["completion_tokens"] == min(by_problem[row["id"]])
+    for row in sft:  # length_fit (the default): the correct chain closest to the band's target length
+        assert abs(row["completion_tokens"] - by_problem[row["id"]][0][1]) == min(abs(t - target) for t, target in by_problem[row["id"]])
+        assert row["selection"].startswith("length_fit:")
         assert row["messages"][1]["content"].startswith("<think>")
 
 
