@@ -10,7 +10,6 @@ policy falls back to the difficulty prior.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 import apache_beam as beam
@@ -106,9 +105,7 @@ class JudgeFn(TeacherCallFn):
     async def _attempt(self, problem: Problem, messages: list[dict], attempt: int) -> Judgement:
         plan = judge_plan(self._judge, attempt)
         key = cache_key(self.teacher.model, messages, {**sampling_fields(plan), "response_format": RESPONSE_FORMAT}, attempt)
-        completion = await asyncio.to_thread(self.cached, key)
-        if completion is None:
-            completion = await self.call(with_data_urls(messages, problem), plan, key, RESPONSE_FORMAT)
+        completion, _ = await self.fetch(key, with_data_urls(messages, problem), plan, RESPONSE_FORMAT)
         return parse_judgement(completion.content)
 
     async def _assess(self, problem: Problem, assessment: Assessment) -> tuple[Problem, Assessment]:

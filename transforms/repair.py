@@ -76,10 +76,8 @@ class RepairFn(TeacherCallFn):
         plan = repair_plan(chains, self._repair)
         messages = repair_messages(chains, wrong, self._modality)
         key = cache_key(self.teacher.model, messages, sampling_fields(plan), plan.first_sample)
-        completion = self.cached(key)
-        cached = completion is not None
         try:
-            completion = completion or await self.call(with_data_urls(messages, chains.planned.problem), plan, key)
+            completion, cached = await self.fetch(key, with_data_urls(messages, chains.planned.problem), plan)
         except TeacherError:
             self._outcomes["failed"].inc()
             return chains

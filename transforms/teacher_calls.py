@@ -83,6 +83,14 @@ class TeacherCallFn(beam.DoFn):
         self._latency.update(int(completion.latency_s * 1000))
         return completion
 
+    async def fetch(self, key: str, messages: list[dict[str, Any]], plan: SamplingPlan,
+                    response_format: dict[str, Any] | None = None) -> tuple[Completion, bool]:
+        """The completion cached under ``key``, else a fresh call (then cached); and whether it came from the cache."""
+        completion = await asyncio.to_thread(self.cached, key)
+        if completion is not None:
+            return completion, True
+        return await self.call(messages, plan, key, response_format), False
+
     def cached(self, key: str) -> Completion | None:
         """The cached completion for ``key`` (counted as a hit or a miss)."""
         entry = self.cache.get(key)
