@@ -20,22 +20,25 @@ pytestmark = pytest.mark.integration
 N = 12
 
 
-def _run_through(proxy, tmp_path, model, n, max_attempts):
+def _run_through(proxy, tmp_path, model, n, max_attempts, timeout_s):
     jsonl = write_jsonl(list(generate(n, seed=11, difficulty=(0.0, 0.3))), tmp_path / "data")
     config = parse_config({
         "run": {"name": "faults", "output_dir": str(tmp_path / "out")},
         "source": {"kind": "jsonl", "path": str(jsonl), "name": "synth"},
         "length": {"samples": 2, "bands": [{"name": "all", "max_difficulty": 1.0, "max_tokens": 48}]},
         "teacher": {"base_url": proxy.base_url, "model": model, "cache_url": str(tmp_path / "cache"),
-                    "timeout_s": 10, "max_attempts": max_attempts, "max_backoff_s": 1.0},
+                    "timeout_s": timeout_s, "max_attempts": max_attempts, "max_backoff_s": 1.0,
+                    # few in flight: a timed-out request keeps running upstream, and a crowd of them on
+                    # 2 CPU cores would push healthy requests past the timeout too (a load test, not this one)
+                    "max_in_flight": 8},
         "verify": {"require_reasoning": False},
     })
     return run_pipeline(config, [], command="pytest")
 
 
 def test_every_problem_is_accounted_for_under_injected_faults(tmp_path, vllm_server):
-    with FaultProxy(vllm_server.base_url, rate=0.3, stall_s=12.0, seed=3) as proxy:
-        manifest = _run_through(proxy, tmp_path, vllm_server.model, N, max_attempts=8)
+    with FaultProxy(vllm_server.base_url, rate=0.3, stall_s=32.0, seed=3) as proxy:
+        manifest = _run_through(proxy, tmp_path, vllm_server.model, N, max_attempts=8, timeout_s=30)
     counts = proxy.counts
     assert sum(counts[f] for f in ("http_500", "http_503", "http_429", "stall", "drop")) > 0, counts
     assert manifest.counts.read == N and manifest.counts.balanced()
@@ -54,7 +57,7 @@ def test_every_problem_is_accounted_for_under_injected_faults(tmp_path, vllm_ser
 
 def test_requests_that_always_fail_are_dead_lettered_with_the_reason(tmp_path, vllm_server):
     with FaultProxy(vllm_server.base_url, rate=1.0, stall_s=12.0, seed=5) as proxy:
-        manifest = _run_through(proxy, tmp_path, vllm_server.model, 4, max_attempts=2)
+        manifest = _run_through(proxy, tmp_path, vllm_server.model, 4, max_attempts=2, timeout_s=10)
     assert manifest.counts.balanced() and manifest.counts.kept == 0
     assert sum(manifest.counts.dead_lettered.values()) == 4
     assert proxy.counts["forwarded"] == 0 and sum(proxy.counts.values()) == 4 * 2 * 2  # 4 problems x 2 samples x 2 tries
