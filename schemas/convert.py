@@ -2,7 +2,8 @@
 
 A record is a (possibly nested) dataclass; a row is the plain dict/list form that pyarrow and
 Beam's Parquet IO read and write. Nested dataclasses, lists of them, optionals and
-``dict[str, bool]`` (stored as an arrow map) are rebuilt from the dataclass type hints.
+``dict[str, bool]`` (stored as an arrow struct of nullable booleans, null meaning absent) are
+rebuilt from the dataclass type hints.
 """
 from __future__ import annotations
 
@@ -40,10 +41,9 @@ def _build(tp: Any, value: Any) -> Any:
         (item,) = typing.get_args(tp)
         return [_build(item, v) for v in value]
     if origin is dict:
-        # arrow maps come back from to_pylist() as lists of (key, value) pairs
+        # stored as a struct of known keys: a key absent from the record comes back as None
         _, val_tp = typing.get_args(tp)
-        pairs = value.items() if isinstance(value, dict) else value
-        return {k: _build(val_tp, v) for k, v in pairs}
+        return {k: _build(val_tp, v) for k, v in value.items() if v is not None}
     return value
 
 

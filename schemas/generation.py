@@ -8,13 +8,30 @@ import pyarrow as pa
 from schemas.plan import SAMPLING_PLAN_TYPE, PlannedProblem, SamplingPlan
 
 
+#: Verifier checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs
+#: only on an existing block and only when ``require_reasoning`` (a missing block already failed
+#: ``single_reasoning_block``); ``answer_match`` is skipped when no answer was found
+#: (``answer_found`` already failed). A skipped check is absent from ``Verdict.checks``.
+CHECK_NAMES = (
+    "single_reasoning_block",
+    "reasoning_nonempty",
+    "not_truncated",
+    "no_repetition",
+    "language_consistent",
+    "length_ok",
+    "answer_found",
+    "answer_match",
+)
+
+
 @dataclass
 class Verdict:
     """Whether one chain's final answer equals the reference, and why not.
 
-    ``checks`` maps a check name (e.g. ``answer_found``, ``answer_match``, ``not_truncated``)
-    to whether it passed; ``reasons`` names every failed check, so ``correct`` is true exactly
-    when ``reasons`` is empty.
+    ``checks`` maps a check name of :data:`CHECK_NAMES` to whether it passed; ``reasons`` names
+    every failed check, so ``correct`` is true exactly when ``reasons`` is empty. In Parquet,
+    ``checks`` is a struct with one nullable boolean per check name (null: skipped), not an
+    Arrow map, so ``datasets`` can load ``generations/``.
     """
 
     correct: bool
@@ -22,12 +39,17 @@ class Verdict:
     checks: dict[str, bool] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        unknown = set(self.checks) - set(CHECK_NAMES)
+        if unknown:
+            raise ValueError(f"Verdict.checks: unknown check names {sorted(unknown)}; known: {list(CHECK_NAMES)}")
+
 
 VERDICT_TYPE = pa.struct(
     [
         ("correct", pa.bool_()),
         ("extracted_answer", pa.string()),
-        ("checks", pa.map_(pa.string(), pa.bool_())),
+        ("checks", pa.struct([(name, pa.bool_()) for name in CHECK_NAMES])),
         ("reasons", pa.list_(pa.string())),
     ]
 )

@@ -137,6 +137,27 @@ def test_band_stats_are_computed_from_the_chains_and_kept_rows(run_dir):
     assert manifest.plots
 
 
+def test_a_run_written_before_checks_were_a_struct_lists_generations_without_offering_it(run_copy):
+    path = run_copy / "generations/train-00000-of-00001.parquet"
+    table = pq.read_table(path)
+    verdict = table.column("verdict").combine_chunks()
+    checks = verdict.field("checks")
+    old_checks = pa.array([None if row is None else [(k, v) for k, v in row.items() if v is not None] for row in checks.to_pylist()],
+                          type=pa.map_(pa.string(), pa.bool_()))  # the Arrow map earlier runs wrote
+    old_verdict = pa.StructArray.from_arrays([old_checks if f.name == "checks" else verdict.field(f.name) for f in verdict.type],
+                                             names=[f.name for f in verdict.type])
+    pq.write_table(table.set_column(table.schema.get_field_index("verdict"), "verdict", old_verdict), path)
+    assert len(old_checks) == table.num_rows
+
+    manifest = load_manifest(str(run_copy))
+    sets = output_sets(str(run_copy), manifest)
+    by_name = {s.name: s for s in sets}
+    assert by_name["generations"].unloadable and by_name["sft"].unloadable is None
+    card = render_card(manifest, sets, [])
+    assert "`generations/` is not offered as a config" in card
+    assert "generations" not in [c["config_name"] for c in DatasetCard(card).data.to_dict()["configs"]]
+
+
 def test_old_manifests_without_bands_still_load(run_dir):
     row = json.loads((run_dir / "manifest.json").read_text())
     del row["bands"], row["plots"]
@@ -149,9 +170,9 @@ def test_card_parses_and_every_config_loads_with_the_manifest_row_counts(run_dir
     card = DatasetCard.load(run_dir / "README.md")
     data = card.data.to_dict()
     offered = [c["config_name"] for c in data["configs"]]
-    # every non-empty set datasets can represent; generations' arrow map column is listed but not offered
-    assert offered == [name for name in ("sft", "rl", "dead_letter", "dropped") if manifest.rows[name]]
-    assert "`generations/` is not offered as a config" in card.text
+    # every non-empty set, generations included (its verdict checks are a struct, which datasets can represent)
+    assert offered == [name for name in ("sft", "rl", "dead_letter", "dropped", "generations") if manifest.rows[name]]
+    assert "is not offered as a config" not in card.text
     infos = {i["config_name"]: i for i in data["dataset_info"]}
     for name in offered:
         ds = datasets.load_dataset(str(run_dir), name, split="train")

@@ -52,6 +52,11 @@ def test_output_schemas_carry_huggingface_image_features():
         assert b'"_type": "Image"' in schema.metadata[b"huggingface"]
 
 
+def test_a_verdict_check_the_schema_does_not_know_is_refused_not_dropped():
+    with pytest.raises(ValueError, match="made_up"):
+        Verdict(correct=True, extracted_answer="3", checks={"answer_found": True, "made_up": True})
+
+
 def test_a_record_that_does_not_fit_its_schema_is_rejected():
     bad = Assessment(problem_id="s/1", difficulty="hard", difficulty_source="metadata")  # type: ignore[arg-type]
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):

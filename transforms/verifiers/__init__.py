@@ -14,12 +14,12 @@ decides), ``symbolic`` (math-verify, thread-safe and bounded), ``budget`` (per-t
 budget), ``format_checks`` (think tags, truncation, repetition, script mix, length), ``verdict``
 (runs them all into a ``Verdict``).
 """
-from schemas.generation import Verdict
+from schemas.generation import CHECK_NAMES, Verdict
 from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type
 from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
 from transforms.verifiers.extract import extract_answer
 from transforms.verifiers.symbolic import warm_up
-from transforms.verifiers.verdict import CHECK_NAMES, verify
+from transforms.verifiers.verdict import verify
 
 __all__ = [
     "ANSWER_TYPES",

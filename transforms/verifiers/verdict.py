@@ -1,4 +1,4 @@
-"""One verdict for one output: every format check, the extracted answer, and whether it matches."""
+"""One verdict for one output: every format check (in the order of ``CHECK_NAMES``), the extracted answer, and whether it matches."""
 from __future__ import annotations
 
 from schemas.generation import Verdict
@@ -8,21 +8,6 @@ from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
 from transforms.verifiers.equivalence import answers_match
 from transforms.verifiers.extract import extract_from_final, last_box
 from transforms.verifiers.segments import split_output
-
-#: Checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs only on an
-#: existing block and only when ``require_reasoning`` (a missing block already failed
-#: ``single_reasoning_block``); ``answer_match`` is skipped when no answer was found
-#: (``answer_found`` already failed). A skipped check is absent from ``Verdict.checks``.
-CHECK_NAMES = (
-    "single_reasoning_block",
-    "reasoning_nonempty",
-    "not_truncated",
-    "no_repetition",
-    "language_consistent",
-    "length_ok",
-    "answer_found",
-    "answer_match",
-)
 
 
 def _gold_answer(gold: str) -> str:
