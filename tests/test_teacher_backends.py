@@ -27,6 +27,7 @@ from transforms.teacher_calls import make_teacher
 from transforms.teachers.base import TeacherError
 from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.vllm_engine import shared_engine
+from vllm import SamplingParams
 from transforms.verifiers.config import VerifyConfig
 from transforms.verify import VerifyChains
 
@@ -137,6 +138,19 @@ def test_a_request_the_model_refuses_fails_alone(backend):
     refused, answered = asyncio.run(ask())
     assert isinstance(refused, TeacherError) and refused.reason in ("http_400", "engine_error"), refused
     assert answered.completion_tokens > 0
+
+
+def test_the_engine_returns_a_short_request_while_a_long_one_runs(engine_settings):
+    """Continuous batching: a request that joins mid-run finishes on its own, not after the running one."""
+    engine = shared_engine(engine_settings)
+    conversation = [{"role": "user", "content": "Count from 1 to 1000."}]
+    long = engine.submit(conversation, SamplingParams(max_tokens=600, ignore_eos=True, temperature=0.0))
+    first_step = engine.submit(conversation, SamplingParams(max_tokens=1, temperature=0.0))
+    first_step.result(timeout=120)  # the long request is in the engine now
+    short = engine.submit(conversation, SamplingParams(max_tokens=4, temperature=0.0))
+    assert len(short.result(timeout=120).outputs[0].token_ids) == 4
+    assert not long.done()
+    assert len(long.result(timeout=600).outputs[0].token_ids) == 600
 
 
 def test_pipeline_runs_on_the_in_process_engine(tmp_path, engine_settings):

@@ -13,8 +13,9 @@ class EngineSettings(Settings):
 
     ``model_path`` None means the embedded teacher (prepared by the CLI). ``dtype`` and
     ``enforce_eager`` None pick vLLM's defaults on a GPU and the CPU settings of
-    :mod:`transforms.teachers.vllm_cpu` on a CPU host. ``max_batch`` bounds the requests one
-    ``LLM.chat`` call takes; a batch starts once no request arrived for ``max_batch_wait_s``. ``engine_kwargs`` go to ``vllm.LLM`` as they are.
+    :mod:`transforms.teachers.vllm_cpu` on a CPU host. The engine batches continuously
+    (vLLM's scheduler; ``engine_kwargs: {max_num_seqs: …}`` bounds a step's batch), fed up to
+    ``teacher.max_in_flight`` requests per DoFn. ``engine_kwargs`` go to ``vllm.LLM`` as they are.
     """
 
     model_path: str | None = None
@@ -23,8 +24,6 @@ class EngineSettings(Settings):
     max_model_len: int = Field(default=2048, ge=16)
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     cpu_kv_cache_gib: int = Field(default=2, ge=1)
-    max_batch: int = Field(default=256, ge=1)
-    max_batch_wait_s: float = Field(default=0.02, ge=0)
     engine_kwargs: dict[str, Any] = {}
 
 

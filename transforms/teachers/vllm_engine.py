@@ -1,11 +1,9 @@
 """In-process vLLM backend (``teacher.backend: vllm``) for GPU workers: one ``vllm.LLM`` per process.
 
-Concurrent :meth:`VllmEngineTeacher.complete` calls queue their request; the engine thread takes
-what is queued, and what keeps arriving without a pause of ``engine.max_batch_wait_s`` (up to
-``engine.max_batch``), and runs it as one ``LLM.chat`` call with one
-``SamplingParams`` per request, then resolves each caller's future. Requests that arrive while a
-batch runs form the next one. The engine is built once per worker process through Beam's
-``Shared`` and lives as long as the process.
+Concurrent :meth:`VllmEngineTeacher.complete` calls queue their request; the engine thread feeds
+them into the running engine between steps (continuous batching, one ``SamplingParams`` per
+request) and resolves each caller's future when its request finishes. The engine is built once
+per worker process and model through Beam's ``Shared`` and lives as long as the process.
 """
 from __future__ import annotations
 
@@ -30,7 +28,8 @@ from transforms.teachers.settings import EngineSettings, TeacherSettings
 from transforms.teachers.vllm_cpu import CPU_DTYPE, CPU_ENFORCE_EAGER, CPU_RESERVED_CPUS, vllm_environment
 
 log = logging.getLogger(__name__)
-_ENGINES = Shared()
+_ENGINES: dict[str, Shared] = {}  # one handle per model: a Shared holds one object and rebuilds it when the tag changes
+_ENGINES_LOCK = threading.Lock()
 
 
 def engine_kwargs(settings: EngineSettings, seed: int, on_cpu: bool) -> dict[str, Any]:
@@ -70,21 +69,31 @@ class _Request:
     future: concurrent.futures.Future
 
 
-class EngineBatcher:
-    """One ``vllm.LLM`` and the thread that owns it, fed micro-batches from a queue."""
+class EngineLoop:
+    """One ``vllm.LLM`` and the thread that owns it, batching continuously.
+
+    Between engine steps the thread moves every queued request into the engine
+    (``LLM.enqueue_chat``: chat template, images, one ``SamplingParams`` per request), then runs
+    one ``step()`` and resolves the futures of the requests that finished in it. New requests
+    join the running batch at the next step and finished ones return at once, so no request
+    waits for a batch's slowest one (as with one ``LLM.chat`` call per micro-batch).
+    """
 
     def __init__(self, settings: EngineSettings, seed: int):
         self._settings = settings
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()  # None: close
+        self._broken: BaseException | None = None
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._serve, args=(seed, started), name="mmcot-vllm-engine", daemon=True)
         self._thread.start()
         started.result()  # re-raises a failed load here
 
     def submit(self, conversation: list[dict[str, Any]], params: SamplingParams) -> concurrent.futures.Future:
-        """Queue one request; the future resolves to its ``RequestOutput``."""
+        """Queue one request; the future resolves to its ``RequestOutput`` (or fails if the engine loop broke)."""
         request = _Request(conversation, params, concurrent.futures.Future())
         self._queue.put(request)
+        if self._broken is not None:
+            self._fail_queued(self._broken)
         return request.future
 
     def close(self) -> None:
@@ -99,49 +108,83 @@ class EngineBatcher:
             started.set_exception(exc)
             return
         started.set_result(None)
-        while (batch := self._next_batch()) is not None:
-            self._run(llm, batch)
-        llm.llm_engine.engine_core.shutdown()
-
-    def _next_batch(self) -> list[_Request] | None:
-        """The first queued request, then more until none arrives for ``max_batch_wait_s`` or ``max_batch``
-        are taken; None to close."""
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch = [first]
-        while len(batch) < self._settings.max_batch:
-            try:
-                request = self._queue.get(timeout=self._settings.max_batch_wait_s)
-            except queue.Empty:
-                break
-            if request is None:
-                self._queue.put(None)  # close after this batch
-                break
-            batch.append(request)
-        return batch
-
-    def _run(self, llm: LLM, batch: list[_Request]) -> None:
-        """One ``LLM.chat`` for the batch; if it raises, each request runs alone so one bad request fails alone."""
+        running: dict[str, concurrent.futures.Future] = {}
+        closing = False
         try:
-            outputs: list[RequestOutput] = llm.chat(
-                [r.conversation for r in batch], sampling_params=[r.params for r in batch], use_tqdm=False
-            )
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].future.set_exception(exc)
+            while running or not closing:
+                closing = self._admit(llm, running, wait=not running) or closing
+                if running:
+                    self._step(llm, running)
+        except Exception as exc:  # the loop itself broke: fail every request now and later, never leave one waiting
+            log.exception("vLLM engine loop stopped")
+            self._broken = exc
+            for future in running.values():
+                future.set_exception(exc)
+            self._fail_queued(exc)
+        finally:
+            llm.llm_engine.engine_core.shutdown()
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        while True:
+            try:
+                request = self._queue.get_nowait()
+            except queue.Empty:
                 return
-            for request in batch:
-                self._run(llm, [request])
+            if request is not None and not request.future.done():
+                request.future.set_exception(exc)
+
+    def _admit(self, llm: LLM, running: dict[str, concurrent.futures.Future], wait: bool) -> bool:
+        """Move queued requests into the engine (with ``wait``, block for the first); True once close was asked.
+
+        A request the engine refuses (say, a prompt over ``max_model_len``) fails alone, here.
+        """
+        while True:
+            try:
+                request = self._queue.get(block=wait)
+            except queue.Empty:
+                return False
+            if request is None:
+                return True
+            wait = False
+            try:
+                (request_id,) = llm.enqueue_chat([request.conversation], sampling_params=[request.params], use_tqdm=False)
+            except Exception as exc:
+                request.future.set_exception(exc)
+                continue
+            running[request_id] = request.future
+
+    @staticmethod
+    def _step(llm: LLM, running: dict[str, concurrent.futures.Future]) -> None:
+        """One engine step; the requests it finished get their output. If the step fails, every running request does."""
+        try:
+            outputs = llm.llm_engine.step()
+        except Exception as exc:
+            for future in running.values():
+                future.set_exception(exc)
+            running.clear()
             return
-        for request, output in zip(batch, outputs):
-            request.future.set_result(output)
+        for output in outputs:
+            if output.finished:
+                running.pop(_running_id(running, output.request_id)).set_result(output)
 
 
-def shared_engine(settings: TeacherSettings) -> EngineBatcher:
+def _running_id(running: dict[str, concurrent.futures.Future], output_id: str) -> str:
+    """The id ``enqueue_chat`` returned for an output: vLLM reports the id it was given, and returns it with a
+    random suffix added (``"7"`` → ``"7-1a2b3c4d"``)."""
+    if output_id in running:
+        return output_id
+    for key in running:
+        if key.startswith(f"{output_id}-"):
+            return key
+    raise RuntimeError(f"vLLM finished request {output_id!r}, which this loop did not send")
+
+
+def shared_engine(settings: TeacherSettings) -> EngineLoop:
     """This process's engine for ``settings`` (loaded on first use)."""
     tag = f"{settings.engine.model_dump_json()}|seed={settings.seed}"
-    return _ENGINES.acquire(lambda: EngineBatcher(settings.engine, settings.seed), tag=tag)
+    with _ENGINES_LOCK:
+        handle = _ENGINES.setdefault(tag, Shared())
+    return handle.acquire(lambda: EngineLoop(settings.engine, settings.seed), tag=tag)
 
 
 class VllmEngineTeacher:
@@ -155,7 +198,7 @@ class VllmEngineTeacher:
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
                        response_format: dict[str, Any] | None = None) -> Completion:
-        """One completion from the engine's next batch; raises TeacherError if the engine fails it."""
+        """One completion from the engine; raises TeacherError if the engine fails it."""
         started = time.monotonic()
         conversation = await asyncio.to_thread(engine_conversation, messages)
         future = self._engine.submit(conversation, sampling_params(plan, response_format, self._seed))
