@@ -82,6 +82,18 @@ class PipelineConfig(Settings):
                 raise ValueError(f"{', '.join(needs)} needs a judge: section")
         return self
 
+    @model_validator(mode="after")
+    def _helper_servers_known(self) -> "PipelineConfig":
+        if self.teacher.backend != "vllm":
+            return self
+        for name in ("judge", "repair"):
+            section = getattr(self, name)
+            endpoint = section.endpoint if section is not None else None
+            if endpoint is not None and endpoint.backend == "openai" and not endpoint.base_url:
+                raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend is vllm (in-process): "
+                                 f"there is no teacher server for {name} to share; set the URL or backend: vllm")
+        return self
+
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the validated config."""
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import apache_beam as beam
 import fsspec
@@ -26,9 +26,9 @@ from transforms.teachers.settings import TeacherSettings
 log = logging.getLogger(__name__)
 
 
-def _require_embedded(teacher: TeacherSettings, unset: str) -> None:
-    if teacher.model != EMBEDDED_MODEL_NAME:
-        raise ValueError(f"{unset} is empty but teacher.model is {teacher.model!r}: "
+def _require_embedded(settings: TeacherSettings, section: str, unset: str) -> None:
+    if settings.model != EMBEDDED_MODEL_NAME:
+        raise ValueError(f"{section}.{unset} is empty but {section}.model is {settings.model!r}: "
                          f"only the embedded teacher ({EMBEDDED_MODEL_NAME}) can be provided for you")
 
 
@@ -41,7 +41,7 @@ def teacher_endpoint(config: PipelineConfig) -> Iterator[str | None]:
     if config.teacher.backend == "vllm" or config.teacher.base_url:
         yield config.teacher.base_url
         return
-    _require_embedded(config.teacher, "teacher.base_url")
+    _require_embedded(config.teacher, "teacher", "base_url")
     log.info("Starting the embedded teacher (vLLM on CPU, %s); this takes about a minute", EMBEDDED_MODEL_NAME)
     model_dir = prepare_embedded_teacher()
     server = VllmServer(model_dir, EMBEDDED_MODEL_NAME, seed=config.teacher.seed, die_with_parent=True,
@@ -51,14 +51,23 @@ def teacher_endpoint(config: PipelineConfig) -> Iterator[str | None]:
         yield server.base_url
 
 
-def with_engine_model(config: PipelineConfig) -> PipelineConfig:
-    """``config`` with the in-process engine's model path filled in (the embedded teacher when unset)."""
-    teacher = config.teacher
-    if teacher.backend != "vllm" or teacher.engine.model_path:
-        return config
-    _require_embedded(teacher, "teacher.engine.model_path")
-    engine = teacher.engine.model_copy(update={"model_path": str(prepare_embedded_teacher())})
-    return config.model_copy(update={"teacher": teacher.model_copy(update={"engine": engine})})
+def _with_model_path(settings: TeacherSettings, section: str) -> TeacherSettings:
+    """``settings`` with the in-process engine's model path filled in (the embedded teacher when unset)."""
+    if settings.backend != "vllm" or settings.engine.model_path:
+        return settings
+    _require_embedded(settings, section, "engine.model_path")
+    engine = settings.engine.model_copy(update={"model_path": str(prepare_embedded_teacher())})
+    return settings.model_copy(update={"engine": engine})
+
+
+def with_engine_models(config: PipelineConfig) -> PipelineConfig:
+    """``config`` with every in-process engine's model path filled in: the teacher's, the judge's and the repairer's."""
+    update: dict[str, Any] = {"teacher": _with_model_path(config.teacher, "teacher")}
+    for name in ("judge", "repair"):
+        section = getattr(config, name)
+        if section is not None and section.endpoint is not None:
+            update[name] = section.model_copy(update={"endpoint": _with_model_path(section.endpoint, f"{name}.endpoint")})
+    return config.model_copy(update=update)
 
 
 def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
@@ -81,7 +90,7 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
         log.info("Running %s on %s; output %s; response cache %s", config.run.name,
                  options.get_all_options().get("runner"), out, cache_url)
         pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, with_engine_model(config), Endpoints(teacher_base_url=base_url, cache_url=cache_url))
+        build_pipeline(pipeline, with_engine_models(config), Endpoints(teacher_base_url=base_url, cache_url=cache_url))
         pipeline.run().wait_until_finish()
     return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
                             uuid.uuid4().hex[:12])

@@ -23,7 +23,8 @@ def test_every_shipped_config_validates(path):
         ({"teacher": {"max_in_flight": 0}}, "teacher.max_in_flight"),
         ({"teacher": {"modality": "audio"}}, "teacher.modality"),
         ({"teacher": {"backend": "tgi"}}, "teacher.backend"),
-        ({"teacher": {"engine": {"max_batch": 0}}}, "teacher.engine.max_batch"),
+        ({"teacher": {"engine": {"cpu_kv_cache_gib": 0}}}, "teacher.engine.cpu_kv_cache_gib"),
+        ({"teacher": {"engine": {"max_batch": 256}}}, "teacher.engine.max_batch: unknown key"),
         ({"source": {**MINIMAL["source"], "colums": {}}}, "source.colums: unknown key"),
         ({"length": {"samples": "four"}}, "length.samples"),
         ({"verify": {"require_reasonning": False}}, "verify.require_reasonning"),
@@ -53,3 +54,12 @@ def test_yaml_that_is_not_a_mapping_is_an_error(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(path)
+
+
+@pytest.mark.parametrize("section", ["judge", "repair"])
+def test_a_helper_server_endpoint_without_url_is_refused_when_the_teacher_runs_in_process(section):
+    helper = {section: {"endpoint": {"backend": "openai"}}}
+    with pytest.raises(ConfigError, match=f"{section}.endpoint.base_url"):
+        parse_config({**MINIMAL, "teacher": {"backend": "vllm"}, **helper})
+    parse_config({**MINIMAL, "teacher": {"backend": "vllm"}, section: {"endpoint": {"base_url": "http://h:1/v1"}}})
+    parse_config({**MINIMAL, **helper})  # the teacher's server is there to share
