@@ -68,11 +68,11 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
             config.length.probe, GenerateChains(config.teacher, endpoints.teacher_base_url, cache), VerifyChains(config.verify))
         verified = escalated["chains"]
         dead.append(escalated[DEAD_LETTER])
+    if config.dedup.chains.enabled:  # on the teacher's samples, before any repair joins them
+        verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     if config.repair.enabled:
         verified = verified | "Repair" >> RepairChains(
             config.repair, *endpoint(config.repair.endpoint, config, endpoints), cache, config.verify)
-    if config.dedup.chains.enabled:
-        verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     selected = verified | "Select" >> SelectChains(config.select)
     dropped.append(selected[DROPPED])
 
