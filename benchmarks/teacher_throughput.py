@@ -1,22 +1,33 @@
 """Generated tokens/s of the teacher paths on identical prompts and sampling.
 
 (a) vLLM offline: one ``LLM.chat`` call over every request, in this process (the engine's own
-    limit); (b) the mmcot Generate stage in a Beam pipeline on DirectRunner against the vLLM
-    server (fresh response cache, so nothing is cached); (c) a naive client sending one request
-    at a time (on the first ``--naive-requests`` requests: it is slow). Optionally (d) the same
-    pipeline on the in-process engine backend (``--engine-pipeline``).
+    limit), run first and again last so drift in the machine's load shows; the reference is
+    the mean of the two; (b0) a bare asyncio client with every request in flight against the
+    vLLM server (the server's own limit: b/b0 is what the pipeline costs); (b) the mmcot
+    Generate stage in a Beam pipeline on DirectRunner against the same server (fresh response
+    cache, so nothing is cached); (c) a naive client sending one request at a time (on the first
+    ``--naive-requests`` requests: it is slow). Optionally (d) the same pipeline on the
+    in-process engine backend (``--engine-pipeline``; the engine is loaded before timing, as in (a)).
+
+Each server path starts with an empty prefix cache (vLLM's dev-mode ``/reset_prefix_cache``),
+as each offline run does, so no path is served prompts an earlier path already computed.
 
 Every path samples the same N synthetic problems x k samples with the same settings (text
-prompts: caption + question, fixed ``max_tokens``, temperature, top_p). Prints tokens/s for
-each and the ratios b/a, c/a. Run from the repository root, with nothing else using the cores::
+prompts: caption + question, fixed ``max_tokens``, temperature, top_p). The default is greedy
+decoding (temperature 0), so every path generates the same chains and the token counts match:
+with sampling, paths differ in how many chains stop early, and a batch that empties early runs
+slower, which moves tokens/s by more than the differences being measured. Prints tokens/s for
+each and the ratios b/a, b/b0, c/a. Run from the repository root, with nothing else using the cores::
 
     PYTHONPATH=. python3 benchmarks/teacher_throughput.py [--n 64] [--samples 2] [--max-tokens 128]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
+import os
 import sys
 import tempfile
 import time
@@ -68,16 +79,17 @@ def requests_of(planned: list[PlannedProblem]) -> list[list[dict]]:
     return [build_messages(pp.problem, pp.plan.prompt_style, "text") for pp in planned for _ in range(pp.plan.n)]
 
 
-def offline(settings: TeacherSettings, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
+def offline(label: str, settings: TeacherSettings, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
     """(a) every request in one ``LLM.chat`` call, timed after a warm-up call."""
     llm = load_engine(settings.engine, settings.seed)
     params = [sampling_params(plan, None, None) for _ in conversations]
     llm.chat(conversations[:4], sampling_params=params[:4], use_tqdm=False)
+    llm.reset_prefix_cache()
     started = time.monotonic()
     outputs = llm.chat(conversations, sampling_params=params, use_tqdm=False)
     seconds = time.monotonic() - started
     llm.llm_engine.engine_core.shutdown()
-    return Result("a offline LLM.chat", len(outputs), sum(len(o.outputs[0].token_ids) for o in outputs), seconds)
+    return Result(label, len(outputs), sum(len(o.outputs[0].token_ids) for o in outputs), seconds)
 
 
 def pipeline(label: str, settings: TeacherSettings, base_url: str | None, planned: list[PlannedProblem]) -> Result:
@@ -88,6 +100,27 @@ def pipeline(label: str, settings: TeacherSettings, base_url: str | None, planne
     seconds = time.monotonic() - started
     entries = [json.loads(f.read_text()) for f in Path(settings.cache_url).rglob("*.json")]
     return Result(label, len(entries), sum(e["completion_tokens"] for e in entries), seconds)
+
+
+def bare_async(settings: TeacherSettings, base_url: str, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
+    """(b0) every request in flight at once from a bare asyncio client."""
+    bodies = [OpenAIChatTeacher(settings, base_url).request_body(c, plan) for c in conversations]
+
+    async def send_all(client: httpx.AsyncClient) -> list[int]:
+        async def one(body: dict) -> int:
+            response = await client.post("/chat/completions", json=body)
+            response.raise_for_status()
+            return parse_choice(response.json())[4]
+        return await asyncio.gather(*(one(b) for b in bodies))
+
+    async def run() -> list[int]:
+        limits = httpx.Limits(max_connections=len(bodies))
+        async with httpx.AsyncClient(base_url=base_url, timeout=settings.timeout_s, limits=limits) as client:
+            return await send_all(client)
+
+    started = time.monotonic()
+    tokens = asyncio.run(run())
+    return Result("b0 bare async client, server", len(bodies), sum(tokens), time.monotonic() - started)
 
 
 def naive(settings: TeacherSettings, base_url: str, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
@@ -110,12 +143,17 @@ def warm_up(base_url: str, conversation: list[dict]) -> None:
     httpx.post(f"{base_url}/chat/completions", json=body, timeout=300).raise_for_status()
 
 
+def reset_prefix_cache(base_url: str) -> None:
+    """Empty the server's prefix cache (a dev-mode endpoint), so no path reuses an earlier path's prompts."""
+    httpx.post(f"{base_url.removesuffix('/v1')}/reset_prefix_cache", timeout=60).raise_for_status()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=64, help="synthetic problems")
     parser.add_argument("--samples", type=int, default=2, help="samples per problem (k)")
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--temperature", type=float, default=0.0, help="0: greedy, the same work on every path")
     parser.add_argument("--max-in-flight", type=int, default=256, help="teacher.max_in_flight for (b) and (d)")
     parser.add_argument("--naive-requests", type=int, default=16, help="requests the naive client sends")
     parser.add_argument("--engine-pipeline", action="store_true", help="also run (d): the pipeline on the in-process engine")
@@ -134,24 +172,43 @@ def main() -> None:
     print(f"{args.n} problems x {args.samples} samples = {len(conversations)} requests, max_tokens {args.max_tokens}, "
           f"temperature {args.temperature}, max_in_flight {args.max_in_flight}", flush=True)
 
-    results = [offline(settings, conversations, plan)]
+    results = [offline("a offline LLM.chat", settings, conversations, plan)]
     print(results[-1], flush=True)
+    os.environ["VLLM_SERVER_DEV_MODE"] = "1"  # for /reset_prefix_cache: each path starts with an empty prefix cache
     with VllmServer(model_dir, EMBEDDED_MODEL_NAME, extra_args=args.server_arg, log_path=work / "server.log") as server:
         warm_up(server.base_url, conversations[0])
+        reset_prefix_cache(server.base_url)
+        results.append(bare_async(settings, server.base_url, conversations, plan))
+        print(results[-1], flush=True)
+        reset_prefix_cache(server.base_url)
         results.append(pipeline("b pipeline, server", settings, server.base_url, planned))
         print(results[-1], flush=True)
+        reset_prefix_cache(server.base_url)
         results.append(naive(settings, server.base_url, conversations[:args.naive_requests], plan))
         print(results[-1], flush=True)
     if args.engine_pipeline:
         engine = settings.model_copy(update={"backend": "vllm", "cache_url": str(work / "cache-d")})
+        started = time.monotonic()
+        loop = shared_engine(engine)  # loaded before timing, like (a); the pipeline's workers get this one
+        print(f"in-process engine loaded in {time.monotonic() - started:.0f} s (not timed)", flush=True)
         results.append(pipeline("d pipeline, in-process engine", engine, None, planned))
-        shared_engine(engine).close()
+        print(results[-1], flush=True)
+        loop.close()
+    results.append(offline("a' offline LLM.chat, again", settings, conversations, plan))
+    print(results[-1], flush=True)
+    report(results)
 
-    a = results[0].rate
+
+def report(results: list[Result]) -> None:
+    """The table, ratios against the mean of the two offline runs, and the ratios as one JSON line."""
+    rate = {r.path.split()[0]: r.rate for r in results}
+    a = (rate["a"] + rate["a'"]) / 2
     print(f"\n{'path':<34}{'requests':>9}{'tokens':>9}{'seconds':>9}{'tok/s':>9}{'x a':>7}")
     for r in results:
         print(f"{r.path:<34}{r.requests:>9}{r.tokens:>9}{r.seconds:>9.1f}{r.rate:>9.1f}{r.rate / a:>7.2f}")
-    print(json.dumps({"b/a": round(results[1].rate / a, 3), "c/a": round(results[2].rate / a, 3)}))
+    ratios = {"b/a": rate["b"] / a, "b/b0": rate["b"] / rate["b0"], "c/a": rate["c"] / a,
+              "a'/a": rate["a'"] / rate["a"], **({"d/a": rate["d"] / a} if "d" in rate else {})}
+    print(json.dumps({k: round(v, 3) for k, v in ratios.items()}))
 
 
 if __name__ == "__main__":
