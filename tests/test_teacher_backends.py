@@ -14,6 +14,7 @@ import json
 import apache_beam as beam
 import pytest
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+from vllm import SamplingParams
 
 from pipelines.config import parse_config
 from pipelines.run import run_pipeline
@@ -26,8 +27,7 @@ from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import make_teacher
 from transforms.teachers.base import TeacherError
 from transforms.teachers.settings import TeacherSettings
-from transforms.teachers.vllm_engine import shared_engine
-from vllm import SamplingParams
+from transforms.teachers.vllm_engine import EngineLoop, shared_engine
 from transforms.verifiers.config import VerifyConfig
 from transforms.verify import VerifyChains
 
@@ -151,6 +151,16 @@ def test_the_engine_returns_a_short_request_while_a_long_one_runs(engine_setting
     assert len(short.result(timeout=120).outputs[0].token_ids) == 4
     assert not long.done()
     assert len(long.result(timeout=600).outputs[0].token_ids) == 600
+
+
+def test_closing_the_engine_finishes_queued_requests_and_refuses_later_ones(engine_settings):
+    loop = EngineLoop(engine_settings.engine, seed=engine_settings.seed + 1)  # its own engine: the shared one stays open
+    conversation = [{"role": "user", "content": "Say hi."}]
+    queued = loop.submit(conversation, SamplingParams(max_tokens=3, temperature=0.0))
+    loop.close()
+    assert len(queued.result(timeout=0).outputs[0].token_ids) > 0
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.submit(conversation, SamplingParams(max_tokens=3)).result(timeout=5)
 
 
 def test_pipeline_runs_on_the_in_process_engine(tmp_path, engine_settings):

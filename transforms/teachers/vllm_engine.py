@@ -89,7 +89,7 @@ class EngineLoop:
         started.result()  # re-raises a failed load here
 
     def submit(self, conversation: list[dict[str, Any]], params: SamplingParams) -> concurrent.futures.Future:
-        """Queue one request; the future resolves to its ``RequestOutput`` (or fails if the engine loop broke)."""
+        """Queue one request; the future resolves to its ``RequestOutput`` (or fails if the loop broke or was closed)."""
         request = _Request(conversation, params, concurrent.futures.Future())
         self._queue.put(request)
         if self._broken is not None:
@@ -97,9 +97,14 @@ class EngineLoop:
         return request.future
 
     def close(self) -> None:
-        """Finish the queued requests, then stop the engine's processes (at the end of a process's work)."""
+        """Finish the queued requests, then stop the engine's processes (at the end of a process's work).
+
+        A request submitted after this fails at once rather than waiting for a loop that is gone.
+        """
         self._queue.put(None)
         self._thread.join()
+        self._broken = self._broken or RuntimeError("the vLLM engine loop is closed")
+        self._fail_queued(self._broken)
 
     def _serve(self, seed: int, started: concurrent.futures.Future) -> None:
         try:
