@@ -1,13 +1,15 @@
-"""Prompt building, the response cache and reasoning parsing (no server needed)."""
+"""Prompt building, the response cache, reasoning parsing and the generate progress line (no server needed)."""
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 
 import httpx
 
 from tests.factories import PLAN, problem
+from transforms import generate
 from transforms.teachers.base import sampling_fields
 from transforms.teachers.cache import ResponseCache, cache_key
 from transforms.teachers.messages import IMAGE_URL_PREFIX, build_messages, with_data_urls
@@ -85,3 +87,17 @@ def test_parse_choice_reads_reasoning_fields_and_usage():
     body = {"choices": [{"message": {"content": "B", "reasoning_content": "think"}, "finish_reason": "length"}],
             "usage": {"prompt_tokens": 12, "completion_tokens": 7}}
     assert parse_choice(body) == ("B", "think", "length", 12, 7)
+
+
+def test_progress_counts_chains_and_tokens_as_requests_finish(monkeypatch, caplog):
+    monkeypatch.setattr(generate, "PROGRESS_EVERY_S", 0.0)
+    progress = generate._Progress()
+    progress.submit(cached=2)
+    progress.submit(cached=0)
+    with caplog.at_level(logging.INFO, logger=generate.__name__):
+        progress.sample(tokens=40, retries=1, failed=0)  # a problem still running: its chain shows already
+        progress.problem(retries=1, failed=0)
+    first, second = (r.getMessage() for r in caplog.records)
+    assert first.startswith("generate: 0/2 problems done, 3 chains (2 from cache), 40 new tokens")
+    assert first.endswith("1 retries, 0 problems failed")
+    assert second.startswith("generate: 1/2 problems done, 3 chains (2 from cache), 40 new tokens")

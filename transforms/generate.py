@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 import apache_beam as beam
@@ -55,23 +56,38 @@ def sample_indices(plan: SamplingPlan) -> range:
 
 
 class _Progress:
-    """Logs problems done of submitted, chains, tokens, throughput, retries and failures every few seconds."""
+    """Logs problems done of submitted, chains, new tokens, throughput, retries and failures every few seconds.
+
+    A new chain counts when its request finishes (on the event loop's thread), a cached one when its
+    problem is submitted, and a problem when it is emitted; so the figures move while long problems run.
+    """
 
     def __init__(self):
+        self._lock = threading.Lock()
         self.started: float | None = None
         self.last = time.monotonic()
         self.submitted = self.problems = self.chains = self.tokens = self.cached = 0
 
-    def submit(self) -> None:
-        if self.started is None:
-            self.started = time.monotonic()
-        self.submitted += 1
+    def submit(self, cached: int) -> None:
+        with self._lock:
+            if self.started is None:
+                self.started = time.monotonic()
+            self.submitted += 1
+            self.chains += cached
+            self.cached += cached
 
-    def add(self, chains: ProblemChains, retries: int, failed: int) -> None:
-        self.problems += 1
-        self.chains += len(chains.generations)
-        self.tokens += sum(g.completion_tokens for g in chains.generations if not g.cached)
-        self.cached += sum(1 for g in chains.generations if g.cached)
+    def sample(self, tokens: int, retries: int, failed: int) -> None:
+        with self._lock:
+            self.chains += 1
+            self.tokens += tokens
+            self._maybe_log(retries, failed)
+
+    def problem(self, retries: int, failed: int) -> None:
+        with self._lock:
+            self.problems += 1
+            self._maybe_log(retries, failed)
+
+    def _maybe_log(self, retries: int, failed: int) -> None:
         now = time.monotonic()
         if now - self.last >= PROGRESS_EVERY_S:
             self.last = now
@@ -96,6 +112,7 @@ class GenerateFn(TeacherCallFn):
 
     async def _sample(self, planned: PlannedProblem, messages, index: int, key: str) -> Generation:
         completion = await self.call(messages, planned.plan, key)
+        self._progress.sample(completion.completion_tokens, self.teacher.retries, self.failed)
         return to_generation(planned, index, key, completion, self.teacher.model, cached=False)
 
     async def _generate(self, planned: PlannedProblem, cached: dict[int, Generation], missing: dict[int, str], messages):
@@ -127,11 +144,11 @@ class GenerateFn(TeacherCallFn):
                 missing[index] = key
             else:
                 cached[index] = to_generation(planned, index, key, completion, self.teacher.model, cached=True)
-        self._progress.submit()
+        self._progress.submit(len(cached))
         yield from self.submit(self._generate(planned, cached, missing, messages))
 
     def emit(self, result: ProblemChains) -> ProblemChains:
-        self._progress.add(result, self.teacher.retries, self.failed)
+        self._progress.problem(self.teacher.retries, self.failed)
         return result
 
 
