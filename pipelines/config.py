@@ -86,13 +86,16 @@ class PipelineConfig(Settings):
     def _helper_servers_known(self) -> "PipelineConfig":
         if self.teacher.backend != "vllm":
             return self
-        for name in ("judge", "repair"):
-            section = getattr(self, name)
-            endpoint = section.endpoint if section is not None else None
-            if endpoint is not None and endpoint.backend == "openai" and not endpoint.base_url:
+        for name, endpoint in self.helper_endpoints().items():
+            if endpoint.backend == "openai" and not endpoint.base_url:
                 raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend is vllm (in-process): "
                                  f"there is no teacher server for {name} to share; set the URL or backend: vllm")
         return self
+
+    def helper_endpoints(self) -> dict[str, TeacherSettings]:
+        """The judge's and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
+        sections = {"judge": self.judge, "repair": self.repair}
+        return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the validated config."""

@@ -63,10 +63,8 @@ def _with_model_path(settings: TeacherSettings, section: str) -> TeacherSettings
 def with_engine_models(config: PipelineConfig) -> PipelineConfig:
     """``config`` with every in-process engine's model path filled in: the teacher's, the judge's and the repairer's."""
     update: dict[str, Any] = {"teacher": _with_model_path(config.teacher, "teacher")}
-    for name in ("judge", "repair"):
-        section = getattr(config, name)
-        if section is not None and section.endpoint is not None:
-            update[name] = section.model_copy(update={"endpoint": _with_model_path(section.endpoint, f"{name}.endpoint")})
+    for name, endpoint in config.helper_endpoints().items():
+        update[name] = getattr(config, name).model_copy(update={"endpoint": _with_model_path(endpoint, f"{name}.endpoint")})
     return config.model_copy(update=update)
 
 
