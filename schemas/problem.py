@@ -31,7 +31,8 @@ class ImageMeta:
 class Problem:
     """An image-question problem after image validation and normalization.
 
-    ``id`` is stable (source name + the source's own id); ``metadata`` is a JSON string for
+    ``id`` is stable (source name + the source's own id); ``unit`` is the gold answer's unit
+    (``""``: none given; the verifier compares quantities with it); ``metadata`` is a JSON string for
     source-specific facts (e.g. a generator's ``difficulty``), kept opaque to the stages.
     """
 
@@ -46,6 +47,7 @@ class Problem:
     choices: list[str] = field(default_factory=list)
     subject: str = ""
     caption: str = ""
+    unit: str = ""
     metadata: str = "{}"
 
 
@@ -73,6 +75,7 @@ PROBLEM_SCHEMA = pa.schema(
         ("choices", pa.list_(pa.string())),
         ("subject", pa.string()),
         ("caption", pa.string()),
+        ("unit", pa.string()),
         ("metadata", pa.string()),
     ]
 )

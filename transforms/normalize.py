@@ -145,6 +145,7 @@ def to_problem(row: SourceRow, settings: NormalizeSettings) -> Problem:
         choices=choices,
         subject=_text(f, "subject", required=False),
         caption=_text(f, "caption", required=False),
+        unit=_text(f, "unit", required=False),
         metadata=_metadata(f.get("metadata")),
     )
 

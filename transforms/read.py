@@ -20,7 +20,7 @@ from schemas.settings import Settings
 from schemas.source import ReadCount, SourceRow
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
-FIELDS = ("id", "question", "answer", "answer_type", "images", "choices", "subject", "caption", "metadata")
+FIELDS = ("id", "question", "answer", "answer_type", "images", "choices", "subject", "caption", "unit", "metadata")
 
 
 class SourceSettings(Settings):
