@@ -1,11 +1,14 @@
 """Publish a run's output to the Hugging Face Hub as one dataset-repo commit, after checking it."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
+import io
+import posixpath
 from dataclasses import dataclass
-from pathlib import Path
 
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
 from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, constants
 
 from data_cards.examples import EXAMPLES_DIR
@@ -20,9 +23,9 @@ class PublishRefused(Exception):
 
 @dataclass
 class UploadFile:
-    """One local file and where it goes in the repo."""
+    """One file of the output (a local path or an fsspec URL) and where it goes in the repo."""
 
-    local: Path
+    local: str
     path_in_repo: str
     bytes: int
 
@@ -50,12 +53,12 @@ class PublishPlan:
         return "\n".join([head, *(f"  {f.path_in_repo.ljust(width)}  <- {f.local}  ({f.bytes} bytes)" for f in self.files)])
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
+def _sha256(fs, path: str) -> str:
+    with fs.open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def check_output(out_dir: Path, manifest: Manifest) -> None:
+def check_output(out_dir: str, manifest: Manifest) -> None:
     """Raise :class:`PublishRefused` unless the accounting identity holds and every shard matches the manifest."""
     problems = []
     c = manifest.counts
@@ -66,27 +69,38 @@ def check_output(out_dir: Path, manifest: Manifest) -> None:
         listed = sum(s.rows for s in manifest.shards if s.config == name)
         if listed != rows:
             problems.append(f"{name}: the manifest says {rows} rows but its shards hold {listed}")
+    fs, root = fsspec.core.url_to_fs(str(out_dir))
     for shard in manifest.shards:
-        path = out_dir / shard.path
-        if not path.is_file():
+        path = posixpath.join(root, shard.path)
+        if not fs.isfile(path):
             problems.append(f"{shard.path}: missing")
-        elif path.stat().st_size != shard.bytes or _sha256(path) != shard.sha256:
+        elif fs.size(path) != shard.bytes or _sha256(fs, path) != shard.sha256:
             problems.append(f"{shard.path}: checksum does not match the manifest")
     if problems:
         raise PublishRefused("refusing to publish " + str(out_dir) + ":\n  " + "\n  ".join(problems))
 
 
-def plan_publish(out_dir: Path, manifest: Manifest, repo_id: str, revision: str = "main",
+def plan_publish(out_dir: str, manifest: Manifest, repo_id: str, revision: str = "main",
                  private: bool = False) -> PublishPlan:
     """The card, manifest, shards, plots and example images as one commit's files (check the output first)."""
-    examples = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / EXAMPLES_DIR).glob("*") if p.is_file())
+    fs, root = fsspec.core.url_to_fs(str(out_dir))
+    examples = sorted(posixpath.relpath(p, root) for p in fs.glob(posixpath.join(root, EXAMPLES_DIR, "*")) if fs.isfile(p))
     rel_paths = ["README.md", "manifest.json", *(s.path for s in manifest.shards), *manifest.plots, *examples]
-    missing = [p for p in rel_paths if not (out_dir / p).is_file()]
+    missing = [p for p in rel_paths if not fs.isfile(posixpath.join(root, p))]
     if missing:
         raise PublishRefused(f"refusing to publish {out_dir}: missing " + ", ".join(missing))
-    files = [UploadFile(out_dir / p, p, os.path.getsize(out_dir / p)) for p in rel_paths]
+    base = str(out_dir).rstrip("/")
+    files = [UploadFile(f"{base}/{p}", p, fs.size(posixpath.join(root, p))) for p in rel_paths]
     message = f"mmcot run {manifest.run_id} (config {manifest.config_hash[:12]})"
     return PublishPlan(repo_id, revision, private, files, message)
+
+
+def _source(stack: contextlib.ExitStack, url: str) -> str | io.BufferedReader:
+    """What ``CommitOperationAdd`` reads: a local path, or a buffered binary stream over object storage."""
+    fs, path = fsspec.core.url_to_fs(url)
+    if isinstance(fs, LocalFileSystem):
+        return path
+    return io.BufferedReader(stack.enter_context(fs.open(path, "rb")))
 
 
 def publish(plan: PublishPlan, api: HfApi) -> CommitInfo:
@@ -97,6 +111,7 @@ def publish(plan: PublishPlan, api: HfApi) -> CommitInfo:
     api.create_repo(plan.repo_id, repo_type=REPO_TYPE, private=plan.private, exist_ok=True)
     if plan.revision != "main":
         api.create_branch(plan.repo_id, repo_type=REPO_TYPE, branch=plan.revision, exist_ok=True)
-    operations = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local)) for f in plan.files]
-    return api.create_commit(plan.repo_id, operations, repo_type=REPO_TYPE, revision=plan.revision,
-                             commit_message=plan.commit_message)
+    with contextlib.ExitStack() as stack:
+        operations = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=_source(stack, f.local)) for f in plan.files]
+        return api.create_commit(plan.repo_id, operations, repo_type=REPO_TYPE, revision=plan.revision,
+                                 commit_message=plan.commit_message)

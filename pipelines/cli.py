@@ -16,6 +16,16 @@ def _setup_logging(verbose: bool) -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _refusals() -> tuple[type[Exception], ...]:
+    """Errors that stop a run before anything is submitted: the message says what to change."""
+    from pipelines.remote_guard import RemoteRunRefused
+    from pipelines.runners import RunnerOptionsError
+    from pipelines.staging import StagingError
+    from pipelines.storage import MissingExtra
+
+    return FileNotFoundError, RunnerOptionsError, RemoteRunRefused, MissingExtra, StagingError
+
+
 def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     import yaml
 
@@ -34,7 +44,7 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     try:
         config = load_config(args.config, overrides)
         manifest = run_pipeline(config, beam_args)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, *_refusals()) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary_table(manifest))
@@ -60,7 +70,7 @@ def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
     normalize = config.normalize if config else NormalizeSettings()
     try:
         counts = run_dedup(source, normalize, config.dedup if config else DedupSettings(), args.output, beam_args)
-    except FileNotFoundError as exc:
+    except _refusals() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"read {counts.read}  kept {counts.kept}  dropped {sum(counts.dropped.values())}  "
@@ -101,7 +111,13 @@ def _cmd_verify(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from data_cards.card import load_manifest, write_card
+    from pipelines.storage import MissingExtra, require_storage
 
+    try:
+        require_storage({"output_dir": args.output_dir})
+    except MissingExtra as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {write_card(args.output_dir, load_manifest(args.output_dir), args.repo_id)}")
     return 0
 
@@ -112,9 +128,15 @@ def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
     from data_cards.card import load_manifest, write_card
     from data_cards.publish import PublishRefused, check_output, plan_publish, publish
+    from pipelines.storage import MissingExtra, require_storage
 
-    out = Path(args.output_dir)
-    manifest = load_manifest(args.output_dir)
+    out = args.output_dir
+    try:
+        require_storage({"output_dir": out})
+    except MissingExtra as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    manifest = load_manifest(out)
     token = None if args.dry_run else get_token()
     if not args.dry_run and token is None:
         print("error: no Hugging Face token: set HF_TOKEN or run `hf auth login`", file=sys.stderr)

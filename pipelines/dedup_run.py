@@ -14,7 +14,10 @@ import apache_beam as beam
 from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
 from pipelines.manifest import list_shards, reason_counts, rows_read
 from pipelines.run import clear_outputs
+from pipelines.remote_guard import RunPlaces, guard_remote_run
 from pipelines.runners import pipeline_options
+from pipelines.staging import staged_mmcot
+from pipelines.storage import require_storage
 from schemas.outputs import REJECT_SCHEMA
 from schemas.problem import PROBLEM_SCHEMA
 from transforms.dedup import DedupProblems, DedupSettings
@@ -56,11 +59,15 @@ def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: No
 def run_dedup(source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings, out: str,
               beam_args: list[str], num_shards: int = 1) -> DedupCounts:
     """Run the dedup pipeline into ``out`` (cleared first) and count what it wrote."""
-    clear_outputs(out, extra=(PROBLEMS_DIR,))
+    paths = {"--input": source.path, "source.image_root": source.image_root, "--output": out}
+    require_storage(paths)
     with pipeline_options(beam_args) as options:
-        pipeline = beam.Pipeline(options=options)
-        build_dedup_pipeline(pipeline, source, normalize, dedup, out, num_shards)
-        pipeline.run().wait_until_finish()
+        guard_remote_run(options, RunPlaces(paths=paths))
+        clear_outputs(out, extra=(PROBLEMS_DIR,))
+        with staged_mmcot(options):
+            pipeline = beam.Pipeline(options=options)
+            build_dedup_pipeline(pipeline, source, normalize, dedup, out, num_shards)
+            pipeline.run().wait_until_finish()
     return DedupCounts(
         read=rows_read(out),
         kept=sum(s.rows for s in list_shards(out, PROBLEMS_DIR)),

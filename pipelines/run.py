@@ -18,7 +18,10 @@ from data_cards.card import CARD_FILES, load_manifest, write_card
 from pipelines.build import READ_COUNTS_DIR, Endpoints, build_pipeline
 from pipelines.config import OUTPUT_SETS, PipelineConfig
 from pipelines.manifest import build_manifest
+from pipelines.remote_guard import guard_remote_run, run_places
 from pipelines.runners import pipeline_options
+from pipelines.staging import staged_mmcot
+from pipelines.storage import config_paths, require_storage
 from pipelines.teacher_server import EMBEDDED_MODEL_NAME, VllmServer, mmcot_home, prepare_embedded_teacher
 from schemas.manifest import Manifest
 from transforms.teachers.settings import TeacherSettings
@@ -82,16 +85,24 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
     """Run the job described by ``config``; write manifest.json and README.md; return the manifest."""
     started = time.monotonic()
     out = config.run.output_dir
-    clear_outputs(out)
     cache_url = config.teacher.cache_url or str(mmcot_home() / "responses")
-    with teacher_endpoint(config) as base_url, pipeline_options(beam_args) as options:
-        log.info("Running %s on %s; output %s; response cache %s", config.run.name,
-                 options.get_all_options().get("runner"), out, cache_url)
-        pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, with_engine_models(config), Endpoints(teacher_base_url=base_url, cache_url=cache_url))
-        pipeline.run().wait_until_finish()
+    require_storage(config_paths(config, cache_url))
+    with pipeline_options(beam_args) as options:
+        guard_remote_run(options, run_places(config, config.teacher.cache_url))
+        clear_outputs(out)
+        with staged_mmcot(options), teacher_endpoint(config) as base_url:
+            _run_job(config, options, base_url, cache_url)
     return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
                             uuid.uuid4().hex[:12])
+
+
+def _run_job(config: PipelineConfig, options, base_url: str | None, cache_url: str) -> None:
+    """Build the pipeline and run it to the end."""
+    log.info("Running %s on %s; output %s; response cache %s", config.run.name,
+             options.get_all_options().get("runner"), config.run.output_dir, cache_url)
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, with_engine_models(config), Endpoints(teacher_base_url=base_url, cache_url=cache_url))
+    pipeline.run().wait_until_finish()
 
 
 def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str) -> Manifest:

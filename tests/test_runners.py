@@ -59,5 +59,10 @@ def test_presets_expand_to_beam_options():
         assert opts["direct_running_mode"] == "multi_processing" and opts["direct_num_workers"] == 2
     with pipeline_options([]) as options:
         assert options.get_all_options()["runner"] == "DirectRunner"
-    with pipeline_options(["--runner", "DataflowRunner", "--project=p"]) as options:
+    dataflow = ["--project=p", "--region=us-central1", "--temp_location=gs://b/tmp"]
+    with pipeline_options(["--runner", "DataflowRunner", *dataflow]) as options:
         assert options.get_all_options()["runner"] == "DataflowRunner"
+    with pipeline_options(["--runner", "dataflow", *dataflow]) as options:
+        assert options.get_all_options()["runner"] == "DataflowRunner" and options.get_all_options()["project"] == "p"
+    with pipeline_options(["--runner", "flink", "--flink_master=flink-host:8081"]) as options:
+        assert options.get_all_options()["runner"] == "FlinkRunner"

@@ -1,0 +1,67 @@
+"""Object storage: whether a path is local, and the extra a URL's scheme needs, checked before a run starts.
+
+Paths are read and written through Beam's FileSystems (in the pipeline) and fsspec (manifest, card,
+cache, publish); both need a plug-in per scheme. Checking at start turns a failure deep in a job, or
+half-way through clearing outputs, into one message naming the extra to install.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Mapping
+
+# scheme -> (mmcot extra, modules Beam's and fsspec's filesystems need)
+EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gs": ("gcp", ("apache_beam.io.gcp.gcsio", "gcsfs")),
+    "s3": ("aws", ("apache_beam.io.aws.clients.s3.boto3_client", "s3fs")),
+}
+
+
+class MissingExtra(RuntimeError):
+    """A path's scheme needs an optional dependency that is not installed; the message names the extra."""
+
+
+def scheme(path: str) -> str | None:
+    """The URL scheme of ``path`` (``gs``, ``s3`` …), or None for a local path (``file://`` included)."""
+    head, sep, _ = path.partition("://")
+    return None if not sep or head == "file" else head
+
+
+def is_local(path: str) -> bool:
+    """Whether ``path`` names this machine's filesystem."""
+    return scheme(path) is None
+
+
+def _missing(modules: tuple[str, ...]) -> list[str]:
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    return missing
+
+
+def config_paths(config, cache_url: str | None = None) -> dict[str, str | None]:
+    """Every path a run's workers read or write, by config key (``config`` is a PipelineConfig)."""
+    return {
+        "source.path": config.source.path,
+        "source.image_root": config.source.image_root,
+        "run.output_dir": config.run.output_dir,
+        "teacher.cache_url": cache_url if cache_url is not None else config.teacher.cache_url,
+    }
+
+
+def require_storage(paths: Mapping[str, str | None]) -> None:
+    """Raise :class:`MissingExtra` unless every path's scheme can be read and written here.
+
+    ``paths`` maps a config key (``run.output_dir``) to its value; None values are skipped.
+    """
+    problems = []
+    for key, path in paths.items():
+        extra, modules = EXTRAS.get(scheme(path) or "", (None, ()))
+        missing = _missing(modules) if extra else []
+        if missing:
+            problems.append(f"{key}: {path} needs the {extra!r} extra: pip install 'mmcot[{extra}]' "
+                            f"(missing: {', '.join(missing)})")
+    if problems:
+        raise MissingExtra("\n".join(problems))
