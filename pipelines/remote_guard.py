@@ -61,8 +61,9 @@ def workers_are_remote(options: PipelineOptions) -> bool:
     values = options.get_all_options(retain_unknown_options=True)
     if runner in LOCAL_RUNNERS:
         return False
-    if runner == "FixedDaskRunner" or runner == "DaskRunner":
-        return not is_loopback_host(_host(values.get("dask_client_address")))
+    if runner in ("FixedDaskRunner", "DaskRunner"):  # no address: the preset's own LocalCluster
+        address = values.get("dask_client_address")
+        return bool(address) and not is_loopback_host(_host(address))
     if runner == "PortableRunner":
         endpoint = values.get("job_endpoint") or "embed"
         environment = (values.get("environment_type") or "DOCKER").upper()

@@ -58,6 +58,8 @@ def require_storage(paths: Mapping[str, str | None]) -> None:
     """
     problems = []
     for key, path in paths.items():
+        if path is None:
+            continue
         extra, modules = EXTRAS.get(scheme(path) or "", (None, ()))
         missing = _missing(modules) if extra else []
         if missing:
