@@ -192,3 +192,15 @@ def test_no_wheel_when_the_user_brings_a_worker_image_or_for_local_runners(tmp_p
         with staged_mmcot(options) as wheel:
             assert wheel is None
             assert not any(n.startswith("mmcot-") for n in _staged_files(options, tmp_path / str(len(args))))
+
+
+@pytest.mark.parametrize("name, args", [("dataflow", DATAFLOW), ("r1v_round", DATAFLOW),
+                                        ("flink", ["--runner=flink", "--flink_master=flink-jobmanager:8081",
+                                                   "--environment_type=DOCKER", "--environment_config=r/mmcot-cpu:0.1.0"])])
+def test_the_remote_presets_validate_and_pass_the_guard(name, args):
+    from pipelines.config import load_config
+
+    config = load_config(f"configs/{name}.yaml")
+    options = parse_options(args)
+    assert workers_are_remote(options)
+    guard_remote_run(options, run_places(config, config.teacher.cache_url))
