@@ -114,11 +114,11 @@ def scores(drops: list[tuple[str, str]], group: dict[str, int]) -> tuple[float, 
     return right / max(len(drops), 1), right / max(expected, 1)
 
 
-def run_beam(n: int, n_originals: int, runner: str) -> dict:
+def run_beam(n: int, n_originals: int, runner: str, extra_args: tuple[str, ...] = ()) -> dict:
     """The Beam dedup on ``n`` problems; returns time, drops and the largest band group."""
     out = tempfile.mkdtemp(prefix="dedup-bench-")
     started = time.monotonic()
-    with pipeline_options(["--runner", runner]) as options:
+    with pipeline_options(["--runner", runner, *extra_args]) as options:
         p = beam.Pipeline(options=options)
         problems = (p | beam.Create(range(0, n, CHUNK)) | "Spread" >> beam.Reshuffle()
                     | beam.FlatMap(dataset_chunk, n, n_originals))

@@ -1,0 +1,178 @@
+"""Memory and speed on multi-worker runners: dedup and the sample pipeline on direct, direct-mp and Dask.
+
+Each (job, size, runner) runs in a fresh subprocess that samples, every 0.2 s with psutil, the RSS
+of itself (the launcher) and of every process it starts (DirectRunner's multi-processing SDK
+workers, the Dask LocalCluster's worker processes), and reports the launcher's peak, the largest
+worker's peak and the wall time. ``dask`` here is a LocalCluster of 2 worker processes with
+``--dask-memory-limit`` each (Dask pauses, spills, then restarts a worker past it).
+
+``dedup``: benchmarks/dedup_scaling.py's synthetic problems (templated questions, precomputed
+pHashes, 20 % planted duplicates) through DedupProblems; precision and recall printed.
+``pipeline``: the sample pipeline (configs/sample.yaml, k=2) on synthetic problems with images
+against a ZERO-LATENCY STUB OpenAI server on loopback (benchmarks/stub_openai.py: the same short
+answer, instantly, for every request), so the figure is the pipeline's own cost, not a teacher's.
+
+    PYTHONPATH=. python3 benchmarks/scale_runners.py --job dedup --sizes 10000 --runners direct direct-mp dask
+    PYTHONPATH=. python3 benchmarks/scale_runners.py --job pipeline --sizes 1000 --runners direct direct-mp dask
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+
+class RssSampler:
+    """Peak RSS of this process and, per process, of all its descendants (sampled)."""
+
+    def __init__(self, interval_s: float = 0.2):
+        self._interval = interval_s
+        self._me = psutil.Process()
+        self.launcher = 0
+        self.workers: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                self.launcher = max(self.launcher, self._me.memory_info().rss)
+                for child in self._me.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        rss = child.memory_info().rss
+                        self.workers[child.pid] = max(self.workers.get(child.pid, 0), rss)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def runner_args(runner: str, memory_limit: str):
+    """Beam flags for ``runner``; for ``dask`` a LocalCluster of 2 memory-limited worker processes."""
+    if runner != "dask":
+        yield ["--runner", runner]
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=memory_limit,
+                      dashboard_address=None) as cluster:
+        yield ["--runner", "dask", f"--dask_client_address={cluster.scheduler_address}"]
+
+
+def dedup_job(n: int, args: list[str]) -> dict:
+    from benchmarks.dedup_scaling import run_beam, scores, truth
+
+    n_originals = round(n / 1.2)
+    result = run_beam(n, n_originals, args[1], tuple(args[2:]))
+    precision, recall = scores(result.pop("drops"), truth(n, n_originals))
+    return {"precision": round(precision, 4), "recall": round(recall, 4)}
+
+
+def pipeline_job(n: int, args: list[str], stub_url: str, data_dir: Path) -> dict:
+    from pipelines.config import load_config
+    from pipelines.run import run_pipeline
+
+    tmp = Path(tempfile.mkdtemp(prefix="scale-run-"))
+    config = load_config(ROOT / "configs" / "sample.yaml", {
+        "run.output_dir": str(tmp / "out"), "source.path": str(data_dir / "problems.jsonl"),
+        "teacher.base_url": stub_url, "teacher.cache_url": str(tmp / "cache"), "length.samples": 2,
+        "teacher.max_in_flight": 64})
+    manifest = run_pipeline(config, args, command="benchmark")
+    return {"read": manifest.counts.read, "chains": int(manifest.stats.get("chains", 0)),
+            "balanced": manifest.counts.balanced()}
+
+
+def one(job: str, n: int, runner: str, memory_limit: str, stub_url: str, data_dir: str) -> dict:
+    """Run one job in this process and measure it."""
+    started = time.monotonic()
+    with RssSampler() as rss, runner_args(runner, memory_limit) as args:
+        extra = dedup_job(n, args) if job == "dedup" else pipeline_job(n, args, stub_url, Path(data_dir))
+    workers = sorted(rss.workers.values(), reverse=True)
+    return {"job": job, "n": n, "runner": runner, "wall_s": round(time.monotonic() - started, 1),
+            "launcher_peak_mb": round(rss.launcher / 2**20), "worker_peak_mb": round(workers[0] / 2**20) if workers else 0,
+            "processes": len(workers), **extra}
+
+
+@contextlib.contextmanager
+def stub_server():
+    port = 18000 + os.getpid() % 1000 + 100
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.stub_openai", "--port", str(port)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        import httpx
+
+        for _ in range(100):
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+                break
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--job", choices=("dedup", "pipeline"), required=True)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10000])
+    parser.add_argument("--runners", nargs="+", default=["direct", "direct-mp", "dask"])
+    parser.add_argument("--dask-memory-limit", default="4GiB", help="per Dask worker process")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds one run may take")
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)  # n runner memory_limit stub_url data_dir
+    args = parser.parse_args()
+    if args.one:
+        n, runner, limit, stub, data = args.one
+        print(json.dumps(one(args.job, int(n), runner, limit, stub, data)))
+        return
+    print(f"job {args.job}, sizes {args.sizes}, runners {args.runners}, dask memory limit {args.dask_memory_limit}/worker")
+    rows = []
+    with stub_server() as stub, tempfile.TemporaryDirectory(prefix="scale-data-") as data:
+        for n in args.sizes:
+            if args.job == "pipeline":
+                from transforms.synth import generate, write_jsonl
+
+                write_jsonl(generate(n, 0), Path(data) / str(n))
+            for runner in args.runners:
+                cmd = [sys.executable, __file__, "--job", args.job, "--one", str(n), runner, args.dask_memory_limit,
+                       stub, str(Path(data) / str(n))]
+                try:
+                    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+                    row = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {
+                        "n": n, "runner": runner, "error": proc.stderr.strip().splitlines()[-1:]}
+                except subprocess.TimeoutExpired:
+                    row = {"n": n, "runner": runner, "error": f"cut off after {args.timeout:.0f} s"}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    print("\n| job | n | runner | wall s | launcher peak RSS MB | largest worker peak RSS MB | worker processes | check |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        if "error" in r:
+            print(f"| {args.job} | {r['n']:,} | {r['runner']} | {r['error']} | | | | |")
+            continue
+        check = (f"precision {r['precision']}, recall {r['recall']}" if args.job == "dedup"
+                 else f"read {r['read']:,}, chains {r['chains']:,}, balanced {r['balanced']}")
+        print(f"| {args.job} | {r['n']:,} | {r['runner']} | {r['wall_s']} | {r['launcher_peak_mb']:,} | "
+              f"{r['worker_peak_mb']:,} | {r['processes']} | {check} |")
+
+
+if __name__ == "__main__":
+    main()
