@@ -92,8 +92,9 @@ def test_a_gs_run_writes_what_a_local_run_writes_from_the_same_cache(gcs, vllm_s
     fill = run_pipeline(_config(str(jsonl), str(tmp_path / "fill"), str(tmp_path / "cache"), vllm_server.base_url,
                                 vllm_server.model), [])
     assert fill.stats["chains"] == 12 and fill.stats["chains_from_cache"] == 0
-    gcs.put(str(src), f"{BUCKET}/src", recursive=True)
-    gcs.put(str(tmp_path / "cache"), f"{BUCKET}/cache", recursive=True)
+    for local_dir, prefix in ((src, "src"), (tmp_path / "cache", "cache")):
+        for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):  # one request at a time: the emulator is serial
+            gcs.pipe_file(f"{BUCKET}/{prefix}/{path.relative_to(local_dir).as_posix()}", path.read_bytes())
     gcs.pipe_file(f"{BUCKET}/out/sft/train-stale.parquet", b"stale")  # cleared first, like a local run
 
     local = run_pipeline(_config(str(jsonl), str(tmp_path / "local"), str(tmp_path / "cache"), DEAD_TEACHER,
