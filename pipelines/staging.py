@@ -19,6 +19,7 @@ from typing import Iterator
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from pipelines.remote_guard import workers_are_remote
+from pipelines.runners import runner_class
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,8 @@ def build_wheel(out_dir: str | Path, root: Path | None = None) -> Path:
 def needs_staging(options: PipelineOptions) -> bool:
     """Whether the runner's workers need mmcot shipped to them (remote, and no image or setup file given)."""
     values = options.get_all_options(retain_unknown_options=True)
-    runner = str(values.get("runner") or "").rsplit(".", 1)[-1]
     brought = values.get("sdk_container_image") or values.get("setup_file")
-    return runner in STAGING_RUNNERS and workers_are_remote(options) and not brought
+    return runner_class(options) in STAGING_RUNNERS and workers_are_remote(options) and not brought
 
 
 @contextlib.contextmanager

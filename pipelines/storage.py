@@ -12,7 +12,7 @@ from typing import Mapping
 # scheme -> (mmcot extra, modules Beam's and fsspec's filesystems need)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gs": ("gcp", ("apache_beam.io.gcp.gcsio", "gcsfs")),
-    "s3": ("aws", ("apache_beam.io.aws.clients.s3.boto3_client", "s3fs")),
+    "s3": ("aws", ("boto3", "s3fs")),  # Beam's S3 client module imports without boto3, so ask for boto3 itself
 }
 
 
