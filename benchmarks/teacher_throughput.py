@@ -38,7 +38,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.teacher_server import EMBEDDED_MODEL_NAME, VllmServer, prepare_embedded_teacher  # noqa: E402
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher  # noqa: E402
+from pipelines.vllm_server import VllmServer  # noqa: E402
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan  # noqa: E402
 from schemas.problem import Problem  # noqa: E402
 from transforms.generate import GenerateChains  # noqa: E402

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.config import PipelineConfig
-from pipelines.teacher_server import EMBEDDED_MODEL_NAME, VllmServer, mmcot_home, prepare_embedded_teacher
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, mmcot_home, prepare_embedded_teacher
+from pipelines.vllm_server import VllmServer
 from transforms.teachers.registry import Endpoint, backend, resolve_endpoint
 from transforms.teachers.settings import TeacherSettings
 

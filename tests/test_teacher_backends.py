@@ -18,7 +18,7 @@ from vllm import SamplingParams
 
 from pipelines.config import parse_config
 from pipelines.run import run_pipeline
-from pipelines.teacher_server import prepare_embedded_teacher
+from pipelines.embedded_teacher import prepare_embedded_teacher
 from schemas.plan import Assessment, PlannedProblem
 from tests.factories import PLAN, problem
 from transforms.generate import GenerateChains
