@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import apache_beam as beam
-import pyarrow as pa
 
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
-from schemas.generation import GENERATION_SCHEMA
-from schemas.outputs import OUTPUT_SCHEMAS
+from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms.assess import Assess
-from transforms.dedup import DedupProblems, MarkDuplicateChains
+from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
 from transforms.length import PlanLength
-from transforms.normalize import NormalizeProblems
-from transforms.read import ReadProblems
+from transforms.normalize import NormalizeProblems, NormalizeSettings
+from transforms.read import ReadProblems, SourceSettings
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
@@ -25,19 +25,40 @@ from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.verify import VerifyChains
 from transforms.write import WriteShards
 
-READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
-READ_COUNTS_DIR = "_meta/read_counts"
-KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "preference": "id", "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
+
+@dataclass
+class Front:
+    """read → normalize → dedup, the part before any teacher call: kept problems, what was dropped or
+    dead-lettered on the way, and the rows read per file."""
+
+    kept: beam.PCollection
+    dropped: list[beam.PCollection]
+    dead: list[beam.PCollection]
+    read_counts: beam.PCollection
+
+
+def build_front(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings) -> Front:
+    """Add read → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it)."""
+    read = p | "Read" >> ReadProblems(source)
+    rows = read.rows | "Spread" >> beam.Reshuffle()
+    normalized = rows | "Normalize" >> NormalizeProblems(normalize)
+    deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
+    return Front(deduped["kept"], [deduped[DROPPED]], [read[DEAD_LETTER], normalized[DEAD_LETTER]], read[READ_COUNTS])
+
+
+def write_sets(outputs: dict[str, beam.PCollection], specs: tuple[OutputSpec, ...], out: str,
+               num_shards: Callable[[str], int]) -> None:
+    """Write each spec's PCollection of ``outputs`` as Parquet shards under ``out``/name (and the read counts)."""
+    for spec in (*specs, READ_COUNTS_SET):
+        outputs[spec.name] | f"Write_{spec.name.rsplit('/', 1)[-1]}" >> WriteShards(
+            posixpath.join(out, spec.name), spec.schema, spec.key, num_shards(spec.name))
 
 
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpoints) -> None:
     """Add the whole read → … → write graph to ``p`` (``endpoints``: the config's teacher sections, resolved)."""
-    read = p | "Read" >> ReadProblems(config.source)
-    rows = read.rows | "Spread" >> beam.Reshuffle()
-    normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
-    deduped = normalized.problems | "Dedup" >> DedupProblems(config.dedup)
-    assessed = deduped["kept"] | "Assess" >> Assess(config.assess)
-    dropped = [deduped[DROPPED]]
+    front = build_front(p, config.source, config.normalize, config.dedup)
+    assessed = front.kept | "Assess" >> Assess(config.assess)
+    dropped = list(front.dropped)
     if config.judge is not None:
         judged = assessed | "Judge" >> Judge(config.judge, endpoints.of("judge"))
         scaled = judged | "Scale" >> ScaleScores(config.assess.difficulty_from == "judge", config.assess.min_quality)
@@ -46,7 +67,7 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
     planned = assessed | "PlanLength" >> PlanLength(config.length)
     generated = planned | "Generate" >> GenerateChains(endpoints.teacher)
     verified = generated.chains | "Verify" >> VerifyChains(config.verify)
-    dead = [read[DEAD_LETTER], normalized[DEAD_LETTER], generated[DEAD_LETTER]]
+    dead = [*front.dead, generated[DEAD_LETTER]]
     if config.length.policy == "pass_rate":
         escalated = verified | "Escalate" >> EscalateLowPassRate(
             config.length.probe, GenerateChains(endpoints.teacher), VerifyChains(config.verify))
@@ -67,13 +88,6 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
         DEAD_LETTER: dead | "AllDeadLetters" >> beam.Flatten(),
         DROPPED: dropped | "AllDropped" >> beam.Flatten(),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
+        READ_COUNTS_SET.name: front.read_counts,
     }
-    schemas = {**OUTPUT_SCHEMAS, "generations": GENERATION_SCHEMA}
-    out = config.run.output_dir
-    for name, pcoll in outputs.items():
-        pcoll | f"Write_{name}" >> WriteShards(
-            posixpath.join(out, name), schemas[name], KEY_FIELDS[name], config.output.num_shards(name)
-        )
-    read[READ_COUNTS] | "Write_read_counts" >> WriteShards(
-        posixpath.join(out, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file", 1
-    )
+    write_sets(outputs, RUN_OUTPUTS, config.run.output_dir, config.output.num_shards)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, model_validator, with_config
+from pydantic import Field, ValidationError, model_validator
 
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
@@ -25,8 +25,6 @@ from transforms.select import SelectSettings
 from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
-
-OUTPUT_SETS = ("sft", "rl", "preference", "dead_letter", "dropped", "generations")
 
 
 class ConfigError(ValueError):
@@ -67,8 +65,7 @@ class PipelineConfig(Settings):
     judge: JudgeSettings | None = None
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()
-    # pydantic ignores unknown keys of a plain dataclass; forbid them like everywhere else
-    verify: with_config(ConfigDict(extra="forbid"))(VerifyConfig) = Field(default_factory=VerifyConfig)
+    verify: VerifyConfig = VerifyConfig()
     repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()

@@ -12,12 +12,13 @@ import apache_beam as beam
 import fsspec
 
 from data_cards.card import CARD_FILES, load_manifest, write_card
-from pipelines.build import READ_COUNTS_DIR, build_pipeline
-from pipelines.config import OUTPUT_SETS, PipelineConfig
+from pipelines.build import build_pipeline
+from pipelines.config import PipelineConfig
 from pipelines.endpoints import run_endpoints
 from pipelines.manifest import build_manifest
 from pipelines.runners import pipeline_options
 from schemas.manifest import Manifest
+from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
     """Remove the output sets (and ``extra`` entries) a previous run left, so no stale shard mixes into this one."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    for name in (*OUTPUT_SETS, READ_COUNTS_DIR, *CARD_FILES, *extra):
+    for name in (*RUN_OUTPUT_NAMES, READ_COUNTS_SET.name, *CARD_FILES, *extra):
         path = posixpath.join(root, name)
         if fs.exists(path):
             fs.rm(path, recursive=True)
