@@ -18,6 +18,7 @@ from transforms.judge import Judge
 from transforms.length import PlanLength
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.read import ReadProblems, SourceSettings
+from transforms.rejects import CountRejects
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
@@ -44,6 +45,11 @@ def build_front(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSe
     normalized = rows | "Normalize" >> NormalizeProblems(normalize)
     deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
     return Front(deduped["kept"], [deduped[DROPPED]], [read[DEAD_LETTER], normalized[DEAD_LETTER]], read[READ_COUNTS])
+
+
+def all_rejects(pcolls: list[beam.PCollection], kind: str) -> beam.PCollection:
+    """Every stage's reject rows of one kind (``dropped``, ``dead_letter``), flattened and counted by stage and reason."""
+    return pcolls | f"All_{kind}" >> beam.Flatten() | f"Count_{kind}" >> CountRejects(kind)
 
 
 def write_sets(outputs: dict[str, beam.PCollection], specs: tuple[OutputSpec, ...], out: str,
@@ -85,8 +91,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
         "sft": selected.sft,
         "rl": selected[RL],
         "preference": selected[PREFERENCE],
-        DEAD_LETTER: dead | "AllDeadLetters" >> beam.Flatten(),
-        DROPPED: dropped | "AllDropped" >> beam.Flatten(),
+        DEAD_LETTER: all_rejects(dead, DEAD_LETTER),
+        DROPPED: all_rejects(dropped, DROPPED),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
         READ_COUNTS_SET.name: front.read_counts,
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from pipelines.build import build_front, write_sets
+from pipelines.build import all_rejects, build_front, write_sets
 from pipelines.manifest import list_shards, reason_counts, rows_read
 from pipelines.run import clear_outputs
 from pipelines.runners import pipeline_options
@@ -26,8 +26,8 @@ def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: No
     front = build_front(p, source, normalize, dedup)
     outputs = {
         PROBLEMS.name: front.kept,
-        DROPPED: front.dropped | "AllDropped" >> beam.Flatten(),
-        DEAD_LETTER: front.dead | "AllDeadLetters" >> beam.Flatten(),
+        DROPPED: all_rejects(front.dropped, DROPPED),
+        DEAD_LETTER: all_rejects(front.dead, DEAD_LETTER),
         READ_COUNTS_SET.name: front.read_counts,
     }
     write_sets(outputs, DEDUP_OUTPUTS, out, lambda name: num_shards if name == PROBLEMS.name else 1)

@@ -16,8 +16,9 @@ from pipelines.build import build_pipeline
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import run_endpoints
 from pipelines.manifest import build_manifest
+from pipelines.metrics import query_metrics
 from pipelines.runners import pipeline_options
-from schemas.manifest import Manifest
+from schemas.manifest import Manifest, RunMetrics
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
@@ -43,15 +44,19 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
                  options.get_all_options().get("runner"), out, endpoints.teacher.cache_url)
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, config, endpoints)
-        pipeline.run().wait_until_finish()
+        result = pipeline.run()
+        result.wait_until_finish()
+        metrics = query_metrics(result, type(pipeline.runner).__name__)
     return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
-                            uuid.uuid4().hex[:12])
+                            uuid.uuid4().hex[:12], metrics)
 
 
-def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str) -> Manifest:
-    """After the job: write manifest.json (and the plots) from the output files, then the card from the manifest file."""
+def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
+                     metrics: RunMetrics | None = None) -> Manifest:
+    """After the job: write manifest.json (and the plots) from the output files and the job's metrics, then the
+    card from the manifest file."""
     out = config.run.output_dir
-    manifest = build_manifest(config, command=command, wall_time_s=wall_time_s, run_id=run_id)
+    manifest = build_manifest(config, command=command, wall_time_s=wall_time_s, run_id=run_id, metrics=metrics)
     fs, root = fsspec.core.url_to_fs(out)
     with fs.open(posixpath.join(root, "manifest.json"), "w") as fh:
         fh.write(manifest.to_json())

@@ -87,6 +87,7 @@ class RepairFn(TeacherCallFn):
     def process(self, chains: ProblemChains):
         wrong = needs_repair(chains)
         if wrong is None:
+            self.count("not_needed")
             yield chains
             return
         yield from self.submit(self._rewrite(chains, wrong))

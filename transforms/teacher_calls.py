@@ -4,8 +4,10 @@ Each DoFn instance runs an asyncio loop in a background thread. ``process`` of a
 one coroutine per element to :meth:`TeacherCallFn.submit`; an element's output is emitted as
 soon as its coroutine finishes, not when a batch does, and bundles end only when their work is
 done. Inside the coroutine, :meth:`TeacherCallFn.ask` is the one way to the teacher: cache key →
-cache → call (at most ``max_in_flight`` at once) → store. Retries, requests, cache hits, tokens,
-latency and failures by reason go to Beam metrics under the stage's namespace. Beam records a
+cache → call (at most ``max_in_flight`` at once) → store. Elements in and out, requests, retries,
+cache hits and misses, tokens, failures by reason and request latency (a distribution, plus
+counters per :data:`LATENCY_BOUNDS_MS` bucket for quantiles: Beam's histogram metric is not
+reported by the portable runners' metric query) go to Beam metrics under the stage's namespace. Beam records a
 metric only on the thread running the bundle, so code on the event loop counts with
 :meth:`TeacherCallFn.count`, which the bundle's thread hands on to Beam as results are collected.
 
@@ -46,6 +48,16 @@ from transforms.teachers.base import Completion, Teacher
 from transforms.teachers.cache import ResponseCache, from_entry, request_key, to_entry
 from transforms.teachers.messages import with_data_urls
 from transforms.teachers.registry import Endpoint, create_teacher
+
+LATENCY_BOUNDS_MS = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 60_000, 120_000, 300_000)
+LATENCY_BUCKET_PREFIX = "latency_ms_le_"
+
+
+def latency_bucket(ms: int) -> str:
+    """The counter a request of ``ms`` milliseconds counts under (``latency_ms_le_<bound>``, ``…_le_inf``)."""
+    bound = next((b for b in LATENCY_BOUNDS_MS if ms <= b), "inf")
+    return f"{LATENCY_BUCKET_PREFIX}{bound}"
+
 
 @dataclass
 class Prompt:
@@ -136,9 +148,11 @@ class TeacherCallFn(beam.DoFn):
         """
         async with self._sem:
             completion = await self.teacher.complete(messages, plan, response_format, sample)
+        ms = int(completion.latency_s * 1000)
         with self._tally_lock:
             self._tally.update(requests=1, tokens_in=completion.prompt_tokens, tokens_out=completion.completion_tokens)
-            self._latencies.append(int(completion.latency_s * 1000))
+            self._tally[latency_bucket(ms)] += 1
+            self._latencies.append(ms)
         return completion
 
     def count(self, name: str, n: int = 1) -> None:
@@ -165,6 +179,7 @@ class TeacherCallFn(beam.DoFn):
 
     def submit(self, coro: Coroutine) -> Iterator:
         """Schedule ``coro``; yields the outputs of whatever has finished (blocks while too much is queued)."""
+        self.count("in")
         self._pending.add(asyncio.run_coroutine_threadsafe(coro, self._loop))
         while len(self._pending) >= 2 * self.endpoint.settings.max_in_flight:
             yield from self._collect(wait=True)
@@ -188,6 +203,7 @@ class TeacherCallFn(beam.DoFn):
                 self.count(f"failed_{result.reason}")
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, result)
             else:
+                self.count("out")
                 yield self.emit(result)
         self._report()
 
@@ -198,6 +214,7 @@ class TeacherCallFn(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
                 else:
                     yield GlobalWindows.windowed_value(out)
+        self._report()
 
     def teardown(self):
         if getattr(self, "_loop", None) is None:
