@@ -7,11 +7,13 @@ linear interpolation inside the bucket that holds them, clamped to the exact ran
 """
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
 from schemas.manifest import LatencyStats, RunMetrics, StageMetrics
 from transforms.teacher_calls import LATENCY_BOUNDS_MS, LATENCY_BUCKET_PREFIX
 
+log = logging.getLogger(__name__)
 QUANTILES = {"p50_ms": 0.5, "p90_ms": 0.9, "p99_ms": 0.99}
 
 
@@ -54,6 +56,9 @@ def query_metrics(result, runner: str) -> RunMetrics:
         found = result.metrics().query()
     except NotImplementedError:
         return RunMetrics(available=False, note=f"{runner} does not report Beam metrics")
+    except Exception as exc:  # the job's outputs stand; a metrics service that fails must not fail the run
+        log.warning("Could not query the job's metrics from %s: %s", runner, exc)
+        return RunMetrics(available=False, note=f"querying {runner} for metrics failed: {type(exc).__name__}: {exc}"[:300])
     counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for metric in found["counters"]:
         counters[metric.key.metric.namespace][metric.key.metric.name] += _value(metric) or 0

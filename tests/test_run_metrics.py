@@ -118,3 +118,13 @@ def test_bucket_quantiles_interpolate_inside_their_bucket_and_stay_in_range():
     assert bucket_quantile(buckets, 0.5, low=10, high=400) == pytest.approx(10 + 40 * 5 / 8)
     assert bucket_quantile(buckets, 0.9, low=10, high=400) == pytest.approx(200 + 200 * 1 / 2)
     assert bucket_quantile({float("inf"): 3}, 0.99, low=700_000, high=900_000) <= 900_000
+
+
+class _BrokenMetrics:
+    def metrics(self):
+        raise ConnectionError("monitoring service unreachable")
+
+
+def test_a_failing_metrics_query_is_reported_not_raised():
+    metrics = query_metrics(_BrokenMetrics(), "DataflowRunner")
+    assert not metrics.available and "DataflowRunner" in metrics.note and "ConnectionError" in metrics.note
