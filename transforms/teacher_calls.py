@@ -4,12 +4,14 @@ Each DoFn instance runs an asyncio loop in a background thread. ``process`` of a
 one coroutine per element to :meth:`TeacherCallFn.submit`; an element's output is emitted as
 soon as its coroutine finishes, not when a batch does, and bundles end only when their work is
 done. Inside the coroutine, :meth:`TeacherCallFn.ask` is the one way to the teacher: cache key →
-cache → call (at most ``max_in_flight`` at once) → store. Elements in and out, requests, retries,
-cache hits and misses, tokens, failures by reason and request latency (a distribution, plus
-counters per :data:`LATENCY_BOUNDS_MS` bucket for quantiles: Beam's histogram metric is not
-reported by the portable runners' metric query) go to Beam metrics under the stage's namespace. Beam records a
-metric only on the thread running the bundle, so code on the event loop counts with
-:meth:`TeacherCallFn.count`, which the bundle's thread hands on to Beam as results are collected.
+cache → call (at most ``max_in_flight`` at once) → store.
+
+Elements in and out, requests, retries, cache hits and misses, tokens, failures by reason and
+request latency (a distribution, plus counters per :data:`LATENCY_BOUNDS_MS` bucket for
+quantiles: Beam's histogram metric is not returned by the FnApiRunner's metric query) go to Beam
+metrics under the stage's namespace. Beam records a metric only on the thread running the
+bundle, so code on the event loop counts with :meth:`TeacherCallFn.count`, which the bundle's
+thread hands on to Beam as results are collected.
 
 A new teacher-call stage is a prompt and a parse on top of it::
 
