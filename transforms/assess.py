@@ -11,6 +11,7 @@ import json
 from typing import Literal
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 from PIL import Image, ImageFilter, ImageStat
 from pydantic import Field
 
@@ -78,4 +79,12 @@ class Assess(beam.PTransform):
 
     def expand(self, problems):
         settings = self._settings
-        return problems | "Assess" >> beam.Map(lambda p: (p, assess(p, settings)))
+        assessed = Metrics.counter("assess", "problems")
+
+        def _assess(problem: Problem) -> tuple[Problem, Assessment]:
+            assessment = assess(problem, settings)
+            assessed.inc()
+            Metrics.counter("assess", f"difficulty_from_{assessment.difficulty_source}").inc()
+            return problem, assessment
+
+        return problems | "Assess" >> beam.Map(_assess)

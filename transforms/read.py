@@ -12,6 +12,7 @@ import posixpath
 from typing import Any, Iterator, Literal
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
@@ -102,6 +103,8 @@ class ReadFileFn(beam.DoFn):
 
     def __init__(self, settings: SourceSettings):
         self._settings = settings
+        self._files = Metrics.counter("read", "files")
+        self._rows = Metrics.counter("read", "rows")
 
     def process(self, path: str):
         s = self._settings
@@ -120,6 +123,8 @@ class ReadFileFn(beam.DoFn):
                 )
                 continue
             yield SourceRow(row_id=row_id, source=s.name, split=s.split, fields=map_columns(raw, s), image_root=image_root)
+        self._files.inc()
+        self._rows.inc(count)
         yield beam.pvalue.TaggedOutput(READ_COUNTS, ReadCount(file=path, rows=count))
 
 

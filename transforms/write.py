@@ -12,6 +12,7 @@ import posixpath
 from typing import Any, Iterable
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
@@ -70,10 +71,16 @@ class WriteShards(beam.PTransform):
             row = to_row(record)
             return shard_of(str(_field(row, key_field)), n), row
 
+        name = posixpath.basename(directory.rstrip("/"))
+        written_rows, shards = Metrics.counter("write", f"{name}_rows"), Metrics.counter("write", f"{name}_shards")
+
         def _write(keyed: tuple[int, Iterable[dict[str, Any]]]):
             index, rows = keyed
             path = shard_path(directory, split, index, n)
-            yield path, write_shard(path, rows, schema)
+            count = write_shard(path, rows, schema)
+            written_rows.inc(count)
+            shards.inc()
+            yield path, count
 
         return records | "KeyByShard" >> beam.Map(_keyed) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
 
