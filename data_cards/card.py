@@ -13,7 +13,7 @@ from data_cards.metadata import OutputSet, card_data, loadable, output_sets
 from data_cards.plots import PLOTS_DIR
 from schemas.manifest import Manifest
 
-CARD_FILES = ("manifest.json", "README.md", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
+CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
 
 SET_DESCRIPTIONS = {
     "sft": "Chat `messages` (reasoning in `<think>…</think>`, then the answer) with `images`, one kept chain per problem.",
