@@ -160,8 +160,12 @@
       ["#", "plan", "tokens", "finish", "extracted", "verdict", "checks", "marks"].map((c) => el("th", {}, c))));
     for (const c of chains) {
       const v = c.verdict, p = c.plan || {};
-      const plan = `${p.band || "?"} · max ${fmt(p.max_tokens)} · target ${fmt(p.length_budget)} · T ${fmt(p.temperature, 2)} · top-p ${fmt(p.top_p, 2)} · rep ${fmt(p.repetition_penalty, 2)} · ${p.prompt_style || ""} · ${p.policy || ""}`;
-      const checks = el("span", { class: "checks" }, Object.entries(v.checks).map(([k, ok]) => el("span", { class: ok ? "ok" : "bad", title: k }, `${ok ? "✓" : "✗"} ${k}`)));
+      const plan = el("span", { title: `policy ${p.policy || "?"}, prompt ${p.prompt_style || "?"}, first sample ${fmt(p.first_sample)}` },
+        `${p.band || "?"} · ≤${fmt(p.max_tokens)} tok, target ${fmt(p.length_budget)} · T ${fmt(p.temperature, 2)}, top-p ${fmt(p.top_p, 2)}, rep ${fmt(p.repetition_penalty, 2)} · ${p.prompt_style || ""}`);
+      const checks = Object.entries(v.checks);
+      const passed = checks.filter(([, ok]) => ok).map(([k]) => k);
+      const checkList = el("span", { class: "checks" }, checks.filter(([, ok]) => !ok).map(([k]) => el("span", { class: "bad" }, `✗ ${k}`)),
+        passed.length ? el("span", { class: "ok", title: passed.join(", ") }, `✓ ${passed.length} passed`) : null);
       const marks = [c.kept ? el("span", { class: "badge mark", title: "the chain kept for SFT" }, "★ kept") : null,
         c.provenance !== "teacher" ? el("span", { class: "badge mark" }, c.provenance) : null,
         c.duplicate_of !== null && c.duplicate_of !== undefined ? el("span", { class: "badge mark" }, `duplicate of #${c.duplicate_of}`) : null,
@@ -170,7 +174,7 @@
         el("td", {}, fmt(c.sample_index)), el("td", { class: "plan" }, plan), el("td", { class: "num" }, fmt(c.completion_tokens)),
         el("td", {}, c.finish_reason || ""), el("td", {}, v.extracted_answer ?? "–"),
         el("td", {}, el("span", { class: `badge ${v.status}` }, v.status), v.reasons.length ? ` ${v.reasons.join(", ")}` : ""),
-        el("td", {}, checks), el("td", {}, marks)));
+        el("td", {}, checkList), el("td", {}, marks)));
       const extra = { ...c.extra, ...(Object.keys(v.extra || {}).length ? { verdict: v.extra } : {}) };
       table.append(el("tr", { class: c.kept ? "kept-chain" : "" }, el("td", { colspan: 8 },
         el("details", {}, el("summary", {}, `chain text (${(c.reasoning + c.answer_text).length} characters)`),
@@ -194,7 +198,7 @@
     const survivor = p.survivor_id ? el("a", { class: "reason", href: "#problems-section", onclick: (ev) => { ev.preventDefault(); setFilters({ q: p.survivor_id }); } }, p.survivor_id) : null;
     const facts = el("div", { class: "facts" },
       p.question ? folded(p.question, "question") : el("p", { class: "empty" }, "No question text stored for this problem (the run's rejected rows carry ids only)."),
-      dl([["choices", p.choices.length ? p.choices.map((c, i) => `${String.fromCharCode(65 + i)}. ${c}`).join("   ") : null],
+      dl([["choices", p.choices.length ? p.choices.map((c, i) => `${String.fromCharCode(65 + i)}. ${c}`).join("; ") : null],
         ["gold answer", p.answer], ["answer type", p.answer_type], ["detail", p.detail], ["duplicate of", survivor],
         ["selection", p.selection], ...Object.entries(p.facts), ...Object.entries(p.scores).map(([k, v]) => [k, v])]),
       renderChains(p.chains));
