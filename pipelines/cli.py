@@ -110,11 +110,15 @@ def _cmd_view(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from data_cards.report.render import write_report
     from data_cards.report.serve import ReportServer
 
-    if not args.serve:
-        print(f"wrote {write_report(args.output_dir)} (open it in a browser; it needs no network)")
-        return 0
-    server = ReportServer(args.output_dir, args.port)
-    print(f"serving the report of {args.output_dir} at {server.url} (Ctrl-C stops)")
+    try:
+        if not args.serve:
+            print(f"wrote {write_report(args.output_dir)} (open it in a browser; it needs no network)")
+            return 0
+        server = ReportServer(args.output_dir, args.port)
+    except FileNotFoundError as exc:
+        print(f"error: {args.output_dir} is not a finished mmcot run ({exc})", file=sys.stderr)
+        return 2
+    print(f"serving the report of {args.output_dir} at {server.url} (Ctrl-C stops)", flush=True)
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:

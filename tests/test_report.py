@@ -9,6 +9,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -178,3 +180,17 @@ def test_the_server_pages_and_filters_an_object_storage_output(run_dir):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(server.url + "api/nothing", timeout=10)
         assert err.value.code == 404
+
+
+def test_mmcot_view_serve_answers_on_loopback_and_a_non_run_is_refused(run_dir, tmp_path, capsys):
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "view", str(run_dir), "--serve", "--port", "0"],
+                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"at (http://127\.0\.0\.1:\d+/)", line).group(1)
+        assert _get(url + "api/problems?outcome=kept")["total"] == 5
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert main(["view", str(tmp_path)]) == 2
+    assert "not a finished mmcot run" in capsys.readouterr().err
