@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import re
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -26,24 +25,10 @@ from data_cards.report.render import write_report
 from data_cards.report.serve import ReportServer
 from data_cards.report.shards import OutputShards
 from pipelines.cli import main
-from pipelines.run import write_run_report
 from tests.helpers import png_bytes
-from tests.test_card_publish import _config, write_fake_outputs
+from tests.test_card_publish import run_copy, run_dir  # noqa: F401  (the card tests' finished run, as fixtures)
 
 GENERATIONS = "generations/train-00000-of-00001.parquet"
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report")
-    write_fake_outputs(out)
-    write_run_report(_config(out), "mmcot run --config c.yaml", 2.0, "r1")
-    return out
-
-
-@pytest.fixture
-def run_copy_of(run_dir, tmp_path):
-    return lambda: Path(shutil.copytree(run_dir, tmp_path / "run"))
 
 
 def _data(html: str) -> dict:
@@ -98,8 +83,8 @@ def _add_columns_other_branches_write(out: Path) -> None:
     pq.write_table(table, out / "problems/train-00000-of-00001.parquet")
 
 
-def test_columns_other_branches_add_are_read_by_name(run_copy_of):
-    out = run_copy_of()
+def test_columns_other_branches_add_are_read_by_name(run_copy):
+    out = run_copy
     _add_columns_other_branches_write(out)
     shards = OutputShards(str(out))
     problems = _by_id(problem_details(shards, problem_index(shards)))
@@ -111,8 +96,8 @@ def test_columns_other_branches_add_are_read_by_name(run_copy_of):
     assert problem_index(shards)[5]["question"] == "Which bar is tallest?"  # the search sees it too
 
 
-def test_an_older_output_without_provenance_or_marks_still_reads(run_copy_of):
-    out = run_copy_of()
+def test_an_older_output_without_provenance_or_marks_still_reads(run_copy):
+    out = run_copy
     gens = pq.read_table(out / GENERATIONS)
     pq.write_table(gens.drop_columns(["provenance", "duplicate_of", "cached"]), out / GENERATIONS)
     (out / "rl" / "train-00000-of-00001.parquet").unlink()
