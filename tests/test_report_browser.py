@@ -155,6 +155,19 @@ def test_clicking_a_reason_lists_exactly_its_rows(report, sample_run):
         assert sorted(report.listed_ids()) == sorted(ids), (outcome, reason)
 
 
+def test_a_filtered_view_is_a_link_that_opens_the_same_rows(report, sample_run, browser):
+    out, _ = sample_run
+    (outcome, reason), ids = sorted(_reject_ids(out).items())[0]
+    report.page.click(f'#funnel a.reason[data-outcome="{outcome}"][data-reason="{reason}"]')
+    report.page.wait_for_function("() => location.hash.includes('reason=')")
+    opened = Opened(browser, report.page.url)
+    try:
+        assert sorted(opened.listed_ids()) == sorted(ids) and opened.errors == []
+        assert opened.page.input_value('#filters select[name="reason"]') == reason
+    finally:
+        opened.page.close()
+
+
 def test_filtering_by_band_shows_only_that_band(report, sample_run):
     out, _ = sample_run
     for band, ids in _band_ids(out).items():

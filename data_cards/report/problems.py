@@ -250,6 +250,6 @@ def _finite(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """JSON (NaN and infinities as null) safe to put inside a ``<script>`` element."""
-    return json.dumps(_finite(value), ensure_ascii=False, default=str).replace("</", "<\\/")
+    """JSON (NaN and infinities as null) safe inside a ``<script>`` element: every ``<`` is escaped."""
+    return json.dumps(_finite(value), ensure_ascii=False, default=str).replace("<", "\\u003c")
 

@@ -110,6 +110,8 @@
       select.value = state[f];
     }
     form.elements.q.value = state.q;
+    const shown = new URLSearchParams(Object.entries(state).filter(([k, v]) => v && k !== "offset"));
+    history.replaceState(null, "", shown.toString() ? `#${shown}` : location.pathname + location.search);
     refresh(!keepOthers);
   }
 
@@ -210,5 +212,6 @@
   renderFunnel();
   renderBands();
   renderFilterOptions();
-  refresh(false);
+  const linked = Object.fromEntries([...new URLSearchParams(location.hash.slice(1))].filter(([k]) => k in state && k !== "offset"));
+  if (Object.keys(linked).length) setFilters(linked); else refresh(false);
 })();
