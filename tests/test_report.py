@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from data_cards.report.problems import image_view, problem_details, problem_index
+from data_cards.report.problems import image_view, matches, problem_details, problem_index
 from data_cards.report.render import write_report
 from data_cards.report.serve import ReportServer
 from data_cards.report.shards import OutputShards
@@ -94,6 +94,18 @@ def test_columns_other_branches_add_are_read_by_name(run_copy):
     assert s0["scores"] == {"vision_score": 0.25, "judge_model": "judge-x"}
     assert s0["chains"][0]["verdict"]["status"] == "unverifiable" and s0["chains"][0]["extra"] == {"chain_score": 4.0}
     assert problem_index(shards)[5]["question"] == "Which bar is tallest?"  # the search sees it too
+
+
+def test_a_reject_rows_payload_is_shown_and_its_question_searched(run_copy):
+    rows = pq.read_table(run_copy / "dead_letter").to_pylist()
+    rows[0]["payload"] = json.dumps({"question": "What is 2 + 2?", "answer": ""})
+    pq.write_table(pa.Table.from_pylist(rows, pq.read_schema(run_copy / "dead_letter/train-00000-of-00001.parquet")),
+                   run_copy / "dead_letter/train-00000-of-00001.parquet")
+    shards = OutputShards(str(run_copy))
+    index = problem_index(shards)
+    s7 = _by_id(problem_details(shards, index))["s/7"]
+    assert s7["question"] == "What is 2 + 2?" and json.loads(s7["facts"]["payload"])["answer"] == ""
+    assert [e["id"] for e in index if matches(e, {"q": "2 + 2"})] == ["s/7"]
 
 
 def test_an_older_output_without_provenance_or_marks_still_reads(run_copy):

@@ -35,8 +35,8 @@ INDEX_COLUMNS = {
     "sft": ["id", "source", "difficulty", "pass_rate", "messages"],
     "rl": ["data_source", "prompt", "extra_info"],
     "preference": ["id", "prompt"],
-    "dropped": ["row_id", "source", "stage", "reason"],
-    "dead_letter": ["row_id", "source", "stage", "reason"],
+    "dropped": ["row_id", "source", "stage", "reason", "payload"],
+    "dead_letter": ["row_id", "source", "stage", "reason", "payload"],
     "problems": ["id", "source", "question", "difficulty"],
 }
 
@@ -71,6 +71,15 @@ def _is_correct(chain: dict) -> bool:
     return bool((chain.get("verdict") or {}).get("correct"))
 
 
+def _payload(reject: dict) -> dict:
+    """A reject row's ``payload`` when it is a JSON object (a stage may store the problem there), else {}."""
+    try:
+        value = json.loads(reject.get("payload") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _entry(pid: str, rows: dict[str, dict[str, list[dict]]]) -> dict:
     """The light facts of one problem: what the filters, the search and the list header need."""
     get = {name: rows[name].get(pid, []) for name in rows}
@@ -91,7 +100,7 @@ def _entry(pid: str, rows: dict[str, dict[str, list[dict]]]) -> dict:
         "outcome": outcome or "unaccounted",
         "reason": f"{reject['stage']}/{reject['reason']}" if reject and not sft else "",
         "question": _first(prob.get("question"), _first_user_text(rl.get("prompt")), _first_user_text(pref.get("prompt")),
-                           _first_user_text(sft.get("messages"))) or "",
+                           _first_user_text(sft.get("messages")), _payload(reject).get("question")) or "",
         "pass_rate": pass_rate,
         "n_chains": len(sampled),
         "n_correct": sum(map(_is_correct, sampled)),
@@ -214,6 +223,8 @@ def _details(entry: dict, get: dict[str, list[dict]]) -> dict:
     images = _first(prob.get("images"), sft.get("images"), rl.get("images"), pref.get("images")) or []
     info = rl.get("extra_info") or {}
     facts = {k: prob.get(k) for k in ("split", "subject", "unit", "caption", "metadata") if prob.get(k)}
+    if reject.get("payload"):
+        facts["payload"] = reject["payload"]
     return {
         **entry,
         "images": [image_view(i) for i in images],

@@ -153,7 +153,7 @@
   // ---- one problem ----
   function dl(pairs) {
     return el("dl", {}, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length))
-      .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v instanceof Node ? v : typeof v === "object" ? JSON.stringify(v) : fmt(v))]));
+      .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v instanceof Node ? v : typeof v === "object" ? JSON.stringify(v) : typeof v === "string" && v.length > FOLD_CHARS ? folded(v) : fmt(v))]));
   }
 
   function renderChains(chains) {
