@@ -119,12 +119,7 @@ def _cmd_view(args: argparse.Namespace, _beam_args: list[str]) -> int:
         print(f"error: {args.output_dir} is not a finished mmcot run ({exc})", file=sys.stderr)
         return 2
     print(f"serving the report of {args.output_dir} at {server.url} (Ctrl-C stops)", flush=True)
-    try:
-        server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.httpd.server_close()
+    server.serve_forever()
     return 0
 
 

@@ -49,6 +49,15 @@ class ReportServer:
         return {"total": len(chosen), "offset": offset,
                 "problems": problem_details(self.shards, page, [e["id"] for e in page]) if page else []}
 
+    def serve_forever(self) -> None:
+        """Serve from this thread until interrupted (Ctrl-C), then close the socket."""
+        try:
+            self.httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.httpd.server_close()
+
     def start(self) -> "ReportServer":
         """Serve from a background thread (returns at once)."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
