@@ -125,12 +125,14 @@ def _to_memory(local: Path, url: str) -> None:
             fs.pipe(f"{url}/{path.relative_to(local).as_posix()}", path.read_bytes())
 
 
-def test_an_object_storage_output_gives_the_same_report(run_dir):
+def test_an_object_storage_output_gives_the_same_report(run_dir, capsys):
     url = "memory://bucket/runs/fake"
     _to_memory(run_dir, url)
     fsspec.filesystem("memory").rm(f"{url}/report.html")
-    main(["view", url])
-    with fsspec.open(f"{url}/report.html", "r") as fh:
+    assert main(["view", url]) == 0
+    written = re.search(r"wrote (\S+)", capsys.readouterr().out).group(1)
+    assert written.startswith("memory://") and written.endswith("bucket/runs/fake/report.html")
+    with fsspec.open(written, "r") as fh:
         remote = _data(fh.read())
     local = _data((run_dir / "report.html").read_text())
     assert remote["problems"] == local["problems"] and remote["summary"]["funnel"] == local["summary"]["funnel"]

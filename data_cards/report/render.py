@@ -63,7 +63,7 @@ def render_html(data: dict) -> str:
 
 
 def write_report(out_dir: str) -> str:
-    """Write ``report.html`` (everything inlined, images as data URLs) into ``out_dir``; return its path."""
+    """Write ``report.html`` (everything inlined, images as data URLs) into ``out_dir``; return its path (a URL for object storage)."""
     shards = OutputShards(out_dir)
     manifest = load_manifest(out_dir)
     index = problem_index(shards)
@@ -75,4 +75,4 @@ def write_report(out_dir: str) -> str:
     if len(html) > LARGE_REPORT_BYTES:
         log.warning("report.html is %d MB; `mmcot view %s --serve` reads problems page by page instead",
                     len(html) // 2**20, out_dir)
-    return path
+    return path if "://" not in out_dir else shards.fs.unstrip_protocol(path)
