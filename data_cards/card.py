@@ -14,7 +14,7 @@ from data_cards.plots import PLOTS_DIR
 from schemas.manifest import Manifest
 from schemas.output_sets import DESCRIPTIONS
 
-CARD_FILES = ("manifest.json", "README.md", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
+CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
 
 CITATIONS = """```bibtex
 @article{peng2025skyworkr1v,

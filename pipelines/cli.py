@@ -1,4 +1,4 @@
-"""The ``mmcot`` command: run, dedup, synth, verify, card, publish, teacher."""
+"""The ``mmcot`` command: run, dedup, synth, verify, card, view, publish, teacher."""
 from __future__ import annotations
 
 import argparse
@@ -108,6 +108,23 @@ def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from data_cards.report.render import write_report
+    from data_cards.report.serve import ReportServer
+
+    try:
+        if not args.serve:
+            print(f"wrote {write_report(args.output_dir)} (open it in a browser; it needs no network)")
+            return 0
+        server = ReportServer(args.output_dir, args.port)
+    except FileNotFoundError as exc:
+        print(f"error: {args.output_dir} is not a finished mmcot run ({exc})", file=sys.stderr)
+        return 2
+    print(f"serving the report of {args.output_dir} at {server.url} (Ctrl-C stops)", flush=True)
+    server.serve_forever()
+    return 0
+
+
 def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from huggingface_hub import HfApi, get_token
     from huggingface_hub.errors import HfHubHTTPError
@@ -183,6 +200,12 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("output_dir")
     card.add_argument("--repo-id", help="OWNER/NAME used in the load snippet")
     card.set_defaults(func=_cmd_card)
+
+    view = sub.add_parser("view", help="write report.html (funnel, bands, every problem and chain) into an output directory")
+    view.add_argument("output_dir")
+    view.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1 instead, reading problems page by page")
+    view.add_argument("--port", type=int, default=8765, help="port for --serve (0: any free port)")
+    view.set_defaults(func=_cmd_view)
 
     pub = sub.add_parser("publish", help="check an output against its manifest and upload it to a Hub dataset repo in one commit")
     pub.add_argument("output_dir")

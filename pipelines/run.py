@@ -12,6 +12,7 @@ import apache_beam as beam
 import fsspec
 
 from data_cards.card import CARD_FILES, load_manifest, write_card
+from data_cards.report.render import write_report
 from pipelines.build import build_pipeline
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import run_endpoints
@@ -54,11 +55,12 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
 def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
                      metrics: RunMetrics | None = None) -> Manifest:
     """After the job: write manifest.json (and the plots) from the output files and the job's metrics, then the
-    card from the manifest file."""
+    card and report.html from the manifest file."""
     out = config.run.output_dir
     manifest = build_manifest(config, command=command, wall_time_s=wall_time_s, run_id=run_id, metrics=metrics)
     fs, root = fsspec.core.url_to_fs(out)
     with fs.open(posixpath.join(root, "manifest.json"), "w") as fh:
         fh.write(manifest.to_json())
     write_card(out, load_manifest(out))  # from the file, exactly as `mmcot card` renders it
+    write_report(out)
     return manifest
