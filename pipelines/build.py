@@ -12,6 +12,7 @@ from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import OUTPUT_SCHEMAS
 from transforms.assess import Assess
 from transforms.dedup import DedupProblems, MarkDuplicateChains
+from transforms import failures
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
@@ -48,6 +49,7 @@ def endpoint(settings: TeacherSettings | None, config: PipelineConfig, endpoints
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoints) -> None:
     """Add the whole read → … → write graph to ``p``."""
     cache = endpoints.cache_url
+    failures.collect(p)  # every guarded stage's per-row failures, dead-lettered below
     read = p | "Read" >> ReadProblems(config.source)
     rows = read.rows | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
@@ -80,7 +82,6 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
         "sft": selected.sft,
         "rl": selected[RL],
         "preference": selected[PREFERENCE],
-        DEAD_LETTER: dead | "AllDeadLetters" >> beam.Flatten(),
         DROPPED: dropped | "AllDropped" >> beam.Flatten(),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
     }
@@ -90,6 +91,10 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
         pcoll | f"Write_{name}" >> WriteShards(
             posixpath.join(out, name), schemas[name], KEY_FIELDS[name], config.output.num_shards(name)
         )
+    dead.append(failures.collected(p))  # after every guarded stage, the writes above included
+    (dead | "AllDeadLetters" >> beam.Flatten()) | f"Write_{DEAD_LETTER}" >> WriteShards(
+        posixpath.join(out, DEAD_LETTER), schemas[DEAD_LETTER], KEY_FIELDS[DEAD_LETTER], config.output.num_shards(DEAD_LETTER)
+    )
     read[READ_COUNTS] | "Write_read_counts" >> WriteShards(
         posixpath.join(out, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file", 1
     )

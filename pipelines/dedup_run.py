@@ -17,6 +17,7 @@ from pipelines.run import clear_outputs
 from pipelines.runners import pipeline_options
 from schemas.outputs import REJECT_SCHEMA
 from schemas.problem import PROBLEM_SCHEMA
+from transforms import failures
 from transforms.dedup import DedupProblems, DedupSettings
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.read import ReadProblems, SourceSettings
@@ -43,12 +44,13 @@ class DedupCounts:
 def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings,
                          dedup: DedupSettings, out: str, num_shards: int = 1) -> None:
     """Add read → normalize → dedup → write to ``p``."""
+    failures.collect(p)
     read = p | "Read" >> ReadProblems(source)
     normalized = read.rows | "Spread" >> beam.Reshuffle() | "Normalize" >> NormalizeProblems(normalize)
     deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
-    dead = (read[DEAD_LETTER], normalized[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
     deduped["kept"] | "Write_problems" >> WriteShards(posixpath.join(out, PROBLEMS_DIR), PROBLEM_SCHEMA, "id", num_shards)
     deduped[DROPPED] | "Write_dropped" >> WriteShards(posixpath.join(out, DROPPED), REJECT_SCHEMA, "row_id")
+    dead = (read[DEAD_LETTER], normalized[DEAD_LETTER], failures.collected(p)) | "AllDeadLetters" >> beam.Flatten()
     dead | "Write_dead_letter" >> WriteShards(posixpath.join(out, DEAD_LETTER), REJECT_SCHEMA, "row_id")
     read[READ_COUNTS] | "Write_read_counts" >> WriteShards(posixpath.join(out, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file")
 

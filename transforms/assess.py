@@ -17,6 +17,7 @@ from pydantic import Field
 from schemas.plan import Assessment
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
 
 
 class AssessSettings(Settings):
@@ -78,4 +79,4 @@ class Assess(beam.PTransform):
 
     def expand(self, problems):
         settings = self._settings
-        return problems | "Assess" >> beam.Map(lambda p: (p, assess(p, settings)))
+        return problems | "Assess" >> guarded("assess", beam.Map(lambda p: (p, assess(p, settings))))

@@ -17,6 +17,7 @@ import apache_beam as beam
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.plan import PlannedProblem, SamplingPlan
+from transforms.failures import guarded
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
@@ -145,7 +146,7 @@ class GenerateFn(TeacherCallFn):
             else:
                 cached[index] = to_generation(planned, index, key, completion, self.teacher.model, cached=True)
         self._progress.submit(len(cached))
-        yield from self.submit(self._generate(planned, cached, missing, messages))
+        yield from self.submit(self._generate(planned, cached, missing, messages), planned)
 
     def emit(self, result: ProblemChains) -> ProblemChains:
         self._progress.problem(self.teacher.retries, self.failed)
@@ -160,4 +161,4 @@ class GenerateChains(beam.PTransform):
         self._fn = GenerateFn(settings, base_url, cache_url)
 
     def expand(self, planned):
-        return planned | "Generate" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains")
+        return planned | "Generate" >> guarded("generate", beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains"))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from schemas.plan import Assessment, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
 from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.base import TeacherError, sampling_fields
 from transforms.teachers.cache import cache_key
@@ -125,7 +126,7 @@ class JudgeFn(TeacherCallFn):
         return problem, dataclasses.replace(assessment, judge_model=self.teacher.model, judge_error=error)
 
     def process(self, pair: tuple[Problem, Assessment]):
-        yield from self.submit(self._assess(*pair))
+        yield from self.submit(self._assess(*pair), pair)
 
 
 class Judge(beam.PTransform):
@@ -136,4 +137,4 @@ class Judge(beam.PTransform):
         self._fn = JudgeFn(settings, teacher, base_url, cache_url)
 
     def expand(self, pairs):
-        return pairs | "Judge" >> beam.ParDo(self._fn)
+        return pairs | "Judge" >> guarded("judge", beam.ParDo(self._fn))

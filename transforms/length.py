@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
 
 PromptStyle = Literal["concise", "standard", "thorough"]
 
@@ -154,4 +155,4 @@ class PlanLength(beam.PTransform):
             problem, assessment = pair
             return PlannedProblem(problem=problem, assessment=assessment, plan=plan_for(assessment, settings))
 
-        return assessed | "Plan" >> beam.Map(_plan)
+        return assessed | "Plan" >> guarded("plan", beam.Map(_plan))

@@ -18,6 +18,7 @@ from schemas.outputs import RejectRow
 from schemas.problem import ANSWER_TYPES, ImageMeta, ImageRef, Problem
 from schemas.settings import Settings
 from schemas.source import SourceRow
+from transforms.failures import guarded
 from transforms.images import ImageError, ImageSettings, normalize_image
 from transforms.tags import DEAD_LETTER
 from transforms.verifiers import infer_answer_type
@@ -180,4 +181,4 @@ class NormalizeProblems(beam.PTransform):
         self._settings = settings
 
     def expand(self, rows):
-        return rows | "Normalize" >> beam.ParDo(NormalizeFn(self._settings)).with_outputs(DEAD_LETTER, main="problems")
+        return rows | "Normalize" >> guarded("normalize", beam.ParDo(NormalizeFn(self._settings)).with_outputs(DEAD_LETTER, main="problems"))

@@ -17,6 +17,7 @@ from pydantic import Field
 from schemas.generation import Generation, ProblemChains
 from schemas.plan import SamplingPlan
 from schemas.settings import Settings
+from transforms.failures import guarded
 from transforms.generate import to_generation
 from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.base import TeacherError, sampling_fields
@@ -92,7 +93,7 @@ class RepairFn(TeacherCallFn):
         if wrong is None:
             yield chains
             return
-        yield from self.submit(self._rewrite(chains, wrong))
+        yield from self.submit(self._rewrite(chains, wrong), chains)
 
 
 class RepairChains(beam.PTransform):
@@ -103,4 +104,4 @@ class RepairChains(beam.PTransform):
         self._fn = RepairFn(settings, teacher, base_url, cache_url, verify)
 
     def expand(self, chains):
-        return chains | "Repair" >> beam.ParDo(self._fn)
+        return chains | "Repair" >> guarded("repair", beam.ParDo(self._fn))

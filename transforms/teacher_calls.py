@@ -1,7 +1,8 @@
 """A DoFn base for stages that call a teacher: concurrent calls on a private event loop.
 
 Each DoFn instance runs an asyncio loop in a background thread. ``process`` of a subclass hands
-one coroutine per element to :meth:`TeacherCallFn.submit`; at most ``max_in_flight`` teacher
+one coroutine per element to :meth:`TeacherCallFn.submit` (a coroutine that raises becomes that element's
+dead letter on ``failures.FAILED``, as a guarded ParDo's would); at most ``max_in_flight`` teacher
 calls run at once (:meth:`TeacherCallFn.call`), and an element's output is emitted as soon as its
 coroutine finishes, not when a batch does. Bundles end only when their work is done. Retries,
 requests, tokens, latency and failures by reason go to Beam counters under the stage's namespace.
@@ -20,6 +21,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from schemas.outputs import RejectRow
 from schemas.plan import SamplingPlan
+from transforms.failures import FAILED, Caught, settle
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.base import Completion, Teacher
 from transforms.teachers.cache import ResponseCache
@@ -100,9 +102,9 @@ class TeacherCallFn(beam.DoFn):
     def start_bundle(self):
         self._pending: set[concurrent.futures.Future] = set()
 
-    def submit(self, coro: Coroutine) -> Iterator:
-        """Schedule ``coro``; yields the outputs of whatever has finished (blocks while too much is queued)."""
-        self._pending.add(asyncio.run_coroutine_threadsafe(coro, self._loop))
+    def submit(self, coro: Coroutine, element: Any) -> Iterator:
+        """Schedule ``coro`` (the work for ``element``); yields the outputs of whatever has finished (blocks while too much is queued)."""
+        self._pending.add(asyncio.run_coroutine_threadsafe(settle(coro, element), self._loop))
         while len(self._pending) >= 2 * self._settings.max_in_flight:
             yield from self._collect(wait=True)
         yield from self._collect(wait=False)
@@ -119,7 +121,9 @@ class TeacherCallFn(beam.DoFn):
         self._pending -= done
         for future in done:
             result = future.result()
-            if isinstance(result, RejectRow):
+            if isinstance(result, Caught):
+                yield beam.pvalue.TaggedOutput(FAILED, result.dead_letter())
+            elif isinstance(result, RejectRow):
                 self.counters["failed"].inc()
                 self.failed += 1
                 Metrics.counter(self._namespace, f"failed_{result.reason}").inc()
