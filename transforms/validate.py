@@ -69,6 +69,8 @@ def safe_loads(text: str) -> Any:
     """``json.loads`` whose every failure is a :class:`RowError` (huge integers, deep nesting, NaN included)."""
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
+    except RowError:
+        raise
     except RecursionError:
         raise RowError("nested_too_deep", "JSON nesting exceeds the parser's depth") from None
     except json.JSONDecodeError as exc:
