@@ -39,20 +39,18 @@ def reason_for(exc_type: type) -> str:
 
 
 def identify(element: Any) -> tuple[str, str]:
-    """(row id, source) of any stage's element: a row, a problem, a (problem, x) pair, chains, a plan."""
-    for attr in ("planned", "problem"):
+    """(row id, source) of any stage's element: a row, a problem, a (problem, x) pair, chains, a plan, an output row."""
+    for attr in ("planned", "problem", "extra_info"):
         if hasattr(element, attr):
             return identify(getattr(element, attr))
     if isinstance(element, tuple) and element:
         return identify(element[0])
-    if hasattr(element, "row_id"):
-        return str(element.row_id), str(getattr(element, "source", ""))
-    if hasattr(element, "id") and hasattr(element, "source"):
-        return str(element.id), str(element.source)
-    if hasattr(element, "problem_id"):
-        return str(element.problem_id), ""
     if isinstance(element, dict):
-        return str(element.get("id") or element.get("row_id") or element.get("problem_id") or "?"), str(element.get("source", ""))
+        key = next((k for k in ("row_id", "id", "problem_id") if element.get(k)), None)
+        return (str(element[key]) if key else repr(element)[:200]), str(element.get("source", ""))
+    for attr in ("row_id", "id", "problem_id", "file"):
+        if hasattr(element, attr):
+            return str(getattr(element, attr)), str(getattr(element, "source", ""))
     return repr(element)[:200], ""
 
 
