@@ -23,6 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from schemas.outputs import RejectRow
 from schemas.settings import Settings
 from schemas.source import ReadCount, SourceRow
+from transforms.failures import reason_for
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 from transforms.validate import MAX_LINE_BYTES, RowError, parse_json_line, source_id
 
@@ -99,7 +100,7 @@ def _iter_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, RowErro
                 yield line_no, None, RowError(exc.reason, f"line {line_no}: {exc.detail}")
 
 
-def _iter_parquet(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _iter_parquet(path: str) -> Iterator[tuple[int, dict[str, Any] | None, RowError | None]]:
     with FileSystems.open(path) as fh:
         parquet = pq.ParquetFile(fh)
         index = 0
@@ -109,7 +110,7 @@ def _iter_parquet(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]
                 yield index, row, None
 
 
-def _iter_hf_arrow(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _iter_hf_arrow(path: str) -> Iterator[tuple[int, dict[str, Any] | None, RowError | None]]:
     import datasets
 
     table = datasets.Dataset.from_file(path).with_format("arrow")
@@ -139,9 +140,10 @@ class ReadFileFn(beam.DoFn):
             row_id = fallback if local_id is None else f"{s.name}/{local_id}"
             return SourceRow(row_id=row_id, source=s.name, split=s.split, fields=map_columns(raw, s),
                              image_root=s.image_root or posixpath.dirname(path), file=path, index=index)
-        except RowError as exc:
+        except Exception as exc:  # noqa: BLE001 - this row, not the rest of the file, fails
+            reason, detail = (exc.reason, exc.detail) if isinstance(exc, RowError) else (reason_for(type(exc)), repr(exc))
             return beam.pvalue.TaggedOutput(
-                DEAD_LETTER, RejectRow(row_id=fallback, source=s.name, stage="read", reason=exc.reason, detail=exc.detail))
+                DEAD_LETTER, RejectRow(row_id=fallback, source=s.name, stage="read", reason=reason, detail=detail))
 
     def process(self, path: str):
         s = self._settings
