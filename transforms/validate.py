@@ -172,7 +172,7 @@ def metadata(value: Any, limits: LimitSettings) -> str:
     if not isinstance(value, dict):
         raise RowError("wrong_type", f"metadata must be an object or a JSON string, got {type(value).__name__}")
     check_tree(value, limits.max_depth, "metadata")
-    encoded = json.dumps(value, sort_keys=True, default=str)
+    encoded = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
     if len(encoded) > limits.max_metadata_bytes:
         raise RowError("metadata_too_large", f"metadata has {len(encoded)} bytes as JSON (limit {limits.max_metadata_bytes})")
     return clean_text(encoded)
