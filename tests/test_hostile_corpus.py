@@ -159,6 +159,11 @@ def test_mmcot_dedup_accounts_for_every_hostile_row(audited, corpus, listener, t
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert _outcomes(out, "problems") == Counter(expected)
     _assert_clean(result, events, listener, [out])
+    questions = {r["id"]: r["question"] for shard in (out / "problems").glob("*.parquet")
+                 for r in pq.read_table(shard, columns=["id", "question"]).to_pylist()}
+    if layout == "jsonl":  # the text rule: a lone surrogate becomes U+FFFD, control characters go
+        assert questions["hostile/surrogate"].startswith("Lone \ufffd surrogate")
+        assert questions["hostile/control"].startswith("Bell  and escape [31m")
     if runner == "direct-mp":
         assert len({e for e in events() if e.startswith("start ")}) >= 3, "the hook did not load in the worker processes"
 
