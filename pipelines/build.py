@@ -10,6 +10,7 @@ import apache_beam as beam
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
+from transforms import failures
 from transforms.assess import Assess
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
@@ -39,7 +40,10 @@ class Front:
 
 
 def build_front(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings) -> Front:
-    """Add read → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it)."""
+    """Add read → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
+
+    Starts collecting the failures of guarded stages: :func:`write_sets` dead-letters them."""
+    failures.collect(p)
     read = p | "Read" >> ReadProblems(source)
     rows = read.rows | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(normalize)
@@ -52,12 +56,19 @@ def all_rejects(pcolls: list[beam.PCollection], kind: str) -> beam.PCollection:
     return pcolls | f"All_{kind}" >> beam.Flatten() | f"Count_{kind}" >> CountRejects(kind)
 
 
-def write_sets(outputs: dict[str, beam.PCollection], specs: tuple[OutputSpec, ...], out: str,
-               num_shards: Callable[[str], int]) -> None:
-    """Write each spec's PCollection of ``outputs`` as Parquet shards under ``out``/name (and the read counts)."""
-    for spec in (*specs, READ_COUNTS_SET):
-        outputs[spec.name] | f"Write_{spec.name.rsplit('/', 1)[-1]}" >> WriteShards(
+def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: list[beam.PCollection],
+               specs: tuple[OutputSpec, ...], out: str, num_shards: Callable[[str], int]) -> None:
+    """Write each spec's PCollection of ``outputs`` as Parquet shards under ``out``/name (and the read counts),
+    then the dead letters: ``dead`` and every guarded stage's failures, those of the writes above included."""
+    def write(spec: OutputSpec, pcoll: beam.PCollection) -> None:
+        pcoll | f"Write_{spec.name.rsplit('/', 1)[-1]}" >> WriteShards(
             posixpath.join(out, spec.name), spec.schema, spec.key, num_shards(spec.name))
+
+    for spec in (*specs, READ_COUNTS_SET):
+        if spec.name != DEAD_LETTER:
+            write(spec, outputs[spec.name])
+    dead_letters = next(spec for spec in specs if spec.name == DEAD_LETTER)
+    write(dead_letters, all_rejects([*dead, failures.collected(p)], DEAD_LETTER))
 
 
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpoints) -> None:
@@ -91,9 +102,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
         "sft": selected.sft,
         "rl": selected[RL],
         "preference": selected[PREFERENCE],
-        DEAD_LETTER: all_rejects(dead, DEAD_LETTER),
         DROPPED: all_rejects(dropped, DROPPED),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
         READ_COUNTS_SET.name: front.read_counts,
     }
-    write_sets(outputs, RUN_OUTPUTS, config.run.output_dir, config.output.num_shards)
+    write_sets(p, outputs, dead, RUN_OUTPUTS, config.run.output_dir, config.output.num_shards)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,14 @@ class PipelineConfig(Settings):
         """The judge's and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
         sections = {"judge": self.judge, "repair": self.repair}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
+
+    def check_environment(self) -> None:
+        """Raise ConfigError naming every ``api_key_env`` whose variable is unset (checked before a run starts)."""
+        sections = {"teacher": self.teacher, **{f"{n}.endpoint": e for n, e in self.helper_endpoints().items()}}
+        missing = [f"  {name}.api_key_env: environment variable {s.api_key_env} is not set"
+                   for name, s in sections.items() if s.backend == "openai" and s.api_key_env and not os.environ.get(s.api_key_env)]
+        if missing:
+            raise ConfigError("the teacher's API key is missing:\n" + "\n".join(missing))
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the validated config."""

@@ -27,10 +27,9 @@ def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: No
     outputs = {
         PROBLEMS.name: front.kept,
         DROPPED: all_rejects(front.dropped, DROPPED),
-        DEAD_LETTER: all_rejects(front.dead, DEAD_LETTER),
         READ_COUNTS_SET.name: front.read_counts,
     }
-    write_sets(outputs, DEDUP_OUTPUTS, out, lambda name: num_shards if name == PROBLEMS.name else 1)
+    write_sets(p, outputs, front.dead, DEDUP_OUTPUTS, out, lambda name: num_shards if name == PROBLEMS.name else 1)
 
 
 def run_dedup(source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings, out: str,

@@ -38,6 +38,7 @@ def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
 def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | None = None) -> Manifest:
     """Run the job described by ``config``; write manifest.json and README.md; return the manifest."""
     started = time.monotonic()
+    config.check_environment()
     out = config.run.output_dir
     clear_outputs(out)
     with run_endpoints(config) as endpoints, pipeline_options(beam_args) as options:

@@ -18,6 +18,8 @@ from pydantic import Field
 from schemas.plan import Assessment
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
+from transforms.failures import guarded
 
 
 class AssessSettings(Settings):
@@ -87,4 +89,4 @@ class Assess(beam.PTransform):
             Metrics.counter("assess", f"difficulty_from_{assessment.difficulty_source}").inc()
             return problem, assessment
 
-        return problems | "Assess" >> beam.Map(_assess)
+        return problems | "Assess" >> guarded("assess", beam.Map(_assess))

@@ -17,6 +17,7 @@ import apache_beam as beam
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.plan import PlannedProblem, SamplingPlan
+from transforms.failures import guarded
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import Answer, Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
@@ -136,7 +137,7 @@ class GenerateFn(TeacherCallFn):
 
     def process(self, planned: PlannedProblem):
         self._progress.submit()
-        yield from self.submit(self._generate(planned))
+        yield from self.submit(self._generate(planned), planned)
 
     def emit(self, result: ProblemChains) -> ProblemChains:
         self._progress.problem(self.teacher.retries, self.failed)
@@ -151,4 +152,4 @@ class GenerateChains(beam.PTransform):
         self._fn = GenerateFn(endpoint)
 
     def expand(self, planned):
-        return planned | "Generate" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains")
+        return planned | "Generate" >> guarded("generate", beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains"))

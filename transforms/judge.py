@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from schemas.plan import Assessment, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
 from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import Modality, problem_content
@@ -120,7 +121,7 @@ class JudgeFn(TeacherCallFn):
         return problem, dataclasses.replace(assessment, judge_model=self.model, judge_error=error)
 
     def process(self, pair: tuple[Problem, Assessment]):
-        yield from self.submit(self._assess(*pair))
+        yield from self.submit(self._assess(*pair), pair)
 
 
 class Judge(beam.PTransform):
@@ -131,4 +132,4 @@ class Judge(beam.PTransform):
         self._fn = JudgeFn(settings, endpoint)
 
     def expand(self, pairs):
-        return pairs | "Judge" >> beam.ParDo(self._fn)
+        return pairs | "Judge" >> guarded("judge", beam.ParDo(self._fn))

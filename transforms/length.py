@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
 
 PromptStyle = Literal["concise", "standard", "thorough"]
 
@@ -160,4 +161,4 @@ class PlanLength(beam.PTransform):
             Metrics.counter("plan", f"band_{plan.band}").inc()
             return PlannedProblem(problem=problem, assessment=assessment, plan=plan)
 
-        return assessed | "Plan" >> beam.Map(_plan)
+        return assessed | "Plan" >> guarded("plan", beam.Map(_plan))

@@ -16,6 +16,7 @@ from pydantic import Field
 from schemas.generation import Generation, ProblemChains
 from schemas.plan import SamplingPlan
 from schemas.settings import Settings
+from transforms.failures import guarded
 from transforms.generate import to_generation
 from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
@@ -90,7 +91,7 @@ class RepairFn(TeacherCallFn):
             self.count("not_needed")
             yield chains
             return
-        yield from self.submit(self._rewrite(chains, wrong))
+        yield from self.submit(self._rewrite(chains, wrong), chains)
 
 
 class RepairChains(beam.PTransform):
@@ -101,4 +102,4 @@ class RepairChains(beam.PTransform):
         self._fn = RepairFn(settings, endpoint, verify)
 
     def expand(self, chains):
-        return chains | "Repair" >> beam.ParDo(self._fn)
+        return chains | "Repair" >> guarded("repair", beam.ParDo(self._fn))

@@ -1,7 +1,8 @@
 """A DoFn base for stages that call a teacher: one ask path, concurrent calls on a private event loop.
 
 Each DoFn instance runs an asyncio loop in a background thread. ``process`` of a subclass hands
-one coroutine per element to :meth:`TeacherCallFn.submit`; an element's output is emitted as
+one coroutine per element to :meth:`TeacherCallFn.submit` (a coroutine that raises becomes that
+element's dead letter on ``failures.FAILED``, as a guarded ParDo's would); an element's output is emitted as
 soon as its coroutine finishes, not when a batch does, and bundles end only when their work is
 done. Inside the coroutine, :meth:`TeacherCallFn.ask` is the one way to the teacher: cache key →
 cache → call (at most ``max_in_flight`` at once) → store.
@@ -25,7 +26,7 @@ A new teacher-call stage is a prompt and a parse on top of it::
             return with_score(chains, parse_score(answer.completion.content))
 
         def process(self, chains: ProblemChains):
-            yield from self.submit(self._score(chains))   # a RejectRow result goes to the dead letters
+            yield from self.submit(self._score(chains), chains)   # a RejectRow result goes to the dead letters
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from apache_beam.transforms.window import GlobalWindows
 from schemas.outputs import RejectRow
 from schemas.plan import SamplingPlan
 from schemas.problem import Problem
+from transforms.failures import FAILED, Caught, settle
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.base import Completion, Teacher
 from transforms.teachers.cache import ResponseCache, from_entry, request_key, to_entry
@@ -179,10 +181,10 @@ class TeacherCallFn(beam.DoFn):
     def start_bundle(self):
         self._pending: set[concurrent.futures.Future] = set()
 
-    def submit(self, coro: Coroutine) -> Iterator:
-        """Schedule ``coro``; yields the outputs of whatever has finished (blocks while too much is queued)."""
+    def submit(self, coro: Coroutine, element: Any) -> Iterator:
+        """Schedule ``coro`` (the work for ``element``); yields the outputs of whatever has finished (blocks while too much is queued)."""
         self.count("in")
-        self._pending.add(asyncio.run_coroutine_threadsafe(coro, self._loop))
+        self._pending.add(asyncio.run_coroutine_threadsafe(settle(coro, element), self._loop))
         while len(self._pending) >= 2 * self.endpoint.settings.max_in_flight:
             yield from self._collect(wait=True)
         yield from self._collect(wait=False)
@@ -199,7 +201,9 @@ class TeacherCallFn(beam.DoFn):
         self._pending -= done
         for future in done:
             result = future.result()
-            if isinstance(result, RejectRow):
+            if isinstance(result, Caught):
+                yield beam.pvalue.TaggedOutput(FAILED, result.dead_letter())
+            elif isinstance(result, RejectRow):
                 self.failed += 1
                 self.count("failed")
                 self.count(f"failed_{result.reason}")

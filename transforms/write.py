@@ -3,7 +3,9 @@
 Beam's own ``WriteToParquet`` is not used: on the DaskRunner (Beam 2.77) it wrote no file and
 raised no error in our check. Grouping rows by a stable shard number and
 writing each shard in one DoFn works on every runner. Shards are written to a temporary name
-and renamed, so a half-written shard never looks finished.
+and renamed, so a half-written shard never looks finished. Each row is converted to the set's
+Arrow schema when it is keyed (a guarded step), so a row that cannot be written is that row's
+dead letter, never a failed shard.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.convert import to_row
+from transforms.failures import guarded
 
 BATCH_ROWS = 256
 
@@ -69,6 +72,7 @@ class WriteShards(beam.PTransform):
 
         def _keyed(record) -> tuple[int, dict[str, Any]]:
             row = to_row(record)
+            pa.RecordBatch.from_pylist([row], schema=schema)  # raises here, for this row, if the shard writer would
             return shard_of(str(_field(row, key_field)), n), row
 
         name = posixpath.basename(directory.rstrip("/"))
@@ -82,7 +86,7 @@ class WriteShards(beam.PTransform):
             shards.inc()
             yield path, count
 
-        return records | "KeyByShard" >> beam.Map(_keyed) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
+        return records | "KeyByShard" >> guarded("write", beam.Map(_keyed)) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
 
 
 def _field(row: dict[str, Any], dotted: str) -> Any:
