@@ -10,6 +10,11 @@ pairs count as sharing), which keeps templated questions — identical text over
 pictures — from making a group quadratic. A band group with more than ``max_group`` members
 (counted first, per key) is split in ``both`` mode into one sub-group per image-hash range, so
 no worker has to hold it whole.
+
+Every verified pair is an edge (none is implied by others: survivors are resolved from the
+verified edges themselves, see :mod:`transforms.dedup.components`); a pair that matches in
+text, images and answer but fails the quantities or options guard is reported as blocked by
+that guard, so the guard's effect can be counted.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from collections import defaultdict
 from itertools import combinations
 from typing import Iterator, Mapping
 
-from transforms.dedup.components import Node, spanning_edges
+from transforms.dedup.components import Node
 from transforms.dedup.images import hash_chunks, images_match
 from transforms.dedup.minhash import Fingerprint
 from transforms.dedup.settings import ImageMatchSettings, NearTextSettings
@@ -63,8 +68,18 @@ def band_keys(fp: Fingerprint, text: NearTextSettings, images: ImageMatchSetting
     return keys
 
 
-def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
-    """The exact check: true Jaccard of the shingle sets, image Hamming distances, answers, per the mode."""
+def blocking_guard(a: Fingerprint, b: Fingerprint, text: NearTextSettings) -> str | None:
+    """``"quantities"`` or ``"options"`` when that guard (if on) tells the two apart, else ``None``."""
+    mode = text.same_quantities
+    if mode == "sequence" and a.quantities != b.quantities or mode == "multiset" and sorted(a.quantities) != sorted(b.quantities):
+        return "quantities"
+    if text.same_options and a.options != b.options:
+        return "options"
+    return None
+
+
+def similar(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
+    """The check before the guards: true Jaccard of the shingle sets, image Hamming distances, answers, per the mode."""
     if text.same_answer and a.answer != b.answer:
         return False
     text_ok = jaccard(a.shingles, b.shingles) >= text.threshold
@@ -74,6 +89,11 @@ def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, im
     if images.mode == "both":
         return text_ok and image_ok
     return text_ok or (image_ok and bool(a.phashes))
+
+
+def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
+    """The whole check: :func:`similar` and no :func:`blocking_guard`."""
+    return blocking_guard(a, b, text) is None and similar(a, b, text, images)
 
 
 def _first_shared_band(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> BandKey | None:
@@ -110,17 +130,26 @@ def _buckets(key: BandKey, members: list[Fingerprint], images: ImageMatchSetting
         yield members
 
 
-def group_edges(group: GroupKey, members: list[Fingerprint], text: NearTextSettings,
-                images: ImageMatchSettings, hot: Mapping[BandKey, int]) -> list[tuple[Node, Node]]:
-    """Verified near-duplicate edges of one (sub-)group, reduced to a spanning forest."""
-    seen: set[tuple[Node, Node]] = set()
-    verified = []
+Edge = tuple[Node, Node]
+
+
+def group_edges(group: GroupKey, members: list[Fingerprint], text: NearTextSettings, images: ImageMatchSettings,
+                hot: Mapping[BandKey, int]) -> tuple[list[Edge], list[tuple[Edge, str]]]:
+    """Verified near-duplicate edges ``(smaller, larger)`` of one (sub-)group, and the pairs a guard blocked."""
+    seen: set[Edge] = set()
+    verified: list[Edge] = []
+    blocked: list[tuple[Edge, str]] = []
     for bucket in _buckets(group[0], sorted(members, key=lambda fp: fp.node), images):
         for a, b in combinations(bucket, 2):
             pair = (a.node, b.node)
             if pair in seen:
                 continue
             seen.add(pair)
-            if _first_shared_group(a, b, text, images, hot) == group and is_near_duplicate(a, b, text, images):
+            if _first_shared_group(a, b, text, images, hot) != group or not similar(a, b, text, images):
+                continue
+            guard = blocking_guard(a, b, text)
+            if guard is None:
                 verified.append(pair)
-    return spanning_edges(verified)
+            else:
+                blocked.append((pair, guard))
+    return verified, blocked
