@@ -3,6 +3,8 @@
 Writes ``problems/`` (kept problems, ``PROBLEM_SCHEMA``), ``dropped/`` (duplicates with their
 survivor's id, contaminated problems with the benchmark item), ``dead_letter/`` (rows that could
 not be read or normalized) and ``_meta/read_counts``, so read = kept + dropped + dead-lettered.
+The near-duplicate guards' Beam counters (pairs blocked, problems saved; unresolved nodes) are
+queried after the run where the runner reports metrics (Dask's does not).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import posixpath
 from dataclasses import dataclass
 
 import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
 
 from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
 from pipelines.manifest import list_shards, reason_counts, rows_read
@@ -34,6 +37,7 @@ class DedupCounts:
     kept: int
     dropped: dict[str, int]
     dead_lettered: dict[str, int]
+    guards: dict[str, int] | None = None
 
     def balanced(self) -> bool:
         """Whether every row read is kept, dropped or dead-lettered."""
@@ -60,10 +64,28 @@ def run_dedup(source: SourceSettings, normalize: NormalizeSettings, dedup: Dedup
     with pipeline_options(beam_args) as options:
         pipeline = beam.Pipeline(options=options)
         build_dedup_pipeline(pipeline, source, normalize, dedup, out, num_shards)
-        pipeline.run().wait_until_finish()
+        result = pipeline.run()
+        result.wait_until_finish()
     return DedupCounts(
         read=rows_read(out),
         kept=sum(s.rows for s in list_shards(out, PROBLEMS_DIR)),
         dropped=reason_counts(out, DROPPED),
         dead_lettered=reason_counts(out, DEAD_LETTER),
+        guards=guard_counters(result),
     )
+
+
+GUARD_COUNTERS = ("blocked_pairs_quantities", "blocked_pairs_options", "saved_quantities", "saved_options", "unresolved_nodes")
+
+
+def guard_counters(result: beam.runners.runner.PipelineResult) -> dict[str, int] | None:
+    """The dedup guards' counters summed over steps, or ``None`` when the runner reports no metrics."""
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]
+    except NotImplementedError:
+        return None
+    totals = dict.fromkeys(GUARD_COUNTERS, 0)
+    for counter in counters:
+        if counter.key.metric.name in totals:
+            totals[counter.key.metric.name] += counter.committed
+    return totals

@@ -4,9 +4,10 @@ Templated problems differ only in their numbers ("13 cm by 32 cm" against "12 cm
 and often share the answer, so near-duplicates must carry the same multiset of numbers. Each
 number becomes an exact :class:`~fractions.Fraction` string: ``1,000`` = ``1{,}000`` =
 ``1\\,000`` = ``1000``; ``0.50`` = ``.5`` = ``1/2`` = ``\\frac{1}{2}`` = ``\\dfrac12`` = ``50%`` =
-``50\\%`` = ``50 percent``; ``-3`` = ``−3``. A minus is a sign when what precedes it (spaces
-skipped) is not an operand (a word character or a closing bracket), so ``5 - 3`` carries 3
-and ``x = -3`` carries -3 however it is spaced. Written by hand: no library reads numbers out
+``50\\%`` = ``50 percent``; ``-3`` = ``−3``. A minus is a sign unless it follows an operand:
+a word character or closing bracket right before it or before a spaced ``-`` (``5-3``,
+``5 - 3``, ``x - 3`` carry 3), a digit or closing bracket before a ``-`` attached to its number
+(``5 -3`` carries 3, ``is -5`` and ``x = -3`` carry negatives), however the rest is spaced. Written by hand: no library reads numbers out
 of mixed prose and LaTeX this way (math-verify parses whole answers, not the numbers in a
 sentence). Spelled-out numbers ("two") are not read.
 """
@@ -28,6 +29,7 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _OPERAND_END = re.compile(r"[\w)\]}|!]")
+_NUMBER_END = re.compile(r"[\d)\]}|!]")
 
 
 def _prepare(text: str) -> str:
@@ -37,14 +39,19 @@ def _prepare(text: str) -> str:
 
 def _negative(text: str, start: int) -> bool:
     i = start - 1
+    spaced_after = i >= 0 and text[i].isspace()
     while i >= 0 and text[i].isspace():
         i -= 1
     if i < 0 or text[i] != "-":
         return False
+    spaced_before = i > 0 and text[i - 1].isspace()
     i -= 1
     while i >= 0 and text[i].isspace():
         i -= 1
-    return i < 0 or not _OPERAND_END.match(text[i])
+    if i < 0:
+        return True
+    operand = _NUMBER_END if spaced_before and not spaced_after else _OPERAND_END
+    return not operand.match(text[i])
 
 
 def _value(match: re.Match) -> Fraction:

@@ -110,14 +110,17 @@ def _text(change: Callable[[str, random.Random], str]) -> Callable[[SynthProblem
     return lambda p, rng: dataclasses.replace(p, question=change(p.question, rng))
 
 
-def _shuffle_options(p: SynthProblem, rng: random.Random) -> SynthProblem:
-    correct = p.choices[ord(p.answer) - ord("A")]
-    choices = [recase(c, rng) if rng.random() < 0.5 else c for c in p.choices]
+def shuffle_options(choices: list[str], answer: str, rng: random.Random) -> tuple[list[str], str]:
+    """The options shuffled (about half of them re-cased) and the letter that now names the correct one."""
     order = list(range(len(choices)))
     rng.shuffle(order)
-    shuffled = [choices[i] for i in order]
-    letter = chr(ord("A") + [p.choices[i] for i in order].index(correct))
-    return dataclasses.replace(p, choices=shuffled, answer=letter)
+    shuffled = [recase(choices[i], rng) if rng.random() < 0.5 else choices[i] for i in order]
+    return shuffled, chr(ord("A") + order.index(ord(answer) - ord("A")))
+
+
+def _options(p: SynthProblem, rng: random.Random) -> SynthProblem:
+    choices, answer = shuffle_options(p.choices, p.answer, rng)
+    return dataclasses.replace(p, choices=choices, answer=answer)
 
 
 def _image(p: SynthProblem, rng: random.Random) -> SynthProblem:
@@ -131,7 +134,7 @@ DISGUISES: dict[str, Disguise] = {
     "repunctuate": _text(repunctuate),
     "recase": _text(recase),
     "respace": _text(respace),
-    "options": _shuffle_options,
+    "options": _options,
     "image": _image,
 }
 
