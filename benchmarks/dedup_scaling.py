@@ -11,12 +11,12 @@ pixel hash). No picture is rendered: problems carry precomputed 64-bit perceptua
 is all dedup reads. Ground truth is content (question, picture, option set, answer).
 
 Implementations, each size and each one in a fresh subprocess (peak RSS is that process's, with
-its children), cut off after ``--timeout`` seconds:
+its children), stopped past ``--timeout`` seconds or ``--max-rss-gb`` resident (the machine is shared):
 
 * ``mmcot``: ``DedupProblems`` (exact + near-duplicates with guards) on the chosen Beam runner;
 * ``datasketch``: ``MinHashLSH`` over the question text (normalized, character 5-grams, as mmcot's),
   the library's usual dedup loop — query each problem against the kept ones, drop it on a hit,
-  else insert it; threshold ``--datasketch-threshold``;
+  else insert it; at each of ``--datasketch-thresholds`` (0.5, its documentation's example, and 0.9);
 * ``datatrove``: its four MinHash stages (signatures, buckets, clusters, filter) on a
   ``LocalPipelineExecutor`` over the question text, with its defaults (word 5-grams, 14 buckets
   x 8 hashes, the FineWeb setting; sha1 shingle hashes, since its xxhash path fails with xxhash 4)
@@ -25,7 +25,8 @@ its children), cut off after ``--timeout`` seconds:
 Peers see text only: they have no pictures, answers or numbers to compare, which is the point
 of the comparison. Prints wall time, peak RSS, precision (a drop is right when the problem it is
 attributed to — its survivor, for datatrove its cluster's kept document — has the same content)
-and recall over the planted copies.
+and recall over the planted copies, and ``gone``: the share of the copies removed at all,
+whatever they were attributed to.
 
 Run from the repository root::
 
@@ -35,12 +36,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -142,11 +146,15 @@ def truth(n: int, n_originals: int) -> dict[str, str]:
     return group
 
 
-def scores(drops: list[tuple[str, str]], group: dict[str, str]) -> tuple[float, float]:
-    """Precision of (dropped, attributed-to) pairs and recall over the drops the content calls for."""
+def scores(drops: list[tuple[str, str]], group: dict[str, str]) -> tuple[float, float, float]:
+    """Precision of (dropped, attributed-to) pairs, recall over the drops the content calls for, and the
+    share of those drops made at all, whatever they were attributed to (``gone``)."""
     right = sum(group[row] == group[survivor] for row, survivor in drops)
-    expected = len(group) - len(set(group.values()))
-    return right / max(len(drops), 1), right / max(expected, 1)
+    sizes = Counter(group.values())
+    expected = len(group) - len(sizes)
+    removed = Counter(group[row] for row, _ in drops)
+    gone = sum(min(k, sizes[key] - 1) for key, k in removed.items())
+    return right / max(len(drops), 1), right / max(expected, 1), gone / max(expected, 1)
 
 
 def run_mmcot(n: int, n_originals: int, args) -> list[tuple[str, str]]:
@@ -221,11 +229,11 @@ def one(impl: str, n: int, args) -> dict:
     started = time.monotonic()
     drops = IMPLS[impl](n, n_originals, args)
     wall = time.monotonic() - started
-    precision, recall = scores(drops, truth(n, n_originals))
+    precision, recall, gone = scores(drops, truth(n, n_originals))
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"impl": impl, "n": n, "wall_s": wall, "peak_rss_mb": max(own, children) / 1024, "drops": len(drops),
-            "precision": precision, "recall": recall}
+            "precision": precision, "recall": recall, "gone": gone}
 
 
 def main() -> None:
@@ -234,9 +242,11 @@ def main() -> None:
     parser.add_argument("--impls", nargs="+", default=list(IMPLS), choices=list(IMPLS))
     parser.add_argument("--dup-rate", type=float, default=0.2, help="disguised copies per original")
     parser.add_argument("--runner", default="direct", help="mmcot's runner preset (direct, direct-mp, dask)")
-    parser.add_argument("--datasketch-threshold", type=float, default=0.5)
+    parser.add_argument("--datasketch-thresholds", type=float, nargs="+", default=[0.5, 0.9])
+    parser.add_argument("--datasketch-threshold", type=float, default=0.5, help=argparse.SUPPRESS)
     parser.add_argument("--datatrove-ngrams", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=600, help="seconds one implementation may take at one size")
+    parser.add_argument("--max-rss-gb", type=float, default=10, help="resident memory one implementation may use")
     parser.add_argument("--one", nargs=2, metavar=("IMPL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -245,21 +255,51 @@ def main() -> None:
     print(f"duplicate rate {args.dup_rate}; mmcot: runner {args.runner}, {DedupSettings().near_text.model_dump()}, "
           f"images {DedupSettings().images.model_dump()}; datasketch: char 5-grams, num_perm 128, threshold "
           f"{args.datasketch_threshold}; datatrove: word {args.datatrove_ngrams}-grams, 14 buckets x 8 hashes, sha1")
-    print(f"{'impl':<11}{'n':>8}{'wall s':>9}{'peak MB':>9}{'dropped':>9}{'precision':>11}{'recall':>8}")
-    passthrough = ["--dup-rate", str(args.dup_rate), "--runner", args.runner, "--datasketch-threshold",
-                   str(args.datasketch_threshold), "--datatrove-ngrams", str(args.datatrove_ngrams)]
+    print(f"{'impl':<15}{'n':>8}{'wall s':>9}{'peak MB':>9}{'dropped':>9}{'precision':>11}{'recall':>8}{'gone':>8}")
+    passthrough = ["--dup-rate", str(args.dup_rate), "--runner", args.runner, "--datatrove-ngrams", str(args.datatrove_ngrams)]
+    runs = [(f"{impl} {t}" if impl == "datasketch" else impl, impl, ["--datasketch-threshold", str(t)])
+            for impl in args.impls for t in (args.datasketch_thresholds if impl == "datasketch" else [0])]
     for n in args.sizes:
-        for impl in args.impls:
-            cmd = [sys.executable, __file__, "--one", impl, str(n), *passthrough]
-            try:
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                print(f"{impl:<11}{n:>8}  cut off after {args.timeout:.0f} s", flush=True)
+        for label, impl, extra in runs:
+            cmd = [sys.executable, __file__, "--one", impl, str(n), *passthrough, *extra]
+            r, stopped = _watched(cmd, args.timeout, args.max_rss_gb)
+            if stopped:
+                print(f"{label:<15}{n:>8}  {stopped}", flush=True)
                 continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{impl:<11}{n:>8}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9.0f}{r['drops']:>9}"
-                  f"{r['precision']:>11.4f}{r['recall']:>8.4f}", flush=True)
+            print(f"{label:<15}{n:>8}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9.0f}{r['drops']:>9}"
+                  f"{r['precision']:>11.4f}{r['recall']:>8.4f}{r['gone']:>8.4f}", flush=True)
 
+
+def _tree_rss_gb(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants (from /proc), in GB."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * resource.getpagesize()
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 2**30
+
+
+def _watched(cmd: list[str], timeout: float, max_rss_gb: float) -> tuple[dict | None, str]:
+    """Run one measurement; stop it past ``timeout`` seconds or ``max_rss_gb`` (the machine is shared)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    started = time.monotonic()
+    while proc.poll() is None:
+        elapsed = time.monotonic() - started
+        reason = (f"cut off after {timeout:.0f} s" if elapsed > timeout else
+                  f"stopped above {max_rss_gb:.0f} GB resident after {elapsed:.0f} s" if _tree_rss_gb(proc.pid) > max_rss_gb else "")
+        if reason:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None, reason
+        time.sleep(1)
+    out = proc.stdout.read()
+    if proc.returncode:
+        return None, f"failed (exit {proc.returncode})"
+    return json.loads(out.strip().splitlines()[-1]), ""
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.factories import problem
 from transforms.dedup import ExactDedup, NearDedup, exact_key, normalize_text
-from transforms.dedup.candidates import blocking_guard, group_edges, group_keys, is_near_duplicate
+from transforms.dedup.candidates import band_keys, blocking_guard, group_edges, group_keys, is_near_duplicate
 from transforms.dedup.components import ResolveSurvivors, greedy_survivors
 from transforms.dedup.images import hamming, hash_chunks, images_match
 from transforms.dedup.minhash import Fingerprinter, answer_value
@@ -150,20 +150,34 @@ def test_near_duplicate_needs_text_images_and_answer_in_both_mode():
     assert not is_near_duplicate(base, same_picture, SETTINGS.near_text, SETTINGS.images)
 
 
-def test_a_band_group_of_templated_text_over_different_pictures_yields_no_edges():
+def test_groups_are_image_ranges_in_both_mode_and_a_pair_is_checked_once():
     rng = random.Random(1)
     members = [_fp(problem(pid=f"s/{i}", question=LONG_Q, phash=f"{rng.getrandbits(64):016x}")) for i in range(50)]
-    twin = _fp(problem(pid="s/99", question=LONG_Q, phash=f"{members[7].phashes[0] ^ 1:016x}"))
-    key = ("t", 0, members[0].bands[0], "3")
-    edges = lambda group, fps, hot: group_edges(group, fps, SETTINGS.near_text, SETTINGS.images, hot)[0]  # noqa: E731
-    assert edges((key, None), members, {}) == []
-    assert edges((key, None), [*members, twin], {}) == [((0, "s/7"), (0, "s/99"))]
-    assert edges((("t", 1, members[0].bands[1], "3"), None), [members[7], twin], {}) == []
-    # a hot band group is split by image-hash range: the pair is verified once, in the first range they share
-    subs = [group_keys(key, fp, {key: 51}, SETTINGS.images) for fp in (members[7], twin)]
-    shared = sorted(set(subs[0]) & set(subs[1]))
-    assert len(subs[0]) == SETTINGS.images.hamming + 1 and shared[0][1] is not None
-    assert [edges(g, [members[7], twin], {key: 51}) for g in shared] == [[((0, "s/7"), (0, "s/99"))]] + [[]] * (len(shared) - 1)
+    twin = _fp(problem(pid="s/99", question=LONG_Q.upper(), phash=f"{members[7].phashes[0] ^ 1:016x}"))
+    text, images = SETTINGS.near_text, SETTINGS.images
+    keys = [set(band_keys(fp, text, images)) for fp in (members[7], twin)]
+    assert len(keys[0]) == images.hamming + 1 and all(k[0] == "i" and k[3] == "3" for k in keys[0])
+    shared = sorted(keys[0] & keys[1])
+    edges = lambda group, fps, hot: group_edges(group, fps, text, images, hot)[0]  # noqa: E731
+    together = [fp for fp in members if shared[0] in band_keys(fp, text, images)]
+    assert edges((shared[0], None), [*together, twin], {}) == [((0, "s/7"), (0, "s/99"))]
+    assert all(edges((k, None), [members[7], twin], {}) == [] for k in shared[1:])
+
+
+def test_a_hot_group_behind_one_picture_is_split_by_text_band():
+    questions = ["How many boats are on the lake?", "Which season does the photo show?", "Is the water frozen?",
+                 "What colour is the tallest mountain?", "Are there clouds above the peaks?", "Where is the sun?",
+                 "Count the trees on the left shore.", "Is anybody swimming?", "Name the bird in the sky.",
+                 "Does the road cross the bridge?"]
+    members = [_fp(problem(pid=f"s/{i}", question=q, phash="0f" * 8)) for i, q in enumerate(questions)]
+    twin = _fp(problem(pid="s/99", question=questions[3].lower() + "!", phash="0f" * 8))
+    key = band_keys(twin, SETTINGS.near_text, SETTINGS.images)[0]
+    hot = {key: 11}
+    subs = [set(group_keys(key, fp, hot, SETTINGS.images)) for fp in (members[3], twin)]
+    assert len(subs[1]) == len(twin.bands) and all(sub is not None for _, sub in subs[1])
+    found = [group_edges(g, [m for m in members if g in group_keys(key, m, hot, SETTINGS.images)] + [twin],
+                         SETTINGS.near_text, SETTINGS.images, hot)[0] for g in sorted(subs[0] & subs[1])]
+    assert found[0] == [((0, "s/3"), (0, "s/99"))] and not any(found[1:])
 
 
 def test_survivors_do_not_chain_a_to_c_through_b():
