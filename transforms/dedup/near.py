@@ -1,7 +1,7 @@
 """Near-duplicate problems: fingerprints → band keys → GroupByKey → verified edges → survivors.
 
-Band keys are counted first; groups above ``max_group`` are split by image-hash range (see
-:mod:`transforms.dedup.candidates`).
+Group keys (image-hash ranges in ``both`` mode, text bands otherwise) are counted first; groups
+above ``max_group`` are split (see :mod:`transforms.dedup.candidates`).
 
 Only fingerprints (no image bytes) are shuffled for the search; the problems themselves meet
 their survivor in one CoGroupByKey at the end. Dropped rows have reason ``near_duplicate``
@@ -43,7 +43,7 @@ class _FingerprintFn(beam.DoFn):
 
 
 class _VerifyGroupFn(beam.DoFn):
-    """Verified edges of one band group; the group sizes (what one worker must hold) go to a metric."""
+    """Verified edges of one group; the group sizes (what one worker must hold) go to a metric."""
 
     def __init__(self, settings: DedupSettings):
         self._settings = settings

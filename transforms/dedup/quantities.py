@@ -1,15 +1,15 @@
 """The numbers a text carries, normalized, for the quantities and options guards.
 
 Templated problems differ only in their numbers ("13 cm by 32 cm" against "12 cm by 46 cm")
-and often share the answer, so near-duplicates must carry the same multiset of numbers. Each
+and often share the answer, so near-duplicates must carry the same numbers. Each
 number becomes an exact :class:`~fractions.Fraction` string: ``1,000`` = ``1{,}000`` =
 ``1\\,000`` = ``1000``; ``0.50`` = ``.5`` = ``1/2`` = ``\\frac{1}{2}`` = ``\\dfrac12`` = ``50%`` =
 ``50\\%`` = ``50 percent``; ``-3`` = ``−3``. A minus is a sign unless it follows an operand:
 a word character or closing bracket right before it or before a spaced ``-`` (``5-3``,
 ``5 - 3``, ``x - 3`` carry 3), a digit or closing bracket before a ``-`` attached to its number
-(``5 -3`` carries 3, ``is -5`` and ``x = -3`` carry negatives), however the rest is spaced. Written by hand: no library reads numbers out
-of mixed prose and LaTeX this way (math-verify parses whole answers, not the numbers in a
-sentence). Spelled-out numbers ("two") are not read.
+(``5 -3`` carries 3, ``is -5`` and ``x = -3`` carry negatives), however the rest is spaced.
+Written by hand: no library reads numbers out of mixed prose and LaTeX this way (math-verify
+parses whole answers, not the numbers in a sentence). Spelled-out numbers ("two") are not read.
 """
 from __future__ import annotations
 

@@ -14,11 +14,12 @@ class NearTextSettings(Settings):
     ``threshold`` is the Jaccard similarity of the normalized questions' shingle sets from which
     two problems are near-duplicates in text (0.3: two reworded words in a six-word question
     drop character 5-gram Jaccard to about 0.35; pictures, answers, numbers and options guard
-    against templated text — raise it with ``images.mode`` ``text_only`` or ``either``). The LSH bands and rows come from
-    datasketch's optimum for ``threshold`` and ``num_perm``, weighting false negatives by
-    ``false_negative_weight`` (candidates are verified exactly, so a false positive costs only
-    a comparison). A band group of more than ``max_group`` problems is split by image-hash range (``both`` mode)
-    so no worker holds it whole.
+    against templated text — raise it with ``images.mode`` ``text_only`` or ``either``). The
+    LSH bands and rows come from datasketch's optimum for ``threshold`` and ``num_perm``,
+    weighting false negatives by ``false_negative_weight`` (candidates are verified exactly, so
+    a false positive costs only a comparison); in ``both`` mode they only split a group of more
+    than ``max_group`` problems (see :mod:`transforms.dedup.candidates`), so no worker holds it
+    whole.
     ``same_answer`` requires equal normalized answers: the same question on the same picture
     has the same answer, while templated near-misses (same text, a figure that differs only in
     its number labels, which a perceptual hash cannot see) usually do not. Answers coincide all
@@ -28,8 +29,8 @@ class NearTextSettings(Settings):
     :mod:`transforms.dedup.quantities`) — ``sequence`` (default) in the same order, which also
     tells "12 cm wide and 5 cm tall" from "5 cm wide and 12 cm tall", ``multiset`` in any order
     (forgives a rewording that reorders clauses), ``off``; ``same_options`` the same multiset
-    of normalized option texts (any order: a copy may shuffle its options). ``max_rounds`` bounds the survivor-resolution rounds (see
-    :mod:`transforms.dedup.components`).
+    of normalized option texts (any order: a copy may shuffle its options). ``max_rounds``
+    bounds the survivor-resolution rounds (see :mod:`transforms.dedup.components`).
     """
 
     enabled: bool = True
