@@ -44,7 +44,7 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.config import ConfigError, load_config
-    from pipelines.dedup_run import run_dedup
+    from pipelines.dedup_run import GUARDS, run_dedup
     from transforms.dedup import DedupSettings
     from transforms.normalize import NormalizeSettings
     from transforms.read import SourceSettings
@@ -71,7 +71,7 @@ def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
         print("near-duplicate guards: this runner reports no counters")
     else:
         print("near-duplicate guards (pairs blocked / problems saved): " + ", ".join(
-            f"{g} {counts.guards[f'blocked_pairs_{g}']} / {counts.guards[f'saved_{g}']}" for g in ("quantities", "options"))
+            f"{g} {counts.guards[f'blocked_pairs_{g}']} / {counts.guards[f'saved_{g}']}" for g in GUARDS)
             + f"; left undecided and kept: {counts.guards['unresolved_nodes']}")
     print(f"output: {args.output} (problems/, dropped/, dead_letter/)")
     return 0 if counts.balanced() else 1

@@ -21,6 +21,7 @@ from pipelines.runners import pipeline_options
 from schemas.outputs import REJECT_SCHEMA
 from schemas.problem import PROBLEM_SCHEMA
 from transforms.dedup import DedupProblems, DedupSettings
+from transforms.dedup.near import GUARDS
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.read import ReadProblems, SourceSettings
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
@@ -75,7 +76,7 @@ def run_dedup(source: SourceSettings, normalize: NormalizeSettings, dedup: Dedup
     )
 
 
-GUARD_COUNTERS = ("blocked_pairs_quantities", "blocked_pairs_options", "saved_quantities", "saved_options", "unresolved_nodes")
+GUARD_COUNTERS = (*(f"blocked_pairs_{g}" for g in GUARDS), *(f"saved_{g}" for g in GUARDS), "unresolved_nodes")
 
 
 def guard_counters(result: beam.runners.runner.PipelineResult) -> dict[str, int] | None:

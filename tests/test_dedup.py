@@ -16,6 +16,7 @@ from transforms.dedup.components import ResolveSurvivors, greedy_survivors
 from transforms.dedup.images import hamming, hash_chunks, images_match
 from transforms.dedup.minhash import Fingerprinter, answer_value
 from transforms.dedup.quantities import canonical, numbers
+from transforms.dedup.terms import terms
 from transforms.dedup.settings import DedupSettings, ImageMatchSettings
 from transforms.dedup.text import jaccard, shingle_hashes, shingles
 from transforms.tags import DROPPED
@@ -54,6 +55,17 @@ def test_numbers_are_normalized_to_exact_values(a, b):
 ])
 def test_different_numbers_stay_different(a, b):
     assert numbers(a) != numbers(b)
+
+
+def test_term_classes_survive_rewording_and_tell_different_asks_apart():
+    assert terms("Which fruit has the TALLEST bar?") == terms("What fruit has the highest bar") == ("most",)
+    assert terms("What is the area of the figure?") != terms("What is the perimeter of the figure?")
+    assert terms("How many red circles?") != terms("How many blue circles?")
+    assert terms("How many apples in total?") == terms("How many apples altogether?")
+    p = lambda q: _fp(problem(question=q, phash="0f" * 8, answer="24"))  # noqa: E731
+    area, perimeter = p("What is the area of the figure, in centimetres?"), p("What is the perimeter of the figure, in centimetres?")
+    assert blocking_guard(area, perimeter, SETTINGS.near_text) == "terms"
+    assert blocking_guard(area, perimeter, SETTINGS.near_text.model_copy(update={"same_terms": False})) is None
 
 
 def test_canonical_text_keeps_words_and_normalized_numbers():

@@ -16,6 +16,7 @@ import yaml
 
 from pipelines.cli import main
 from pipelines.dedup_run import PROBLEMS_DIR, run_dedup
+from transforms.dedup.near import GUARDS
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
@@ -69,13 +70,12 @@ def test_planted_duplicates_are_found_with_high_precision_and_recall(planted_run
     siblings = Counter((p.params["picture"], p.answer) for p in data.problems if f"{SOURCE}/{p.id}" in kept and "picture" in p.params)
     assert siblings.most_common(1)[0][1] >= 3, "templated siblings with one picture and one answer must survive"
     guards = counts.guards
-    assert guards["blocked_pairs_quantities"] > 0 and guards["saved_quantities"] > 0, guards
-    assert guards["blocked_pairs_options"] > 0 and guards["saved_options"] > 0, guards
+    assert all(guards[f"blocked_pairs_{g}"] > 0 and guards[f"saved_{g}"] > 0 for g in GUARDS), guards
 
 
 def test_without_the_guards_coinciding_answers_merge_templated_siblings(planted_run):
     data, group, source, _, root = planted_run
-    off = DedupSettings(near_text={"same_quantities": "off", "same_options": False})
+    off = DedupSettings(near_text={"same_quantities": "off", "same_options": False, "same_terms": False})
     counts = run_dedup(source, NormalizeSettings(), off, str(root / "unguarded"), [])
     precision, _ = precision_recall(group, _outcome(root / "unguarded")[1], data.expected_drops())
     assert precision < 0.9 and counts.guards["blocked_pairs_quantities"] == 0
@@ -102,6 +102,7 @@ def test_cli_dedups_and_decontaminates_files_and_prints_the_summary(tmp_path, ca
     assert main(["dedup", "--input", str(jsonl), "--output", str(tmp_path / "out"), "--config", str(tmp_path / "c.yaml")]) == 0
     printed = capsys.readouterr().out
     assert f"read {len(problems)}" in printed and "dedup/contaminated" in printed
+    assert "near-duplicate guards (pairs blocked / problems saved): quantities " in printed
     rows = _read(tmp_path / "out", "dropped", ["row_id", "reason", "detail", "survivor_id"])
     contaminated = [r for r in rows if r["reason"] == "contaminated"]
     assert f"cli/{target.id}" in {r["row_id"] for r in contaminated}

@@ -18,7 +18,7 @@ their answers at no cost in recall:
 A pair sharing several groups is checked only in the first one they share, so each pair is
 verified once. Every verified pair is an edge (none is implied by others: survivors are
 resolved from the verified edges themselves, see :mod:`transforms.dedup.components`); a pair
-that matches in text, images and answer but fails the quantities or options guard is reported
+that matches in text, images and answer but fails the quantities, options or terms guard is reported
 as blocked by that guard, so the guard's effect can be counted.
 """
 from __future__ import annotations
@@ -81,12 +81,16 @@ def group_keys(key: BandKey, fp: Fingerprint, hot: Mapping[BandKey, int], images
 
 
 def blocking_guard(a: Fingerprint, b: Fingerprint, text: NearTextSettings) -> str | None:
-    """``"quantities"`` or ``"options"`` when that guard (if on) tells the two apart, else ``None``."""
+    """``"quantities"``, ``"options"`` or ``"terms"`` when that guard (if on) tells the two apart, else ``None``."""
     mode = text.same_quantities
-    if mode == "sequence" and a.quantities != b.quantities or mode == "multiset" and sorted(a.quantities) != sorted(b.quantities):
+    if mode == "sequence" and a.quantities != b.quantities:
+        return "quantities"
+    if mode == "multiset" and sorted(a.quantities) != sorted(b.quantities):
         return "quantities"
     if text.same_options and a.options != b.options:
         return "options"
+    if text.same_terms and a.terms != b.terms:
+        return "terms"
     return None
 
 

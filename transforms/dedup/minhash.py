@@ -4,7 +4,7 @@ Signatures are datasketch ``MinHash`` objects over hashed shingles of the normal
 (choices are left out: the same question on the same picture with the same answer value is the
 same problem whatever its distractors, and the answer value is compared separately); the LSH bands and rows are those datasketch's ``MinHashLSH`` picks for the
 configured threshold, but bands become Beam keys instead of entries of an in-memory index.
-The question's normalized numbers and the normalized option texts ride along for the guards.
+The question's normalized numbers and terms and the normalized option texts ride along for the guards.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from transforms.dedup.components import Node
 from transforms.dedup.images import phash_int
 from transforms.dedup.quantities import canonical, numbers
 from transforms.dedup.settings import NearTextSettings
+from transforms.dedup.terms import terms
 from transforms.dedup.text import shingle_hashes
 
 
@@ -33,6 +34,7 @@ class Fingerprint:
     phashes: tuple[int, ...]
     quantities: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
 
 
 def _identity(value: int) -> int:
@@ -86,4 +88,5 @@ class Fingerprinter:
             phashes=tuple(sorted(phash_int(m) for m in problem.image_meta)),
             quantities=tuple(numbers(problem.question)),
             options=tuple(sorted(canonical(c) for c in problem.choices)),
+            terms=terms(problem.question),
         )

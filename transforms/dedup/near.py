@@ -9,8 +9,8 @@ and the survivor's id, a problem they were verified against themselves (no chain
 :mod:`transforms.dedup.components`).
 
 The guards are counted (Beam counters, namespace ``dedup``): ``blocked_pairs_<guard>`` — pairs
-that matched in text, images and answer but not in numbers (``quantities``) or option texts
-(``options``) — and ``saved_<guard>`` — kept problems with such a pair to an earlier-ranked
+that matched in text, images and answer but not in numbers (``quantities``), option texts
+(``options``) or term classes (``terms``) — and ``saved_<guard>`` — kept problems with such a pair to an earlier-ranked
 problem, which the guard saved from a drop.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from transforms.dedup.settings import DedupSettings
 from transforms.tags import DROPPED
 
 BLOCKED = "blocked"
-GUARDS = ("quantities", "options")
+GUARDS = ("quantities", "options", "terms")
 
 
 class _FingerprintFn(beam.DoFn):
@@ -85,7 +85,9 @@ def describe(settings: DedupSettings) -> str:
     text = f"question text Jaccard >= {settings.near_text.threshold}"
     image = f"images within {settings.images.hamming} bits"
     t = settings.near_text
-    same = [name for name, on in (("answer", t.same_answer), (f"numbers ({t.same_quantities})", t.same_quantities != "off"), ("options", t.same_options)) if on]
+    checks = (("answer", t.same_answer), (f"numbers ({t.same_quantities})", t.same_quantities != "off"),
+              ("options", t.same_options), ("terms", t.same_terms))
+    same = [name for name, on in checks if on]
     guards = f", same {', '.join(same)}" if same else ""
     return {"both": f"{text} and {image}", "either": f"{text} or {image}", "text_only": text}[settings.images.mode] + guards
 

@@ -29,7 +29,9 @@ class NearTextSettings(Settings):
     :mod:`transforms.dedup.quantities`) — ``sequence`` (default) in the same order, which also
     tells "12 cm wide and 5 cm tall" from "5 cm wide and 12 cm tall", ``multiset`` in any order
     (forgives a rewording that reorders clauses), ``off``; ``same_options`` the same multiset
-    of normalized option texts (any order: a copy may shuffle its options). ``max_rounds``
+    of normalized option texts (any order: a copy may shuffle its options); ``same_terms`` the
+    same classes of the terms a question turns on (area/perimeter, most/least, colours, shapes;
+    see :mod:`transforms.dedup.terms`). ``max_rounds``
     bounds the survivor-resolution rounds (see :mod:`transforms.dedup.components`).
     """
 
@@ -45,6 +47,7 @@ class NearTextSettings(Settings):
     same_answer: bool = True
     same_quantities: Literal["sequence", "multiset", "off"] = "sequence"
     same_options: bool = True
+    same_terms: bool = True
 
 
 class ImageMatchSettings(Settings):

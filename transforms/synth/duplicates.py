@@ -157,13 +157,15 @@ def _perimeter(rng, k):
     total = rng.randint(8, 40)
     for _ in range(k):
         a = Fraction(rng.randint(2, 2 * total - 2), 2)
-        yield f"A rectangle is {fmt_number(a)} cm wide and {fmt_number(total - a)} cm tall. What is its perimeter in cm?", [], fmt_number(2 * total)
+        question = f"A rectangle is {fmt_number(a)} cm wide and {fmt_number(total - a)} cm tall. What is its perimeter in cm?"
+        yield question, [], fmt_number(2 * total)
 
 
 def _compare(rng, k):
     for _ in range(k):
         b = rng.randint(-50, 50)
-        yield f"The thermometer read {b} °C at dawn and {b + rng.randint(1, 30)} °C at noon. Was it warmer at noon?", [], "yes"
+        yield f"The thermometer read {b} °C at dawn and {b + rng.randint(1, 30)} °C at noon. Was it warmer at noon?", [], \
+            "yes"
 
 
 def _discount(rng, k):
@@ -219,14 +221,30 @@ def _shape_options(rng, k):
 
 def _decimal_scale(rng, k):
     for _ in range(k):
-        value = rng.choice(("0.5", "0.05", "5", "50", "1.5", "15", "0.15", "-0.5", "-5", "1/2", "1/4", "2.5"))
+        value = rng.choice(("0.5", "0.05", "5", "50", "1.5", "15", "0.15", "-0.5", "-5", "1/4", "\\frac{3}{4}", "2.5"))
         yield f"The bar in the figure is {value} m long. Is it drawn to scale?", [], "yes"
+
+
+# Sibling generators: (rng, k) → k (question, choices, answer) that differ in numbers or one option, one answer.
+def _colour_counts(rng, k):
+    colours = rng.sample(("red", "blue", "green", "yellow", "orange", "purple", "black", "pink"), k)
+    answer = str(rng.randint(2, 9))
+    for colour in colours:
+        yield f"How many {colour} shapes are there in the picture?", [], answer
+
+
+def _measures(rng, k):
+    start = rng.randrange(3)
+    for i in range(k):
+        measure, unit = (("area", "square centimetres"), ("perimeter", "centimetres"), ("volume", "cubic centimetres"))[(start + i) % 3]
+        yield f"What is the {measure} of the figure, in {unit}?", [], "24"
 
 
 TEMPLATES: dict[str, Callable] = {
     "perimeter": _perimeter, "compare": _compare, "discount": _discount, "fraction_of": _fraction_of,
     "population": _population, "sum_options": _sum_options, "prime_options": _prime_options,
-    "shape_options": _shape_options, "decimal_scale": _decimal_scale,
+    "shape_options": _shape_options, "decimal_scale": _decimal_scale, "colour_counts": _colour_counts,
+    "measures": _measures,
 }
 
 
