@@ -253,8 +253,8 @@ def main() -> None:
         print(json.dumps(one(args.one[0], int(args.one[1]), args)))
         return
     print(f"duplicate rate {args.dup_rate}; mmcot: runner {args.runner}, {DedupSettings().near_text.model_dump()}, "
-          f"images {DedupSettings().images.model_dump()}; datasketch: char 5-grams, num_perm 128, threshold "
-          f"{args.datasketch_threshold}; datatrove: word {args.datatrove_ngrams}-grams, 14 buckets x 8 hashes, sha1")
+          f"images {DedupSettings().images.model_dump()}; datasketch: char 5-grams, num_perm 128, thresholds "
+          f"{args.datasketch_thresholds}; datatrove: word {args.datatrove_ngrams}-grams, 14 buckets x 8 hashes, sha1")
     print(f"{'impl':<15}{'n':>8}{'wall s':>9}{'peak MB':>9}{'dropped':>9}{'precision':>11}{'recall':>8}{'gone':>8}")
     passthrough = ["--dup-rate", str(args.dup_rate), "--runner", args.runner, "--datatrove-ngrams", str(args.datatrove_ngrams)]
     runs = [(f"{impl} {t}" if impl == "datasketch" else impl, impl, ["--datasketch-threshold", str(t)])
