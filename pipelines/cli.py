@@ -46,7 +46,7 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.config import ConfigError, load_config
-    from pipelines.dedup_run import run_dedup
+    from pipelines.dedup_run import GUARDS, run_dedup
     from transforms.dedup import DedupSettings
     from transforms.normalize import NormalizeSettings
     from transforms.read import SourceSettings
@@ -69,6 +69,12 @@ def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
           f"dead-lettered {sum(counts.dead_lettered.values())}")
     for reason, n in {**counts.dropped, **counts.dead_lettered}.items():
         print(f"  {reason:<28} {n}")
+    if counts.guards is None:
+        print("near-duplicate guards: this runner reports no counters")
+    else:
+        print("near-duplicate guards (pairs blocked / problems saved): " + ", ".join(
+            f"{g} {counts.guards[f'blocked_pairs_{g}']} / {counts.guards[f'saved_{g}']}" for g in GUARDS)
+            + f"; left undecided and kept: {counts.guards['unresolved_nodes']}")
     print(f"output: {args.output} (problems/, dropped/, dead_letter/)")
     return 0 if counts.balanced() else 1
 
