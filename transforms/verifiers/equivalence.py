@@ -35,6 +35,7 @@ from transforms.verifiers.normalize import (
     numbers_equal,
     option_letters,
     parse_number,
+    split_amc,
     yes_no,
 )
 from transforms.verifiers.solutions import solutions
@@ -65,6 +66,13 @@ def answers_match(pred: str, gold: str, answer_type: str, choices: list[str] | N
     pred = clean_answer(pred)
     if not gold or not pred:
         return Match(False, "empty")
+
+    amc = split_amc(pred) if answer_type != "multiple_choice" else None
+    if amc:  # ``\\textbf{(B)}\\ 45``: the letter against a letter gold, else the value
+        want = letter_of(gold, option_letters(None))
+        if want is not None:
+            return Match(amc[0] == want, "letter")
+        pred = amc[1] or pred
 
     if answer_type == "multiple_choice":
         letters = option_letters(choices)
@@ -160,14 +168,15 @@ def _numbers_match(pred: Number, gold: Number, config: VerifyConfig) -> Match:
             if conv is None:
                 return Match(False, "units")
             scale, offset = conv
+            # pint's factors are floats: after a conversion the tolerance applies even to an integer gold
             converted = Number(pred.value * scale + offset, None, False, pred.percent)
-            if numbers_equal(converted, gold, **rule) or _within_pred_rounding(pred, gold, config):
+            if numbers_equal(converted, gold, **{**rule, "integer_exact": False}) or _within_pred_rounding(pred, gold):
                 return Match(True, "units")
             return Match(False, "units")
     return Match(numbers_equal(pred, gold, **rule), "numeric")
 
 
-def _within_pred_rounding(pred: Number, gold: Number, config: VerifyConfig) -> bool:
+def _within_pred_rounding(pred: Number, gold: Number) -> bool:
     """The gold converted to the prediction's unit rounds to the prediction (``16.4 ft`` for
     ``5 m``: the prediction was rounded after converting)."""
     back = conversion(gold.unit, pred.unit)
