@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
 import apache_beam as beam
 import pyarrow as pa
 
 from pipelines.config import PipelineConfig
+from pipelines.endpoints import RunEndpoints
 from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import OUTPUT_SCHEMAS
 from transforms.assess import Assess
@@ -21,7 +21,6 @@ from transforms.read import ReadProblems
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
-from transforms.teachers.settings import TeacherSettings
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.verify import VerifyChains
 from transforms.write import WriteShards
@@ -31,23 +30,8 @@ READ_COUNTS_DIR = "_meta/read_counts"
 KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "preference": "id", "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
 
 
-@dataclass(frozen=True)
-class Endpoints:
-    """Run-time places the config does not fix: the live teacher URL (None: in-process engine) and the response cache."""
-
-    teacher_base_url: str | None
-    cache_url: str
-
-
-def endpoint(settings: TeacherSettings | None, config: PipelineConfig, endpoints: Endpoints) -> tuple[TeacherSettings, str]:
-    """A helper model's settings and URL: the run's teacher unless the section names its own."""
-    chosen = settings or config.teacher
-    return chosen, chosen.base_url or endpoints.teacher_base_url
-
-
-def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoints) -> None:
-    """Add the whole read → … → write graph to ``p``."""
-    cache = endpoints.cache_url
+def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpoints) -> None:
+    """Add the whole read → … → write graph to ``p`` (``endpoints``: the config's teacher sections, resolved)."""
     read = p | "Read" >> ReadProblems(config.source)
     rows = read.rows | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
@@ -55,24 +39,24 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
     assessed = deduped["kept"] | "Assess" >> Assess(config.assess)
     dropped = [deduped[DROPPED]]
     if config.judge is not None:
-        judged = assessed | "Judge" >> Judge(config.judge, *endpoint(config.judge.endpoint, config, endpoints), cache)
+        judged = assessed | "Judge" >> Judge(config.judge, endpoints.of("judge"))
         scaled = judged | "Scale" >> ScaleScores(config.assess.difficulty_from == "judge", config.assess.min_quality)
         assessed = scaled.pairs
         dropped.append(scaled[DROPPED])
     planned = assessed | "PlanLength" >> PlanLength(config.length)
-    generated = planned | "Generate" >> GenerateChains(config.teacher, endpoints.teacher_base_url, cache)
+    generated = planned | "Generate" >> GenerateChains(endpoints.teacher)
     verified = generated.chains | "Verify" >> VerifyChains(config.verify)
     dead = [read[DEAD_LETTER], normalized[DEAD_LETTER], generated[DEAD_LETTER]]
     if config.length.policy == "pass_rate":
         escalated = verified | "Escalate" >> EscalateLowPassRate(
-            config.length.probe, GenerateChains(config.teacher, endpoints.teacher_base_url, cache), VerifyChains(config.verify))
+            config.length.probe, GenerateChains(endpoints.teacher), VerifyChains(config.verify))
         verified = escalated["chains"]
         dead.append(escalated[DEAD_LETTER])
     if config.dedup.chains.enabled:  # on the teacher's samples, before any repair joins them
         verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     if config.repair.enabled:
         verified = verified | "Repair" >> RepairChains(
-            config.repair, *endpoint(config.repair.endpoint, config, endpoints), cache, config.verify)
+            config.repair, endpoints.of("repair"), config.verify)
     selected = verified | "Select" >> SelectChains(config.select)
     dropped.append(selected[DROPPED])
 

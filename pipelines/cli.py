@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from pipelines.teacher_cli import add_teacher_parser
+
 QUIET_LOGGERS = ("apache_beam", "distributed", "httpx", "httpcore", "urllib3", "filelock", "fsspec")
 
 
@@ -190,18 +192,13 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--dry-run", action="store_true", help="list what would be uploaded and where; upload nothing")
     pub.set_defaults(func=_cmd_publish)
 
-    sub.add_parser("teacher", help="prepare / serve / stop / status of the embedded vLLM teacher", add_help=False)
+    add_teacher_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mmcot`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["teacher"]:
-        from pipelines.teacher_server import teacher_cli_main
-
-        _setup_logging(verbose=False)
-        return teacher_cli_main(argv[1:])
     args, beam_args = _parser().parse_known_args(argv)
     if beam_args and args.command not in ("run", "dedup"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")

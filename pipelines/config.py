@@ -22,6 +22,7 @@ from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
 from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
+from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
 
@@ -84,12 +85,12 @@ class PipelineConfig(Settings):
 
     @model_validator(mode="after")
     def _helper_servers_known(self) -> "PipelineConfig":
-        if self.teacher.backend != "vllm":
+        if backend(self.teacher.backend).needs_server:
             return self
         for name, endpoint in self.helper_endpoints().items():
-            if endpoint.backend == "openai" and not endpoint.base_url:
-                raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend is vllm (in-process): "
-                                 f"there is no teacher server for {name} to share; set the URL or backend: vllm")
+            if backend(endpoint.backend).needs_server and not endpoint.base_url:
+                raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend {self.teacher.backend} has no "
+                                 f"server for {name} to share; set the URL or a backend that needs no server")
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
