@@ -10,6 +10,7 @@ from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
 from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import OUTPUT_SCHEMAS
+from transforms.answer_judge import AnswerJudge
 from transforms.assess import Assess
 from transforms.dedup import DedupProblems, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
@@ -52,6 +53,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
             config.length.probe, GenerateChains(endpoints.teacher), VerifyChains(config.verify))
         verified = escalated["chains"]
         dead.append(escalated[DEAD_LETTER])
+    if config.answer_judge is not None:  # decides unverifiable chains before repair looks for wrong-only problems
+        verified = verified | "AnswerJudge" >> AnswerJudge(config.answer_judge, endpoints.of("answer_judge"))
     if config.dedup.chains.enabled:  # on the teacher's samples, before any repair joins them
         verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     if config.repair.enabled:

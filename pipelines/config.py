@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator, with_c
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
 from transforms.dedup import DedupSettings
+from transforms.answer_judge import AnswerJudgeSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
@@ -69,6 +70,7 @@ class PipelineConfig(Settings):
     teacher: TeacherSettings = TeacherSettings()
     # pydantic ignores unknown keys of a plain dataclass; forbid them like everywhere else
     verify: with_config(ConfigDict(extra="forbid"))(VerifyConfig) = Field(default_factory=VerifyConfig)
+    answer_judge: AnswerJudgeSettings | None = None
     repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
@@ -94,8 +96,8 @@ class PipelineConfig(Settings):
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
-        """The judge's and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "repair": self.repair}
+        """The judges' and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
+        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def config_hash(self) -> str:
