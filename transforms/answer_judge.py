@@ -27,6 +27,7 @@ from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import question_text
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
+from transforms.teachers.structured import attempt_plan, json_schema_format
 
 INSTRUCTION = (
     "You check answers to questions. Reply with JSON only.\n"
@@ -43,10 +44,7 @@ class AnswerJudgement(BaseModel):
     rationale: str = Field(default="", max_length=200)
 
 
-RESPONSE_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {"name": "answer_equivalence", "schema": AnswerJudgement.model_json_schema()},
-}
+RESPONSE_FORMAT = json_schema_format("answer_equivalence", AnswerJudgement)
 
 
 class AnswerJudgeSettings(Settings):
@@ -74,9 +72,7 @@ def answer_messages(problem: Problem, candidate: str) -> list[dict]:
 
 def answer_plan(settings: AnswerJudgeSettings, attempt: int) -> SamplingPlan:
     """Sampling for one attempt (the token budget doubles per attempt)."""
-    budget = settings.max_tokens * 2**attempt
-    return SamplingPlan(n=1, max_tokens=budget, temperature=settings.temperature, top_p=1.0, repetition_penalty=1.0,
-                        prompt_style="answer_judge", length_budget=budget, policy="answer_judge", band="")
+    return attempt_plan(settings.max_tokens, settings.temperature, attempt, "answer_judge")
 
 
 def parse_answer_judgement(content: str) -> AnswerJudgement:
