@@ -150,7 +150,7 @@ _DEGREE_SUFFIX_RE = re.compile(
     r"\s*(?:\^\s*\{\s*\\circ\s*\}(?:\s*\\?[CF])?|\^\s*\\circ(?:\s*\\?[CF])?|°[CF]?|\\degree|\s+degrees?|\s*度)$",
     re.I)
 _TEXT_UNIT_SUFFIX_RE = re.compile(
-    r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?$")
+    r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?-?\d\}?)?$")
 _UNIT_WORD = r"[A-Za-zµμΩ]+(?:\^\{?-?\d\}?|[²³])?"
 _WORD_UNIT_SUFFIX_RE = re.compile(
     r"(?:(?<=\d)|\s+)"  # a unit follows a digit directly (5cm) or after a space

@@ -82,10 +82,13 @@ def conversion(from_unit: str, to_unit: str) -> tuple[Fraction, Fraction] | None
     if src == dst:
         return Fraction(1), Fraction(0)
     ureg = registry()
-    if src.dimensionality != dst.dimensionality:
+    try:
+        if src.dimensionality != dst.dimensionality:
+            return None
+        at0 = Fraction(repr(float(ureg.Quantity(0.0, src).to(dst).magnitude)))
+        at1 = Fraction(repr(float(ureg.Quantity(1.0, src).to(dst).magnitude)))
+    except Exception:  # offset units in a compound (degC/s) and non-finite factors cannot be converted
         return None
-    at0 = Fraction(repr(float(ureg.Quantity(0.0, src).to(dst).magnitude)))
-    at1 = Fraction(repr(float(ureg.Quantity(1.0, src).to(dst).magnitude)))
     return at1 - at0, at0
 
 
