@@ -23,13 +23,14 @@ def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> Cha
     kept = pa.concat_tables(kept_rows) if kept_rows else pa.table({c: [] for c in KEPT_COLUMNS})
     band_of = dict(zip(gens["problem_id"].to_pylist(), pc.struct_field(gens["sampling"], "band").to_pylist()))
     kept_ids = kept["id"].to_pylist()
+    unverifiable = verdict_field(gens, "unverifiable")
     return ChainLengths(
         problem_id=gens["problem_id"].to_pylist(),
         band=pc.struct_field(gens["sampling"], "band").to_pylist(),
         difficulty=gens["difficulty"].to_pylist(),
         tokens=gens["completion_tokens"].to_pylist(),
         correct=pc.fill_null(pc.struct_field(gens["verdict"], "correct"), False).to_pylist(),
-        unverifiable=_verdict_flags(gens, "unverifiable"),
+        unverifiable=[False] * gens.num_rows if unverifiable is None else pc.fill_null(unverifiable, False).to_pylist(),
         truncated=pc.equal(gens["finish_reason"], "length").to_pylist(),
         repaired=(pc.equal(gens["provenance"], "repair").to_pylist() if "provenance" in gens.column_names
                   else [False] * gens.num_rows),
@@ -39,11 +40,11 @@ def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> Cha
     )
 
 
-def _verdict_flags(gens: pa.Table, name: str) -> list[bool]:
-    """A boolean field of every chain's verdict (False where absent: runs written before it existed)."""
+def verdict_field(gens: pa.Table, name: str) -> pa.ChunkedArray | None:
+    """One field of every chain's verdict; None when the verdicts lack it (runs written before it existed)."""
     if gens["verdict"].type.get_field_index(name) < 0:
-        return [False] * gens.num_rows
-    return pc.fill_null(pc.struct_field(gens["verdict"], name), False).to_pylist()
+        return None
+    return pc.struct_field(gens["verdict"], name)
 
 
 def _quantiles(values: list[int]) -> Quantiles:

@@ -54,10 +54,12 @@ def test_unverifiable_problems_are_dropped_as_such_and_an_answer_judge_keeps_the
     assert "unverifiable×2" in dropped[0]["detail"] and manifest.counts.kept == 0
     assert all(g["verdict"]["unverifiable"] and g["verdict"]["judge_model"] is None for g in table("generations"))
     assert manifest.counts.balanced() and manifest.counts.dropped == {"select/unverifiable": N}
+    assert (manifest.stats["chains_unverifiable"], manifest.stats["chains_judged"]) == (2 * N, 0)
     assert not any("Candidate answer" in t for t in script.texts())
 
     manifest, table, script, model = _run(root, jsonl, "judge", with_judge=True)
     assert manifest.counts.balanced() and manifest.counts.kept == N and manifest.counts.dropped == {}
+    assert (manifest.stats["chains_unverifiable"], manifest.stats["chains_judged"]) == (0, 2 * N)
     assert len(table("sft")) == N
     verdicts = [g["verdict"] for g in table("generations")]
     assert len(verdicts) == 2 * N
