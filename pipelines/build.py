@@ -11,6 +11,7 @@ from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms import failures
+from transforms.answer_judge import AnswerJudge
 from transforms.assess import Assess
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
@@ -90,6 +91,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
             config.length.probe, GenerateChains(endpoints.teacher), VerifyChains(config.verify))
         verified = escalated["chains"]
         dead.append(escalated[DEAD_LETTER])
+    if config.answer_judge is not None:  # decides unverifiable chains before repair looks for wrong-only problems
+        verified = verified | "AnswerJudge" >> AnswerJudge(config.answer_judge, endpoints.of("answer_judge"))
     if config.dedup.chains.enabled:  # on the teacher's samples, before any repair joins them
         verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     if config.repair.enabled:

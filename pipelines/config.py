@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
 from transforms.dedup import DedupSettings
+from transforms.answer_judge import AnswerJudgeSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
@@ -67,6 +68,7 @@ class PipelineConfig(Settings):
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()
     verify: VerifyConfig = VerifyConfig()
+    answer_judge: AnswerJudgeSettings | None = None
     repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
@@ -92,8 +94,8 @@ class PipelineConfig(Settings):
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
-        """The judge's and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "repair": self.repair}
+        """The judges' and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
+        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def check_environment(self) -> None:

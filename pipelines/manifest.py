@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_cards.plots import write_length_plots
-from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths
+from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths, verdict_field
 from pipelines.config import PipelineConfig
 from schemas.manifest import Counts, Manifest, RunMetrics, ShardInfo
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
@@ -72,7 +72,7 @@ def reason_counts(out_dir: str, output_set: str) -> dict[str, int]:
 
 
 def generation_stats(out_dir: str) -> dict[str, float]:
-    """Chains, cache use, tokens and correct chains, from the generations output."""
+    """Chains, cache use, tokens, correct and unverifiable chains and those the answer judge decided, from the generations output."""
     stats = Counter()
     for table in _read(out_dir, "generations", ["cached", "prompt_tokens", "completion_tokens", "verdict", "finish_reason"]):
         cached = table["cached"]
@@ -83,6 +83,9 @@ def generation_stats(out_dir: str) -> dict[str, float]:
         stats["completion_tokens"] += pc.sum(pc.filter(table["completion_tokens"], fresh)).as_py() or 0
         stats["completion_tokens_incl_cache"] += pc.sum(table["completion_tokens"]).as_py() or 0
         stats["chains_correct"] += pc.sum(pc.struct_field(table["verdict"], "correct")).as_py() or 0
+        unverifiable, decided_by = verdict_field(table, "unverifiable"), verdict_field(table, "decided_by")
+        stats["chains_unverifiable"] += 0 if unverifiable is None else pc.sum(unverifiable).as_py() or 0
+        stats["chains_judged"] += 0 if decided_by is None else pc.sum(pc.equal(decided_by, "judge")).as_py() or 0
         stats["chains_truncated"] += pc.sum(pc.equal(table["finish_reason"], "length")).as_py() or 0
     return dict(stats)
 
