@@ -17,7 +17,7 @@ from transforms.generate import GenerateChains
 from transforms.judge import Judge
 from transforms.length import PlanLength
 from transforms.normalize import NormalizeProblems
-from transforms.read import ReadProblems
+from transforms.sources import ReadSources, require_images_by_source
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
@@ -26,7 +26,8 @@ from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.verify import VerifyChains
 from transforms.write import WriteShards
 
-READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
+READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("source", pa.string()),
+                                ("sampled_out", pa.int64())])
 READ_COUNTS_DIR = "_meta/read_counts"
 KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "preference": "id", "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
 
@@ -48,9 +49,9 @@ def endpoint(settings: TeacherSettings | None, config: PipelineConfig, endpoints
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoints) -> None:
     """Add the whole read → … → write graph to ``p``."""
     cache = endpoints.cache_url
-    read = p | "Read" >> ReadProblems(config.source)
-    rows = read.rows | "Spread" >> beam.Reshuffle()
-    normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
+    read = p | "Read" >> ReadSources(config.all_sources)
+    rows = read["rows"] | "Spread" >> beam.Reshuffle()
+    normalized = rows | "Normalize" >> NormalizeProblems(config.normalize, require_images_by_source(config.all_sources))
     deduped = normalized.problems | "Dedup" >> DedupProblems(config.dedup)
     assessed = deduped["kept"] | "Assess" >> Assess(config.assess)
     dropped = [deduped[DROPPED]]

@@ -19,7 +19,7 @@ from schemas.outputs import REJECT_SCHEMA
 from schemas.problem import PROBLEM_SCHEMA
 from transforms.dedup import DedupProblems, DedupSettings
 from transforms.normalize import NormalizeProblems, NormalizeSettings
-from transforms.read import ReadProblems, SourceSettings
+from transforms.sources import ReadSources, SourceSettings, require_images_by_source
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.write import WriteShards
 
@@ -40,11 +40,12 @@ class DedupCounts:
         return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
 
 
-def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings,
+def build_dedup_pipeline(p: beam.Pipeline, sources: list[SourceSettings], normalize: NormalizeSettings,
                          dedup: DedupSettings, out: str, num_shards: int = 1) -> None:
-    """Add read → normalize → dedup → write to ``p``."""
-    read = p | "Read" >> ReadProblems(source)
-    normalized = read.rows | "Spread" >> beam.Reshuffle() | "Normalize" >> NormalizeProblems(normalize)
+    """Add read (every source) → normalize → dedup → write to ``p``."""
+    read = p | "Read" >> ReadSources(sources)
+    normalized = (read["rows"] | "Spread" >> beam.Reshuffle()
+                  | "Normalize" >> NormalizeProblems(normalize, require_images_by_source(sources)))
     deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
     dead = (read[DEAD_LETTER], normalized[DEAD_LETTER]) | "AllDeadLetters" >> beam.Flatten()
     deduped["kept"] | "Write_problems" >> WriteShards(posixpath.join(out, PROBLEMS_DIR), PROBLEM_SCHEMA, "id", num_shards)
@@ -53,13 +54,13 @@ def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: No
     read[READ_COUNTS] | "Write_read_counts" >> WriteShards(posixpath.join(out, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file")
 
 
-def run_dedup(source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings, out: str,
+def run_dedup(sources: list[SourceSettings], normalize: NormalizeSettings, dedup: DedupSettings, out: str,
               beam_args: list[str], num_shards: int = 1) -> DedupCounts:
     """Run the dedup pipeline into ``out`` (cleared first) and count what it wrote."""
     clear_outputs(out, extra=(PROBLEMS_DIR,))
     with pipeline_options(beam_args) as options:
         pipeline = beam.Pipeline(options=options)
-        build_dedup_pipeline(pipeline, source, normalize, dedup, out, num_shards)
+        build_dedup_pipeline(pipeline, sources, normalize, dedup, out, num_shards)
         pipeline.run().wait_until_finish()
     return DedupCounts(
         read=rows_read(out),

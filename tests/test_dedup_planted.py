@@ -13,7 +13,7 @@ from pipelines.cli import main
 from pipelines.dedup_run import PROBLEMS_DIR, run_dedup
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.synth import write_jsonl, write_parquet
 from transforms.synth.duplicates import planted
 
@@ -42,7 +42,7 @@ def planted_run(tmp_path_factory):
     data = planted(150, seed=3)
     path = write_parquet(data.problems, root / "in" / "problems.parquet")
     source = SourceSettings(kind="parquet", path=str(path), name=SOURCE)
-    counts = run_dedup(source, NormalizeSettings(), DedupSettings(), str(root / "direct"), [])
+    counts = run_dedup([source], NormalizeSettings(), DedupSettings(), str(root / "direct"), [])
     group = {f"{SOURCE}/{pid}": key for pid, key in data.group.items()}
     return data, group, source, counts, root
 
@@ -63,7 +63,7 @@ def test_planted_duplicates_are_found_with_high_precision_and_recall(planted_run
 
 def test_dask_keeps_the_same_survivors_as_direct(planted_run):
     _, _, source, _, root = planted_run
-    run_dedup(source, NormalizeSettings(), DedupSettings(), str(root / "dask"), ["--runner", "dask"])
+    run_dedup([source], NormalizeSettings(), DedupSettings(), str(root / "dask"), ["--runner", "dask"])
     assert _outcome(root / "dask") == _outcome(root / "direct")
 
 

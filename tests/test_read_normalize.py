@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.source import SourceRow
 from tests.helpers import png_bytes
 from transforms.normalize import NormalizeProblems, NormalizeSettings, RowError, resolve_image_path, to_problem
-from transforms.read import ReadProblems, SourceSettings
+from transforms.sources import ReadProblems, SourceSettings
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
 

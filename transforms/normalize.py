@@ -2,7 +2,9 @@
 
 Every failure becomes a dead-letter row naming the reason: ``missing_question``,
 ``missing_answer``, ``wrong_type``, ``bad_answer_type``, ``missing_image``,
-``path_outside_root``, ``unreadable_image``, ``decompression_bomb``, ``image_too_small``.
+``path_outside_root``, ``unreadable_image``, ``decompression_bomb``, ``image_too_small``,
+``image_marker_mismatch`` (the question's image placeholders do not fit its images).
+Placeholders become one canonical ``<image>`` per image (``transforms.image_markers``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from schemas.outputs import RejectRow
 from schemas.problem import ANSWER_TYPES, ImageMeta, ImageRef, Problem
 from schemas.settings import Settings
 from schemas.source import SourceRow
+from transforms.image_markers import MarkerError, canonical_markers
 from transforms.images import ImageError, ImageSettings, normalize_image
 from transforms.tags import DEAD_LETTER
 from transforms.verifiers import infer_answer_type
@@ -133,6 +136,11 @@ def to_problem(row: SourceRow, settings: NormalizeSettings) -> Problem:
     if answer_type == "multiple_choice" and not choices:
         raise RowError("wrong_type", "a multiple_choice problem needs choices")
     images, metas = _images(f.get("images"), row.image_root, settings)
+    try:
+        question, order = canonical_markers(question, len(images))
+    except MarkerError as exc:
+        raise RowError("image_marker_mismatch", str(exc)) from exc
+    images, metas = [images[i] for i in order], [metas[i] for i in order]
     return Problem(
         id=row.row_id,
         source=row.source,
@@ -151,16 +159,18 @@ def to_problem(row: SourceRow, settings: NormalizeSettings) -> Problem:
 
 
 class NormalizeFn(beam.DoFn):
-    """SourceRow → Problem, or a dead-letter row with the reason."""
+    """SourceRow → Problem, or a dead-letter row with the reason; a source may require images or not."""
 
-    def __init__(self, settings: NormalizeSettings):
+    def __init__(self, settings: NormalizeSettings, require_images: dict[str, bool] | None = None):
         self._settings = settings
+        self._by_source = {name: settings.model_copy(update={"require_images": required})
+                           for name, required in (require_images or {}).items()}
         self._ok = Metrics.counter("normalize", "problems")
         self._bad = Metrics.counter("normalize", "dead_lettered")
 
     def process(self, row: SourceRow):
         try:
-            problem = to_problem(row, self._settings)
+            problem = to_problem(row, self._by_source.get(row.source, self._settings))
         except RowError as exc:
             self._bad.inc()
             yield beam.pvalue.TaggedOutput(
@@ -173,11 +183,13 @@ class NormalizeFn(beam.DoFn):
 
 
 class NormalizeProblems(beam.PTransform):
-    """SourceRows → Problems (main) and dead letters."""
+    """SourceRows → Problems (main) and dead letters; ``require_images`` overrides the setting per source name."""
 
-    def __init__(self, settings: NormalizeSettings):
+    def __init__(self, settings: NormalizeSettings, require_images: dict[str, bool] | None = None):
         super().__init__()
         self._settings = settings
+        self._require_images = require_images
 
     def expand(self, rows):
-        return rows | "Normalize" >> beam.ParDo(NormalizeFn(self._settings)).with_outputs(DEAD_LETTER, main="problems")
+        fn = NormalizeFn(self._settings, self._require_images)
+        return rows | "Normalize" >> beam.ParDo(fn).with_outputs(DEAD_LETTER, main="problems")
