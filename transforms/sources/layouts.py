@@ -76,21 +76,25 @@ def _card_configs(root: str) -> dict[str, dict]:
         return dict(MetadataConfigs.from_dataset_card_data(DatasetCard(fh.read()).data))
 
 
+def _entries(data_files) -> list[dict]:
+    """A card's ``data_files`` (a string, a list, or a list of {split, path}) as {split, path} entries."""
+    items = [data_files] if isinstance(data_files, str) else data_files
+    return [{"split": "train", "path": e} if isinstance(e, str) else e for e in items]
+
+
 def _split_patterns(data_files) -> dict[str, list[str]]:
-    """A card's ``data_files`` (a string, a list, or a list of {split, path}) as split → patterns."""
-    if isinstance(data_files, str):
-        return {"train": [data_files]}
+    """split → file patterns, from a card's ``data_files``."""
     out: dict[str, list[str]] = {}
-    for entry in data_files:
-        if isinstance(entry, str):
-            out.setdefault("train", []).append(entry)
-        else:
-            paths = entry["path"]
-            out.setdefault(entry["split"], []).extend([paths] if isinstance(paths, str) else paths)
+    for entry in _entries(data_files):
+        paths = entry["path"]
+        out.setdefault(entry["split"], []).extend([paths] if isinstance(paths, str) else paths)
     return out
 
 
 def _choose_config(configs: dict[str, dict], config: str | None, path: str, key: str) -> dict:
+    """The card entry of ``config`` (None: the only or the default one; ``*``: every config's files together)."""
+    if config == "*":
+        return {"data_files": [e for c in configs.values() for e in _entries(c.get("data_files", []))]}
     if config is None:
         if len(configs) == 1:
             return next(iter(configs.values()))
@@ -106,7 +110,6 @@ def _choose_config(configs: dict[str, dict], config: str | None, path: str, key:
 def hub_files(path: str, split: str, config: str | None, key: str) -> list[str]:
     """The data files of one split (and config) of a Hub dataset repo, in the Hub's resolution order."""
     from datasets.data_files import DataFilesDict, get_data_patterns
-    from datasets.exceptions import DataFilesNotFoundError, EmptyDatasetError
 
     root = hub_root(path)
     configs = _card_configs(root)
@@ -118,9 +121,9 @@ def hub_files(path: str, split: str, config: str | None, key: str) -> list[str]:
             if config is not None:
                 base = posixpath.join(root, config)
             patterns = get_data_patterns(base)
-    except (FileNotFoundError, DataFilesNotFoundError, EmptyDatasetError) as exc:
-        if isinstance(exc, LayoutError):
-            raise
+    except LayoutError:
+        raise
+    except FileNotFoundError as exc:  # datasets' EmptyDatasetError and DataFilesNotFoundError are ones
         raise LayoutError(f"{key}.path: no data files in {base}: {exc}") from None
     patterns = {str(name): p for name, p in patterns.items()}
     if split not in patterns:

@@ -34,7 +34,7 @@ class SourceSettings(Settings):
 
     ``path`` is a file or a glob (jsonl, parquet), a ``save_to_disk`` folder (``hf_disk``: a
     Dataset or a DatasetDict root, whose ``split`` is read), or a Hub dataset repo (``hub``: a
-    local copy, ``hf://datasets/<id>`` or ``<owner>/<name>``; ``config`` picks a subset).
+    local copy, ``hf://datasets/<id>`` or ``<owner>/<name>``; ``config`` picks a subset, ``*`` all).
     ``preset`` maps a known dataset's own columns (see ``transforms/sources/presets``);
     ``columns`` maps an mmcot field (id, question, answer, …) to the source's column name, and
     with a preset overrides the preset's choice for that field. ``limit`` caps the rows read
