@@ -102,3 +102,23 @@ def test_several_sources_with_limit_and_weight_are_read_and_counted_each(tmp_pat
         broken = 1 if sampled("a/a:6", 0.5) else 0
         assert_that(per_source, equal_to([("a", (len(kept_a) + broken, 6 - len(kept_a) - broken)), ("b", (6, 0)),
                                           ("chart", (2, 0))]), label="counts")
+
+
+def test_a_hub_repo_on_a_remote_filesystem_is_resolved_and_read_through_fsspec(tmp_path):
+    """The code path of ``hf://`` repos (card, data-file resolution and reads all through fsspec),
+    on fsspec's in-memory filesystem: no network here, and Beam's filesystems know neither."""
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    local = hub_copies.write_mmmu(tmp_path)
+    for path in local.rglob("*"):
+        if path.is_file():
+            memory.pipe_file(f"/remote/MMMU/{path.relative_to(local)}", path.read_bytes())
+    source = SourceSettings(kind="hub", path="memory://remote/MMMU", name="mmmu", split="validation", config="Accounting",
+                            preset="mmmu")
+    assert [f.rsplit("/", 2)[-2:] for f in list_files(source)] == [["Accounting", "validation-00000-of-00001.parquet"]]
+    with TestPipeline() as p:
+        read = p | ReadSources([source])
+        assert_that(read["rows"] | beam.Map(lambda r: (r.row_id, len(r.fields["images"]))),
+                    equal_to([("mmmu/validation_Accounting_1", 2), ("mmmu/validation_Accounting_2", 1)]))
+    memory.rm("/remote", recursive=True)

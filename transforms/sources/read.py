@@ -100,8 +100,12 @@ def sampled(row_id: str, weight: float) -> bool:
 
 
 def _open(path: str):
-    """A binary handle on ``path``: Beam's filesystems, or fsspec for the Hub's ``hf://``."""
-    return fsspec.open(path, "rb").open() if path.startswith("hf://") else FileSystems.open(path)
+    """A binary handle on ``path``: Beam's filesystems, else fsspec (the Hub's ``hf://`` and any other)."""
+    try:
+        FileSystems.get_filesystem(path)
+    except ValueError:
+        return fsspec.open(path, "rb").open()
+    return FileSystems.open(path)
 
 
 def _iter_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
