@@ -126,6 +126,6 @@ def test_saved_hugging_face_dataset_source(tmp_path):
 
 
 def test_a_source_path_that_matches_nothing_names_the_key(tmp_path):
-    with pytest.raises(FileNotFoundError, match="source.path"):
+    with pytest.raises(FileNotFoundError, match=r"sources\[x\]\.path: no files match"):
         with TestPipeline() as p:
             p | ReadProblems(SourceSettings(kind="jsonl", path=str(tmp_path / "none*.jsonl"), name="x"))
