@@ -19,8 +19,8 @@ from transforms.generate import GenerateChains
 from transforms.judge import Judge
 from transforms.length import PlanLength
 from transforms.normalize import NormalizeProblems, NormalizeSettings
-from transforms.read import ReadProblems, SourceSettings
 from transforms.rejects import CountRejects
+from transforms.sources import ReadSources, SourceSettings, require_images_by_source
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
@@ -40,14 +40,15 @@ class Front:
     read_counts: beam.PCollection
 
 
-def build_front(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings) -> Front:
-    """Add read → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
+def build_front(p: beam.Pipeline, sources: list[SourceSettings], normalize: NormalizeSettings,
+                dedup: DedupSettings) -> Front:
+    """Add read (every source) → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
 
     Starts collecting the failures of guarded stages: :func:`write_sets` dead-letters them."""
     failures.collect(p)
-    read = p | "Read" >> ReadProblems(source)
-    rows = read.rows | "Spread" >> beam.Reshuffle()
-    normalized = rows | "Normalize" >> NormalizeProblems(normalize)
+    read = p | "Read" >> ReadSources(sources)
+    rows = read["rows"] | "Spread" >> beam.Reshuffle()
+    normalized = rows | "Normalize" >> NormalizeProblems(normalize, require_images_by_source(sources))
     deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
     return Front(deduped["kept"], [deduped[DROPPED]], [read[DEAD_LETTER], normalized[DEAD_LETTER]], read[READ_COUNTS])
 
@@ -74,7 +75,7 @@ def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: lis
 
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpoints) -> None:
     """Add the whole read → … → write graph to ``p`` (``endpoints``: the config's teacher sections, resolved)."""
-    front = build_front(p, config.source, config.normalize, config.dedup)
+    front = build_front(p, config.all_sources, config.normalize, config.dedup)
     assessed = front.kept | "Assess" >> Assess(config.assess)
     dropped = list(front.dropped)
     if config.judge is not None:

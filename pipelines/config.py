@@ -21,7 +21,7 @@ from transforms.answer_judge import AnswerJudgeSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
 from transforms.teachers.registry import backend
@@ -60,7 +60,8 @@ class PipelineConfig(Settings):
     """The whole run: one section per stage."""
 
     run: RunSettings
-    source: SourceSettings
+    source: SourceSettings | None = None  # one source (the older form); or
+    sources: list[SourceSettings] = []     # several, each with its own name, kind, split, preset, limit, weight
     normalize: NormalizeSettings = NormalizeSettings()
     dedup: DedupSettings = DedupSettings()
     assess: AssessSettings = AssessSettings()
@@ -72,6 +73,22 @@ class PipelineConfig(Settings):
     repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
+
+    @model_validator(mode="after")
+    def _sources_given(self) -> "PipelineConfig":
+        if (self.source is None) == (not self.sources):
+            raise ValueError("give either source: (one) or sources: (a list), not both" if self.source
+                             else "sources: at least one source is needed (or a source: section)")
+        names = [s.name for s in self.all_sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"sources: names must be unique (problem ids start with them); repeated: {repeated}")
+        return self
+
+    @property
+    def all_sources(self) -> list[SourceSettings]:
+        """Every source this run reads, in config order."""
+        return [self.source] if self.source is not None else list(self.sources)
 
     @model_validator(mode="after")
     def _judge_present(self) -> "PipelineConfig":
@@ -141,8 +158,12 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` (a numeric part indexes a list: ``sources.1.limit``)."""
     *parents, last = dotted.split(".")
-    node = data
+    node: Any = data
     for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value

@@ -22,7 +22,7 @@ from schemas.output_sets import DEDUP_OUTPUTS, PROBLEMS, READ_COUNTS_SET
 from transforms.dedup import DedupSettings
 from transforms.dedup.near import GUARDS
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.tags import DEAD_LETTER, DROPPED
 
 
@@ -33,10 +33,10 @@ class DedupCounts(Counts):
     guards: dict[str, int] | None = None
 
 
-def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings,
+def build_dedup_pipeline(p: beam.Pipeline, sources: list[SourceSettings], normalize: NormalizeSettings,
                          dedup: DedupSettings, out: str, num_shards: int = 1) -> None:
-    """Add read → normalize → dedup → write to ``p``."""
-    front = build_front(p, source, normalize, dedup)
+    """Add read (every source) → normalize → dedup → write to ``p``."""
+    front = build_front(p, sources, normalize, dedup)
     outputs = {
         PROBLEMS.name: front.kept,
         DROPPED: all_rejects(front.dropped, DROPPED),
@@ -45,13 +45,13 @@ def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: No
     write_sets(p, outputs, front.dead, DEDUP_OUTPUTS, out, lambda name: num_shards if name == PROBLEMS.name else 1)
 
 
-def run_dedup(source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings, out: str,
+def run_dedup(sources: list[SourceSettings], normalize: NormalizeSettings, dedup: DedupSettings, out: str,
               beam_args: list[str], num_shards: int = 1) -> DedupCounts:
     """Run the dedup pipeline into ``out`` (cleared first) and count what it wrote."""
     clear_outputs(out, extra=(PROBLEMS.name,))
     with pipeline_options(beam_args) as options:
         pipeline = beam.Pipeline(options=options)
-        build_dedup_pipeline(pipeline, source, normalize, dedup, out, num_shards)
+        build_dedup_pipeline(pipeline, sources, normalize, dedup, out, num_shards)
         result = pipeline.run()
         result.wait_until_finish()
     return DedupCounts(

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from data_cards.plots import write_length_plots
 from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths, verdict_field
 from pipelines.config import PipelineConfig
-from schemas.manifest import Counts, Manifest, RunMetrics, ShardInfo
+from schemas.manifest import Counts, Manifest, RunMetrics, ShardInfo, SourceCounts
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
 
 PACKAGES = (
@@ -65,10 +65,41 @@ def _read(out_dir: str, output_set: str, columns: list[str]):
 def reason_counts(out_dir: str, output_set: str) -> dict[str, int]:
     """``stage/reason`` → rows, over the reject rows of ``output_set``."""
     counts: Counter[str] = Counter()
-    for table in _read(out_dir, output_set, ["stage", "reason"]):
-        for stage, reason in zip(table["stage"].to_pylist(), table["reason"].to_pylist()):
-            counts[f"{stage}/{reason}"] += 1
+    for by_reason in source_reason_counts(out_dir, output_set).values():
+        counts.update(by_reason)
     return dict(sorted(counts.items()))
+
+
+def source_reason_counts(out_dir: str, output_set: str) -> dict[str, dict[str, int]]:
+    """source → ``stage/reason`` → rows, over the reject rows of ``output_set``."""
+    counts: dict[str, Counter[str]] = {}
+    for table in _read(out_dir, output_set, ["source", "stage", "reason"]):
+        for source, stage, reason in zip(table["source"].to_pylist(), table["stage"].to_pylist(), table["reason"].to_pylist()):
+            counts.setdefault(source, Counter())[f"{stage}/{reason}"] += 1
+    return {source: dict(sorted(c.items())) for source, c in sorted(counts.items())}
+
+
+def _column_counts(out_dir: str, output_set: str, column: str, weight: str | None = None) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for table in _read(out_dir, output_set, [column] + ([weight] if weight else [])):
+        if column not in table.column_names or (weight and weight not in table.column_names):
+            continue
+        values = table[weight].to_pylist() if weight else [1] * table.num_rows
+        for key, n in zip(table[column].to_pylist(), values):
+            counts[key] += n
+    return counts
+
+
+def source_counts(out_dir: str) -> dict[str, SourceCounts]:
+    """Each source's funnel: read and sampled out (``_meta/read_counts``), kept (``sft``), rejects by reason."""
+    read = _column_counts(out_dir, READ_COUNTS_SET.name, "source", "rows")
+    sampled_out = _column_counts(out_dir, READ_COUNTS_SET.name, "source", "sampled_out")
+    kept = _column_counts(out_dir, "sft", "source")
+    dropped = source_reason_counts(out_dir, "dropped")
+    dead = source_reason_counts(out_dir, "dead_letter")
+    names = sorted(set(read) | set(kept) | set(dropped) | set(dead))
+    return {name: SourceCounts(read=read[name], kept=kept[name], dropped=dropped.get(name, {}),
+                               dead_lettered=dead.get(name, {}), sampled_out=sampled_out[name]) for name in names}
 
 
 def generation_stats(out_dir: str) -> dict[str, float]:
@@ -109,6 +140,7 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         kept=rows["sft"],
         dropped=reason_counts(out, "dropped"),
         dead_lettered=reason_counts(out, "dead_letter"),
+        by_source=source_counts(out),
     )
     return Manifest(
         run_id=run_id,

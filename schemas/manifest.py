@@ -19,20 +19,39 @@ class ShardInfo:
 
 
 @dataclass
+class SourceCounts:
+    """One source's funnel: rows read, kept, dropped and dead-lettered by "stage/reason";
+    ``sampled_out`` counts the rows its ``weight`` left unread."""
+
+    read: int
+    kept: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    sampled_out: int = 0
+
+    def balanced(self) -> bool:
+        """Whether every read row is accounted for exactly once."""
+        return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+
+
+@dataclass
 class Counts:
     """The problem-level funnel. ``dropped`` and ``dead_lettered`` map "stage/reason" to counts.
 
-    The accounting identity ``read == kept + sum(dropped) + sum(dead_lettered)`` must hold.
+    The accounting identity ``read == kept + sum(dropped) + sum(dead_lettered)`` must hold, over
+    the run and for each source in ``by_source``.
     """
 
     read: int
     kept: int
     dropped: dict[str, int] = field(default_factory=dict)
     dead_lettered: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, SourceCounts] = field(default_factory=dict)
 
     def balanced(self) -> bool:
-        """Whether every read row is accounted for exactly once."""
-        return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+        """Whether every read row is accounted for exactly once, in the run and per source."""
+        total = self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+        return total and all(c.balanced() for c in self.by_source.values())
 
 
 @dataclass

@@ -15,7 +15,8 @@ from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import PREFERENCE_SCHEMA, REJECT_SCHEMA, RL_SCHEMA, SFT_SCHEMA
 from schemas.problem import PROBLEM_SCHEMA
 
-READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
+READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("source", pa.string()),
+                                ("sampled_out", pa.int64())])
 
 
 @dataclass(frozen=True)

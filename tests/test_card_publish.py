@@ -87,7 +87,7 @@ def write_fake_outputs(out: Path) -> None:
            RejectRow("s/6", "s", "dedup", "duplicate", survivor_id="s/0")], REJECT_SCHEMA)
     _write(out / "dead_letter/train-00000-of-00001.parquet", [RejectRow("s/7", "s", "normalize", "missing_answer")],
            REJECT_SCHEMA)
-    _write(out / READ_COUNTS_SET.name / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8)], READ_COUNTS_SET.schema)
+    _write(out / READ_COUNTS_SET.name / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8, "s")], READ_COUNTS_SET.schema)
 
 
 def _config(out: Path, **assess):

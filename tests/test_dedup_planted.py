@@ -20,7 +20,7 @@ from schemas.output_sets import PROBLEMS
 from transforms.dedup.near import GUARDS
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.synth import write_jsonl, write_parquet
 from transforms.synth.duplicates import DISGUISES, planted
 
@@ -49,7 +49,7 @@ def planted_run(tmp_path_factory):
     data = planted(170, seed=3)
     path = write_parquet(data.problems, root / "in" / "problems.parquet")
     source = SourceSettings(kind="parquet", path=str(path), name=SOURCE)
-    counts = run_dedup(source, NormalizeSettings(), DedupSettings(), str(root / "direct"), [])
+    counts = run_dedup([source], NormalizeSettings(), DedupSettings(), str(root / "direct"), [])
     group = {f"{SOURCE}/{pid}": key for pid, key in data.group.items()}
     return data, group, source, counts, root
 
@@ -77,14 +77,14 @@ def test_planted_duplicates_are_found_with_high_precision_and_recall(planted_run
 def test_without_the_guards_coinciding_answers_merge_templated_siblings(planted_run):
     data, group, source, _, root = planted_run
     off = DedupSettings(near_text={"same_quantities": "off", "same_options": False, "same_terms": False})
-    counts = run_dedup(source, NormalizeSettings(), off, str(root / "unguarded"), [])
+    counts = run_dedup([source], NormalizeSettings(), off, str(root / "unguarded"), [])
     precision, _ = precision_recall(group, _outcome(root / "unguarded")[1], data.expected_drops())
     assert precision < 0.9 and counts.guards["blocked_pairs_quantities"] == 0
 
 
 def test_dask_keeps_the_same_survivors_as_direct(planted_run):
     data, group, source, _, root = planted_run
-    counts = run_dedup(source, NormalizeSettings(), DedupSettings(), str(root / "dask"), ["--runner", "dask"])
+    counts = run_dedup([source], NormalizeSettings(), DedupSettings(), str(root / "dask"), ["--runner", "dask"])
     kept, dropped = _outcome(root / "dask")
     assert counts.balanced() and counts.guards is None
     _assert_scores(data, group, kept, dropped, "dask")

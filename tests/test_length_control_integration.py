@@ -23,7 +23,7 @@ from schemas.plan import Assessment
 from transforms.assess import Assess, AssessSettings
 from transforms.judge import Judge, JudgeSettings
 from transforms.normalize import NormalizeProblems, NormalizeSettings
-from transforms.read import ReadProblems, SourceSettings
+from transforms.sources import ReadProblems, SourceSettings
 from transforms.synth import generate, write_jsonl
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
