@@ -11,6 +11,7 @@ from pipelines.config import PipelineConfig
 from schemas.generation import GENERATION_SCHEMA
 from schemas.outputs import OUTPUT_SCHEMAS
 from transforms.assess import Assess
+from transforms.curriculum import order_key, with_index
 from transforms.dedup import DedupProblems, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
@@ -23,12 +24,15 @@ from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
 from transforms.teachers.settings import TeacherSettings
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
+from transforms.trl_rows import trl_preference_row, trl_rl_row, trl_sft_row
 from transforms.verify import VerifyChains
-from transforms.write import WriteShards
+from transforms.write import WriteShards, WriteSortedShards
 
 READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
 READ_COUNTS_DIR = "_meta/read_counts"
-KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "preference": "id", "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
+KEY_FIELDS = {"sft": "id", "preference": "id", "sft_trl": "id", "preference_trl": "id",
+              "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
+ORDERED_SETS = ("rl", "rl_trl")  # written in the curriculum order of select.rl_order, numbered by extra_info.index
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,24 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
         DROPPED: dropped | "AllDropped" >> beam.Flatten(),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
     }
-    schemas = {**OUTPUT_SCHEMAS, "generations": GENERATION_SCHEMA}
-    out = config.run.output_dir
-    for name, pcoll in outputs.items():
-        pcoll | f"Write_{name}" >> WriteShards(
-            posixpath.join(out, name), schemas[name], KEY_FIELDS[name], config.output.num_shards(name)
-        )
+    write_outputs(outputs, config)
     read[READ_COUNTS] | "Write_read_counts" >> WriteShards(
         posixpath.join(out, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file", 1
     )
+
+
+def write_outputs(outputs: dict[str, beam.PCollection], config: PipelineConfig) -> None:
+    """Write each output set (adding TRL's twins of sft/rl/preference when configured); RL sets in curriculum order."""
+    outputs = dict(outputs)
+    if config.output.trl_sets:
+        outputs["sft_trl"] = outputs["sft"] | "TRL_sft" >> beam.Map(trl_sft_row)
+        outputs["rl_trl"] = outputs["rl"] | "TRL_rl" >> beam.Map(trl_rl_row)
+        outputs["preference_trl"] = outputs["preference"] | "TRL_preference" >> beam.Map(trl_preference_row)
+    schemas = {**OUTPUT_SCHEMAS, "generations": GENERATION_SCHEMA}
+    rl_order = order_key(config.select.rl_order)
+    for name, pcoll in outputs.items():
+        directory, shards = posixpath.join(config.run.output_dir, name), config.output.num_shards(name)
+        if name in ORDERED_SETS:
+            pcoll | f"Write_{name}" >> WriteSortedShards(directory, schemas[name], rl_order, with_index, shards)
+        else:
+            pcoll | f"Write_{name}" >> WriteShards(directory, schemas[name], KEY_FIELDS[name], shards)

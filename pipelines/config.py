@@ -25,7 +25,8 @@ from transforms.select import SelectSettings
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
 
-OUTPUT_SETS = ("sft", "rl", "preference", "dead_letter", "dropped", "generations")
+OUTPUT_SETS = ("sft", "rl", "preference", "sft_trl", "rl_trl", "preference_trl", "dead_letter", "dropped", "generations")
+TRL_SUFFIX = "_trl"
 
 
 class ConfigError(ValueError):
@@ -42,17 +43,19 @@ class RunSettings(Settings):
 
 
 class OutputSettings(Settings):
-    """Shard counts per output set and the dataset card's metadata."""
+    """Shard counts per output set, whether TRL's twins of sft/rl/preference are written, the card's metadata."""
 
     shards: dict[str, int] = {}
+    trl_sets: bool = True
     pretty_name: str | None = None
     license: str = "other"
     language: list[str] = ["en"]
     tags: list[str] = ["reasoning", "chain-of-thought", "distillation", "multimodal"]
 
     def num_shards(self, output_set: str) -> int:
-        """Shards for ``output_set`` (1 unless configured)."""
-        return self.shards.get(output_set, 1)
+        """Shards for ``output_set`` (1 unless configured; a TRL twin defaults to its base set's count)."""
+        base = output_set.removesuffix(TRL_SUFFIX)
+        return self.shards.get(output_set, self.shards.get(base, 1))
 
 
 class PipelineConfig(Settings):
