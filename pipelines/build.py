@@ -90,7 +90,7 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
     }
     write_outputs(outputs, config)
     read[READ_COUNTS] | "Write_read_counts" >> WriteShards(
-        posixpath.join(out, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file", 1
+        posixpath.join(config.run.output_dir, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file", 1
     )
 
 

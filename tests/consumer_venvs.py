@@ -40,9 +40,9 @@ class VenvSpec:
 VERL = VenvSpec(
     name="verl",
     no_deps=("verl==0.9.1",),
-    # what verl's data, protocol and reward-loading modules import (its own pins would downgrade transformers)
-    requirements=("ray==2.60.0", "tensordict>=0.8,<=0.10.0,!=0.9.0", "omegaconf", "hydra-core", "codetiming",
-                  "qwen-vl-utils==0.0.14", "pylatexenc"),
+    # what verl's data, protocol and reward-loading modules import (its own pins would downgrade transformers).
+    # Not qwen-vl-utils: it imports torchvision, whose PyPI build needs CUDA's libraries (see verl_check.py)
+    requirements=("ray==2.60.0", "tensordict>=0.8,<=0.10.0,!=0.9.0", "omegaconf", "hydra-core", "codetiming", "pylatexenc"),
 )
 LLAMAFACTORY = VenvSpec(
     name="llamafactory",

@@ -33,8 +33,8 @@ def embedded_tokenizer_dir() -> Path:
     return Path(prepare_embedded_teacher())
 
 
-def tiny_processor(tokenizer_dir: str | Path):
-    """A LlavaProcessor: the embedded model's tokenizer with an image token, images resized to 28x28."""
+def tiny_processor(tokenizer_dir: str | Path, image_token: str = IMAGE_TOKEN):
+    """A LlavaProcessor: the embedded model's tokenizer with ``image_token``, images resized to 28x28."""
     from transformers import AutoTokenizer, LlavaProcessor
 
     try:
@@ -43,12 +43,13 @@ def tiny_processor(tokenizer_dir: str | Path):
         from transformers import CLIPImageProcessor as ImageProcessor
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
-    tokenizer.chat_template = CHAT_TEMPLATE
+    template = CHAT_TEMPLATE.replace(IMAGE_TOKEN, image_token)
+    tokenizer.add_special_tokens({"additional_special_tokens": [image_token]})
+    tokenizer.chat_template = template
     image_processor = ImageProcessor(size={"shortest_edge": IMAGE_SIDE}, crop_size={"height": IMAGE_SIDE, "width": IMAGE_SIDE})
     return LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=PATCH,
                           vision_feature_select_strategy="default", num_additional_image_tokens=1,
-                          image_token=IMAGE_TOKEN, chat_template=CHAT_TEMPLATE)
+                          image_token=image_token, chat_template=template)
 
 
 def tiny_model(processor):
@@ -62,7 +63,7 @@ def tiny_model(processor):
                        eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
     vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                               image_size=IMAGE_SIDE, patch_size=PATCH, projection_dim=32)
-    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids(IMAGE_TOKEN),
+    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids(processor.image_token),
                          vision_feature_select_strategy="default", vision_feature_layer=-1)
     torch.manual_seed(0)
     return LlavaForConditionalGeneration(config)

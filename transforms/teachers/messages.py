@@ -95,5 +95,10 @@ def with_data_urls(messages: list[dict[str, Any]], problem: Problem) -> list[dic
 
 
 def student_prompt(problem: Problem) -> str:
-    """The user turn a vision student is trained on: one ``<image>`` per image, then the question."""
+    """The user turn a vision student is trained on: the question with one ``<image>`` per image where its
+    placeholders are (all prepended when their count does not match the images), then options and instruction."""
+    in_place = _PLACEHOLDER.sub("<image>", problem.question).strip()
+    if in_place.count("<image>") == len(problem.images):
+        return "\n\n".join([in_place, *(["Options:\n" + options_text(problem.choices)] if problem.choices else []),
+                             answer_instruction(problem)])
     return "<image>" * len(problem.images) + f"{question_text(problem, with_caption=False)}\n\n{answer_instruction(problem)}"
