@@ -254,16 +254,8 @@ class TRLPreferenceRow:
 
 
 PREFERENCE_TRL_FEATURES = datasets.Features(
-    {
-        "id": _STR,
-        "prompt": _PART_MESSAGES,
-        "images": datasets.List(datasets.Image()),
-        "chosen": _PART_MESSAGES,
-        "rejected": _PART_MESSAGES,
-        "rejected_reason": _STR,
-        "difficulty": _F64,
-        "pass_rate": _F64,
-    }
+    {"id": _STR, "prompt": _PART_MESSAGES, "images": PREFERENCE_FEATURES["images"], "chosen": _PART_MESSAGES,
+     "rejected": _PART_MESSAGES, **{k: PREFERENCE_FEATURES[k] for k in ("rejected_reason", "difficulty", "pass_rate")}}
 )
 PREFERENCE_TRL_SCHEMA: pa.Schema = PREFERENCE_TRL_FEATURES.arrow_schema
 
@@ -281,14 +273,8 @@ class TRLSFTRow:
 
 
 SFT_TRL_FEATURES = datasets.Features(
-    {
-        "id": _STR,
-        "source": _STR,
-        "images": datasets.List(datasets.Image()),
-        "messages": _PART_MESSAGES,
-        "difficulty": _F64,
-        "pass_rate": _F64,
-    }
+    {**{k: SFT_FEATURES[k] for k in ("id", "source", "images")}, "messages": _PART_MESSAGES,
+     **{k: SFT_FEATURES[k] for k in ("difficulty", "pass_rate")}}
 )
 SFT_TRL_SCHEMA: pa.Schema = SFT_TRL_FEATURES.arrow_schema
 
