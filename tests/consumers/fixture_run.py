@@ -104,19 +104,19 @@ def problem_chains() -> list[ProblemChains]:
     return out
 
 
-def fixture_config(out_dir: str) -> PipelineConfig:
+def fixture_config(out_dir: str, trl_sets: bool = True) -> PipelineConfig:
     return parse_config({
         "run": {"name": "mmcot-consumers-fixture", "output_dir": out_dir},
         "source": {"kind": "jsonl", "path": "scripted-teacher-fixture.jsonl", "name": "fx"},
         "verify": {"require_reasoning": False},
         "select": {"rl_order": "pass_rate"},
-        "output": {"shards": {"rl": 2}, "license": "apache-2.0"},
+        "output": {"shards": {"rl": 2}, "license": "apache-2.0", "trl_sets": trl_sets},
     })
 
 
-def write_fixture(out_dir: str) -> PipelineConfig:
+def write_fixture(out_dir: str, trl_sets: bool = True) -> PipelineConfig:
     """Run verify → select → write on DirectRunner into ``out_dir`` and write its manifest and card."""
-    config = fixture_config(out_dir)
+    config = fixture_config(out_dir, trl_sets)
     with beam.Pipeline() as p:
         verified = p | beam.Create(problem_chains()) | "Verify" >> VerifyChains(config.verify)
         selected = verified | "Select" >> SelectChains(config.select)

@@ -13,6 +13,7 @@ from huggingface_hub import DatasetCard
 from pipelines.config import ConfigError, parse_config
 from schemas.outputs import IMAGE_TAG, RL_SCHEMA, ContentPart, RewardModel, RLExtraInfo, RLRow
 from schemas.problem import ImageRef
+from tests.consumers.fixture_run import write_fixture
 from tests.factories import problem
 from transforms.curriculum import order_key, with_index
 from transforms.teachers.messages import student_prompt
@@ -136,3 +137,10 @@ def test_dataset_info_names_the_sharegpt_sets_and_the_card_says_which_set_is_for
     assert "## Train on it" in card.text and "assistant_only_loss=True" in card.text
     assert "custom_reward_function.name=compute_score" in card.text and "dataset: mmcot_preference" in card.text
     assert "### RL curriculum" in card.text and "`rl/train-00001-of-00002.parquet` | 3 | 2–4 |" in card.text
+
+
+def test_trl_twins_are_skipped_when_the_config_says_so(tmp_path):
+    write_fixture(str(tmp_path), trl_sets=False)
+    assert not list(tmp_path.glob("*_trl")) and (tmp_path / "rl").is_dir()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["rows"]["sft_trl"] == 0 and manifest["rows"]["rl"] == 5
