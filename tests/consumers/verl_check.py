@@ -13,7 +13,6 @@ config) and called the way its naive reward manager calls it, over every chain o
 """
 from __future__ import annotations
 
-import asyncio
 import glob
 import json
 import os
@@ -51,7 +50,6 @@ def dataset_items(out_dir: str, processor) -> list[dict]:
                       "row_images": len(rows[i]["images"]), "image_parts": sum(p["type"] == "image" for p in parts),
                       "literal_tags_left": sum(p.get("text", "").count("<image>") for p in parts if p["type"] == "text"),
                       "image_tokens": sum(int(t == image_id) for t in list(inputs["input_ids"][0])),
-                      "extra_info": {k: v for k, v in item["extra_info"].items() if k in ("id", "unit", "answer_type")},
                       "ground_truth": item["reward_model"]["ground_truth"], "extra": item["extra_info"]})
     return items
 
@@ -91,5 +89,4 @@ def main(out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(asyncio.sleep(0))  # verl's reward manager runs in an event loop; make sure one can start here
     main(sys.argv[1])
