@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -250,5 +251,20 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args, beam_args)
 
 
+def console() -> None:
+    """The console script: :func:`main`, then exit without interpreter finalization.
+
+    Beam's multi-process DirectRunner (``direct-mp``) can leave gRPC threads behind that abort the
+    interpreter while it finalizes ("terminate called without an active exception", SIGABRT), after
+    the job, its manifest and card are written; so the process ends with ``os._exit`` once output
+    and logs are flushed, and its exit code is the command's.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -27,6 +27,7 @@ from transforms.select import SelectSettings
 from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
+from schemas.output_sets import TRL_SUFFIX
 
 
 class ConfigError(ValueError):
@@ -43,17 +44,19 @@ class RunSettings(Settings):
 
 
 class OutputSettings(Settings):
-    """Shard counts per output set and the dataset card's metadata."""
+    """Shard counts per output set, whether TRL's twins of sft/rl/preference are written, the card's metadata."""
 
     shards: dict[str, int] = {}
+    trl_sets: bool = True
     pretty_name: str | None = None
     license: str = "other"
     language: list[str] = ["en"]
     tags: list[str] = ["reasoning", "chain-of-thought", "distillation", "multimodal"]
 
     def num_shards(self, output_set: str) -> int:
-        """Shards for ``output_set`` (1 unless configured)."""
-        return self.shards.get(output_set, 1)
+        """Shards for ``output_set`` (1 unless configured; a TRL twin defaults to its base set's count)."""
+        base = output_set.removesuffix(TRL_SUFFIX)
+        return self.shards.get(output_set, self.shards.get(base, 1))
 
 
 class PipelineConfig(Settings):

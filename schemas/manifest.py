@@ -118,6 +118,29 @@ class RunMetrics:
 
 
 @dataclass
+class ShardRange:
+    """One RL shard in the written order: its rows' ``extra_info.index`` range and pass-rate / difficulty ranges."""
+
+    path: str
+    rows: int
+    first_index: int
+    last_index: int
+    min_pass_rate: float
+    max_pass_rate: float
+    min_difficulty: float
+    max_difficulty: float
+
+
+@dataclass
+class Curriculum:
+    """The order RL rows were written in (``select.rl_order``), shard by shard."""
+
+    order: str
+    description: str
+    shards: list[ShardRange] = field(default_factory=list)
+
+
+@dataclass
 class Manifest:
     """Everything needed to trust, reproduce and load a run's output."""
 
@@ -135,6 +158,7 @@ class Manifest:
     bands: list[BandStats] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
     metrics: RunMetrics | None = None
+    curriculum: Curriculum | None = None
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""

@@ -249,7 +249,7 @@ def test_publish_dry_run_lists_every_file_and_never_the_token(run_dir, monkeypat
     assert _publish_cli(run_dir, "--dry-run", "--revision", "v1") == 0
     out = capsys.readouterr()
     manifest = load_manifest(str(run_dir))
-    expected = ["README.md", "manifest.json", *(s.path for s in manifest.shards), *manifest.plots,
+    expected = ["README.md", "manifest.json", "dataset_info.json", *(s.path for s in manifest.shards), *manifest.plots,
                 "examples/rl-0.png", "examples/sft-0.png"]
     listed = [line.split()[0] for line in out.out.splitlines() if line.startswith("  ")]
     assert listed == expected and "/datasets/me/fake/tree/v1" in out.out and "public" in out.out

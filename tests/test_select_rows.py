@@ -110,12 +110,12 @@ def test_a_repaired_chain_is_never_the_rejected_one_and_not_in_the_pass_rate():
     assert rejected_for(chosen, [repaired, dataclasses.replace(generation(3, False, 9), provenance="repair")], 1.5) is None
 
 
-def test_preference_row_is_in_trls_conversational_layout():
+def test_preference_row_is_in_llamafactorys_sharegpt_ranking_layout():
     c = chains([generation(0, True, 30, reasoning="r1", content="\\boxed{3}"), generation(1, False, 80)])
     row = preference_row(c, c.generations[0], c.generations[1], "wrong")
-    assert [m.role for m in row.prompt] == ["user"] and row.prompt[0].content.startswith("<image>")
-    assert [m.role for m in row.chosen] == ["assistant"] and [m.role for m in row.rejected] == ["assistant"]
-    assert row.chosen[0].content.startswith("<think>\nr1\n</think>") and row.chosen[0].content != row.rejected[0].content
+    assert [m.role for m in row.messages] == ["user"] and row.messages[0].content.count("<image>") == 1
+    assert row.chosen.role == "assistant" and row.rejected.role == "assistant"
+    assert row.chosen.content.startswith("<think>\nr1\n</think>") and row.chosen.content != row.rejected.content
     assert (row.chosen_tokens, row.rejected_tokens, row.pass_rate, row.rejected_reason) == (30, 80, 0.5, "wrong")
     assert row.images == c.planned.problem.images
 

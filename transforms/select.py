@@ -22,6 +22,7 @@ from pydantic import Field
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.settings import Settings
+from transforms.curriculum import RLOrder
 from transforms.failures import guarded
 from transforms.rows import preference_row, rl_row, sft_row
 from transforms.tags import DROPPED
@@ -31,11 +32,13 @@ PREFERENCE = "preference"
 
 
 class SelectSettings(Settings):
-    """Which chain to keep, which problems make RL rows (pass rate strictly inside the bounds), preference pairs."""
+    """Which chain to keep, which problems make RL rows (pass rate strictly inside the bounds) and in which
+    curriculum order they are written (``rl_order``, see :mod:`transforms.curriculum`), preference pairs."""
 
     strategy: Literal["shortest_correct", "length_fit"] = "length_fit"
     rl_min_pass_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     rl_max_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    rl_order: RLOrder = "id"
     preference: bool = True
     overlong_factor: float = Field(default=1.5, gt=1.0)
 
