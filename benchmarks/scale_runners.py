@@ -78,11 +78,11 @@ def runner_args(runner: str, memory_limit: str):
 
 
 def dedup_job(n: int, args: list[str]) -> dict:
-    from benchmarks.dedup_scaling import run_beam, scores, truth
+    from benchmarks.dedup_scaling import run_mmcot, scores, truth
 
     n_originals = round(n / 1.2)
-    result = run_beam(n, n_originals, args[1], tuple(args[2:]))
-    precision, recall = scores(result.pop("drops"), truth(n, n_originals))
+    drops = run_mmcot(n, n_originals, argparse.Namespace(runner=args[1], beam_args=tuple(args[2:])))
+    precision, recall, _ = scores(drops, truth(n, n_originals))
     return {"precision": round(precision, 4), "recall": round(recall, 4)}
 
 

@@ -12,6 +12,7 @@ from fsspec.implementations.local import LocalFileSystem
 from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, constants
 
 from data_cards.examples import EXAMPLES_DIR
+from data_cards.trainers import DATASET_INFO
 from schemas.manifest import Manifest
 
 REPO_TYPE = "dataset"
@@ -82,10 +83,12 @@ def check_output(out_dir: str, manifest: Manifest) -> None:
 
 def plan_publish(out_dir: str, manifest: Manifest, repo_id: str, revision: str = "main",
                  private: bool = False) -> PublishPlan:
-    """The card, manifest, shards, plots and example images as one commit's files (check the output first)."""
+    """The card, manifest, shards, plots, example images and LLaMA-Factory's dataset_info.json (runs older than it
+    have none) as one commit's files (check the output first)."""
     fs, root = fsspec.core.url_to_fs(str(out_dir))
     examples = sorted(posixpath.relpath(p, root) for p in fs.glob(posixpath.join(root, EXAMPLES_DIR, "*")) if fs.isfile(p))
-    rel_paths = ["README.md", "manifest.json", *(s.path for s in manifest.shards), *manifest.plots, *examples]
+    dataset_info = [DATASET_INFO] if fs.isfile(posixpath.join(root, DATASET_INFO)) else []
+    rel_paths = ["README.md", "manifest.json", *dataset_info, *(s.path for s in manifest.shards), *manifest.plots, *examples]
     missing = [p for p in rel_paths if not fs.isfile(posixpath.join(root, p))]
     if missing:
         raise PublishRefused(f"refusing to publish {out_dir}: missing " + ", ".join(missing))

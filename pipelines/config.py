@@ -7,25 +7,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, model_validator, with_config
+from pydantic import Field, ValidationError, model_validator
 
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
 from transforms.dedup import DedupSettings
+from transforms.answer_judge import AnswerJudgeSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
+from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
-
-OUTPUT_SETS = ("sft", "rl", "preference", "dead_letter", "dropped", "generations")
+from schemas.output_sets import TRL_SUFFIX
 
 
 class ConfigError(ValueError):
@@ -42,35 +44,54 @@ class RunSettings(Settings):
 
 
 class OutputSettings(Settings):
-    """Shard counts per output set and the dataset card's metadata."""
+    """Shard counts per output set, whether TRL's twins of sft/rl/preference are written, the card's metadata."""
 
     shards: dict[str, int] = {}
+    trl_sets: bool = True
     pretty_name: str | None = None
     license: str = "other"
     language: list[str] = ["en"]
     tags: list[str] = ["reasoning", "chain-of-thought", "distillation", "multimodal"]
 
     def num_shards(self, output_set: str) -> int:
-        """Shards for ``output_set`` (1 unless configured)."""
-        return self.shards.get(output_set, 1)
+        """Shards for ``output_set`` (1 unless configured; a TRL twin defaults to its base set's count)."""
+        base = output_set.removesuffix(TRL_SUFFIX)
+        return self.shards.get(output_set, self.shards.get(base, 1))
 
 
 class PipelineConfig(Settings):
     """The whole run: one section per stage."""
 
     run: RunSettings
-    source: SourceSettings
+    source: SourceSettings | None = None  # one source (the older form); or
+    sources: list[SourceSettings] = []     # several, each with its own name, kind, split, preset, limit, weight
     normalize: NormalizeSettings = NormalizeSettings()
     dedup: DedupSettings = DedupSettings()
     assess: AssessSettings = AssessSettings()
     judge: JudgeSettings | None = None
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()
-    # pydantic ignores unknown keys of a plain dataclass; forbid them like everywhere else
-    verify: with_config(ConfigDict(extra="forbid"))(VerifyConfig) = Field(default_factory=VerifyConfig)
+    verify: VerifyConfig = VerifyConfig()
+    answer_judge: AnswerJudgeSettings | None = None
     repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
+
+    @model_validator(mode="after")
+    def _sources_given(self) -> "PipelineConfig":
+        if (self.source is None) == (not self.sources):
+            raise ValueError("give either source: (one) or sources: (a list), not both" if self.source
+                             else "sources: at least one source is needed (or a source: section)")
+        names = [s.name for s in self.all_sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"sources: names must be unique (problem ids start with them); repeated: {repeated}")
+        return self
+
+    @property
+    def all_sources(self) -> list[SourceSettings]:
+        """Every source this run reads, in config order."""
+        return [self.source] if self.source is not None else list(self.sources)
 
     @model_validator(mode="after")
     def _judge_present(self) -> "PipelineConfig":
@@ -84,18 +105,26 @@ class PipelineConfig(Settings):
 
     @model_validator(mode="after")
     def _helper_servers_known(self) -> "PipelineConfig":
-        if self.teacher.backend != "vllm":
+        if backend(self.teacher.backend).needs_server:
             return self
         for name, endpoint in self.helper_endpoints().items():
-            if endpoint.backend == "openai" and not endpoint.base_url:
-                raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend is vllm (in-process): "
-                                 f"there is no teacher server for {name} to share; set the URL or backend: vllm")
+            if backend(endpoint.backend).needs_server and not endpoint.base_url:
+                raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend {self.teacher.backend} has no "
+                                 f"server for {name} to share; set the URL or a backend that needs no server")
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
-        """The judge's and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "repair": self.repair}
+        """The judges' and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
+        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
+
+    def check_environment(self) -> None:
+        """Raise ConfigError naming every ``api_key_env`` whose variable is unset (checked before a run starts)."""
+        sections = {"teacher": self.teacher, **{f"{n}.endpoint": e for n, e in self.helper_endpoints().items()}}
+        missing = [f"  {name}.api_key_env: environment variable {s.api_key_env} is not set"
+                   for name, s in sections.items() if s.backend == "openai" and s.api_key_env and not os.environ.get(s.api_key_env)]
+        if missing:
+            raise ConfigError("the teacher's API key is missing:\n" + "\n".join(missing))
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the validated config."""
@@ -132,8 +161,12 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` (a numeric part indexes a list: ``sources.1.limit``)."""
     *parents, last = dotted.split(".")
-    node = data
+    node: Any = data
     for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value

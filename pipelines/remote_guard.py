@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.runners import runner_class
 from pipelines.storage import config_paths, is_local
+from transforms.teachers.registry import backend
 
 LOCAL_RUNNERS = {"DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner", "PrismRunner"}
 LOCAL_ENVIRONMENTS = {"LOOPBACK", "PROCESS", "EXTERNAL"}
@@ -80,7 +81,7 @@ def run_places(config, cache_url: str | None) -> RunPlaces:
     urls: dict[str, str | None] = {}
     sections = {"teacher": config.teacher, **{f"{name}.endpoint": ep for name, ep in config.helper_endpoints().items()}}
     for key, settings in sections.items():
-        if settings.backend == "vllm":
+        if not backend(settings.backend).needs_server:  # the model runs in each worker
             if not settings.engine.model_path:
                 local_only[f"{key}.engine.model_path"] = (
                     "is empty, so the embedded model would be prepared on this machine only; "

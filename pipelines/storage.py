@@ -43,9 +43,10 @@ def _missing(modules: tuple[str, ...]) -> list[str]:
 
 def config_paths(config, cache_url: str | None = None) -> dict[str, str | None]:
     """Every path a run's workers read or write, by config key (``config`` is a PipelineConfig)."""
+    sources = config.all_sources
     return {
-        "source.path": config.source.path,
-        "source.image_root": config.source.image_root,
+        **{f"sources[{s.name}].path": s.path for s in sources},
+        **{f"sources[{s.name}].image_root": s.image_root for s in sources},
         "run.output_dir": config.run.output_dir,
         "teacher.cache_url": cache_url if cache_url is not None else config.teacher.cache_url,
     }

@@ -1,7 +1,10 @@
 """The end-of-run summary table a person reads."""
 from __future__ import annotations
 
-from schemas.manifest import Manifest
+from schemas.manifest import Manifest, RunMetrics
+
+STAGE_ORDER = ("read", "normalize", "dedup", "assess", "judge", "plan", "generate", "verify", "length", "repair",
+               "select", "write")
 
 
 def summary_table(manifest: Manifest) -> str:
@@ -10,6 +13,9 @@ def summary_table(manifest: Manifest) -> str:
     rows: list[tuple[str, str]] = [("read", f"{c.read}"), ("kept (sft rows)", f"{c.kept}")]
     rows += [(f"dropped  {k}", f"{v}") for k, v in c.dropped.items()]
     rows += [(f"dead-lettered  {k}", f"{v}") for k, v in c.dead_lettered.items()]
+    if len(c.by_source) > 1:
+        rows += [(f"source {name}: read / kept / dropped / dead", f"{sc.read} / {sc.kept} / {sum(sc.dropped.values())} / "
+                  f"{sum(sc.dead_lettered.values())}") for name, sc in c.by_source.items()]
     rows += [
         ("rl rows / preference pairs", f"{manifest.rows.get('rl', 0)} / {manifest.rows.get('preference', 0)}"),
         ("chains (correct / truncated)", f"{int(s.get('chains', 0))} ({int(s.get('chains_correct', 0))} / {int(s.get('chains_truncated', 0))})"),
@@ -22,4 +28,23 @@ def summary_table(manifest: Manifest) -> str:
     value_width = max(len(v) for _, v in rows)
     rule = "-" * (width + value_width + 3)
     body = "\n".join(f"{k.ljust(width)}   {v.rjust(value_width)}" for k, v in rows)
-    return f"{rule}\n{body}\n{rule}"
+    return f"{rule}\n{body}\n{rule}\n{metrics_lines(manifest.metrics)}"
+
+
+def metrics_lines(metrics: RunMetrics | None) -> str:
+    """The job's counters, a line per stage in flow order, and teacher latency where requests were sent."""
+    if metrics is None or not metrics.available:
+        return f"stage metrics: not available ({metrics.note if metrics else 'not queried'})"
+    names = sorted(metrics.stages, key=lambda n: (STAGE_ORDER.index(n) if n in STAGE_ORDER else len(STAGE_ORDER), n))
+    width = max((len(n) for n in names), default=0)
+    lines = ["stage metrics (Beam counters):"]
+    for name in names:
+        stage = metrics.stages[name]
+        lines.append(f"  {name.ljust(width)}  " + ", ".join(f"{k} {v}" for k, v in stage.counters.items()))
+        lat = stage.latency
+        if lat is not None:
+            quantiles = " / ".join(f"{q} {v:.0f}" for q, v in (("p50", lat.p50_ms), ("p90", lat.p90_ms), ("p99", lat.p99_ms))
+                                   if v is not None)
+            lines.append(f"  {''.ljust(width)}  latency ms: {quantiles}, mean {lat.mean_ms:.0f}, max {lat.max_ms:.0f}"
+                         f" ({lat.count} requests)")
+    return "\n".join(lines)

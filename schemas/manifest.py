@@ -19,20 +19,39 @@ class ShardInfo:
 
 
 @dataclass
+class SourceCounts:
+    """One source's funnel: rows read, kept, dropped and dead-lettered by "stage/reason";
+    ``sampled_out`` counts the rows its ``weight`` left unread."""
+
+    read: int
+    kept: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    sampled_out: int = 0
+
+    def balanced(self) -> bool:
+        """Whether every read row is accounted for exactly once."""
+        return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+
+
+@dataclass
 class Counts:
     """The problem-level funnel. ``dropped`` and ``dead_lettered`` map "stage/reason" to counts.
 
-    The accounting identity ``read == kept + sum(dropped) + sum(dead_lettered)`` must hold.
+    The accounting identity ``read == kept + sum(dropped) + sum(dead_lettered)`` must hold, over
+    the run and for each source in ``by_source``.
     """
 
     read: int
     kept: int
     dropped: dict[str, int] = field(default_factory=dict)
     dead_lettered: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, SourceCounts] = field(default_factory=dict)
 
     def balanced(self) -> bool:
-        """Whether every read row is accounted for exactly once."""
-        return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+        """Whether every read row is accounted for exactly once, in the run and per source."""
+        total = self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+        return total and all(c.balanced() for c in self.by_source.values())
 
 
 @dataclass
@@ -67,6 +86,61 @@ class BandStats:
 
 
 @dataclass
+class LatencyStats:
+    """Teacher-request latency of one stage, in milliseconds: count, mean and range (exact) and
+    quantiles (estimated from bucket counts, within their bucket)."""
+
+    count: int
+    mean_ms: float
+    min_ms: float
+    max_ms: float
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+
+
+@dataclass
+class StageMetrics:
+    """One stage's Beam counters (summed over its steps) and, for teacher-call stages, request latency."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    latency: LatencyStats | None = None
+
+
+@dataclass
+class RunMetrics:
+    """The run's Beam metrics by stage namespace, queried after the job; ``available`` is False when
+    the runner reports none (``note`` says which runner and why)."""
+
+    available: bool
+    note: str = ""
+    stages: dict[str, StageMetrics] = field(default_factory=dict)
+
+
+@dataclass
+class ShardRange:
+    """One RL shard in the written order: its rows' ``extra_info.index`` range and pass-rate / difficulty ranges."""
+
+    path: str
+    rows: int
+    first_index: int
+    last_index: int
+    min_pass_rate: float
+    max_pass_rate: float
+    min_difficulty: float
+    max_difficulty: float
+
+
+@dataclass
+class Curriculum:
+    """The order RL rows were written in (``select.rl_order``), shard by shard."""
+
+    order: str
+    description: str
+    shards: list[ShardRange] = field(default_factory=list)
+
+
+@dataclass
 class Manifest:
     """Everything needed to trust, reproduce and load a run's output."""
 
@@ -83,6 +157,8 @@ class Manifest:
     wall_time_s: float
     bands: list[BandStats] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
+    metrics: RunMetrics | None = None
+    curriculum: Curriculum | None = None
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""

@@ -179,10 +179,10 @@ def test_dataflow_stages_a_wheel_of_this_mmcot(tmp_path):
         assert wheels == [wheel.name], staged
         with zipfile.ZipFile(staged[wheels[0]]) as whl:
             names = set(whl.namelist())
-        assert {"transforms/read.py", "transforms/dedup/near.py", "pipelines/build.py", "schemas/problem.py",
+        assert {"transforms/sources/read.py", "transforms/dedup/near.py", "pipelines/build.py", "schemas/problem.py",
                 "data_cards/card.py"} <= names
-        with zipfile.ZipFile(staged[wheels[0]]) as whl, open("transforms/read.py", "rb") as src:
-            assert whl.read("transforms/read.py") == src.read()
+        with zipfile.ZipFile(staged[wheels[0]]) as whl, open("transforms/sources/read.py", "rb") as src:
+            assert whl.read("transforms/sources/read.py") == src.read()
         assert "extra_packages.txt" in staged
 
 

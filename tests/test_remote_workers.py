@@ -25,7 +25,7 @@ from pipelines.staging import build_wheel
 from tests.venvs import REPO, deps_venv, python_of, wheel_venv
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.synth import write_parquet
 from transforms.synth.duplicates import planted
 
@@ -98,7 +98,7 @@ def problems(tmp_path_factory):
     """Planted duplicates as Parquet (images embedded), and DirectRunner's result on them."""
     root = tmp_path_factory.mktemp("workers")
     path = write_parquet(planted(60, seed=11).problems, root / "in" / "problems.parquet")
-    counts = run_dedup(SourceSettings(kind="parquet", path=str(path), name=SOURCE), NormalizeSettings(),
+    counts = run_dedup([SourceSettings(kind="parquet", path=str(path), name=SOURCE)], NormalizeSettings(),
                        DedupSettings(), str(root / "direct"), [])
     assert counts.balanced() and counts.dropped, counts
     return path, _kept_and_dropped(root / "direct"), root

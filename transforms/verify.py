@@ -8,6 +8,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.generation import Generation, ProblemChains
 from schemas.problem import Problem
+from transforms.failures import guarded
 from transforms.verifiers import verify, warm_up
 from transforms.verifiers.config import VerifyConfig
 
@@ -27,6 +28,7 @@ def verify_generation(generation: Generation, problem: Problem, config: VerifyCo
         reasoning=generation.reasoning if split_by_server else None,
         finish_reason=generation.finish_reason,
         config=config,
+        unit=problem.unit,
     )
     return dataclasses.replace(generation, verdict=verdict)
 
@@ -36,15 +38,17 @@ class _VerifyFn(beam.DoFn):
         self._config = config
         self._correct = Metrics.counter("verify", "correct")
         self._rejected = Metrics.counter("verify", "rejected")
+        self._unverifiable = Metrics.counter("verify", "unverifiable")
 
     def setup(self):
-        warm_up()  # SymPy's first simplifications cost ~1 s; pay it outside math-verify's time budget
+        warm_up()  # SymPy's first simplifications and pint's registry cost ~1-2 s each; pay them outside any budget
 
     def process(self, chains: ProblemChains):
         problem = chains.planned.problem
         verified = [verify_generation(g, problem, self._config) for g in chains.generations]
         for generation in verified:
-            (self._correct if generation.verdict.correct else self._rejected).inc()
+            verdict = generation.verdict
+            (self._correct if verdict.correct else self._unverifiable if verdict.unverifiable else self._rejected).inc()
         yield ProblemChains(planned=chains.planned, generations=verified)
 
 
@@ -56,4 +60,4 @@ class VerifyChains(beam.PTransform):
         self._config = config
 
     def expand(self, chains):
-        return chains | "Verify" >> beam.ParDo(_VerifyFn(self._config))
+        return chains | "Verify" >> guarded("verify", beam.ParDo(_VerifyFn(self._config)))

@@ -3,20 +3,25 @@
 Beam's own ``WriteToParquet`` is not used: on the DaskRunner (Beam 2.77) it wrote no file and
 raised no error in our check. Grouping rows by a stable shard number and
 writing each shard in one DoFn works on every runner. Shards are written to a temporary name
-and renamed, so a half-written shard never looks finished.
+and renamed, so a half-written shard never looks finished. Each row is converted to the set's
+Arrow schema when it is keyed (a guarded step), so a row that cannot be written is that row's
+dead letter, never a failed shard.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import posixpath
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.convert import to_row
+from transforms.failures import guarded
 
 BATCH_ROWS = 256
 
@@ -68,14 +73,68 @@ class WriteShards(beam.PTransform):
 
         def _keyed(record) -> tuple[int, dict[str, Any]]:
             row = to_row(record)
+            pa.RecordBatch.from_pylist([row], schema=schema)  # raises here, for this row, if the shard writer would
             return shard_of(str(_field(row, key_field)), n), row
+
+        name = posixpath.basename(directory.rstrip("/"))
+        written_rows, shards = Metrics.counter("write", f"{name}_rows"), Metrics.counter("write", f"{name}_shards")
 
         def _write(keyed: tuple[int, Iterable[dict[str, Any]]]):
             index, rows = keyed
             path = shard_path(directory, split, index, n)
+            count = write_shard(path, rows, schema)
+            written_rows.inc(count)
+            shards.inc()
+            yield path, count
+
+        return records | "KeyByShard" >> guarded("write", beam.Map(_keyed)) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
+
+
+def shard_plan(keys: list[tuple], num_shards: int) -> tuple[list[tuple], list[int]]:
+    """Cut points and row offsets that split the sorted ``keys`` into ``num_shards`` contiguous, near-equal ranges.
+
+    Shard ``s`` holds the keys ``>= cuts[s - 1]`` and ``< cuts[s]``; its first row is row ``offsets[s]`` of the whole order.
+    """
+    ordered = sorted(keys)
+    offsets = [s * len(ordered) // num_shards for s in range(num_shards)]
+    cuts = [ordered[o] for o in offsets[1:] if o < len(ordered)]
+    return cuts, offsets
+
+
+class WriteSortedShards(beam.PTransform):
+    """Records → Parquet shards holding contiguous ranges of one total order (``sort_key``), each sorted inside.
+
+    Only the sort keys meet in one place (to find the cut points); rows go to their shard by
+    bisecting the cuts. ``number(record, i)`` gets each record's position ``i`` in the whole order
+    before it is written. Emits (path, rows).
+    """
+
+    def __init__(self, directory: str, schema: pa.Schema, sort_key: Callable[[Any], tuple],
+                 number: Callable[[Any, int], Any], num_shards: int = 1, split: str = "train"):
+        super().__init__()
+        self._directory, self._schema, self._split = directory, schema, split
+        self._sort_key, self._number, self._num_shards = sort_key, number, num_shards
+
+    def expand(self, records):
+        n, sort_key, number, schema = self._num_shards, self._sort_key, self._number, self._schema
+        directory, split = self._directory, self._split
+        plan = (records | "SortKeys" >> beam.Map(sort_key) | "AllKeys" >> beam.combiners.ToList()
+                | "Cuts" >> beam.Map(shard_plan, n))
+
+        def _keyed(record, plan):
+            cuts, _ = plan
+            return bisect.bisect_right(cuts, sort_key(record)), record
+
+        def _write(keyed: tuple[int, Iterable[Any]], plan):
+            index, records = keyed
+            offset = plan[1][index]
+            rows = (to_row(number(r, offset + i)) for i, r in enumerate(sorted(records, key=sort_key)))
+            path = shard_path(directory, split, index, n)
             yield path, write_shard(path, rows, schema)
 
-        return records | "KeyByShard" >> beam.Map(_keyed) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
+        singleton = beam.pvalue.AsSingleton(plan)
+        return (records | "KeyByRange" >> beam.Map(_keyed, singleton) | "GroupShards" >> beam.GroupByKey()
+                | "WriteShard" >> beam.FlatMap(_write, singleton))
 
 
 def _field(row: dict[str, Any], dotted: str) -> Any:

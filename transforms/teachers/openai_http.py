@@ -86,7 +86,9 @@ def parse_choice(body: dict[str, Any]) -> tuple[str, str | None, str, int, int]:
 class OpenAIChatTeacher:
     """Async client for ``POST {base_url}/chat/completions`` with retries; one sample per call."""
 
-    def __init__(self, settings: TeacherSettings, base_url: str):
+    def __init__(self, settings: TeacherSettings):
+        if not settings.base_url:
+            raise ValueError("teacher.backend openai needs a base_url")
         self.model = settings.model
         self.retries = 0
         self._settings = settings
@@ -98,15 +100,16 @@ class OpenAIChatTeacher:
             headers["Authorization"] = f"Bearer {key}"
         limits = httpx.Limits(max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight)
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=settings.timeout_s, limits=limits
+            base_url=settings.base_url.rstrip("/"), headers=headers, timeout=settings.timeout_s, limits=limits
         )
 
     def request_body(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                     response_format: dict[str, Any] | None = None) -> dict[str, Any]:
+                     response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
         """The JSON body for one sample."""
         body = {"model": self.model, "messages": messages, "n": 1, **sampling_fields(plan)}
-        if self._settings.send_seed:
-            body["seed"] = self._settings.seed
+        seed = self._settings.request_seed(sample)
+        if seed is not None:
+            body["seed"] = seed
         if response_format is not None:
             body["response_format"] = response_format
         return body
@@ -123,9 +126,9 @@ class OpenAIChatTeacher:
         self.retries += 1
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None) -> Completion:
+                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
         """One completion; raises TeacherError once retries are exhausted or the error is permanent."""
-        body = self.request_body(messages, plan, response_format)
+        body = self.request_body(messages, plan, response_format, sample)
         started = time.monotonic()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.max_attempts),
