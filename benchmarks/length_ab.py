@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.config import parse_config  # noqa: E402
 from pipelines.run import run_pipeline  # noqa: E402
-from pipelines.teacher_server import EMBEDDED_MODEL_NAME, VllmServer, prepare_embedded_teacher  # noqa: E402
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher  # noqa: E402
+from pipelines.vllm_server import VllmServer  # noqa: E402
 from transforms.synth import generate, write_jsonl  # noqa: E402
 
 SAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "sample.yaml"

@@ -38,7 +38,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.teacher_server import EMBEDDED_MODEL_NAME, VllmServer, prepare_embedded_teacher  # noqa: E402
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher  # noqa: E402
+from pipelines.vllm_server import VllmServer  # noqa: E402
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan  # noqa: E402
 from schemas.problem import Problem  # noqa: E402
 from transforms.generate import GenerateChains  # noqa: E402
@@ -46,6 +47,7 @@ from transforms.synth import generate  # noqa: E402
 from transforms.teachers.engine_inputs import sampling_params  # noqa: E402
 from transforms.teachers.messages import build_messages  # noqa: E402
 from transforms.teachers.openai_http import OpenAIChatTeacher, parse_choice  # noqa: E402
+from transforms.teachers.registry import Endpoint  # noqa: E402
 from transforms.teachers.settings import TeacherSettings  # noqa: E402
 from transforms.teachers.vllm_engine import load_engine, shared_engine  # noqa: E402
 
@@ -96,7 +98,7 @@ def pipeline(label: str, settings: TeacherSettings, base_url: str | None, planne
     """(b)/(d) the Generate stage on DirectRunner, timed over the whole run; tokens from its fresh response cache."""
     started = time.monotonic()
     with beam.Pipeline(runner="DirectRunner") as p:
-        _ = p | beam.Create(planned) | GenerateChains(settings, base_url, settings.cache_url)
+        _ = p | beam.Create(planned) | GenerateChains(Endpoint(settings.model_copy(update={"base_url": base_url}), settings.cache_url))
     seconds = time.monotonic() - started
     entries = [json.loads(f.read_text()) for f in Path(settings.cache_url).rglob("*.json")]
     return Result(label, len(entries), sum(e["completion_tokens"] for e in entries), seconds)
@@ -104,7 +106,7 @@ def pipeline(label: str, settings: TeacherSettings, base_url: str | None, planne
 
 def bare_async(settings: TeacherSettings, base_url: str, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
     """(b0) every request in flight at once from a bare asyncio client."""
-    bodies = [OpenAIChatTeacher(settings, base_url).request_body(c, plan) for c in conversations]
+    bodies = [OpenAIChatTeacher(settings.model_copy(update={"base_url": base_url})).request_body(c, plan) for c in conversations]
 
     async def send_all(client: httpx.AsyncClient) -> list[int]:
         async def one(body: dict) -> int:
@@ -125,7 +127,7 @@ def bare_async(settings: TeacherSettings, base_url: str, conversations: list[lis
 
 def naive(settings: TeacherSettings, base_url: str, conversations: list[list[dict]], plan: SamplingPlan) -> Result:
     """(c) one request at a time with a synchronous client."""
-    bodies = [OpenAIChatTeacher(settings, base_url).request_body(c, plan) for c in conversations]
+    bodies = [OpenAIChatTeacher(settings.model_copy(update={"base_url": base_url})).request_body(c, plan) for c in conversations]
     tokens = 0
     with httpx.Client(base_url=base_url, timeout=settings.timeout_s) as client:
         started = time.monotonic()

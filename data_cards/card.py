@@ -12,17 +12,10 @@ from data_cards.funnel import funnel_section
 from data_cards.metadata import OutputSet, card_data, loadable, output_sets
 from data_cards.plots import PLOTS_DIR
 from schemas.manifest import Manifest
+from schemas.output_sets import DESCRIPTIONS
 
-CARD_FILES = ("manifest.json", "README.md", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
+CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
 
-SET_DESCRIPTIONS = {
-    "sft": "Chat `messages` (reasoning in `<think>…</think>`, then the answer) with `images`, one kept chain per problem.",
-    "rl": "Problems in verl's RL layout (`prompt`, `images`, `reward_model.ground_truth`, `extra_info.pass_rate`).",
-    "preference": "Preference pairs in TRL's DPO layout (`prompt`, `images`, `chosen`, `rejected`).",
-    "generations": "Every sampled chain with its sampling plan, token counts, finish reason and verdict.",
-    "dropped": "Problems a stage decided against (duplicate, no correct chain), with stage, reason and detail.",
-    "dead_letter": "Problems that failed (unreadable input, teacher error), with stage, reason and detail.",
-}
 CITATIONS = """```bibtex
 @article{peng2025skyworkr1v,
   title   = {Skywork R1V: Pioneering Multimodal Reasoning with Chain-of-Thought},
@@ -40,8 +33,8 @@ CITATIONS = """```bibtex
 
 
 def _describe(s: OutputSet) -> str:
-    if s.name in SET_DESCRIPTIONS:
-        return SET_DESCRIPTIONS[s.name]
+    if s.name in DESCRIPTIONS:
+        return DESCRIPTIONS[s.name]
     return "Columns: " + ", ".join(f"`{c}`" for c in s.features) + "." if s.features else ""
 
 

@@ -2,77 +2,99 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import apache_beam as beam
-import pyarrow as pa
 
 from pipelines.config import PipelineConfig
-from schemas.generation import GENERATION_SCHEMA
-from schemas.outputs import OUTPUT_SCHEMAS
+from pipelines.endpoints import RunEndpoints
+from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
+from transforms import failures
 from transforms.assess import Assess
-from transforms.dedup import DedupProblems, MarkDuplicateChains
+from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
 from transforms.length import PlanLength
-from transforms.normalize import NormalizeProblems
-from transforms.read import ReadProblems
+from transforms.normalize import NormalizeProblems, NormalizeSettings
+from transforms.read import ReadProblems, SourceSettings
+from transforms.rejects import CountRejects
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
-from transforms.teachers.settings import TeacherSettings
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.verify import VerifyChains
 from transforms.write import WriteShards
 
-READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
-READ_COUNTS_DIR = "_meta/read_counts"
-KEY_FIELDS = {"sft": "id", "rl": "extra_info.id", "preference": "id", "dead_letter": "row_id", "dropped": "row_id", "generations": "problem_id"}
+
+@dataclass
+class Front:
+    """read → normalize → dedup, the part before any teacher call: kept problems, what was dropped or
+    dead-lettered on the way, and the rows read per file."""
+
+    kept: beam.PCollection
+    dropped: list[beam.PCollection]
+    dead: list[beam.PCollection]
+    read_counts: beam.PCollection
 
 
-@dataclass(frozen=True)
-class Endpoints:
-    """Run-time places the config does not fix: the live teacher URL (None: in-process engine) and the response cache."""
+def build_front(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings) -> Front:
+    """Add read → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
 
-    teacher_base_url: str | None
-    cache_url: str
-
-
-def endpoint(settings: TeacherSettings | None, config: PipelineConfig, endpoints: Endpoints) -> tuple[TeacherSettings, str]:
-    """A helper model's settings and URL: the run's teacher unless the section names its own."""
-    chosen = settings or config.teacher
-    return chosen, chosen.base_url or endpoints.teacher_base_url
-
-
-def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoints) -> None:
-    """Add the whole read → … → write graph to ``p``."""
-    cache = endpoints.cache_url
-    read = p | "Read" >> ReadProblems(config.source)
+    Starts collecting the failures of guarded stages: :func:`write_sets` dead-letters them."""
+    failures.collect(p)
+    read = p | "Read" >> ReadProblems(source)
     rows = read.rows | "Spread" >> beam.Reshuffle()
-    normalized = rows | "Normalize" >> NormalizeProblems(config.normalize)
-    deduped = normalized.problems | "Dedup" >> DedupProblems(config.dedup)
-    assessed = deduped["kept"] | "Assess" >> Assess(config.assess)
-    dropped = [deduped[DROPPED]]
+    normalized = rows | "Normalize" >> NormalizeProblems(normalize)
+    deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
+    return Front(deduped["kept"], [deduped[DROPPED]], [read[DEAD_LETTER], normalized[DEAD_LETTER]], read[READ_COUNTS])
+
+
+def all_rejects(pcolls: list[beam.PCollection], kind: str) -> beam.PCollection:
+    """Every stage's reject rows of one kind (``dropped``, ``dead_letter``), flattened and counted by stage and reason."""
+    return pcolls | f"All_{kind}" >> beam.Flatten() | f"Count_{kind}" >> CountRejects(kind)
+
+
+def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: list[beam.PCollection],
+               specs: tuple[OutputSpec, ...], out: str, num_shards: Callable[[str], int]) -> None:
+    """Write each spec's PCollection of ``outputs`` as Parquet shards under ``out``/name (and the read counts),
+    then the dead letters: ``dead`` and every guarded stage's failures, those of the writes above included."""
+    def write(spec: OutputSpec, pcoll: beam.PCollection) -> None:
+        pcoll | f"Write_{spec.name.rsplit('/', 1)[-1]}" >> WriteShards(
+            posixpath.join(out, spec.name), spec.schema, spec.key, num_shards(spec.name))
+
+    for spec in (*specs, READ_COUNTS_SET):
+        if spec.name != DEAD_LETTER:
+            write(spec, outputs[spec.name])
+    dead_letters = next(spec for spec in specs if spec.name == DEAD_LETTER)
+    write(dead_letters, all_rejects([*dead, failures.collected(p)], DEAD_LETTER))
+
+
+def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpoints) -> None:
+    """Add the whole read → … → write graph to ``p`` (``endpoints``: the config's teacher sections, resolved)."""
+    front = build_front(p, config.source, config.normalize, config.dedup)
+    assessed = front.kept | "Assess" >> Assess(config.assess)
+    dropped = list(front.dropped)
     if config.judge is not None:
-        judged = assessed | "Judge" >> Judge(config.judge, *endpoint(config.judge.endpoint, config, endpoints), cache)
+        judged = assessed | "Judge" >> Judge(config.judge, endpoints.of("judge"))
         scaled = judged | "Scale" >> ScaleScores(config.assess.difficulty_from == "judge", config.assess.min_quality)
         assessed = scaled.pairs
         dropped.append(scaled[DROPPED])
     planned = assessed | "PlanLength" >> PlanLength(config.length)
-    generated = planned | "Generate" >> GenerateChains(config.teacher, endpoints.teacher_base_url, cache)
+    generated = planned | "Generate" >> GenerateChains(endpoints.teacher)
     verified = generated.chains | "Verify" >> VerifyChains(config.verify)
-    dead = [read[DEAD_LETTER], normalized[DEAD_LETTER], generated[DEAD_LETTER]]
+    dead = [*front.dead, generated[DEAD_LETTER]]
     if config.length.policy == "pass_rate":
         escalated = verified | "Escalate" >> EscalateLowPassRate(
-            config.length.probe, GenerateChains(config.teacher, endpoints.teacher_base_url, cache), VerifyChains(config.verify))
+            config.length.probe, GenerateChains(endpoints.teacher), VerifyChains(config.verify))
         verified = escalated["chains"]
         dead.append(escalated[DEAD_LETTER])
     if config.dedup.chains.enabled:  # on the teacher's samples, before any repair joins them
         verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     if config.repair.enabled:
         verified = verified | "Repair" >> RepairChains(
-            config.repair, *endpoint(config.repair.endpoint, config, endpoints), cache, config.verify)
+            config.repair, endpoints.of("repair"), config.verify)
     selected = verified | "Select" >> SelectChains(config.select)
     dropped.append(selected[DROPPED])
 
@@ -80,16 +102,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: Endpoint
         "sft": selected.sft,
         "rl": selected[RL],
         "preference": selected[PREFERENCE],
-        DEAD_LETTER: dead | "AllDeadLetters" >> beam.Flatten(),
-        DROPPED: dropped | "AllDropped" >> beam.Flatten(),
+        DROPPED: all_rejects(dropped, DROPPED),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
+        READ_COUNTS_SET.name: front.read_counts,
     }
-    schemas = {**OUTPUT_SCHEMAS, "generations": GENERATION_SCHEMA}
-    out = config.run.output_dir
-    for name, pcoll in outputs.items():
-        pcoll | f"Write_{name}" >> WriteShards(
-            posixpath.join(out, name), schemas[name], KEY_FIELDS[name], config.output.num_shards(name)
-        )
-    read[READ_COUNTS] | "Write_read_counts" >> WriteShards(
-        posixpath.join(out, READ_COUNTS_DIR), READ_COUNTS_SCHEMA, "file", 1
-    )
+    write_sets(p, outputs, dead, RUN_OUTPUTS, config.run.output_dir, config.output.num_shards)

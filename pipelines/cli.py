@@ -1,10 +1,12 @@
-"""The ``mmcot`` command: run, dedup, synth, verify, card, publish, teacher."""
+"""The ``mmcot`` command: run, dedup, synth, verify, card, view, publish, teacher."""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 from pathlib import Path
+
+from pipelines.teacher_cli import add_teacher_parser
 
 QUIET_LOGGERS = ("apache_beam", "distributed", "httpx", "httpcore", "urllib3", "filelock", "fsspec")
 
@@ -106,6 +108,23 @@ def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace, _beam_args: list[str]) -> int:
+    from data_cards.report.render import write_report
+    from data_cards.report.serve import ReportServer
+
+    try:
+        if not args.serve:
+            print(f"wrote {write_report(args.output_dir)} (open it in a browser; it needs no network)")
+            return 0
+        server = ReportServer(args.output_dir, args.port)
+    except FileNotFoundError as exc:
+        print(f"error: {args.output_dir} is not a finished mmcot run ({exc})", file=sys.stderr)
+        return 2
+    print(f"serving the report of {args.output_dir} at {server.url} (Ctrl-C stops)", flush=True)
+    server.serve_forever()
+    return 0
+
+
 def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from huggingface_hub import HfApi, get_token
     from huggingface_hub.errors import HfHubHTTPError
@@ -182,6 +201,12 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("--repo-id", help="OWNER/NAME used in the load snippet")
     card.set_defaults(func=_cmd_card)
 
+    view = sub.add_parser("view", help="write report.html (funnel, bands, every problem and chain) into an output directory")
+    view.add_argument("output_dir")
+    view.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1 instead, reading problems page by page")
+    view.add_argument("--port", type=int, default=8765, help="port for --serve (0: any free port)")
+    view.set_defaults(func=_cmd_view)
+
     pub = sub.add_parser("publish", help="check an output against its manifest and upload it to a Hub dataset repo in one commit")
     pub.add_argument("output_dir")
     pub.add_argument("--repo-id", required=True, help="OWNER/NAME of the dataset repo (created if missing)")
@@ -190,18 +215,13 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--dry-run", action="store_true", help="list what would be uploaded and where; upload nothing")
     pub.set_defaults(func=_cmd_publish)
 
-    sub.add_parser("teacher", help="prepare / serve / stop / status of the embedded vLLM teacher", add_help=False)
+    add_teacher_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mmcot`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["teacher"]:
-        from pipelines.teacher_server import teacher_cli_main
-
-        _setup_logging(verbose=False)
-        return teacher_cli_main(argv[1:])
     args, beam_args = _parser().parse_known_args(argv)
     if beam_args and args.command not in ("run", "dedup"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")

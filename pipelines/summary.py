@@ -1,7 +1,10 @@
 """The end-of-run summary table a person reads."""
 from __future__ import annotations
 
-from schemas.manifest import Manifest
+from schemas.manifest import Manifest, RunMetrics
+
+STAGE_ORDER = ("read", "normalize", "dedup", "assess", "judge", "plan", "generate", "verify", "length", "repair",
+               "select", "write")
 
 
 def summary_table(manifest: Manifest) -> str:
@@ -22,4 +25,23 @@ def summary_table(manifest: Manifest) -> str:
     value_width = max(len(v) for _, v in rows)
     rule = "-" * (width + value_width + 3)
     body = "\n".join(f"{k.ljust(width)}   {v.rjust(value_width)}" for k, v in rows)
-    return f"{rule}\n{body}\n{rule}"
+    return f"{rule}\n{body}\n{rule}\n{metrics_lines(manifest.metrics)}"
+
+
+def metrics_lines(metrics: RunMetrics | None) -> str:
+    """The job's counters, a line per stage in flow order, and teacher latency where requests were sent."""
+    if metrics is None or not metrics.available:
+        return f"stage metrics: not available ({metrics.note if metrics else 'not queried'})"
+    names = sorted(metrics.stages, key=lambda n: (STAGE_ORDER.index(n) if n in STAGE_ORDER else len(STAGE_ORDER), n))
+    width = max((len(n) for n in names), default=0)
+    lines = ["stage metrics (Beam counters):"]
+    for name in names:
+        stage = metrics.stages[name]
+        lines.append(f"  {name.ljust(width)}  " + ", ".join(f"{k} {v}" for k, v in stage.counters.items()))
+        lat = stage.latency
+        if lat is not None:
+            quantiles = " / ".join(f"{q} {v:.0f}" for q, v in (("p50", lat.p50_ms), ("p90", lat.p90_ms), ("p99", lat.p99_ms))
+                                   if v is not None)
+            lines.append(f"  {''.ljust(width)}  latency ms: {quantiles}, mean {lat.mean_ms:.0f}, max {lat.max_ms:.0f}"
+                         f" ({lat.count} requests)")
+    return "\n".join(lines)

@@ -67,6 +67,38 @@ class BandStats:
 
 
 @dataclass
+class LatencyStats:
+    """Teacher-request latency of one stage, in milliseconds: count, mean and range (exact) and
+    quantiles (estimated from bucket counts, within their bucket)."""
+
+    count: int
+    mean_ms: float
+    min_ms: float
+    max_ms: float
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+
+
+@dataclass
+class StageMetrics:
+    """One stage's Beam counters (summed over its steps) and, for teacher-call stages, request latency."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    latency: LatencyStats | None = None
+
+
+@dataclass
+class RunMetrics:
+    """The run's Beam metrics by stage namespace, queried after the job; ``available`` is False when
+    the runner reports none (``note`` says which runner and why)."""
+
+    available: bool
+    note: str = ""
+    stages: dict[str, StageMetrics] = field(default_factory=dict)
+
+
+@dataclass
 class Manifest:
     """Everything needed to trust, reproduce and load a run's output."""
 
@@ -83,6 +115,7 @@ class Manifest:
     wall_time_s: float
     bands: list[BandStats] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
+    metrics: RunMetrics | None = None
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""

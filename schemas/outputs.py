@@ -115,6 +115,19 @@ RL_FEATURES = datasets.Features(
 RL_SCHEMA: pa.Schema = RL_FEATURES.arrow_schema
 
 
+MAX_REJECT_CHARS = {"row_id": 300, "source": 200, "stage": 40, "reason": 80, "detail": 600, "survivor_id": 300,
+                    "payload": 4000}
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0)) if c not in (0x09, 0x0a)}
+
+
+def printable(text: str, limit: int) -> str:
+    """``text`` with control characters and lone surrogates escaped, cut to ``limit`` characters (``…`` marks a cut)."""
+    text = text[: 4 * limit].translate(_ESCAPES)
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass
 class RejectRow:
     """A row that left the pipeline before the end: the stage, a reason word and details.
@@ -131,6 +144,15 @@ class RejectRow:
     detail: str = ""
     survivor_id: str | None = None
     payload: str = ""
+
+    def __post_init__(self):
+        # hostile values stay out of logs and never break the writer: every text field is escaped
+        # printable (control characters, lone surrogates) and bounded
+        for name in ("row_id", "source", "stage", "reason", "detail", "survivor_id"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, printable(str(value), MAX_REJECT_CHARS[name]))
+        self.payload = printable(self.payload, MAX_REJECT_CHARS["payload"])
 
 
 REJECT_FEATURES = datasets.Features(
@@ -183,11 +205,3 @@ PREFERENCE_FEATURES = datasets.Features(
     }
 )
 PREFERENCE_SCHEMA: pa.Schema = PREFERENCE_FEATURES.arrow_schema
-
-OUTPUT_SCHEMAS: dict[str, pa.Schema] = {
-    "sft": SFT_SCHEMA,
-    "rl": RL_SCHEMA,
-    "preference": PREFERENCE_SCHEMA,
-    "dead_letter": REJECT_SCHEMA,
-    "dropped": REJECT_SCHEMA,
-}

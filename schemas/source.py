@@ -10,7 +10,9 @@ class SourceRow:
     """One input row with its columns mapped to mmcot's field names.
 
     ``fields`` holds whatever the source had under each mapped name (unvalidated);
-    ``image_root`` is the directory relative image paths resolve against (None: no paths allowed).
+    ``image_root`` is the directory relative image paths resolve against (None: no paths allowed);
+    ``file`` and ``index`` (1-based row number) say where the row was read, which decides which of
+    two rows with one id keeps it.
     """
 
     row_id: str
@@ -18,6 +20,8 @@ class SourceRow:
     split: str
     fields: dict[str, Any]
     image_root: str | None
+    file: str = ""
+    index: int = 0
 
 
 @dataclass

@@ -20,11 +20,8 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(_REPO_ROOT) not in sys.path:  # lets plain `pytest` import the repo's packages
     sys.path.insert(0, str(_REPO_ROOT))
 
-from pipelines.teacher_server import (  # noqa: E402
-    EMBEDDED_MODEL_NAME,
-    VllmServer,
-    prepare_embedded_teacher,
-)
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher  # noqa: E402
+from pipelines.vllm_server import VllmServer  # noqa: E402
 
 
 class TeacherEndpoint(NamedTuple):

@@ -19,7 +19,6 @@ from huggingface_hub import DatasetCard
 from data_cards.card import load_manifest, render_card, write_card
 from data_cards.metadata import output_sets, size_category
 from data_cards.publish import PublishRefused, plan_publish
-from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
 from pipelines.cli import main
 from pipelines.config import parse_config
 from pipelines.manifest import list_shards
@@ -27,6 +26,7 @@ from pipelines.run import write_run_report
 from schemas.convert import to_table
 from schemas.generation import GENERATION_SCHEMA
 from schemas.manifest import Manifest
+from schemas.output_sets import READ_COUNTS_SET
 from schemas.outputs import REJECT_SCHEMA, RL_SCHEMA, SFT_SCHEMA, Message, RejectRow, RewardModel, RLExtraInfo, RLRow, SFTRow
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
@@ -87,7 +87,7 @@ def write_fake_outputs(out: Path) -> None:
            RejectRow("s/6", "s", "dedup", "duplicate", survivor_id="s/0")], REJECT_SCHEMA)
     _write(out / "dead_letter/train-00000-of-00001.parquet", [RejectRow("s/7", "s", "normalize", "missing_answer")],
            REJECT_SCHEMA)
-    _write(out / READ_COUNTS_DIR / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8)], READ_COUNTS_SCHEMA)
+    _write(out / READ_COUNTS_SET.name / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8)], READ_COUNTS_SET.schema)
 
 
 def _config(out: Path, **assess):

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from pipelines.cli import main
-from pipelines.dedup_run import PROBLEMS_DIR, run_dedup
+from pipelines.dedup_run import run_dedup
+from schemas.output_sets import PROBLEMS
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
 from transforms.read import SourceSettings
@@ -25,7 +26,7 @@ def _read(out: Path, name: str, columns: list[str]) -> list[dict]:
 
 
 def _outcome(out: Path) -> tuple[set[str], set[tuple[str, str, str]]]:
-    kept = {r["id"] for r in _read(out, PROBLEMS_DIR, ["id"])}
+    kept = {r["id"] for r in _read(out, PROBLEMS.name, ["id"])}
     dropped = {(r["row_id"], r["reason"], r["survivor_id"]) for r in _read(out, "dropped", ["row_id", "reason", "survivor_id"])}
     return kept, dropped
 

@@ -25,6 +25,7 @@ from transforms.judge import Judge, JudgeSettings
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.read import ReadProblems, SourceSettings
 from transforms.synth import generate, write_jsonl
+from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
 
 pytestmark = pytest.mark.integration
@@ -39,12 +40,13 @@ def problems():
 def _judge(problems, vllm_server, tmp_path, settings: JudgeSettings, check, base_url: str | None = None) -> None:
     """Reads, normalizes, assesses and judges ``problems``; ``check`` asserts on the emitted assessments."""
     jsonl = write_jsonl(problems, tmp_path / "data")
-    teacher = TeacherSettings(model=vllm_server.model, timeout_s=60, max_attempts=2, max_backoff_s=0.5)
+    teacher = TeacherSettings(base_url=base_url or vllm_server.base_url, model=vllm_server.model, timeout_s=60,
+                              max_attempts=2, max_backoff_s=0.5)
     with TestPipeline() as p:
         read = p | ReadProblems(SourceSettings(kind="jsonl", path=str(jsonl), name="synth"))
         normalized = read.rows | NormalizeProblems(NormalizeSettings())
         judged = (normalized.problems | Assess(AssessSettings())
-                  | Judge(settings, teacher, base_url or vllm_server.base_url, str(tmp_path / "cache")))
+                  | Judge(settings, Endpoint(teacher, str(tmp_path / "cache"))))
         assert_that(judged | beam.Map(lambda pair: pair[1]), check)
 
 

@@ -67,6 +67,18 @@ def _reasons(out: str, output_set: str) -> dict[str, tuple[str, str | None]]:
     return {r["row_id"]: (f"{r['stage']}/{r['reason']}", r["survivor_id"]) for r in rows}
 
 
+def test_the_job_metrics_agree_with_the_files(direct_run):
+    _, manifest = direct_run
+    stages = manifest.metrics.stages
+    assert stages["read"].counters["rows"] == manifest.counts.read
+    assert stages["generate"].counters["requests"] + stages["generate"].counters.get("cache_hits", 0) == manifest.stats["chains"]
+    assert stages["generate"].latency.count == stages["generate"].counters["requests"]
+    assert stages["write"].counters["sft_rows"] == manifest.rows["sft"]
+    for key, n in manifest.counts.dead_lettered.items():
+        stage, reason = key.split("/", 1)
+        assert stages[stage].counters[f"dead_letter_{reason}"] == n, key
+
+
 def test_every_row_is_accounted_for(direct_run):
     _, manifest = direct_run
     c = manifest.counts
@@ -140,3 +152,10 @@ def test_other_runners_keep_the_same_problems(sample, vllm_server, direct_run, r
     assert manifest.counts.balanced()
     assert manifest.stats["chains_from_cache"] == manifest.stats["chains"] > 0
     assert _outcomes(config.run.output_dir) == _outcomes(direct_run[0].run.output_dir)
+    metrics = manifest.metrics
+    if runner == "dask":  # Beam's DaskRunner reports no metrics: the manifest says so instead of showing zeros
+        assert not metrics.available and "does not report" in metrics.note
+    else:
+        read, generate = metrics.stages["read"].counters, metrics.stages["generate"].counters
+        assert read["rows"] == manifest.counts.read and generate.get("requests", 0) == 0
+        assert generate["cache_hits"] == manifest.stats["chains"]

@@ -18,14 +18,14 @@ from vllm import SamplingParams
 
 from pipelines.config import parse_config
 from pipelines.run import run_pipeline
-from pipelines.teacher_server import prepare_embedded_teacher
+from pipelines.embedded_teacher import prepare_embedded_teacher
 from schemas.plan import Assessment, PlannedProblem
 from tests.factories import PLAN, problem
 from transforms.generate import GenerateChains
 from transforms.synth import generate, write_jsonl
 from transforms.tags import DEAD_LETTER
-from transforms.teacher_calls import make_teacher
 from transforms.teachers.base import TeacherError
+from transforms.teachers.registry import Endpoint, create_teacher
 from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.vllm_engine import EngineLoop, shared_engine
 from transforms.verifiers.config import VerifyConfig
@@ -60,12 +60,12 @@ def engine_settings(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=["openai", "vllm"])
 def backend(request, tmp_path_factory):
-    """(settings, base_url) for each backend; the server is started only for ``openai``."""
+    """Complete settings for each backend; the server is started only for ``openai``."""
     if request.param == "vllm":
-        return request.getfixturevalue("engine_settings"), None
+        return request.getfixturevalue("engine_settings")
     server = request.getfixturevalue("vllm_server")
     cache = str(tmp_path_factory.mktemp("cache-openai"))
-    return TeacherSettings(base_url=server.base_url, model=server.model, cache_url=cache), server.base_url
+    return TeacherSettings(base_url=server.base_url, model=server.model, cache_url=cache)
 
 
 def _check_chains(rows):
@@ -91,24 +91,23 @@ def _row(chains):
 
 
 def test_each_problem_gets_its_own_plan_in_one_run(backend):
-    settings, base_url = backend
+    settings = backend
     with beam.Pipeline() as p:
-        generated = (p | beam.Create(_planned())
-                     | GenerateChains(settings, base_url, settings.cache_url))
+        generated = p | beam.Create(_planned()) | GenerateChains(Endpoint(settings, settings.cache_url))
         verified = generated.chains | VerifyChains(VerifyConfig(require_reasoning=False))
         assert_that(verified | beam.FlatMap(_row), _check_chains)
         assert_that(generated[DEAD_LETTER], equal_to([]), label="no_dead_letters")
 
 
 def test_json_schema_response_format_constrains_the_output(backend):
-    settings, base_url = backend
+    settings = backend
     schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
     response_format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
     messages = [{"role": "user", "content": "What is 12 + 30? Answer in JSON."}]
     plan = dataclasses.replace(PLAN, max_tokens=48, temperature=0.0)
 
     async def ask():
-        teacher = make_teacher(settings, base_url)
+        teacher = create_teacher(settings)
         try:
             return await teacher.complete(messages, plan, response_format)
         finally:
@@ -122,13 +121,13 @@ def test_json_schema_response_format_constrains_the_output(backend):
 
 def test_a_request_the_model_refuses_fails_alone(backend):
     """A prompt over max_model_len is refused; a request sent with it (in the same engine batch) is not."""
-    settings, base_url = backend
+    settings = backend
     plan = dataclasses.replace(PLAN, max_tokens=8, temperature=0.0)
     too_long = [{"role": "user", "content": "count " * 3000}]
     fine = [{"role": "user", "content": "What is 2 + 3?"}]
 
     async def ask():
-        teacher = make_teacher(settings, base_url)
+        teacher = create_teacher(settings)
         try:
             return await asyncio.gather(teacher.complete(too_long, plan), teacher.complete(fine, plan),
                                         return_exceptions=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
 import threading
@@ -12,8 +13,9 @@ import pytest
 
 from tests.factories import PLAN, problem
 from transforms import generate
-from transforms.teachers.base import sampling_fields
-from transforms.teachers.cache import ResponseCache, cache_key
+from transforms.teacher_calls import Answer
+from transforms.teachers.base import Completion, sampling_fields
+from transforms.teachers.cache import ENTRY_VERSION, ResponseCache, cache_key, from_entry, request_key, to_entry
 from transforms.teachers.messages import IMAGE_URL_PREFIX, build_messages, with_data_urls
 from transforms.teachers.openai_http import HTTPStatusError, failure_reason, is_retryable, parse_choice
 from transforms.teachers.parse import split_reasoning
@@ -55,6 +57,31 @@ def test_cache_key_changes_with_everything_that_changes_a_sample():
     assert base != cache_key("m", build_messages(problem(image_hash="cd" * 32), "concise", "vision"), sampling_fields(PLAN), 0)
 
 
+def test_request_key_covers_every_sent_sampling_field_the_output_constraint_and_the_seed():
+    messages = build_messages(problem(), "concise", "text")
+    base = request_key("m", messages, PLAN, 0)
+    assert base == cache_key("m", messages, sampling_fields(PLAN), 0)  # keys of caches written before stay valid
+    for field, value in sampling_fields(PLAN).items():
+        changed = dataclasses.replace(PLAN, **{field: value + 1})
+        assert request_key("m", messages, changed, 0) != base, field
+    schema = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}
+    constrained = request_key("m", messages, PLAN, 0, schema)
+    assert constrained not in (base, request_key("m", messages, PLAN, 0, {"type": "json_object"}))
+    assert request_key("m", messages, PLAN, 0, seed=7) not in (base, request_key("m", messages, PLAN, 0, seed=8))
+    # fields that do not change a completion stay out of the key
+    assert request_key("m", messages, dataclasses.replace(PLAN, band="hard", policy="x", n=9), 0) == base
+
+
+def test_cache_entries_are_versioned_and_read_across_versions():
+    completion = Completion("B", "why", "stop", 12, 7, 0.5)
+    entry = to_entry(completion)
+    assert entry["version"] == ENTRY_VERSION and from_entry(entry) == completion
+    legacy = {k: v for k, v in entry.items() if k != "version"}  # written before entries had a version
+    assert from_entry(legacy) == completion
+    assert from_entry({**entry, "version": ENTRY_VERSION + 1, "logprobs": [0.1]}) == completion  # a later field
+    assert from_entry({"content": "B"}) is None  # required fields missing: a miss, not a crash
+
+
 def test_cache_round_trips_ignores_torn_entries_and_is_thread_safe(tmp_path):
     cache = ResponseCache(str(tmp_path / "c"))
     assert cache.get("ab12") is None
@@ -89,13 +116,14 @@ def test_retry_classification():
 
 
 def test_a_refused_connection_fails_with_its_reason_after_the_retries():
-    from pipelines.teacher_server import find_free_port
+    from pipelines.vllm_server import find_free_port
     from transforms.teachers.base import TeacherError
     from transforms.teachers.openai_http import OpenAIChatTeacher
     from transforms.teachers.settings import TeacherSettings
 
-    settings = TeacherSettings(model="m", max_attempts=2, max_backoff_s=0.01, timeout_s=5)
-    teacher = OpenAIChatTeacher(settings, f"http://127.0.0.1:{find_free_port()}/v1")  # nothing listens there
+    settings = TeacherSettings(model="m", max_attempts=2, max_backoff_s=0.01, timeout_s=5,
+                               base_url=f"http://127.0.0.1:{find_free_port()}/v1")  # nothing listens there
+    teacher = OpenAIChatTeacher(settings)
 
     async def ask():
         try:
@@ -117,10 +145,15 @@ def test_parse_choice_reads_reasoning_fields_and_usage():
 def test_progress_counts_chains_and_tokens_as_requests_finish(monkeypatch, caplog):
     monkeypatch.setattr(generate, "PROGRESS_EVERY_S", 0.0)
     progress = generate._Progress()
-    progress.submit(cached=2)
-    progress.submit(cached=0)
+    progress.submit()
+    progress.submit()
+    hit = Answer(Completion("x", None, "stop", 5, 99, 0.1), "k", cached=True)
+    progress.sample(hit, retries=0, failed=0)
+    progress.sample(hit, retries=0, failed=0)
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger=generate.__name__):
-        progress.sample(tokens=40, retries=1, failed=0)  # a problem still running: its chain shows already
+        # a problem still running: its chain shows already
+        progress.sample(Answer(Completion("y", None, "stop", 5, 40, 0.1), "k2", cached=False), retries=1, failed=0)
         progress.problem(retries=1, failed=0)
     first, second = (r.getMessage() for r in caplog.records)
     assert first.startswith("generate: 0/2 problems done, 3 chains (2 from cache), 40 new tokens")

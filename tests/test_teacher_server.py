@@ -10,15 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from pipelines.teacher_server import (
+from pipelines.embedded_teacher import (
     COMPLETE_MARKER,
     EMBEDDED_MODEL_NAME,
-    TeacherServerError,
-    VllmServer,
     embedded_model_dir,
     mmcot_home,
     prepare_embedded_teacher,
 )
+from pipelines.vllm_server import TeacherServerError, VllmServer
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from huggingface_hub import DatasetCard
 
 from data_cards.card import write_card
 from data_cards.metadata import size_category
-from pipelines.build import READ_COUNTS_DIR, READ_COUNTS_SCHEMA
 from pipelines.config import parse_config
 from pipelines.manifest import build_manifest
 from pipelines.summary import summary_table
+from schemas.output_sets import READ_COUNTS_SET
 from schemas.outputs import REJECT_SCHEMA, SFT_SCHEMA, Message, RejectRow, SFTRow
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
@@ -40,7 +40,7 @@ def _write_fake_run(out):
         p | "dead" >> beam.Create(rejects[:1]) | "wdead" >> WriteShards(f"{out}/dead_letter", REJECT_SCHEMA, "row_id")
         p | "drop" >> beam.Create(rejects[1:]) | "wdrop" >> WriteShards(f"{out}/dropped", REJECT_SCHEMA, "row_id")
         p | "reads" >> beam.Create([ReadCount("a.jsonl", 6), ReadCount("b.jsonl", 2)]) | "wread" >> WriteShards(
-            f"{out}/{READ_COUNTS_DIR}", READ_COUNTS_SCHEMA, "file")
+            f"{out}/{READ_COUNTS_SET.name}", READ_COUNTS_SET.schema, "file")
 
 
 def _config(out):

@@ -11,12 +11,15 @@ import json
 from typing import Literal
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 from PIL import Image, ImageFilter, ImageStat
 from pydantic import Field
 
 from schemas.plan import Assessment
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
+from transforms.failures import guarded
 
 
 class AssessSettings(Settings):
@@ -78,4 +81,12 @@ class Assess(beam.PTransform):
 
     def expand(self, problems):
         settings = self._settings
-        return problems | "Assess" >> beam.Map(lambda p: (p, assess(p, settings)))
+        assessed = Metrics.counter("assess", "problems")
+
+        def _assess(problem: Problem) -> tuple[Problem, Assessment]:
+            assessment = assess(problem, settings)
+            assessed.inc()
+            Metrics.counter("assess", f"difficulty_from_{assessment.difficulty_source}").inc()
+            return problem, assessment
+
+        return problems | "Assess" >> guarded("assess", beam.Map(_assess))

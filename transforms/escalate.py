@@ -13,6 +13,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.generation import ProblemChains
 from schemas.plan import PlannedProblem
+from transforms.failures import guarded
 from transforms.length import ProbeSettings, escalation_plan
 from transforms.tags import DEAD_LETTER
 
@@ -55,7 +56,7 @@ class EscalateLowPassRate(beam.PTransform):
         self._verify = verify
 
     def expand(self, probed):
-        routed = probed | "Route" >> beam.ParDo(_RouteFn(self._settings)).with_outputs(ESCALATE, main="done")
+        routed = probed | "Route" >> guarded("plan", beam.ParDo(_RouteFn(self._settings)).with_outputs(ESCALATE, main="done"))
         second = routed[ESCALATE] | "Replan" >> beam.Map(lambda pair: pair[1]) | "Generate" >> self._generate
         verified = second.chains | "Verify" >> self._verify
         probe_by_id = routed[ESCALATE] | "KeyProbe" >> beam.Map(lambda pair: (pair[0].planned.problem.id, pair[0]))

@@ -17,20 +17,21 @@ import apache_beam as beam
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.plan import PlannedProblem, SamplingPlan
+from transforms.failures import guarded
 from transforms.tags import DEAD_LETTER
-from transforms.teacher_calls import TeacherCallFn
-from transforms.teachers.base import Completion, TeacherError, sampling_fields
-from transforms.teachers.cache import cache_key
-from transforms.teachers.messages import build_messages, with_data_urls
-from transforms.teachers.settings import TeacherSettings
+from transforms.teacher_calls import Answer, Prompt, TeacherCallFn
+from transforms.teachers.base import TeacherError
+from transforms.teachers.messages import build_messages
 from transforms.teachers.parse import split_reasoning
+from transforms.teachers.registry import Endpoint
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
 
 
-def to_generation(planned: PlannedProblem, index: int, key: str, completion: Completion, model: str, cached: bool) -> Generation:
-    """A Generation record from a completion."""
+def to_generation(planned: PlannedProblem, index: int, answer: Answer, model: str) -> Generation:
+    """A Generation record from the teacher's answer."""
+    completion = answer.completion
     reasoning, answer_text = split_reasoning(completion.content, completion.reasoning)
     return Generation(
         problem_id=planned.problem.id,
@@ -45,8 +46,8 @@ def to_generation(planned: PlannedProblem, index: int, key: str, completion: Com
         latency_s=completion.latency_s,
         sampling=planned.plan,
         difficulty=planned.assessment.difficulty,
-        cache_key=key,
-        cached=cached,
+        cache_key=answer.key,
+        cached=answer.cached,
     )
 
 
@@ -58,8 +59,9 @@ def sample_indices(plan: SamplingPlan) -> range:
 class _Progress:
     """Logs problems done of submitted, chains, new tokens, throughput, retries and failures every few seconds.
 
-    A new chain counts when its request finishes (on the event loop's thread), a cached one when its
-    problem is submitted, and a problem when it is emitted; so the figures move while long problems run.
+    A chain counts when its answer arrives (on the event loop's thread: at once from the cache, else
+    when its request finishes) and a problem when it is emitted; so the figures move while long
+    problems run.
     """
 
     def __init__(self):
@@ -68,18 +70,19 @@ class _Progress:
         self.last = time.monotonic()
         self.submitted = self.problems = self.chains = self.tokens = self.cached = 0
 
-    def submit(self, cached: int) -> None:
+    def submit(self) -> None:
         with self._lock:
             if self.started is None:
                 self.started = time.monotonic()
             self.submitted += 1
-            self.chains += cached
-            self.cached += cached
 
-    def sample(self, tokens: int, retries: int, failed: int) -> None:
+    def sample(self, answer: Answer, retries: int, failed: int) -> None:
         with self._lock:
             self.chains += 1
-            self.tokens += tokens
+            if answer.cached:
+                self.cached += 1
+            else:
+                self.tokens += answer.completion.completion_tokens
             self._maybe_log(retries, failed)
 
     def problem(self, retries: int, failed: int) -> None:
@@ -102,22 +105,22 @@ class _Progress:
 class GenerateFn(TeacherCallFn):
     """PlannedProblem → ProblemChains (main) or a dead-letter row."""
 
-    def __init__(self, settings: TeacherSettings, base_url: str | None, cache_url: str):
-        super().__init__("generate", settings, base_url, cache_url)
-        self._modality = settings.modality
+    def __init__(self, endpoint: Endpoint):
+        super().__init__("generate", endpoint)
 
     def setup(self):
         super().setup()
         self._progress = _Progress()
 
-    async def _sample(self, planned: PlannedProblem, messages, index: int, key: str) -> Generation:
-        completion = await self.call(messages, planned.plan, key)
-        self._progress.sample(completion.completion_tokens, self.teacher.retries, self.failed)
-        return to_generation(planned, index, key, completion, self.teacher.model, cached=False)
+    async def _sample(self, planned: PlannedProblem, prompt: Prompt, index: int) -> Generation:
+        answer = await self.ask(prompt, planned.plan, index)
+        self._progress.sample(answer, self.teacher.retries, self.failed)
+        return to_generation(planned, index, answer, self.model)
 
-    async def _generate(self, planned: PlannedProblem, cached: dict[int, Generation], missing: dict[int, str], messages):
-        sent = with_data_urls(messages, planned.problem)  # images encoded once per problem, not per sample
-        tasks = [self._sample(planned, sent, i, key) for i, key in missing.items()]
+    async def _generate(self, planned: PlannedProblem):
+        messages = build_messages(planned.problem, planned.plan.prompt_style, self.endpoint.settings.modality)
+        prompt = Prompt(messages, planned.problem)  # images encoded once per problem, not per sample
+        tasks = [self._sample(planned, prompt, i) for i in sample_indices(planned.plan)]
         results = await asyncio.gather(*tasks, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
@@ -130,22 +133,11 @@ class GenerateFn(TeacherCallFn):
                 reason=f"teacher_{reason}",
                 detail=f"{len(failures)}/{planned.plan.n} samples failed; first: {detail}",
             )
-        by_index = {**cached, **{g.sample_index: g for g in results}}
-        return ProblemChains(planned=planned, generations=[by_index[i] for i in sample_indices(planned.plan)])
+        return ProblemChains(planned=planned, generations=list(results))
 
     def process(self, planned: PlannedProblem):
-        messages = build_messages(planned.problem, planned.plan.prompt_style, self._modality)
-        sampling = sampling_fields(planned.plan)
-        cached, missing = {}, {}
-        for index in sample_indices(planned.plan):
-            key = cache_key(self.teacher.model, messages, sampling, index)
-            completion = self.cached(key)
-            if completion is None:
-                missing[index] = key
-            else:
-                cached[index] = to_generation(planned, index, key, completion, self.teacher.model, cached=True)
-        self._progress.submit(len(cached))
-        yield from self.submit(self._generate(planned, cached, missing, messages))
+        self._progress.submit()
+        yield from self.submit(self._generate(planned), planned)
 
     def emit(self, result: ProblemChains) -> ProblemChains:
         self._progress.problem(self.teacher.retries, self.failed)
@@ -155,9 +147,9 @@ class GenerateFn(TeacherCallFn):
 class GenerateChains(beam.PTransform):
     """PlannedProblems → ProblemChains (main) and dead letters for failed teacher calls."""
 
-    def __init__(self, settings: TeacherSettings, base_url: str | None, cache_url: str):
+    def __init__(self, endpoint: Endpoint):
         super().__init__()
-        self._fn = GenerateFn(settings, base_url, cache_url)
+        self._fn = GenerateFn(endpoint)
 
     def expand(self, planned):
-        return planned | "Generate" >> beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains")
+        return planned | "Generate" >> guarded("generate", beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains"))

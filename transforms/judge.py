@@ -13,16 +13,16 @@ from __future__ import annotations
 import dataclasses
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from pydantic import BaseModel, Field, ValidationError
 
 from schemas.plan import Assessment, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
-from transforms.teacher_calls import TeacherCallFn
-from transforms.teachers.base import TeacherError, sampling_fields
-from transforms.teachers.cache import cache_key
-from transforms.teachers.messages import Modality, problem_content, with_data_urls
+from transforms.failures import guarded
+from transforms.teacher_calls import Prompt, TeacherCallFn
+from transforms.teachers.base import TeacherError
+from transforms.teachers.messages import Modality, problem_content
+from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
 
 SCORE_FIELDS = ("vision_score", "text_score", "integration_score")
@@ -96,44 +96,40 @@ def with_judgement(assessment: Assessment, judgement: Judgement, model: str) -> 
 class JudgeFn(TeacherCallFn):
     """(Problem, Assessment) → the same pair with the judge's scores or ``judge_error``."""
 
-    def __init__(self, settings: JudgeSettings, teacher: TeacherSettings, base_url: str, cache_url: str):
-        super().__init__("judge", teacher, base_url, cache_url)
+    def __init__(self, settings: JudgeSettings, endpoint: Endpoint):
+        super().__init__("judge", endpoint)
         self._judge = settings
-        self._modality = teacher.modality
-        self._missing = Metrics.counter("judge", "missing")
 
-    async def _attempt(self, problem: Problem, messages: list[dict], attempt: int) -> Judgement:
-        plan = judge_plan(self._judge, attempt)
-        key = cache_key(self.teacher.model, messages, {**sampling_fields(plan), "response_format": RESPONSE_FORMAT}, attempt)
-        completion, _ = await self.fetch(key, with_data_urls(messages, problem), plan, RESPONSE_FORMAT)
-        return parse_judgement(completion.content)
+    async def _attempt(self, prompt: Prompt, attempt: int) -> Judgement:
+        answer = await self.ask(prompt, judge_plan(self._judge, attempt), attempt, RESPONSE_FORMAT)
+        return parse_judgement(answer.completion.content)
 
     async def _assess(self, problem: Problem, assessment: Assessment) -> tuple[Problem, Assessment]:
-        messages = judge_messages(problem, self._modality)
+        prompt = Prompt(judge_messages(problem, self.endpoint.settings.modality), problem)
         error = "no_attempt"
         for attempt in range(self._judge.attempts):
             try:
-                judgement = await self._attempt(problem, messages, attempt)
+                judgement = await self._attempt(prompt, attempt)
             except ValidationError as exc:
                 error = f"malformed_judgement: {exc.errors()[0]['msg']}"[:300]
                 continue
             except TeacherError as exc:
                 error = f"teacher_{exc.reason}: {exc.detail}"[:300]
                 break
-            return problem, with_judgement(assessment, judgement, self.teacher.model)
-        self._missing.inc()
-        return problem, dataclasses.replace(assessment, judge_model=self.teacher.model, judge_error=error)
+            return problem, with_judgement(assessment, judgement, self.model)
+        self.count("missing")
+        return problem, dataclasses.replace(assessment, judge_model=self.model, judge_error=error)
 
     def process(self, pair: tuple[Problem, Assessment]):
-        yield from self.submit(self._assess(*pair))
+        yield from self.submit(self._assess(*pair), pair)
 
 
 class Judge(beam.PTransform):
     """(Problem, Assessment) pairs → the same pairs, judged (raw 1–5 scores or a recorded failure)."""
 
-    def __init__(self, settings: JudgeSettings, teacher: TeacherSettings, base_url: str, cache_url: str):
+    def __init__(self, settings: JudgeSettings, endpoint: Endpoint):
         super().__init__()
-        self._fn = JudgeFn(settings, teacher, base_url, cache_url)
+        self._fn = JudgeFn(settings, endpoint)
 
     def expand(self, pairs):
-        return pairs | "Judge" >> beam.ParDo(self._fn)
+        return pairs | "Judge" >> guarded("judge", beam.ParDo(self._fn))

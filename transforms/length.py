@@ -21,11 +21,13 @@ import math
 from typing import Literal
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 from pydantic import Field, model_validator
 
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.failures import guarded
 
 PromptStyle = Literal["concise", "standard", "thorough"]
 
@@ -149,9 +151,14 @@ class PlanLength(beam.PTransform):
 
     def expand(self, assessed):
         settings = self._settings
+        planned, samples = Metrics.counter("plan", "problems"), Metrics.counter("plan", "samples")
 
         def _plan(pair: tuple[Problem, Assessment]) -> PlannedProblem:
             problem, assessment = pair
-            return PlannedProblem(problem=problem, assessment=assessment, plan=plan_for(assessment, settings))
+            plan = plan_for(assessment, settings)
+            planned.inc()
+            samples.inc(plan.n)
+            Metrics.counter("plan", f"band_{plan.band}").inc()
+            return PlannedProblem(problem=problem, assessment=assessment, plan=plan)
 
-        return assessed | "Plan" >> beam.Map(_plan)
+        return assessed | "Plan" >> guarded("plan", beam.Map(_plan))

@@ -1,117 +1,65 @@
 """Validate a SourceRow and turn it into a Problem with normalized, hashed images.
 
-Every failure becomes a dead-letter row naming the reason: ``missing_question``,
-``missing_answer``, ``wrong_type``, ``bad_answer_type``, ``missing_image``,
-``path_outside_root``, ``unreadable_image``, ``decompression_bomb``, ``image_too_small``.
+Field checks are :mod:`transforms.validate`'s, image files are opened by
+:mod:`transforms.confined` (never outside the dataset root), and ids are made unique by
+:mod:`transforms.identity`. Every failure becomes a dead-letter row naming the reason: those
+modules' reasons, ``bad_answer_type``, ``missing_image``, ``unreadable_image``,
+``decompression_bomb``, ``image_too_small``.
 """
 from __future__ import annotations
 
-import json
-import posixpath
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.outputs import RejectRow
 from schemas.problem import ANSWER_TYPES, ImageMeta, ImageRef, Problem
 from schemas.settings import Settings
 from schemas.source import SourceRow
+from transforms import validate
+from transforms.confined import read_image_file, read_remote_image
+from transforms.failures import guarded
+from transforms.identity import DuplicateIds, RepeatedIds, unique_id
 from transforms.images import ImageError, ImageSettings, normalize_image
 from transforms.tags import DEAD_LETTER
+from transforms.validate import LimitSettings, RowError
 from transforms.verifiers import infer_answer_type
 
+__all__ = ["NormalizeProblems", "NormalizeSettings", "RowError", "to_problem"]
+
+
 class NormalizeSettings(Settings):
-    """Row validation: whether a problem needs an image, and the image limits."""
+    """Row validation: whether a problem needs an image, the image and size limits, remote images, duplicate ids.
+
+    ``remote_images`` lets an image path be a URL (read through Beam's FileSystems); off, a URL
+    is ``remote_image``. ``duplicate_ids``: ``dead_letter`` (default) keeps the first row of an
+    id (by file, then row) and dead-letters the others; ``rename`` gives them ``<id>#2``, ``#3`` ….
+    """
 
     require_images: bool = True
     images: ImageSettings = ImageSettings()
+    limits: LimitSettings = LimitSettings()
+    remote_images: bool = False
+    duplicate_ids: DuplicateIds = "dead_letter"
 
 
-class RowError(ValueError):
-    """A row that cannot become a Problem."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-def _text(fields: dict[str, Any], name: str, required: bool) -> str:
-    value = fields.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RowError(f"missing_{name}", f"{name} is empty or missing")
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "answer":
-        return str(value)
-    if not isinstance(value, str):
-        raise RowError("wrong_type", f"{name} must be a string, got {type(value).__name__}")
-    return value.strip()
-
-
-def _choices(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise RowError("wrong_type", f"choices is a string that is not a JSON list: {exc}") from exc
-    if not isinstance(value, list) or not all(isinstance(c, (str, int, float)) for c in value):
-        raise RowError("wrong_type", "choices must be a list of strings")
-    return [str(c) for c in value]
-
-
-def _metadata(value: Any) -> str:
-    if value is None:
-        return "{}"
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise RowError("wrong_type", f"metadata is not valid JSON: {exc}") from exc
-        return value
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    raise RowError("wrong_type", f"metadata must be an object or a JSON string, got {type(value).__name__}")
-
-
-def resolve_image_path(root: str | None, rel: str) -> str:
-    """``rel`` joined to ``root``; raises ``path_outside_root`` if it escapes the root."""
-    if root is None:
-        raise RowError("path_outside_root", f"{rel}: this source has no image root")
-    if rel.startswith("/") or "://" in rel:
-        raise RowError("path_outside_root", f"{rel}: absolute paths are not allowed")
-    base = posixpath.normpath(root)
-    full = posixpath.normpath(posixpath.join(base, rel))
-    if not full.startswith(base.rstrip("/") + "/"):
-        raise RowError("path_outside_root", f"{rel} resolves outside {root}")
-    return full
-
-
-def _image_bytes(entry: Any, root: str | None) -> tuple[bytes, str]:
-    if isinstance(entry, dict) and entry.get("bytes"):
-        return entry["bytes"], entry.get("path") or "image"
-    path = entry.get("path") if isinstance(entry, dict) else entry
-    if not isinstance(path, str) or not path:
-        raise RowError("wrong_type", f"image entry must be a path or {{bytes, path}}, got {type(entry).__name__}")
-    full = resolve_image_path(root, path)
-    try:
-        with FileSystems.open(full) as fh:
-            return fh.read(), path
-    except (OSError, IOError) as exc:
-        raise RowError("missing_image", f"{path}: {exc}") from exc
+def _image_bytes(data: bytes | None, path: Any, root: str | None, settings: NormalizeSettings) -> tuple[bytes, str]:
+    if data is not None:  # bytes win: the path is only a name and is never opened
+        return data, path if isinstance(path, str) and path else "image"
+    path = validate.image_path(path, settings.remote_images)
+    if validate.is_url(path):
+        return read_remote_image(path, settings.limits.max_image_bytes), path
+    return read_image_file(root, path, settings.limits.max_image_bytes), path
 
 
 def _images(value: Any, root: str | None, settings: NormalizeSettings) -> tuple[list[ImageRef], list[ImageMeta]]:
-    entries = [] if value is None else value if isinstance(value, list) else [value]
+    entries = validate.image_entries(value, settings.limits)
     if not entries and settings.require_images:
         raise RowError("missing_image", "the row has no image")
     refs, metas = [], []
-    for entry in entries:
-        data, name = _image_bytes(entry, root)
+    for data, path in entries:
+        data, name = _image_bytes(data, path, root, settings)
         try:
             ref, meta = normalize_image(data, name, settings.images)
         except ImageError as exc:
@@ -123,15 +71,16 @@ def _images(value: Any, root: str | None, settings: NormalizeSettings) -> tuple[
 
 def to_problem(row: SourceRow, settings: NormalizeSettings) -> Problem:
     """Validate ``row`` and build its Problem; raises :class:`RowError` with a reason."""
-    f = row.fields
-    question = _text(f, "question", required=True)
-    answer = _text(f, "answer", required=True)
-    choices = _choices(f.get("choices"))
-    answer_type = _text(f, "answer_type", required=False) or infer_answer_type(answer, choices)
+    f, limits = row.fields, settings.limits
+    question = validate.text(f, "question", limits.max_question_chars, required=True, too_long="question_too_long")
+    answer = validate.text(f, "answer", limits.max_answer_chars, required=True, too_long="answer_too_long")
+    choices = validate.choices(f.get("choices"), limits)
+    answer_type = validate.text(f, "answer_type", limits.max_text_chars) or infer_answer_type(answer, choices)
     if answer_type not in ANSWER_TYPES:
-        raise RowError("bad_answer_type", f"answer_type {answer_type!r} is not one of {', '.join(ANSWER_TYPES)}")
+        raise RowError("bad_answer_type", f"answer_type {answer_type[:40]!r} is not one of {', '.join(ANSWER_TYPES)}")
     if answer_type == "multiple_choice" and not choices:
         raise RowError("wrong_type", "a multiple_choice problem needs choices")
+    metadata = validate.metadata(f.get("metadata"), limits)
     images, metas = _images(f.get("images"), row.image_root, settings)
     return Problem(
         id=row.row_id,
@@ -143,10 +92,10 @@ def to_problem(row: SourceRow, settings: NormalizeSettings) -> Problem:
         images=images,
         image_meta=metas,
         choices=choices,
-        subject=_text(f, "subject", required=False),
-        caption=_text(f, "caption", required=False),
-        unit=_text(f, "unit", required=False),
-        metadata=_metadata(f.get("metadata")),
+        subject=validate.text(f, "subject", limits.max_text_chars),
+        caption=validate.text(f, "caption", limits.max_text_chars),
+        unit=validate.text(f, "unit", limits.max_text_chars),
+        metadata=metadata,
     )
 
 
@@ -158,8 +107,9 @@ class NormalizeFn(beam.DoFn):
         self._ok = Metrics.counter("normalize", "problems")
         self._bad = Metrics.counter("normalize", "dead_lettered")
 
-    def process(self, row: SourceRow):
+    def process(self, row: SourceRow, repeated: dict[str, list]):
         try:
+            row = unique_id(row, repeated, self._settings.duplicate_ids)
             problem = to_problem(row, self._settings)
         except RowError as exc:
             self._bad.inc()
@@ -180,4 +130,6 @@ class NormalizeProblems(beam.PTransform):
         self._settings = settings
 
     def expand(self, rows):
-        return rows | "Normalize" >> beam.ParDo(NormalizeFn(self._settings)).with_outputs(DEAD_LETTER, main="problems")
+        repeated = beam.pvalue.AsDict(rows | "RepeatedIds" >> RepeatedIds())
+        return rows | "Normalize" >> guarded(
+            "normalize", beam.ParDo(NormalizeFn(self._settings), repeated).with_outputs(DEAD_LETTER, main="problems"))

@@ -3,22 +3,30 @@
 Each source file is read by one DoFn call (files are listed when the pipeline is built), rows
 are emitted as :class:`SourceRow` with the configured column mapping applied, and the rows read
 per file go to the ``read_counts`` output so the run can prove every row is accounted for.
-A line that is not a JSON object is dead-lettered here; everything else is validated later.
+Lines are parsed safely (:func:`transforms.validate.parse_json_line`; a UTF-8 BOM is skipped,
+a line over ``MAX_LINE_BYTES`` is skipped unread) and a line or id that cannot be used is
+dead-lettered here; fields are validated by normalize. A file that cannot be read (not
+Parquet, truncated, unreadable) is dead-lettered as one row (``<source>/<file>``, reason
+``unreadable_file``) and counted as one row read; rows it yielded before failing stay. Local
+paths are made absolute against the working directory when the pipeline is built.
 """
 from __future__ import annotations
 
-import json
+import os
 import posixpath
 from typing import Any, Iterator, Literal
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.outputs import RejectRow
 from schemas.settings import Settings
 from schemas.source import ReadCount, SourceRow
+from transforms.failures import reason_for
 from transforms.tags import DEAD_LETTER, READ_COUNTS
+from transforms.validate import MAX_LINE_BYTES, RowError, parse_json_line, source_id
 
 FIELDS = ("id", "question", "answer", "answer_type", "images", "choices", "subject", "caption", "unit", "metadata")
 
@@ -43,6 +51,11 @@ class SourceSettings(Settings):
         return self.columns.get(field, field)
 
 
+def absolute(path: str | None) -> str | None:
+    """A local path made absolute against the working directory (URLs unchanged)."""
+    return path if path is None or "://" in path else os.path.abspath(path)
+
+
 def list_files(settings: SourceSettings) -> list[str]:
     """The concrete files a source reads, sorted; raises if there are none."""
     pattern = settings.path
@@ -59,31 +72,46 @@ def map_columns(raw: dict[str, Any], settings: SourceSettings) -> dict[str, Any]
     return {f: raw.get(settings.column(f)) for f in FIELDS}
 
 
-def _iter_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _lines(fh) -> Iterator[bytes | None]:
+    """Lines of a binary stream, each read with a bound; None stands for a line over ``MAX_LINE_BYTES`` (skipped)."""
+    while True:
+        line = fh.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = fh.readline(MAX_LINE_BYTES)
+        yield None
+
+
+def _iter_jsonl(path: str) -> Iterator[tuple[int, dict[str, Any] | None, RowError | None]]:
     with FileSystems.open(path) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            text = line.decode("utf-8", errors="replace").strip()
+        for line_no, line in enumerate(_lines(fh), start=1):
+            if line is None:
+                yield line_no, None, RowError("line_too_long", f"line {line_no} exceeds {MAX_LINE_BYTES} bytes")
+                continue
+            text = line.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
             if not text:
                 continue
             try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield line_no, None, f"line {line_no}: {exc}"
-                continue
-            yield (line_no, obj, "") if isinstance(obj, dict) else (line_no, None, f"line {line_no}: not an object")
+                yield line_no, parse_json_line(text), None
+            except RowError as exc:
+                yield line_no, None, RowError(exc.reason, f"line {line_no}: {exc.detail}")
 
 
-def _iter_parquet(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _iter_parquet(path: str) -> Iterator[tuple[int, dict[str, Any] | None, RowError | None]]:
     with FileSystems.open(path) as fh:
         parquet = pq.ParquetFile(fh)
         index = 0
         for batch in parquet.iter_batches(batch_size=256):
             for row in batch.to_pylist():
                 index += 1
-                yield index, row, ""
+                yield index, row, None
 
 
-def _iter_hf_arrow(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+def _iter_hf_arrow(path: str) -> Iterator[tuple[int, dict[str, Any] | None, RowError | None]]:
     import datasets
 
     table = datasets.Dataset.from_file(path).with_format("arrow")
@@ -91,35 +119,53 @@ def _iter_hf_arrow(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str]
     for batch in table.iter(batch_size=256):
         for row in batch.to_pylist():
             index += 1
-            yield index, row, ""
+            yield index, row, None
 
 
 _READERS = {"jsonl": _iter_jsonl, "parquet": _iter_parquet, "hf_disk": _iter_hf_arrow}
 
 
 class ReadFileFn(beam.DoFn):
-    """Reads one source file into SourceRows; counts rows; dead-letters unparsable lines."""
+    """Reads one source file into SourceRows; counts rows; dead-letters unusable lines and unreadable files."""
 
     def __init__(self, settings: SourceSettings):
         self._settings = settings
+        self._files = Metrics.counter("read", "files")
+        self._rows = Metrics.counter("read", "rows")
+
+    def _row(self, path: str, stem: str, index: int, raw: dict[str, Any] | None, error: RowError | None):
+        s = self._settings
+        fallback = f"{s.name}/{stem}:{index}"
+        try:
+            if error is not None:
+                raise error
+            local_id = source_id(raw.get(s.column("id")))
+            row_id = fallback if local_id is None else f"{s.name}/{local_id}"
+            return SourceRow(row_id=row_id, source=s.name, split=s.split, fields=map_columns(raw, s),
+                             image_root=s.image_root or posixpath.dirname(path), file=path, index=index)
+        except Exception as exc:  # noqa: BLE001 - this row, not the rest of the file, fails
+            reason, detail = (exc.reason, exc.detail) if isinstance(exc, RowError) else (reason_for(type(exc)), repr(exc))
+            return beam.pvalue.TaggedOutput(
+                DEAD_LETTER, RejectRow(row_id=fallback, source=s.name, stage="read", reason=reason, detail=detail))
 
     def process(self, path: str):
         s = self._settings
-        image_root = s.image_root or posixpath.dirname(path)
         stem = posixpath.basename(path).rsplit(".", 1)[0]
         count = 0
-        for index, raw, error in _READERS[s.kind](path):
-            if s.max_rows_per_file is not None and count >= s.max_rows_per_file:
-                break
+        try:
+            for index, raw, error in _READERS[s.kind](path):
+                if s.max_rows_per_file is not None and count >= s.max_rows_per_file:
+                    break
+                count += 1
+                yield self._row(path, stem, index, raw, error)
+        except Exception as exc:  # noqa: BLE001 - the file, not the job, fails
             count += 1
-            local_id = raw.get(s.column("id")) if raw else None
-            row_id = f"{s.name}/{local_id if local_id not in (None, '') else f'{stem}:{index}'}"
-            if raw is None:
-                yield beam.pvalue.TaggedOutput(
-                    DEAD_LETTER, RejectRow(row_id=row_id, source=s.name, stage="read", reason="malformed_row", detail=error)
-                )
-                continue
-            yield SourceRow(row_id=row_id, source=s.name, split=s.split, fields=map_columns(raw, s), image_root=image_root)
+            detail = f"{type(exc).__name__}: {exc} (after {count - 1} rows)"
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
+                row_id=f"{s.name}/{posixpath.basename(path)}", source=s.name, stage="read", reason="unreadable_file",
+                detail=detail, payload=path))
+        self._files.inc()
+        self._rows.inc(count)
         yield beam.pvalue.TaggedOutput(READ_COUNTS, ReadCount(file=path, rows=count))
 
 
@@ -131,9 +177,11 @@ class ReadProblems(beam.PTransform):
         self._settings = settings
 
     def expand(self, pbegin):
-        files = list_files(self._settings)
+        settings = self._settings.model_copy(update={"path": absolute(self._settings.path),
+                                                     "image_root": absolute(self._settings.image_root)})
+        files = list_files(settings)
         return (
             pbegin
             | "ListFiles" >> beam.Create(files)
-            | "ReadFiles" >> beam.ParDo(ReadFileFn(self._settings)).with_outputs(DEAD_LETTER, READ_COUNTS, main="rows")
+            | "ReadFiles" >> beam.ParDo(ReadFileFn(settings)).with_outputs(DEAD_LETTER, READ_COUNTS, main="rows")
         )

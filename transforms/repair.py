@@ -11,17 +11,17 @@ from __future__ import annotations
 import dataclasses
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from pydantic import Field
 
 from schemas.generation import Generation, ProblemChains
 from schemas.plan import SamplingPlan
 from schemas.settings import Settings
+from transforms.failures import guarded
 from transforms.generate import to_generation
-from transforms.teacher_calls import TeacherCallFn
-from transforms.teachers.base import TeacherError, sampling_fields
-from transforms.teachers.cache import cache_key
-from transforms.teachers.messages import problem_content, with_data_urls
+from transforms.teacher_calls import Prompt, TeacherCallFn
+from transforms.teachers.base import TeacherError
+from transforms.teachers.messages import problem_content
+from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
 from transforms.verify import verify_generation
@@ -65,42 +65,41 @@ def repair_messages(chains: ProblemChains, wrong: Generation, modality: str) -> 
 class RepairFn(TeacherCallFn):
     """ProblemChains → the same, with a verified rewrite added where no chain was correct."""
 
-    def __init__(self, settings: RepairSettings, teacher: TeacherSettings, base_url: str, cache_url: str, verify: VerifyConfig):
-        super().__init__("repair", teacher, base_url, cache_url)
+    def __init__(self, settings: RepairSettings, endpoint: Endpoint, verify: VerifyConfig):
+        super().__init__("repair", endpoint)
         self._repair = settings
-        self._modality = teacher.modality
         self._verify = verify
-        self._outcomes = {name: Metrics.counter("repair", name) for name in ("repaired", "still_wrong", "failed")}
 
     async def _rewrite(self, chains: ProblemChains, wrong: Generation) -> ProblemChains:
         plan = repair_plan(chains, self._repair)
-        messages = repair_messages(chains, wrong, self._modality)
-        key = cache_key(self.teacher.model, messages, sampling_fields(plan), plan.first_sample)
+        problem = chains.planned.problem
+        prompt = Prompt(repair_messages(chains, wrong, self.endpoint.settings.modality), problem)
         try:
-            completion, cached = await self.fetch(key, with_data_urls(messages, chains.planned.problem), plan)
+            answer = await self.ask(prompt, plan, plan.first_sample)
         except TeacherError:
-            self._outcomes["failed"].inc()
+            self.count("rewrite_failed")
             return chains
         planned = dataclasses.replace(chains.planned, plan=plan)
-        rewrite = to_generation(planned, plan.first_sample, key, completion, self.teacher.model, cached)
-        verified = verify_generation(dataclasses.replace(rewrite, provenance="repair"), chains.planned.problem, self._verify)
-        self._outcomes["repaired" if verified.verdict.correct else "still_wrong"].inc()
+        rewrite = to_generation(planned, plan.first_sample, answer, self.model)
+        verified = verify_generation(dataclasses.replace(rewrite, provenance="repair"), problem, self._verify)
+        self.count("repaired" if verified.verdict.correct else "still_wrong")
         return dataclasses.replace(chains, generations=[*chains.generations, verified])
 
     def process(self, chains: ProblemChains):
         wrong = needs_repair(chains)
         if wrong is None:
+            self.count("not_needed")
             yield chains
             return
-        yield from self.submit(self._rewrite(chains, wrong))
+        yield from self.submit(self._rewrite(chains, wrong), chains)
 
 
 class RepairChains(beam.PTransform):
     """Verified ProblemChains → the same, wrong-only problems with a verified rewrite added."""
 
-    def __init__(self, settings: RepairSettings, teacher: TeacherSettings, base_url: str, cache_url: str, verify: VerifyConfig):
+    def __init__(self, settings: RepairSettings, endpoint: Endpoint, verify: VerifyConfig):
         super().__init__()
-        self._fn = RepairFn(settings, teacher, base_url, cache_url, verify)
+        self._fn = RepairFn(settings, endpoint, verify)
 
     def expand(self, chains):
-        return chains | "Repair" >> beam.ParDo(self._fn)
+        return chains | "Repair" >> guarded("repair", beam.ParDo(self._fn))

@@ -17,6 +17,7 @@ from apache_beam.metrics import Metrics
 from schemas.outputs import RejectRow
 from schemas.plan import Assessment
 from schemas.problem import Problem
+from transforms.failures import guarded
 from transforms.judge import SCORE_FIELDS
 from transforms.tags import DROPPED
 
@@ -98,4 +99,4 @@ class ScaleScores(beam.PTransform):
 
     def expand(self, pairs):
         ranges = pairs | "Assessments" >> beam.Map(lambda pair: pair[1]) | "ScoreRanges" >> beam.CombineGlobally(ScoreRangeFn())
-        return pairs | "Normalize" >> beam.ParDo(self._fn, beam.pvalue.AsSingleton(ranges)).with_outputs(DROPPED, main="pairs")
+        return pairs | "Normalize" >> guarded("judge", beam.ParDo(self._fn, beam.pvalue.AsSingleton(ranges)).with_outputs(DROPPED, main="pairs"))

@@ -20,6 +20,7 @@ from pydantic import Field
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.settings import Settings
+from transforms.failures import guarded
 from transforms.rows import preference_row, rl_row, sft_row
 from transforms.tags import DROPPED
 
@@ -130,4 +131,4 @@ class SelectChains(beam.PTransform):
         self._settings = settings
 
     def expand(self, chains):
-        return chains | "Select" >> beam.ParDo(_SelectFn(self._settings)).with_outputs(RL, PREFERENCE, DROPPED, main="sft")
+        return chains | "Select" >> guarded("select", beam.ParDo(_SelectFn(self._settings)).with_outputs(RL, PREFERENCE, DROPPED, main="sft"))

@@ -1,17 +1,42 @@
-"""A DoFn base for stages that call a teacher: concurrent calls on a private event loop.
+"""A DoFn base for stages that call a teacher: one ask path, concurrent calls on a private event loop.
 
 Each DoFn instance runs an asyncio loop in a background thread. ``process`` of a subclass hands
-one coroutine per element to :meth:`TeacherCallFn.submit`; at most ``max_in_flight`` teacher
-calls run at once (:meth:`TeacherCallFn.call`), and an element's output is emitted as soon as its
-coroutine finishes, not when a batch does. Bundles end only when their work is done. Retries,
-requests, tokens, latency and failures by reason go to Beam counters under the stage's namespace.
+one coroutine per element to :meth:`TeacherCallFn.submit` (a coroutine that raises becomes that
+element's dead letter on ``failures.FAILED``, as a guarded ParDo's would); an element's output is emitted as
+soon as its coroutine finishes, not when a batch does, and bundles end only when their work is
+done. Inside the coroutine, :meth:`TeacherCallFn.ask` is the one way to the teacher: cache key →
+cache → call (at most ``max_in_flight`` at once) → store.
+
+Elements in and out, requests, retries, cache hits and misses, tokens, failures by reason and
+request latency (a distribution, plus counters per :data:`LATENCY_BOUNDS_MS` bucket for
+quantiles: Beam's histogram metric is not returned by the FnApiRunner's metric query) go to Beam
+metrics under the stage's namespace. Beam records a metric only on the thread running the
+bundle, so code on the event loop counts with :meth:`TeacherCallFn.count`, which the bundle's
+thread hands on to Beam as results are collected.
+
+A new teacher-call stage is a prompt and a parse on top of it::
+
+    class ScoreFn(TeacherCallFn):
+        def __init__(self, endpoint: Endpoint):
+            super().__init__("score", endpoint)
+
+        async def _score(self, chains: ProblemChains) -> ProblemChains:
+            answer = await self.ask(Prompt(score_messages(chains), chains.planned.problem), SCORE_PLAN,
+                                    response_format=SCORE_FORMAT)   # raises TeacherError when it fails for good
+            return with_score(chains, parse_score(answer.completion.content))
+
+        def process(self, chains: ProblemChains):
+            yield from self.submit(self._score(chains), chains)   # a RejectRow result goes to the dead letters
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
+import functools
 import threading
 from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -20,90 +45,147 @@ from apache_beam.transforms.window import GlobalWindows
 
 from schemas.outputs import RejectRow
 from schemas.plan import SamplingPlan
+from schemas.problem import Problem
+from transforms.failures import FAILED, Caught, settle
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.base import Completion, Teacher
-from transforms.teachers.cache import ResponseCache
-from transforms.teachers.openai_http import OpenAIChatTeacher
-from transforms.teachers.settings import TeacherSettings
+from transforms.teachers.cache import ResponseCache, from_entry, request_key, to_entry
+from transforms.teachers.messages import with_data_urls
+from transforms.teachers.registry import Endpoint, create_teacher
 
-COUNTERS = ("requests", "retries", "cache_hits", "cache_misses", "tokens_in", "tokens_out", "failed")
+LATENCY_BOUNDS_MS = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 60_000, 120_000, 300_000)
+LATENCY_BUCKET_PREFIX = "latency_ms_le_"
 
 
-def make_teacher(settings: TeacherSettings, base_url: str | None) -> Teacher:
-    """The backend the settings name (``base_url`` is the server's, unused by the in-process engine)."""
-    if settings.backend == "vllm":
-        from transforms.teachers.vllm_engine import VllmEngineTeacher  # imports vllm: only where it runs
+def latency_bucket(ms: int) -> str:
+    """The counter a request of ``ms`` milliseconds counts under (``latency_ms_le_<bound>``, ``…_le_inf``)."""
+    bound = next((b for b in LATENCY_BOUNDS_MS if ms <= b), "inf")
+    return f"{LATENCY_BUCKET_PREFIX}{bound}"
 
-        return VllmEngineTeacher(settings)
-    if base_url is None:
-        raise ValueError("teacher.backend openai needs a base_url")
-    return OpenAIChatTeacher(settings, base_url)
+
+@dataclass
+class Prompt:
+    """Chat messages as they are keyed (images as ``mmcot-image:`` references) and the problem whose images they name."""
+
+    messages: list[dict[str, Any]]
+    problem: Problem | None = None
+
+    @functools.cached_property
+    def sent(self) -> list[dict[str, Any]]:
+        """The messages as sent: image references replaced by data URLs (encoded once per prompt)."""
+        return self.messages if self.problem is None else with_data_urls(self.messages, self.problem)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The teacher's completion for one ask, its cache key, and whether it came from the cache."""
+
+    completion: Completion
+    key: str
+    cached: bool
 
 
 class TeacherCallFn(beam.DoFn):
-    """Base DoFn: subclasses submit coroutines from ``process`` and turn results into outputs in ``emit``.
+    """Base DoFn: subclasses submit coroutines from ``process`` that :meth:`ask`; results are emitted via :meth:`emit`.
 
     A result that is a :class:`RejectRow` goes to the dead-letter output (counted by reason);
     anything else goes to the main output.
     """
 
-    def __init__(self, namespace: str, settings: TeacherSettings, base_url: str | None, cache_url: str):
+    def __init__(self, namespace: str, endpoint: Endpoint):
         self._namespace = namespace
-        self._settings = settings
-        self._base_url = base_url
-        self._cache_url = cache_url
-        self.counters = {name: Metrics.counter(namespace, name) for name in COUNTERS}
+        self.endpoint = endpoint
         self._latency = Metrics.distribution(namespace, "latency_ms")
+
+    @property
+    def model(self) -> str:
+        """The teacher model's name (recorded with every result, part of every cache key)."""
+        return self.endpoint.settings.model
 
     def setup(self):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"mmcot-{self._namespace}", daemon=True)
         self._thread.start()
         self.teacher = self._run(self._make_teacher())
-        self.cache = ResponseCache(self._cache_url)
+        self.cache = ResponseCache(self.endpoint.cache_url)
         self._reported_retries = 0
         self.failed = 0
+        self._tally_lock = threading.Lock()
+        self._tally: collections.Counter[str] = collections.Counter()
+        self._latencies: list[int] = []
 
     async def _make_teacher(self) -> Teacher:
-        self._sem = asyncio.Semaphore(self._settings.max_in_flight)
-        return make_teacher(self._settings, self._base_url)
+        self._sem = asyncio.Semaphore(self.endpoint.settings.max_in_flight)
+        return create_teacher(self.endpoint.settings)
 
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    async def call(self, messages: list[dict[str, Any]], plan: SamplingPlan, key: str,
-                   response_format: dict[str, Any] | None = None) -> Completion:
-        """One teacher call under the in-flight bound; the completion is cached under ``key``."""
+    def key(self, prompt: Prompt, plan: SamplingPlan, sample: int, response_format: dict[str, Any] | None) -> str:
+        """The cache key of one ask."""
+        return request_key(self.model, prompt.messages, plan, sample, response_format,
+                           self.endpoint.settings.request_seed(sample))
+
+    async def ask(self, prompt: Prompt, plan: SamplingPlan, sample: int = 0,
+                  response_format: dict[str, Any] | None = None) -> Answer:
+        """Sample number ``sample`` of ``prompt`` under ``plan``: from the cache, else from the teacher (then cached).
+
+        ``response_format`` constrains the output (an OpenAI ``response_format``, e.g. a JSON
+        schema). Raises :class:`~transforms.teachers.base.TeacherError` when the call fails for good.
+        """
+        key = self.key(prompt, plan, sample, response_format)
+        entry = await asyncio.to_thread(self.cache.get, key)
+        completion = None if entry is None else from_entry(entry)
+        self.count("cache_misses" if completion is None else "cache_hits")
+        if completion is not None:
+            return Answer(completion, key, cached=True)
+        completion = await self._send(prompt.sent, plan, response_format, sample)
+        await asyncio.to_thread(self.cache.put, key, to_entry(completion))
+        return Answer(completion, key, cached=False)
+
+    async def _send(self, messages: list[dict[str, Any]], plan: SamplingPlan,
+                    response_format: dict[str, Any] | None, sample: int) -> Completion:
+        """The one place a request leaves this DoFn, under the in-flight bound.
+
+        A per-endpoint rate limit (requests or tokens per second across the endpoint's DoFns)
+        would be acquired here, next to the semaphore.
+        """
         async with self._sem:
-            completion = await self.teacher.complete(messages, plan, response_format)
-        await asyncio.to_thread(self.cache.put, key, completion.__dict__)
-        self.counters["requests"].inc()
-        self.counters["tokens_in"].inc(completion.prompt_tokens)
-        self.counters["tokens_out"].inc(completion.completion_tokens)
-        self._latency.update(int(completion.latency_s * 1000))
+            completion = await self.teacher.complete(messages, plan, response_format, sample)
+        ms = int(completion.latency_s * 1000)
+        with self._tally_lock:
+            self._tally.update(requests=1, tokens_in=completion.prompt_tokens, tokens_out=completion.completion_tokens)
+            self._tally[latency_bucket(ms)] += 1
+            self._latencies.append(ms)
         return completion
 
-    async def fetch(self, key: str, messages: list[dict[str, Any]], plan: SamplingPlan,
-                    response_format: dict[str, Any] | None = None) -> tuple[Completion, bool]:
-        """The completion cached under ``key``, else a fresh call (then cached); and whether it came from the cache."""
-        completion = await asyncio.to_thread(self.cached, key)
-        if completion is not None:
-            return completion, True
-        return await self.call(messages, plan, key, response_format), False
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the stage's counter ``name`` (from any thread)."""
+        with self._tally_lock:
+            self._tally[name] += n
 
-    def cached(self, key: str) -> Completion | None:
-        """The cached completion for ``key`` (counted as a hit or a miss)."""
-        entry = self.cache.get(key)
-        self.counters["cache_misses" if entry is None else "cache_hits"].inc()
-        return None if entry is None else Completion(**entry)
+    def _report(self) -> None:
+        """Hand what the event loop counted on to Beam (on the bundle's thread)."""
+        with self._tally_lock:
+            tally, self._tally = self._tally, collections.Counter()
+            latencies, self._latencies = self._latencies, []
+        retries = self.teacher.retries
+        tally["retries"] += retries - self._reported_retries
+        self._reported_retries = retries
+        for name, n in tally.items():
+            if n:
+                Metrics.counter(self._namespace, name).inc(n)
+        for ms in latencies:
+            self._latency.update(ms)
 
     def start_bundle(self):
         self._pending: set[concurrent.futures.Future] = set()
 
-    def submit(self, coro: Coroutine) -> Iterator:
-        """Schedule ``coro``; yields the outputs of whatever has finished (blocks while too much is queued)."""
-        self._pending.add(asyncio.run_coroutine_threadsafe(coro, self._loop))
-        while len(self._pending) >= 2 * self._settings.max_in_flight:
+    def submit(self, coro: Coroutine, element: Any) -> Iterator:
+        """Schedule ``coro`` (the work for ``element``); yields the outputs of whatever has finished (blocks while too much is queued)."""
+        self.count("in")
+        self._pending.add(asyncio.run_coroutine_threadsafe(settle(coro, element), self._loop))
+        while len(self._pending) >= 2 * self.endpoint.settings.max_in_flight:
             yield from self._collect(wait=True)
         yield from self._collect(wait=False)
 
@@ -119,17 +201,17 @@ class TeacherCallFn(beam.DoFn):
         self._pending -= done
         for future in done:
             result = future.result()
-            if isinstance(result, RejectRow):
-                self.counters["failed"].inc()
+            if isinstance(result, Caught):
+                yield beam.pvalue.TaggedOutput(FAILED, result.dead_letter())
+            elif isinstance(result, RejectRow):
                 self.failed += 1
-                Metrics.counter(self._namespace, f"failed_{result.reason}").inc()
+                self.count("failed")
+                self.count(f"failed_{result.reason}")
                 yield beam.pvalue.TaggedOutput(DEAD_LETTER, result)
             else:
+                self.count("out")
                 yield self.emit(result)
-        delta = self.teacher.retries - self._reported_retries
-        if delta:
-            self.counters["retries"].inc(delta)
-            self._reported_retries += delta
+        self._report()
 
     def finish_bundle(self):
         while self._pending:
@@ -138,6 +220,7 @@ class TeacherCallFn(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(out.tag, GlobalWindows.windowed_value(out.value))
                 else:
                     yield GlobalWindows.windowed_value(out)
+        self._report()
 
     def teardown(self):
         if getattr(self, "_loop", None) is None:

@@ -8,6 +8,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.generation import Generation, ProblemChains
 from schemas.problem import Problem
+from transforms.failures import guarded
 from transforms.verifiers import verify, warm_up
 from transforms.verifiers.config import VerifyConfig
 
@@ -56,4 +57,4 @@ class VerifyChains(beam.PTransform):
         self._config = config
 
     def expand(self, chains):
-        return chains | "Verify" >> beam.ParDo(_VerifyFn(self._config))
+        return chains | "Verify" >> guarded("verify", beam.ParDo(_VerifyFn(self._config)))

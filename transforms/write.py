@@ -3,7 +3,9 @@
 Beam's own ``WriteToParquet`` is not used: on the DaskRunner (Beam 2.77) it wrote no file and
 raised no error in our check. Grouping rows by a stable shard number and
 writing each shard in one DoFn works on every runner. Shards are written to a temporary name
-and renamed, so a half-written shard never looks finished.
+and renamed, so a half-written shard never looks finished. Each row is converted to the set's
+Arrow schema when it is keyed (a guarded step), so a row that cannot be written is that row's
+dead letter, never a failed shard.
 """
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import posixpath
 from typing import Any, Iterable
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.convert import to_row
+from transforms.failures import guarded
 
 BATCH_ROWS = 256
 
@@ -68,14 +72,21 @@ class WriteShards(beam.PTransform):
 
         def _keyed(record) -> tuple[int, dict[str, Any]]:
             row = to_row(record)
+            pa.RecordBatch.from_pylist([row], schema=schema)  # raises here, for this row, if the shard writer would
             return shard_of(str(_field(row, key_field)), n), row
+
+        name = posixpath.basename(directory.rstrip("/"))
+        written_rows, shards = Metrics.counter("write", f"{name}_rows"), Metrics.counter("write", f"{name}_shards")
 
         def _write(keyed: tuple[int, Iterable[dict[str, Any]]]):
             index, rows = keyed
             path = shard_path(directory, split, index, n)
-            yield path, write_shard(path, rows, schema)
+            count = write_shard(path, rows, schema)
+            written_rows.inc(count)
+            shards.inc()
+            yield path, count
 
-        return records | "KeyByShard" >> beam.Map(_keyed) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
+        return records | "KeyByShard" >> guarded("write", beam.Map(_keyed)) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
 
 
 def _field(row: dict[str, Any], dotted: str) -> Any:

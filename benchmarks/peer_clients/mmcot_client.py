@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from common import Clock, arguments, report  # noqa: E402
 from transforms.generate import GenerateChains  # noqa: E402
+from transforms.teachers.registry import Endpoint  # noqa: E402
 from transforms.teachers.settings import TeacherSettings  # noqa: E402
 
 
@@ -24,11 +25,11 @@ def main() -> None:
     args = arguments(__doc__.split("\n\n")[0])
     planned = pickle.loads(args.requests.with_suffix(".pkl").read_bytes())
     cache = args.work / "cache"
-    settings = TeacherSettings(model=args.model, max_in_flight=args.concurrency, timeout_s=3600, cache_url=str(cache))
+    settings = TeacherSettings(model=args.model, base_url=args.base_url, max_in_flight=args.concurrency, timeout_s=3600)
     totals = args.work / "totals.json"
     with Clock() as clock:
         with beam.Pipeline(runner="DirectRunner") as p:
-            chains = p | beam.Create(planned) | GenerateChains(settings, args.base_url, settings.cache_url)
+            chains = p | beam.Create(planned) | GenerateChains(Endpoint(settings, str(cache)))
             _ = (chains.chains
                  | beam.FlatMap(lambda pc: [(1, g.completion_tokens) for g in pc.generations])
                  | beam.CombineGlobally(lambda pairs: [sum(c) for c in zip(*pairs)] if pairs else [0, 0])

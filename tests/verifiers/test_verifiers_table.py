@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -246,7 +245,7 @@ CASES: list[Case] = [
 def run(case: Case):
     # The table checks verdicts, not time: a cold SymPy cache once pushed a correct case past the
     # 0.5 s default budget in CI. The time bound has its own tests (test_verifiers_worst_case).
-    config = dataclasses.replace(case.config or DEFAULT_CONFIG, math_verify_budget_s=10.0)
+    config = (case.config or DEFAULT_CONFIG).model_copy(update={"math_verify_budget_s": 10.0})
     return verify(case.output, case.gold, case.answer_type, list(case.choices) if case.choices else None,
                   reasoning=case.reasoning, finish_reason=case.finish_reason, config=config)
 

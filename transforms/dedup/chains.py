@@ -18,6 +18,7 @@ from apache_beam.metrics import Metrics
 from schemas.generation import Generation, ProblemChains
 from transforms.dedup.settings import ChainDedupSettings
 from transforms.dedup.text import jaccard, shingle_hashes
+from transforms.failures import guarded
 
 
 def duplicate_chains(generations: list[Generation], settings: ChainDedupSettings) -> dict[int, int]:
@@ -57,4 +58,4 @@ class MarkDuplicateChains(beam.PTransform):
         self._settings = settings
 
     def expand(self, chains):
-        return chains | "MarkDuplicates" >> beam.ParDo(_MarkFn(self._settings))
+        return chains | "MarkDuplicates" >> guarded("dedup", beam.ParDo(_MarkFn(self._settings)))

@@ -28,6 +28,7 @@ from schemas.problem import Problem
 from transforms.dedup.images import hamming, hash_chunks, phash_int
 from transforms.dedup.settings import BenchmarkSpec, DecontamSettings
 from transforms.dedup.text import normalize_text, shingles
+from transforms.failures import guarded
 from transforms.images import perceptual_hash
 from transforms.tags import DROPPED
 
@@ -157,4 +158,4 @@ class Decontaminate(beam.PTransform):
         self._settings = settings
 
     def expand(self, problems):
-        return problems | "Match" >> beam.ParDo(_DecontamFn(self._settings)).with_outputs(DROPPED, main="kept")
+        return problems | "Match" >> guarded("dedup", beam.ParDo(_DecontamFn(self._settings)).with_outputs(DROPPED, main="kept"))

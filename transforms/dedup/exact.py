@@ -15,6 +15,7 @@ from schemas.outputs import RejectRow
 from schemas.problem import Problem
 from transforms.dedup.components import survivor_rank
 from transforms.dedup.text import normalize_text
+from transforms.failures import guarded
 from transforms.tags import DROPPED
 
 
@@ -58,7 +59,7 @@ class ExactDedup(beam.PTransform):
     def expand(self, problems):
         return (
             problems
-            | "KeyByContent" >> beam.Map(lambda p: (exact_key(p), p))
+            | "KeyByContent" >> guarded("dedup", beam.Map(lambda p: (exact_key(p), p)))
             | "GroupByContent" >> beam.GroupByKey()
             | "PickSurvivor" >> beam.ParDo(_PickSurvivorFn(self._preferred)).with_outputs(DROPPED, main="kept")
         )

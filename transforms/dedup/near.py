@@ -17,7 +17,10 @@ from transforms.dedup.components import ConnectedComponents, survivor_rank
 from transforms.dedup.exact import duplicate_row
 from transforms.dedup.minhash import Fingerprinter
 from transforms.dedup.settings import DedupSettings
+from transforms.failures import guarded
 from transforms.tags import DROPPED
+
+BY_ID = "by_id"
 
 
 class _FingerprintFn(beam.DoFn):
@@ -31,6 +34,7 @@ class _FingerprintFn(beam.DoFn):
         fp = self._fingerprint(problem, survivor_rank(problem, self._settings.preferred_sources))
         for key in band_keys(fp, self._settings.near_text, self._settings.images):
             yield key, fp
+        yield beam.pvalue.TaggedOutput(BY_ID, (problem.id, problem))  # only a fingerprinted problem joins
 
 
 class _VerifyGroupFn(beam.DoFn):
@@ -80,7 +84,8 @@ class NearDedup(beam.PTransform):
 
     def expand(self, problems):
         s = self._settings
-        keyed = problems | "Fingerprint" >> beam.ParDo(_FingerprintFn(s))
+        fingerprinted = problems | "Fingerprint" >> guarded("dedup", beam.ParDo(_FingerprintFn(s)).with_outputs(BY_ID, main="keyed"))
+        keyed = fingerprinted.keyed
         hot = beam.pvalue.AsDict(
             keyed
             | "BandKeys" >> beam.Keys()
@@ -95,9 +100,8 @@ class NearDedup(beam.PTransform):
             | "Components" >> ConnectedComponents(s.near_text.max_rounds)
             | "ById" >> beam.Map(lambda ns: (ns[0][1], ns[1]))
         )
-        by_id = problems | "KeyById" >> beam.Map(lambda p: (p.id, p))
         return (
-            {"problem": by_id, "survivor": survivors}
+            {"problem": fingerprinted[BY_ID], "survivor": survivors}
             | "JoinSurvivors" >> beam.CoGroupByKey()
             | "Apply" >> beam.ParDo(_ApplyFn(describe(s))).with_outputs(DROPPED, main="kept")
         )

@@ -35,9 +35,10 @@ class Teacher(Protocol):
     retries: int
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None) -> Completion:
+                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
         """Sample one completion for ``messages`` under ``plan`` (constrained by an OpenAI
-        ``response_format`` such as a JSON schema when given); raises TeacherError."""
+        ``response_format`` such as a JSON schema when given); ``sample`` is the sample's number
+        (a seeded request's seed is offset by it). Raises TeacherError."""
         ...
 
     async def aclose(self) -> None:

@@ -1,12 +1,16 @@
 """Response cache: one JSON file per sample, keyed by a content hash, on any fsspec URL.
 
-The key covers the model, the messages (images by hash), the sampling settings that change the
-output, and the sample index, so a rerun or a resumed run only pays for samples it lacks.
-Local writes go to a temporary file and are renamed, so a killed run never leaves a torn entry;
-an unreadable entry counts as a miss.
+The key (:func:`request_key`) covers the model, the messages (images by hash), every sampling
+setting that changes the output, the output constraint and the sample index, so a rerun or a
+resumed run only pays for samples it lacks. An entry is a versioned :class:`Completion`: fields
+it lacks take their defaults and fields this version does not know are ignored, so adding a
+field to ``Completion`` keeps every cache readable (entries without a version, from before
+versioning, have the same layout). Local writes go to a temporary file and are renamed, so a
+killed run never leaves a torn entry; an unreadable entry counts as a miss.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -14,11 +18,42 @@ from typing import Any
 
 import fsspec
 
+from schemas.plan import SamplingPlan
+from transforms.teachers.base import Completion, sampling_fields
+
+ENTRY_VERSION = 1
+_COMPLETION_FIELDS = {f.name for f in dataclasses.fields(Completion)}
+
 
 def cache_key(model: str, messages: list[dict[str, Any]], sampling: dict[str, Any], sample_index: int) -> str:
     """sha256 over a canonical JSON of everything that determines one sample."""
     payload = {"model": model, "messages": messages, "sampling": sampling, "sample_index": sample_index}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def request_key(model: str, messages: list[dict[str, Any]], plan: SamplingPlan, sample: int,
+                response_format: dict[str, Any] | None = None, seed: int | None = None) -> str:
+    """The cache key of one request: every field the backends send from ``plan``, plus the output
+    constraint and the seed when there is one (absent ones leave the key as earlier caches wrote it)."""
+    sampling = sampling_fields(plan)
+    if response_format is not None:
+        sampling["response_format"] = response_format
+    if seed is not None:
+        sampling["seed"] = seed
+    return cache_key(model, messages, sampling, sample)
+
+
+def to_entry(completion: Completion) -> dict[str, Any]:
+    """The cache entry for ``completion``."""
+    return {"version": ENTRY_VERSION, **dataclasses.asdict(completion)}
+
+
+def from_entry(entry: dict[str, Any]) -> Completion | None:
+    """The completion in a cache entry of any version (unknown fields ignored); None when a required one is missing."""
+    try:
+        return Completion(**{k: v for k, v in entry.items() if k in _COMPLETION_FIELDS})
+    except TypeError:
+        return None
 
 
 class ResponseCache:

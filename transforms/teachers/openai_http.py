@@ -93,7 +93,9 @@ class OpenAIChatTeacher:
     The aiohttp session is opened on first use, on the event loop the calls run on.
     """
 
-    def __init__(self, settings: TeacherSettings, base_url: str):
+    def __init__(self, settings: TeacherSettings):
+        if not settings.base_url:
+            raise ValueError("teacher.backend openai needs a base_url")
         self.model = settings.model
         self.retries = 0
         self._settings = settings
@@ -103,7 +105,7 @@ class OpenAIChatTeacher:
             if not key:
                 raise TeacherError("missing_api_key", f"environment variable {settings.api_key_env} is not set")
             headers["Authorization"] = f"Bearer {key}"
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._url = settings.base_url.rstrip("/") + "/chat/completions"
         self._headers = headers
         self._session: aiohttp.ClientSession | None = None
 
@@ -117,11 +119,12 @@ class OpenAIChatTeacher:
         return self._session
 
     def request_body(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                     response_format: dict[str, Any] | None = None) -> dict[str, Any]:
+                     response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
         """The JSON body for one sample."""
         body = {"model": self.model, "messages": messages, "n": 1, **sampling_fields(plan)}
-        if self._settings.send_seed:
-            body["seed"] = self._settings.seed
+        seed = self._settings.request_seed(sample)
+        if seed is not None:
+            body["seed"] = seed
         if response_format is not None:
             body["response_format"] = response_format
         return body
@@ -137,9 +140,9 @@ class OpenAIChatTeacher:
         self.retries += 1
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None) -> Completion:
+                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
         """One completion; raises TeacherError once retries are exhausted or the error is permanent."""
-        body = self.request_body(messages, plan, response_format)
+        body = self.request_body(messages, plan, response_format, sample)
         started = time.monotonic()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.max_attempts),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from schemas.settings import Settings
 
@@ -30,13 +30,14 @@ class EngineSettings(Settings):
 class TeacherSettings(Settings):
     """Where the teacher is and how hard to push it.
 
-    ``backend: openai`` talks to an OpenAI-compatible server at ``base_url`` (None: the embedded
-    teacher, started by the CLI); ``backend: vllm`` loads the model in the worker process
-    (``engine``). ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies
+    ``backend`` names a backend of :mod:`transforms.teachers.registry`: ``openai`` talks to an
+    OpenAI-compatible server at ``base_url`` (None: the embedded teacher, started by the CLI);
+    ``vllm`` loads the model in the worker process (``engine``); ``scripted`` answers from a test's
+    script. ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies
     on concurrent seeded requests; seed the server or engine instead).
     """
 
-    backend: Literal["openai", "vllm"] = "openai"
+    backend: str = "openai"
     base_url: str | None = None
     model: str = "smollm2-135m-instruct"
     modality: Literal["text", "vision"] = "text"
@@ -49,3 +50,15 @@ class TeacherSettings(Settings):
     seed: int = 0
     cache_url: str | None = None
     engine: EngineSettings = EngineSettings()
+
+    def request_seed(self, sample: int) -> int | None:
+        """The seed a request for sample number ``sample`` carries (None unless ``send_seed``)."""
+        return self.seed + sample if self.send_seed else None
+
+    @field_validator("backend")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        from transforms.teachers.registry import backend  # the registry names settings: import it late
+
+        backend(name)
+        return name

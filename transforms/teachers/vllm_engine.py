@@ -198,15 +198,15 @@ class VllmEngineTeacher:
     def __init__(self, settings: TeacherSettings):
         self.model = settings.model
         self.retries = 0  # failures are not transient here: nothing is retried
-        self._seed = settings.seed if settings.send_seed else None
+        self._settings = settings
         self._engine = shared_engine(settings)
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None) -> Completion:
+                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
         """One completion from the engine; raises TeacherError if the engine fails it."""
         started = time.monotonic()
         conversation = await asyncio.to_thread(engine_conversation, messages)
-        future = self._engine.submit(conversation, sampling_params(plan, response_format, self._seed))
+        future = self._engine.submit(conversation, sampling_params(plan, response_format, self._settings.request_seed(sample)))
         try:
             output = await asyncio.wrap_future(future)
         except Exception as exc:

@@ -1,7 +1,9 @@
 """Thresholds for answer verification and the format checks, with documented defaults."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pydantic import Field, field_validator, model_validator
+
+from schemas.settings import Settings
 
 #: Script names ``allowed_scripts`` may hold (ranges live in ``format_checks``).
 KNOWN_SCRIPTS = (
@@ -18,8 +20,7 @@ KNOWN_SCRIPTS = (
 )
 
 
-@dataclass(frozen=True)
-class VerifyConfig:
+class VerifyConfig(Settings):
     """Every threshold :func:`transforms.verifiers.verify` applies.
 
     Reasoning block
@@ -74,50 +75,45 @@ class VerifyConfig:
     allow_implicit_think_open: bool = True
     min_reasoning_chars: int = 1
     # length
-    min_chars: int = 10
+    min_chars: int = Field(default=10, ge=0)
     max_chars: int = 100_000
     # repetition
-    ngram_size: int = 10
-    max_repeated_ngram_share: float = 0.3
-    max_repeated_line_share: float = 0.3
-    min_line_chars: int = 10
-    min_lines: int = 6
+    ngram_size: int = Field(default=10, ge=1)
+    max_repeated_ngram_share: float = Field(default=0.3, ge=0.0, le=1.0)
+    max_repeated_line_share: float = Field(default=0.3, ge=0.0, le=1.0)
+    min_line_chars: int = Field(default=10, ge=1)
+    min_lines: int = Field(default=6, ge=1)
     # language
     allowed_scripts: tuple[str, ...] = ("common", "latin", "greek", "math", "cjk")
-    max_foreign_char_share: float = 0.02
+    max_foreign_char_share: float = Field(default=0.02, ge=0.0, le=1.0)
     # numeric equivalence
-    rel_tol: float = 1e-6
-    abs_tol: float = 1e-9
+    rel_tol: float = Field(default=1e-6, ge=0.0)
+    abs_tol: float = Field(default=1e-9, ge=0.0)
     integer_exact: bool = True
     round_to_gold_decimals: bool = True
     percent_equivalence: bool = True
     # symbolic equivalence (math-verify)
-    math_verify_budget_s: float = 0.5
-    max_math_chars: int = 256
-    max_brace_depth: int = 12
+    math_verify_budget_s: float = Field(default=0.5, gt=0.0)
+    max_math_chars: int = Field(default=256, ge=1)
+    max_brace_depth: int = Field(default=12, ge=1)
     max_exponent: int = 10_000
     max_factorial_arg: int = 1_000
     float_rounding: int = 6
     numeric_precision: int = 15
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "allowed_scripts", tuple(self.allowed_scripts))
-        for name in ("max_repeated_ngram_share", "max_repeated_line_share", "max_foreign_char_share"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
-        for name in ("ngram_size", "min_line_chars", "min_lines", "max_math_chars", "max_brace_depth"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.min_chars < 0 or self.max_chars < self.min_chars:
-            raise ValueError(f"need 0 <= min_chars <= max_chars, got {self.min_chars}, {self.max_chars}")
-        if self.rel_tol < 0 or self.abs_tol < 0:
-            raise ValueError("rel_tol and abs_tol must be >= 0")
-        if self.math_verify_budget_s <= 0:
-            raise ValueError("math_verify_budget_s must be > 0")
-        unknown = set(self.allowed_scripts) - set(KNOWN_SCRIPTS)
+    @field_validator("allowed_scripts")
+    @classmethod
+    def _known_scripts(cls, scripts: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(scripts) - set(KNOWN_SCRIPTS)
         if unknown:
             raise ValueError(f"unknown scripts {sorted(unknown)}; known: {KNOWN_SCRIPTS}")
+        return scripts
+
+    @model_validator(mode="after")
+    def _length_range(self) -> "VerifyConfig":
+        if self.max_chars < self.min_chars:
+            raise ValueError(f"need min_chars <= max_chars, got {self.min_chars}, {self.max_chars}")
+        return self
 
 
 DEFAULT_CONFIG = VerifyConfig()

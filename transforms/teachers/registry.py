@@ -1,0 +1,103 @@
+"""The teacher backends, by the name a config's ``backend:`` gives, and endpoint resolution.
+
+A backend declares whether it talks to a server, how settings that leave a place empty are
+completed (a server URL, a model path: a :class:`Provider` supplied by the launcher fills them),
+and how it is created (``"module:callable"``, imported only where the teacher runs, so naming a
+backend never imports its engine). Adding a backend is its file plus one line in
+:data:`BACKENDS`.
+
+:func:`resolve_endpoint` turns one config section into an :class:`Endpoint`: complete settings
+and the response cache, which is all a teacher-call stage needs.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from transforms.teachers.base import Teacher
+from transforms.teachers.settings import TeacherSettings
+
+
+class Provider(Protocol):
+    """What the launcher supplies for a section that leaves a place empty (``section``, e.g. ``judge.endpoint``,
+    names it in errors)."""
+
+    def server_url(self, settings: TeacherSettings, section: str) -> str:
+        """The base URL of a server for ``settings.model``."""
+        ...
+
+    def model_path(self, settings: TeacherSettings, section: str) -> str:
+        """A local directory holding ``settings.model``'s weights."""
+        ...
+
+
+Resolver = Callable[[TeacherSettings, str, Provider], TeacherSettings]
+
+
+def as_configured(settings: TeacherSettings, section: str, provider: Provider) -> TeacherSettings:
+    """Settings that need nothing filled in."""
+    return settings
+
+
+def fill_server_url(settings: TeacherSettings, section: str, provider: Provider) -> TeacherSettings:
+    """``base_url`` as configured, else the provider's server."""
+    if settings.base_url:
+        return settings
+    return settings.model_copy(update={"base_url": provider.server_url(settings, section)})
+
+
+def fill_model_path(settings: TeacherSettings, section: str, provider: Provider) -> TeacherSettings:
+    """``engine.model_path`` as configured, else the provider's local copy of the model."""
+    if settings.engine.model_path:
+        return settings
+    engine = settings.engine.model_copy(update={"model_path": provider.model_path(settings, section)})
+    return settings.model_copy(update={"engine": engine})
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How one backend runs: ``create`` is ``"module:callable"`` taking complete settings to a Teacher."""
+
+    create: str
+    needs_server: bool = False
+    resolve: Resolver = as_configured
+
+    def make(self, settings: TeacherSettings) -> Teacher:
+        """A Teacher for complete ``settings`` (imports the backend's module)."""
+        module, _, name = self.create.partition(":")
+        return getattr(importlib.import_module(module), name)(settings)
+
+
+BACKENDS: dict[str, Backend] = {
+    "openai": Backend("transforms.teachers.openai_http:OpenAIChatTeacher", needs_server=True, resolve=fill_server_url),
+    "vllm": Backend("transforms.teachers.vllm_engine:VllmEngineTeacher", resolve=fill_model_path),
+    "scripted": Backend("transforms.teachers.scripted:ScriptedTeacher"),
+}
+
+
+def backend(name: str) -> Backend:
+    """The registered backend ``name``; ValueError naming the known ones otherwise."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown backend {name!r} (known: {', '.join(sorted(BACKENDS))})") from None
+
+
+def create_teacher(settings: TeacherSettings) -> Teacher:
+    """The Teacher for complete settings (an :class:`Endpoint`'s)."""
+    return backend(settings.backend).make(settings)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A teacher ready to call: complete settings (URL or model path filled in) and the response cache it uses."""
+
+    settings: TeacherSettings
+    cache_url: str
+
+
+def resolve_endpoint(settings: TeacherSettings, section: str, provider: Provider, cache_url: str) -> Endpoint:
+    """The Endpoint for one config section: its backend fills what the section leaves empty."""
+    return Endpoint(backend(settings.backend).resolve(settings, section, provider), settings.cache_url or cache_url)
