@@ -1,64 +1,77 @@
-"""Scaling of problem dedup (exact + MinHash-LSH near-duplicates in Beam) against datasketch's MinHashLSH.
+"""Problem dedup side by side: mmcot (Beam) against datatrove's MinHash dedup and datasketch's MinHashLSH.
 
-Synthetic problems at each size: templated questions with random numbers (so same-template
-near-misses abound), one image each, of which ``--dup-rate`` are planted duplicates of an
-earlier original — re-spaced and re-cased, lightly paraphrased, image "re-encoded" (1-4 pHash
-bits flipped, new pixel hash), or paraphrased and re-encoded. No image is rendered: problems
-carry precomputed 64-bit perceptual hashes, which is all the dedup stage reads (rendering and
-hashing 10^5 pictures would time the image stage, not dedup).
+The same synthetic problems at each size for every implementation. Half the originals are
+templated siblings — several questions over one shared picture that differ only in their
+numbers or one option and share their answer (the generators of
+:mod:`transforms.synth.duplicates`) — and half are templated questions with random numbers over
+pictures of their own. ``--dup-rate`` of the problems are disguised copies of an earlier
+original: any non-empty combination of re-casing, re-spacing, rewording, re-punctuation,
+equal-valued numbers, shuffled options and a re-encoded picture (1-4 pHash bits flipped, new
+pixel hash). No picture is rendered: problems carry precomputed 64-bit perceptual hashes, which
+is all dedup reads. Ground truth is content (question, picture, option set, answer).
 
-Each size runs in a fresh subprocess (peak RSS is that process's) through ``DedupProblems`` on
-the chosen runner, and then the baseline runs in another: datasketch's single-process
-``MinHashLSH`` over the same shingles, the same exact check on its candidates, and a union-find.
-Prints wall time, peak RSS, the largest band group (what one worker must hold), precision and
-recall per size, and the fitted exponent of time ~ n^k.
+Implementations, each size and each one in a fresh subprocess (peak RSS is that process's, with
+its children), stopped past ``--timeout`` seconds or ``--max-rss-gb`` resident (the machine is shared):
+
+* ``mmcot``: ``DedupProblems`` (exact + near-duplicates with guards) on the chosen Beam runner;
+* ``datasketch``: ``MinHashLSH`` over the question text (normalized, character 5-grams, as mmcot's),
+  the library's usual dedup loop — query each problem against the kept ones, drop it on a hit,
+  else insert it; at each of ``--datasketch-thresholds`` (0.5, its documentation's example, and 0.9);
+* ``datatrove``: its four MinHash stages (signatures, buckets, clusters, filter) on a
+  ``LocalPipelineExecutor`` over the question text, with its defaults (word 5-grams, 14 buckets
+  x 8 hashes, the FineWeb setting; sha1 shingle hashes, since its xxhash path fails with xxhash 4)
+  or ``--datatrove-ngrams``.
+
+Peers see text only: they have no pictures, answers or numbers to compare, which is the point
+of the comparison. Prints wall time, peak RSS, precision (a drop is right when the problem it is
+attributed to — its survivor, for datatrove its cluster's kept document — has the same content)
+and recall over the planted copies, and ``gone``: the share of the copies removed at all,
+whatever they were attributed to.
 
 Run from the repository root::
 
-    PYTHONPATH=. python3 benchmarks/dedup_scaling.py [--sizes 1000 10000 100000] [--runner direct]
+    flock /tmp/mmcot-heavy.lock env PYTHONPATH=. python3 benchmarks/dedup_scaling.py [--sizes 1000 10000 100000]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import apache_beam as beam  # noqa: E402
-import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from datasketch import MinHash, MinHashLSH  # noqa: E402
 
 from pipelines.runners import pipeline_options  # noqa: E402
 from schemas.outputs import REJECT_SCHEMA  # noqa: E402
 from schemas.problem import ImageMeta, Problem  # noqa: E402
 from transforms.dedup import DedupProblems, DedupSettings  # noqa: E402
-from transforms.dedup.candidates import is_near_duplicate  # noqa: E402
-from transforms.dedup.components import spanning_edges  # noqa: E402
-from transforms.dedup.minhash import Fingerprinter, lsh_shape  # noqa: E402
-from transforms.synth.duplicates import paraphrase, respace_recase  # noqa: E402
+from transforms.dedup.text import shingles  # noqa: E402
+from transforms.synth.duplicates import TEMPLATES, recase, renumber, repunctuate, respace, reword, shuffle_options  # noqa: E402
 from transforms.tags import DROPPED  # noqa: E402
 from transforms.write import WriteShards  # noqa: E402
 
-TEMPLATES = (
-    ("A shop sells {a} apples in the morning and {b} apples in the afternoon. How many apples does it sell in total?", "{s}"),
-    ("In the triangle shown, angle A is {a} degrees and angle B is {b} degrees. What is the measure of angle C?", "{t}"),
-    ("What is the area of the rectangle in the figure if its sides are {a} cm and {b} cm long?", "{p}"),
-    ("The bar chart shows {w} sold over {a} days. How many {w} were sold on day {c} if day 1 saw {b}?", "{b}"),
-    ("How many {w} are in the picture if each of the {a} boxes holds {b} of them?", "{p}"),
-    ("The clock shows {a} minutes past {c}. How many minutes are left until the next full hour?", "{m}"),
-    ("Which point on the graph has the largest y-coordinate, given x runs from {a} to {s}?", "{c}"),
+RANDOM_TEMPLATES = (
+    "A shop sells {a} apples in the morning and {b} apples in the afternoon. How many apples does it sell in total?",
+    "In the triangle shown, angle A is {a} degrees and angle B is {b} degrees. What is the measure of angle C?",
+    "What is the area of the rectangle in the figure if its sides are {a} cm and {b} cm long?",
+    "How many {w} are in the picture if each of the {a} boxes holds {b} of them?",
+    "The clock shows {a} minutes past {c}. How many minutes are left until the next full hour?",
 )
 WORDS = ("pears", "marbles", "books", "cups", "stamps", "coins", "shells", "cards", "pencils", "tickets")
-KINDS = ("respaced", "paraphrased", "jpeg", "paraphrased_jpeg")
+TEXT_DISGUISES = {"reword": reword, "renumber": renumber, "repunctuate": repunctuate, "recase": recase, "respace": respace}
+SIBLINGS = 4
 CHUNK = 2000
 
 
@@ -66,137 +79,227 @@ def _rng(*parts: int) -> random.Random:
     return random.Random(hash(parts) & 0xFFFFFFFF)
 
 
+def _meta(rng: random.Random, phash: int) -> ImageMeta:
+    return ImageMeta(512, 384, "PNG", f"{rng.getrandbits(256):064x}", f"{phash:016x}")
+
+
 def original(i: int) -> Problem:
-    """Original problem ``i``: a template filled with random numbers and a random image hash."""
-    rng = _rng(1, i)
-    template, answer = TEMPLATES[i % len(TEMPLATES)]
-    a, b, c = rng.randint(2, 59), rng.randint(2, 99), rng.randint(1, 12)
-    values = dict(a=a, b=b, c=c, w=rng.choice(WORDS), s=a + b, t=180 - a - b, p=a * b, m=60 - a)
-    meta = ImageMeta(512, 384, "PNG", f"{rng.getrandbits(256):064x}", f"{rng.getrandbits(64):016x}")
-    return Problem(id=f"o{i:07d}", source="bench", split="train", question=template.format(**values),
-                   answer=answer.format(**values), answer_type="numeric", image_meta=[meta])
+    """Original ``i``: even blocks of :data:`SIBLINGS` are sibling groups over one picture, odd ones random templates."""
+    block, j = divmod(i, SIBLINGS)
+    rng = _rng(1, block)
+    if block % 2 == 0:
+        name = list(TEMPLATES)[(block // 2) % len(TEMPLATES)]
+        question, choices, answer = list(TEMPLATES[name](rng, SIBLINGS))[j]
+        picture = rng.getrandbits(64)
+    else:
+        rng = _rng(1, block, j)
+        a, b, c = rng.randint(2, 59), rng.randint(2, 99), rng.randint(1, 12)
+        question = RANDOM_TEMPLATES[i % len(RANDOM_TEMPLATES)].format(a=a, b=b, c=c, w=rng.choice(WORDS))
+        choices, answer, picture = [], str(rng.randint(1, 100)), rng.getrandbits(64)
+    return Problem(id=f"o{i:07d}", source="bench", split="train", question=question, answer=answer,
+                   answer_type="multiple_choice" if choices else "numeric", choices=choices,
+                   image_meta=[_meta(_rng(3, picture), picture)])
+
+
+def content(p: Problem) -> str:
+    """What makes two originals the same problem."""
+    return json.dumps([p.question, p.image_meta[0].phash, sorted(p.choices), p.answer if not p.choices else
+                       p.choices[ord(p.answer) - 65]])
 
 
 def duplicate(j: int, n_originals: int) -> tuple[Problem, int]:
-    """Planted duplicate ``j`` and the index of its original."""
+    """Disguised copy ``j`` and the index of its original."""
     rng = _rng(2, j)
     source = rng.randrange(n_originals)
-    base, kind = original(source), KINDS[j % len(KINDS)]
-    question = respace_recase(base.question) if kind == "respaced" else base.question
-    question = paraphrase(question) if kind.startswith("paraphrased") else question
-    meta = base.image_meta[0]
-    if kind.endswith("jpeg"):
+    base = original(source)
+    kinds = rng.sample([*TEXT_DISGUISES, "image", "options"], rng.randint(1, 4))
+    question, choices, answer, meta = base.question, base.choices, base.answer, base.image_meta[0]
+    for kind, change in TEXT_DISGUISES.items():
+        if kind in kinds:
+            question = change(question, rng)
+    if "options" in kinds and choices:
+        choices, answer = shuffle_options(choices, answer, rng)
+    if "image" in kinds:
         flipped = int(meta.phash, 16)
         for bit in rng.sample(range(64), rng.randint(1, 4)):
             flipped ^= 1 << bit
         meta = ImageMeta(meta.width, meta.height, "JPEG", f"{rng.getrandbits(256):064x}", f"{flipped:016x}")
-    return Problem(id=f"d{j:07d}", source="bench", split="train", question=question, answer=base.answer,
-                   answer_type="numeric", image_meta=[meta]), source
+    return Problem(id=f"d{j:07d}", source="bench", split="train", question=question, answer=answer,
+                   answer_type=base.answer_type, choices=choices, image_meta=[meta]), source
 
 
 def dataset_chunk(start: int, n: int, n_originals: int) -> list[Problem]:
-    """Problems ``start`` … ``start + CHUNK`` of the size-``n`` set (originals first, then duplicates)."""
+    """Problems ``start`` … ``start + CHUNK`` of the size-``n`` set (originals first, then copies)."""
     return [original(i) if i < n_originals else duplicate(i - n_originals, n_originals)[0]
             for i in range(start, min(start + CHUNK, n))]
 
 
-def truth(n: int, n_originals: int) -> dict[str, int]:
-    """Problem id → its original's index."""
-    group = {f"o{i:07d}": i for i in range(n_originals)}
-    group.update({f"d{j:07d}": duplicate(j, n_originals)[1] for j in range(n - n_originals)})
+def dataset(n: int, n_originals: int) -> list[Problem]:
+    return [p for start in range(0, n, CHUNK) for p in dataset_chunk(start, n, n_originals)]
+
+
+def truth(n: int, n_originals: int) -> dict[str, str]:
+    """Problem id → its content."""
+    keys = [content(original(i)) for i in range(n_originals)]
+    group = {f"o{i:07d}": key for i, key in enumerate(keys)}
+    group.update({f"d{j:07d}": keys[duplicate(j, n_originals)[1]] for j in range(n - n_originals)})
     return group
 
 
-def scores(drops: list[tuple[str, str]], group: dict[str, int]) -> tuple[float, float]:
-    """Precision of (dropped, survivor) pairs and recall over the planted duplicates."""
+def scores(drops: list[tuple[str, str]], group: dict[str, str]) -> tuple[float, float, float]:
+    """Precision of (dropped, attributed-to) pairs, recall over the drops the content calls for, and the
+    share of those drops made at all, whatever they were attributed to (``gone``)."""
     right = sum(group[row] == group[survivor] for row, survivor in drops)
-    expected = len(group) - len(set(group.values()))
-    return right / max(len(drops), 1), right / max(expected, 1)
+    sizes = Counter(group.values())
+    expected = len(group) - len(sizes)
+    removed = Counter(group[row] for row, _ in drops)
+    gone = sum(min(k, sizes[key] - 1) for key, k in removed.items())
+    return right / max(len(drops), 1), right / max(expected, 1), gone / max(expected, 1)
 
 
-def run_beam(n: int, n_originals: int, runner: str) -> dict:
-    """The Beam dedup on ``n`` problems; returns time, drops and the largest band group."""
+def run_mmcot(n: int, n_originals: int, args) -> list[tuple[str, str]]:
+    """``DedupProblems`` on the Beam runner; problems are generated inside the pipeline in chunks."""
     out = tempfile.mkdtemp(prefix="dedup-bench-")
-    started = time.monotonic()
-    with pipeline_options(["--runner", runner]) as options:
+    with pipeline_options(["--runner", args.runner]) as options:
         p = beam.Pipeline(options=options)
         problems = (p | beam.Create(range(0, n, CHUNK)) | "Spread" >> beam.Reshuffle()
                     | beam.FlatMap(dataset_chunk, n, n_originals))
         deduped = problems | DedupProblems(DedupSettings())
         deduped[DROPPED] | WriteShards(out, REJECT_SCHEMA, "row_id")
-        result = p.run()
-        result.wait_until_finish()
-    wall = time.monotonic() - started
-    sizes = result.metrics().query(MetricsFilter().with_name("band_group_size"))["distributions"]
-    largest = max((d.committed.max for d in sizes if d.committed), default=0)
+        p.run().wait_until_finish()
     rows = [r for f in Path(out).glob("*.parquet") for r in pq.read_table(f, columns=["row_id", "survivor_id"]).to_pylist()]
-    return {"wall_s": wall, "drops": [(r["row_id"], r["survivor_id"]) for r in rows], "largest_group": largest}
+    return [(r["row_id"].split("/")[-1], r["survivor_id"].split("/")[-1]) for r in rows]
 
 
-def run_baseline(n: int, n_originals: int) -> dict:
-    """datasketch's in-memory MinHashLSH, the same exact check on its candidates, and a union-find."""
-    settings = DedupSettings()
+def run_datasketch(n: int, n_originals: int, args) -> list[tuple[str, str]]:
+    """MinHashLSH's dedup loop: query against the kept problems, drop on a hit, else insert."""
+    lsh = MinHashLSH(threshold=args.datasketch_threshold, num_perm=128)
+    drops = []
+    for p in dataset(n, n_originals):
+        m = MinHash(num_perm=128, seed=1)
+        m.update_batch([s.encode() for s in shingles(p.question, "char", 5)])
+        hits = lsh.query(m)
+        if hits:
+            drops.append((p.id, min(hits)))
+        else:
+            lsh.insert(p.id, m)
+    return drops
+
+
+def run_datatrove(n: int, n_originals: int, args) -> list[tuple[str, str]]:
+    """datatrove's four MinHash stages on local executors; drops are attributed to their cluster's kept document."""
+    from datatrove.data import Document
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.hashing import HashConfig
+
+    root = Path(tempfile.mkdtemp(prefix="datatrove-bench-"))
+    # sha1: datatrove 0.10.1's xxhash path passes str, which the installed xxhash 4 refuses
+    config = MinhashConfig(n_grams=args.datatrove_ngrams, hash_config=HashConfig(precision=64, hash_fc="sha1"))
+    docs = [Document(text=p.question, id=p.id) for p in dataset(n, n_originals)]
+    stages = [
+        ([docs, MinhashDedupSignature(output_folder=str(root / "sigs"), config=config)], 1),
+        ([MinhashDedupBuckets(input_folder=str(root / "sigs"), output_folder=str(root / "buckets"), config=config)],
+         config.num_buckets),
+        ([MinhashDedupCluster(input_folder=str(root / "buckets"), output_folder=str(root / "remove"), config=config,
+                              save_cluster_id=True)], 1),
+        ([docs, MinhashDedupFilter(input_folder=str(root / "remove"), load_cluster_ids=True,
+                                   exclusion_writer=JsonlWriter(str(root / "removed"), compression=None)),
+          JsonlWriter(str(root / "kept"), compression=None)], 1),
+    ]
+    for i, (pipeline, tasks) in enumerate(stages):
+        LocalPipelineExecutor(pipeline, tasks=tasks, workers=1, logging_dir=str(root / f"logs{i}")).run()
+
+    def rows(folder: str):
+        return [json.loads(line) for f in sorted((root / folder).glob("*.jsonl")) for line in f.open()]
+
+    cluster_of = lambda r: r["metadata"]["minhash_cluster_id"]  # noqa: E731
+    kept = {cluster_of(r): r["id"] for r in rows("kept") if cluster_of(r) != -1}
+    return [(r["id"], kept.get(cluster_of(r), r["id"])) for r in rows("removed")]
+
+
+IMPLS = {"mmcot": run_mmcot, "datasketch": run_datasketch, "datatrove": run_datatrove}
+
+
+def one(impl: str, n: int, args) -> dict:
+    """Measure one implementation at one size in this process."""
+    n_originals = round(n / (1 + args.dup_rate))
     started = time.monotonic()
-    fingerprint = Fingerprinter(settings.near_text)
-    problems = [p for start in range(0, n, CHUNK) for p in dataset_chunk(start, n, n_originals)]
-    fps = {p.id: fingerprint(p, (0, p.id)) for p in problems}
-    permutations = MinHash(num_perm=settings.near_text.num_perm, seed=settings.near_text.seed).permutations
-    lsh = MinHashLSH(num_perm=settings.near_text.num_perm, params=lsh_shape(settings.near_text))
-    sketches = {}
-    for pid, fp in fps.items():
-        m = MinHash(num_perm=settings.near_text.num_perm, hashfunc=int, permutations=permutations, scheme="affine32")
-        m.update_batch(np.fromiter(sorted(fp.shingles), dtype=np.uint64, count=len(fp.shingles)))
-        sketches[pid] = m
-        lsh.insert(pid, m)
-    pairs = [(fps[a].node, fps[b].node) for a in sorted(fps) for b in lsh.query(sketches[a])
-             if a < b and is_near_duplicate(fps[a], fps[b], settings.near_text, settings.images)]
-    drops = [(node[1], root[1]) for root, node in spanning_edges(pairs)]
-    return {"wall_s": time.monotonic() - started, "drops": drops, "largest_group": n}
-
-
-def one(n: int, dup_rate: float, runner: str, baseline: bool) -> dict:
-    """Measure one size in this process."""
-    n_originals = round(n / (1 + dup_rate))
-    result = run_baseline(n, n_originals) if baseline else run_beam(n, n_originals, runner)
-    precision, recall = scores(result.pop("drops"), truth(n, n_originals))
+    drops = IMPLS[impl](n, n_originals, args)
+    wall = time.monotonic() - started
+    precision, recall, gone = scores(drops, truth(n, n_originals))
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {**result, "n": n, "precision": precision, "recall": recall, "peak_rss_mb": max(own, children) / 1024}
+    return {"impl": impl, "n": n, "wall_s": wall, "peak_rss_mb": max(own, children) / 1024, "drops": len(drops),
+            "precision": precision, "recall": recall, "gone": gone}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--dup-rate", type=float, default=0.2, help="planted duplicates per original")
-    parser.add_argument("--runner", default="direct", help="a runner preset (direct, direct-mp, dask)")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds one size may take before it is reported as cut off")
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--impls", nargs="+", default=list(IMPLS), choices=list(IMPLS))
+    parser.add_argument("--dup-rate", type=float, default=0.2, help="disguised copies per original")
+    parser.add_argument("--runner", default="direct", help="mmcot's runner preset (direct, direct-mp, dask)")
+    parser.add_argument("--datasketch-thresholds", type=float, nargs="+", default=[0.5, 0.9])
+    parser.add_argument("--datasketch-threshold", type=float, default=0.5, help=argparse.SUPPRESS)
+    parser.add_argument("--datatrove-ngrams", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=600, help="seconds one implementation may take at one size")
+    parser.add_argument("--max-rss-gb", type=float, default=10, help="resident memory one implementation may use")
+    parser.add_argument("--one", nargs=2, metavar=("IMPL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.dup_rate, args.runner, args.baseline)))
+        print(json.dumps(one(args.one[0], int(args.one[1]), args)))
         return
-    rows = {"beam": [], "baseline": []}
-    print(f"runner {args.runner}, duplicate rate {args.dup_rate}, settings {DedupSettings().near_text.model_dump()}")
-    print(f"{'impl':<9}{'n':>8}{'wall s':>9}{'peak MB':>9}{'largest group':>15}{'precision':>11}{'recall':>8}")
+    print(f"duplicate rate {args.dup_rate}; mmcot: runner {args.runner}, {DedupSettings().near_text.model_dump()}, "
+          f"images {DedupSettings().images.model_dump()}; datasketch: char 5-grams, num_perm 128, thresholds "
+          f"{args.datasketch_thresholds}; datatrove: word {args.datatrove_ngrams}-grams, 14 buckets x 8 hashes, sha1")
+    print(f"{'impl':<15}{'n':>8}{'wall s':>9}{'peak MB':>9}{'dropped':>9}{'precision':>11}{'recall':>8}{'gone':>8}")
+    passthrough = ["--dup-rate", str(args.dup_rate), "--runner", args.runner, "--datatrove-ngrams", str(args.datatrove_ngrams)]
+    runs = [(f"{impl} {t}" if impl == "datasketch" else impl, impl, ["--datasketch-threshold", str(t)])
+            for impl in args.impls for t in (args.datasketch_thresholds if impl == "datasketch" else [0])]
     for n in args.sizes:
-        for impl in rows:
-            cmd = [sys.executable, __file__, "--one", str(n), "--dup-rate", str(args.dup_rate), "--runner", args.runner]
-            try:
-                out = subprocess.run(cmd + (["--baseline"] if impl == "baseline" else []), capture_output=True, text=True,
-                                     check=True, timeout=args.timeout)
-            except subprocess.TimeoutExpired:
-                print(f"{impl:<9}{n:>8}  cut off after {args.timeout:.0f} s", flush=True)
+        for label, impl, extra in runs:
+            cmd = [sys.executable, __file__, "--one", impl, str(n), *passthrough, *extra]
+            r, stopped = _watched(cmd, args.timeout, args.max_rss_gb)
+            if stopped:
+                print(f"{label:<15}{n:>8}  {stopped}", flush=True)
                 continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            rows[impl].append(r)
-            print(f"{impl:<9}{n:>8}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9.0f}{r['largest_group']:>15}"
-                  f"{r['precision']:>11.4f}{r['recall']:>8.4f}", flush=True)
-    for impl, results in rows.items():
-        if len(results) > 1:
-            k = np.polyfit(np.log([r["n"] for r in results]), np.log([r["wall_s"] for r in results]), 1)[0]
-            print(f"{impl}: time ~ n^{k:.2f} over n = {[r['n'] for r in results]}")
+            print(f"{label:<15}{n:>8}{r['wall_s']:>9.1f}{r['peak_rss_mb']:>9.0f}{r['drops']:>9}"
+                  f"{r['precision']:>11.4f}{r['recall']:>8.4f}{r['gone']:>8.4f}", flush=True)
 
+
+def _tree_rss_gb(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants (from /proc), in GB."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * resource.getpagesize()
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 2**30
+
+
+def _watched(cmd: list[str], timeout: float, max_rss_gb: float) -> tuple[dict | None, str]:
+    """Run one measurement; stop it past ``timeout`` seconds or ``max_rss_gb`` (the machine is shared)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    started = time.monotonic()
+    while proc.poll() is None:
+        elapsed = time.monotonic() - started
+        reason = (f"cut off after {timeout:.0f} s" if elapsed > timeout else
+                  f"stopped above {max_rss_gb:.0f} GB resident after {elapsed:.0f} s" if _tree_rss_gb(proc.pid) > max_rss_gb else "")
+        if reason:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None, reason
+        time.sleep(1)
+    out = proc.stdout.read()
+    if proc.returncode:
+        return None, f"failed (exit {proc.returncode})"
+    return json.loads(out.strip().splitlines()[-1]), ""
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,9 @@
 Generates a mixed, seeded set of outputs (multiple choice, numeric, expression), each with a
 reasoning block of about ``--reasoning-chars`` characters and a final answer in one of the usual
 forms (boxed, ``Answer:`` line, bold letter, option text, units, percent, thousands separators,
-fractions vs decimals, equivalent algebraic forms), about 30 % of them wrong, and times
+fractions vs decimals, equivalent algebraic forms; R1V's ``<answer>`` blocks, AMC-style boxed
+letters, quantities whose units pint converts, angles in degrees against radians), about 30 % of
+them wrong, and times
 ``verify`` on each, after a warm-up that is not timed.
 
 Run from the repository root::
@@ -78,14 +80,17 @@ def multiple_choice(rng: random.Random, chars: int) -> tuple:
         f"So the correct option is {said}.",
         f"\\boxed{{\\text{{({said})}}}}",
         f"The answer is \\boxed{{{choices[idx]}}}.",
+        f"<answer>\\boxed{{{said}}}</answer>",
+        f"\\boxed{{\\textbf{{({said})}}\\ {choices[idx]}}}",
     ))
-    return wrap(rng, final, chars), gold, "multiple_choice", choices
+    return wrap(rng, final, chars), gold, "multiple_choice", choices, ""
 
 
 def numeric(rng: random.Random, chars: int) -> tuple:
-    kind = rng.randrange(6)
+    kind = rng.randrange(8)
     wrong = rng.random() < 0.3
     n = rng.randint(2, 999)
+    unit = ""
     if kind == 0:
         gold, said = str(n), str(n + (1 if wrong else 0))
     elif kind == 1:  # fraction vs decimal
@@ -97,11 +102,18 @@ def numeric(rng: random.Random, chars: int) -> tuple:
     elif kind == 4:  # thousands separators and currency
         m = n * 1000 + rng.randint(0, 999)
         gold, said = str(m), f"\\${m + (10 if wrong else 0):,}"
-    else:  # decimals to the gold's precision
+    elif kind == 5:  # decimals to the gold's precision
         x = rng.uniform(1, 100)
         gold, said = f"{x:.2f}", f"{x + (0.3 if wrong else 0):.5f}"
-    final = rng.choice((f"The answer is \\boxed{{{said}}}.", f"Final Answer: ${said}$", f"**Answer:** {said}"))
-    return wrap(rng, final, chars), gold, "numeric", None
+    elif kind == 6:  # a quantity in another unit (pint converts), sometimes in the problem's unit field
+        gold, said = (f"{n} m", f"{n * 100 + (7 if wrong else 0)} cm") if rng.random() < 0.5 else (str(n), f"{n}{'' if wrong else '0'}00 \\text{{ mm}}")
+        unit = "" if gold.endswith("m") else "m"
+    else:  # an angle in degrees against radians
+        k = rng.choice((2, 3, 4, 6))
+        gold, said = f"{180 // k}^\\circ", f"\\frac{{\\pi}}{{{k + (1 if wrong else 0)}}}"
+    final = rng.choice((f"The answer is \\boxed{{{said}}}.", f"Final Answer: ${said}$", f"**Answer:** {said}",
+                        f"<answer>{said}</answer>"))
+    return wrap(rng, final, chars), gold, "numeric", None, unit
 
 
 def expression(rng: random.Random, chars: int) -> tuple:
@@ -121,7 +133,7 @@ def expression(rng: random.Random, chars: int) -> tuple:
     if wrong:
         said = said + "+1"
     final = rng.choice((f"The answer is \\boxed{{{said}}}.", f"Final Answer: ${said}$"))
-    return wrap(rng, final, chars), gold, "expression", None
+    return wrap(rng, final, chars), gold, "expression", None, ""
 
 
 GENERATORS = {"multiple_choice": multiple_choice, "numeric": numeric, "expression": expression}
@@ -139,9 +151,9 @@ def run(cases: list[tuple]) -> dict:
     latencies, correct = [], 0
     try:
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        for output, gold, answer_type, choices in cases:
+        for output, gold, answer_type, choices, unit in cases:
             t0 = time.perf_counter()
-            verdict = verify(output, gold, answer_type, choices, finish_reason="stop")
+            verdict = verify(output, gold, answer_type, choices, finish_reason="stop", **({"unit": unit} if unit else {}))
             latencies.append(time.perf_counter() - t0)
             correct += verdict.correct
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

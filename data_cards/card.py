@@ -11,10 +11,11 @@ from data_cards.examples import EXAMPLES_DIR, Example, write_examples
 from data_cards.funnel import funnel_section
 from data_cards.metadata import OutputSet, card_data, loadable, output_sets
 from data_cards.plots import PLOTS_DIR
+from data_cards.trainers import DATASET_INFO, trainers_section, write_dataset_info
 from schemas.manifest import Manifest
 from schemas.output_sets import DESCRIPTIONS
 
-CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR)  # what a run writes besides its output sets
+CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR, DATASET_INFO)  # what a run writes besides its output sets
 
 CITATIONS = """```bibtex
 @article{peng2025skyworkr1v,
@@ -99,6 +100,19 @@ def _making(manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
+def _curriculum(manifest: Manifest) -> str:
+    c = manifest.curriculum
+    if c is None or not c.shards:
+        return ""
+    lines = [f"\n### RL curriculum\n\n`rl` and `rl_trl` rows are written {c.description} (`select.rl_order: {c.order}`), "
+             "across shards in file order; `extra_info.index` is each row's place in that order. Train without shuffling "
+             "(verl `data.shuffle=False`, shards listed in order) to follow it.\n",
+             "| shard | rows | index | pass rate | difficulty |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| `{r.path}` | {r.rows} | {r.first_index}–{r.last_index} | {r.min_pass_rate:.3f}–{r.max_pass_rate:.3f} | "
+              f"{r.min_difficulty:.3f}–{r.max_difficulty:.3f} |" for r in c.shards]
+    return "\n".join(lines)
+
+
 def _q(quantiles) -> str:
     return " / ".join("–" if v is None else f"{v:g}" for v in (quantiles.p10, quantiles.p50, quantiles.p90))
 
@@ -151,9 +165,14 @@ multimodal reasoning models.
 
 {_contents(sets)}
 
+## Train on it
+
+{trainers_section()}
+
 ## How it was made
 
 {_making(manifest)}
+{_curriculum(manifest)}
 
 ### Funnel
 
@@ -200,6 +219,7 @@ def write_card(out_dir: str, manifest: Manifest, repo_id: str | None = None) -> 
     """Write ``README.md`` and its example images into ``out_dir``; return the card's path."""
     sets = output_sets(out_dir, manifest)
     examples = write_examples(out_dir, manifest, [s.name for s in sets])
+    write_dataset_info(out_dir, manifest)
     fs, root = fsspec.core.url_to_fs(out_dir)
     path = posixpath.join(root, "README.md")
     with fs.open(path, "w") as fh:

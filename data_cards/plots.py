@@ -25,6 +25,7 @@ class ChainLengths:
     difficulty: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     correct: list[bool] = field(default_factory=list)
+    unverifiable: list[bool] = field(default_factory=list)
     truncated: list[bool] = field(default_factory=list)
     repaired: list[bool] = field(default_factory=list)
     kept_band: list[str] = field(default_factory=list)

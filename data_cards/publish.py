@@ -9,6 +9,7 @@ from pathlib import Path
 from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, constants
 
 from data_cards.examples import EXAMPLES_DIR
+from data_cards.trainers import DATASET_INFO
 from schemas.manifest import Manifest
 
 REPO_TYPE = "dataset"
@@ -78,9 +79,11 @@ def check_output(out_dir: Path, manifest: Manifest) -> None:
 
 def plan_publish(out_dir: Path, manifest: Manifest, repo_id: str, revision: str = "main",
                  private: bool = False) -> PublishPlan:
-    """The card, manifest, shards, plots and example images as one commit's files (check the output first)."""
+    """The card, manifest, shards, plots, example images and LLaMA-Factory's dataset_info.json (runs older than it
+    have none) as one commit's files (check the output first)."""
     examples = sorted(p.relative_to(out_dir).as_posix() for p in (out_dir / EXAMPLES_DIR).glob("*") if p.is_file())
-    rel_paths = ["README.md", "manifest.json", *(s.path for s in manifest.shards), *manifest.plots, *examples]
+    dataset_info = [DATASET_INFO] if (out_dir / DATASET_INFO).is_file() else []
+    rel_paths = ["README.md", "manifest.json", *dataset_info, *(s.path for s in manifest.shards), *manifest.plots, *examples]
     missing = [p for p in rel_paths if not (out_dir / p).is_file()]
     if missing:
         raise PublishRefused(f"refusing to publish {out_dir}: missing " + ", ".join(missing))

@@ -23,12 +23,14 @@ def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> Cha
     kept = pa.concat_tables(kept_rows) if kept_rows else pa.table({c: [] for c in KEPT_COLUMNS})
     band_of = dict(zip(gens["problem_id"].to_pylist(), pc.struct_field(gens["sampling"], "band").to_pylist()))
     kept_ids = kept["id"].to_pylist()
+    unverifiable = verdict_field(gens, "unverifiable")
     return ChainLengths(
         problem_id=gens["problem_id"].to_pylist(),
         band=pc.struct_field(gens["sampling"], "band").to_pylist(),
         difficulty=gens["difficulty"].to_pylist(),
         tokens=gens["completion_tokens"].to_pylist(),
         correct=pc.fill_null(pc.struct_field(gens["verdict"], "correct"), False).to_pylist(),
+        unverifiable=[False] * gens.num_rows if unverifiable is None else pc.fill_null(unverifiable, False).to_pylist(),
         truncated=pc.equal(gens["finish_reason"], "length").to_pylist(),
         repaired=(pc.equal(gens["provenance"], "repair").to_pylist() if "provenance" in gens.column_names
                   else [False] * gens.num_rows),
@@ -36,6 +38,13 @@ def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> Cha
         kept_difficulty=kept["difficulty"].to_pylist(),
         kept_tokens=kept["completion_tokens"].to_pylist(),
     )
+
+
+def verdict_field(gens: pa.Table, name: str) -> pa.ChunkedArray | None:
+    """One field of every chain's verdict; None when the verdicts lack it (runs written before it existed)."""
+    if gens["verdict"].type.get_field_index(name) < 0:
+        return None
+    return pc.struct_field(gens["verdict"], name)
 
 
 def _quantiles(values: list[int]) -> Quantiles:
@@ -49,11 +58,14 @@ def band_stats(lengths: ChainLengths) -> list[BandStats]:
     """One :class:`BandStats` per band that has chains, easiest (lowest mean difficulty) first.
 
     Chains, pass rate and the token quantiles of all chains count the teacher's samples; repairs are counted apart.
+    The pass rate leaves unverifiable chains out (neither right nor wrong), and problems with no decided chain.
     """
     if not lengths.tokens:
         return []
+    unverifiable = lengths.unverifiable or [False] * len(lengths.correct)
+    correct = [None if u else float(c) for c, u in zip(lengths.correct, unverifiable)]
     every = pa.table({"problem_id": lengths.problem_id, "band": lengths.band, "difficulty": lengths.difficulty,
-                      "tokens": lengths.tokens, "correct": pa.array(lengths.correct, pa.float64()),
+                      "tokens": lengths.tokens, "correct": pa.array(correct, pa.float64()),
                       "truncated": lengths.truncated, "repaired": lengths.repaired})
     chains = every.filter(pc.invert(every["repaired"]))
     per_problem = chains.group_by(["band", "problem_id"]).aggregate([("correct", "mean"), ("difficulty", "mean")])
@@ -69,7 +81,7 @@ def band_stats(lengths: ChainLengths) -> list[BandStats]:
             correct_chains=int(pc.sum(band_chains["correct"]).as_py() or 0),
             truncated_chains=int(pc.sum(band_chains["truncated"]).as_py() or 0),
             repaired_chains=every.filter(pc.and_(pc.equal(every["band"], name), every["repaired"])).num_rows,
-            pass_rate=round(pc.mean(problems["correct_mean"]).as_py(), 4),
+            pass_rate=round(pc.mean(problems["correct_mean"]).as_py() or 0.0, 4),
             kept=len(kept_tokens),
             difficulty_mean=round(pc.mean(problems["difficulty_mean"]).as_py(), 4),
             tokens_all=_quantiles(band_chains["tokens"].to_pylist()),

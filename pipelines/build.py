@@ -9,23 +9,26 @@ import apache_beam as beam
 
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
-from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
+from schemas.output_sets import ORDERED_SETS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms import failures
+from transforms.answer_judge import AnswerJudge
 from transforms.assess import Assess
+from transforms.curriculum import order_key, with_index
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
 from transforms.length import PlanLength
 from transforms.normalize import NormalizeProblems, NormalizeSettings
-from transforms.read import ReadProblems, SourceSettings
 from transforms.rejects import CountRejects
+from transforms.sources import ReadSources, SourceSettings, require_images_by_source
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
+from transforms.trl_rows import trl_preference_row, trl_rl_row, trl_sft_row
 from transforms.verify import VerifyChains
-from transforms.write import WriteShards
+from transforms.write import WriteShards, WriteSortedShards
 
 
 @dataclass
@@ -39,14 +42,15 @@ class Front:
     read_counts: beam.PCollection
 
 
-def build_front(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings) -> Front:
-    """Add read → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
+def build_front(p: beam.Pipeline, sources: list[SourceSettings], normalize: NormalizeSettings,
+                dedup: DedupSettings) -> Front:
+    """Add read (every source) → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
 
     Starts collecting the failures of guarded stages: :func:`write_sets` dead-letters them."""
     failures.collect(p)
-    read = p | "Read" >> ReadProblems(source)
-    rows = read.rows | "Spread" >> beam.Reshuffle()
-    normalized = rows | "Normalize" >> NormalizeProblems(normalize)
+    read = p | "Read" >> ReadSources(sources)
+    rows = read["rows"] | "Spread" >> beam.Reshuffle()
+    normalized = rows | "Normalize" >> NormalizeProblems(normalize, require_images_by_source(sources))
     deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
     return Front(deduped["kept"], [deduped[DROPPED]], [read[DEAD_LETTER], normalized[DEAD_LETTER]], read[READ_COUNTS])
 
@@ -57,15 +61,21 @@ def all_rejects(pcolls: list[beam.PCollection], kind: str) -> beam.PCollection:
 
 
 def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: list[beam.PCollection],
-               specs: tuple[OutputSpec, ...], out: str, num_shards: Callable[[str], int]) -> None:
-    """Write each spec's PCollection of ``outputs`` as Parquet shards under ``out``/name (and the read counts),
-    then the dead letters: ``dead`` and every guarded stage's failures, those of the writes above included."""
+               specs: tuple[OutputSpec, ...], out: str, num_shards: Callable[[str], int],
+               rl_order: Callable | None = None) -> None:
+    """Write each spec's PCollection of ``outputs`` (those present) as Parquet shards under ``out``/name (and the
+    read counts; the RL sets in ``rl_order``, numbered by ``extra_info.index``), then the dead letters: ``dead``
+    and every guarded stage's failures, those of the writes above included."""
     def write(spec: OutputSpec, pcoll: beam.PCollection) -> None:
-        pcoll | f"Write_{spec.name.rsplit('/', 1)[-1]}" >> WriteShards(
-            posixpath.join(out, spec.name), spec.schema, spec.key, num_shards(spec.name))
+        directory, shards = posixpath.join(out, spec.name), num_shards(spec.name)
+        if spec.name in ORDERED_SETS and rl_order is not None:
+            writer = WriteSortedShards(directory, spec.schema, rl_order, with_index, shards)
+        else:
+            writer = WriteShards(directory, spec.schema, spec.key, shards)
+        pcoll | f"Write_{spec.name.rsplit('/', 1)[-1]}" >> writer
 
     for spec in (*specs, READ_COUNTS_SET):
-        if spec.name != DEAD_LETTER:
+        if spec.name != DEAD_LETTER and spec.name in outputs:
             write(spec, outputs[spec.name])
     dead_letters = next(spec for spec in specs if spec.name == DEAD_LETTER)
     write(dead_letters, all_rejects([*dead, failures.collected(p)], DEAD_LETTER))
@@ -73,7 +83,7 @@ def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: lis
 
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpoints) -> None:
     """Add the whole read → … → write graph to ``p`` (``endpoints``: the config's teacher sections, resolved)."""
-    front = build_front(p, config.source, config.normalize, config.dedup)
+    front = build_front(p, config.all_sources, config.normalize, config.dedup)
     assessed = front.kept | "Assess" >> Assess(config.assess)
     dropped = list(front.dropped)
     if config.judge is not None:
@@ -90,6 +100,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
             config.length.probe, GenerateChains(endpoints.teacher), VerifyChains(config.verify))
         verified = escalated["chains"]
         dead.append(escalated[DEAD_LETTER])
+    if config.answer_judge is not None:  # decides unverifiable chains before repair looks for wrong-only problems
+        verified = verified | "AnswerJudge" >> AnswerJudge(config.answer_judge, endpoints.of("answer_judge"))
     if config.dedup.chains.enabled:  # on the teacher's samples, before any repair joins them
         verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     if config.repair.enabled:
@@ -106,4 +118,9 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
         READ_COUNTS_SET.name: front.read_counts,
     }
-    write_sets(p, outputs, dead, RUN_OUTPUTS, config.run.output_dir, config.output.num_shards)
+    if config.output.trl_sets:
+        outputs["sft_trl"] = outputs["sft"] | "TRL_sft" >> beam.Map(trl_sft_row)
+        outputs["rl_trl"] = outputs["rl"] | "TRL_rl" >> beam.Map(trl_rl_row)
+        outputs["preference_trl"] = outputs["preference"] | "TRL_preference" >> beam.Map(trl_preference_row)
+    write_sets(p, outputs, dead, RUN_OUTPUTS, config.run.output_dir, config.output.num_shards,
+               order_key(config.select.rl_order))

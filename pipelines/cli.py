@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -44,31 +45,51 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     return 0 if manifest.counts.balanced() else 1
 
 
+def _dedup_sources(args: argparse.Namespace, config) -> list:
+    """The sources ``mmcot dedup`` reads: the config's whole source section, or ``--input`` (with the
+    settings of the config's source named ``--name``, or its only one: columns, split, preset, …)."""
+    from transforms.sources import SourceSettings
+
+    if args.input is None:
+        if config is None:
+            raise ValueError("give --input FILE, or --config with a source section")
+        return config.all_sources
+    kind = "parquet" if args.input.endswith(".parquet") else "jsonl"
+    if config is None:
+        return [SourceSettings(kind=kind, path=args.input, name=args.name or Path(args.input).stem)]
+    chosen = [s for s in config.all_sources if args.name in (None, s.name)]
+    if len(chosen) != 1:
+        names = ", ".join(s.name for s in config.all_sources)
+        raise ValueError(f"--input with a config of several sources needs --name, one of: {names}"
+                         if not chosen or args.name is None else f"--name {args.name!r} is not a source of the config ({names})")
+    update = {"path": args.input} | ({"kind": kind} if chosen[0].kind in ("jsonl", "parquet") else {})
+    return [chosen[0].model_copy(update=update)]
+
+
 def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.config import ConfigError, load_config
-    from pipelines.dedup_run import run_dedup
+    from pipelines.dedup_run import GUARDS, run_dedup
     from transforms.dedup import DedupSettings
     from transforms.normalize import NormalizeSettings
-    from transforms.read import SourceSettings
 
     try:
         config = load_config(args.config) if args.config else None
-    except (ConfigError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    kind = "parquet" if args.input.endswith(".parquet") else "jsonl"
-    name = args.name or (config.source.name if config else Path(args.input).stem)
-    source = SourceSettings(kind=kind, path=args.input, name=name)
-    normalize = config.normalize if config else NormalizeSettings()
-    try:
-        counts = run_dedup(source, normalize, config.dedup if config else DedupSettings(), args.output, beam_args)
-    except FileNotFoundError as exc:
+        sources = _dedup_sources(args, config)
+        normalize = config.normalize if config else NormalizeSettings()
+        counts = run_dedup(sources, normalize, config.dedup if config else DedupSettings(), args.output, beam_args)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"read {counts.read}  kept {counts.kept}  dropped {sum(counts.dropped.values())}  "
           f"dead-lettered {sum(counts.dead_lettered.values())}")
     for reason, n in {**counts.dropped, **counts.dead_lettered}.items():
         print(f"  {reason:<28} {n}")
+    if counts.guards is None:
+        print("near-duplicate guards: this runner reports no counters")
+    else:
+        print("near-duplicate guards (pairs blocked / problems saved): " + ", ".join(
+            f"{g} {counts.guards[f'blocked_pairs_{g}']} / {counts.guards[f'saved_{g}']}" for g in GUARDS)
+            + f"; left undecided and kept: {counts.guards['unresolved_nodes']}")
     print(f"output: {args.output} (problems/, dropped/, dead_letter/)")
     return 0 if counts.balanced() else 1
 
@@ -174,10 +195,11 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     dedup = sub.add_parser("dedup", help="decontaminate and dedup problem files (extra --flags go to Beam, e.g. --runner dask)")
-    dedup.add_argument("--input", required=True, help="problems: a .jsonl (+ images) or .parquet file or glob")
+    dedup.add_argument("--input", help="problems: a .jsonl (+ images) or .parquet file or glob (default: the config's sources)")
     dedup.add_argument("--output", required=True, help="directory for problems/, dropped/, dead_letter/")
-    dedup.add_argument("--config", help="take the normalize and dedup sections (and source name) of this run config")
-    dedup.add_argument("--name", help="source name, the prefix of every problem id (default: config's, else the file stem)")
+    dedup.add_argument("--config", help="take the sources, normalize and dedup sections of this run config")
+    dedup.add_argument("--name", help="with --input: source name, the prefix of every problem id (with --config: "
+                                      "the config source whose settings apply); default: the file stem")
     dedup.set_defaults(func=_cmd_dedup)
 
     synth = sub.add_parser("synth", help="generate synthetic image-question problems (JSONL + images, Parquet)")
@@ -229,5 +251,20 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args, beam_args)
 
 
+def console() -> None:
+    """The console script: :func:`main`, then exit without interpreter finalization.
+
+    Beam's multi-process DirectRunner (``direct-mp``) can leave gRPC threads behind that abort the
+    interpreter while it finalizes ("terminate called without an active exception", SIGABRT), after
+    the job, its manifest and card are written; so the process ends with ``os._exit`` once output
+    and logs are flushed, and its exit code is the command's.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

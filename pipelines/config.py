@@ -17,15 +17,17 @@ from pydantic import Field, ValidationError, model_validator
 from schemas.settings import Settings
 from transforms.assess import AssessSettings
 from transforms.dedup import DedupSettings
+from transforms.answer_judge import AnswerJudgeSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
 from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
+from schemas.output_sets import TRL_SUFFIX
 
 
 class ConfigError(ValueError):
@@ -42,24 +44,27 @@ class RunSettings(Settings):
 
 
 class OutputSettings(Settings):
-    """Shard counts per output set and the dataset card's metadata."""
+    """Shard counts per output set, whether TRL's twins of sft/rl/preference are written, the card's metadata."""
 
     shards: dict[str, int] = {}
+    trl_sets: bool = True
     pretty_name: str | None = None
     license: str = "other"
     language: list[str] = ["en"]
     tags: list[str] = ["reasoning", "chain-of-thought", "distillation", "multimodal"]
 
     def num_shards(self, output_set: str) -> int:
-        """Shards for ``output_set`` (1 unless configured)."""
-        return self.shards.get(output_set, 1)
+        """Shards for ``output_set`` (1 unless configured; a TRL twin defaults to its base set's count)."""
+        base = output_set.removesuffix(TRL_SUFFIX)
+        return self.shards.get(output_set, self.shards.get(base, 1))
 
 
 class PipelineConfig(Settings):
     """The whole run: one section per stage."""
 
     run: RunSettings
-    source: SourceSettings
+    source: SourceSettings | None = None  # one source (the older form); or
+    sources: list[SourceSettings] = []     # several, each with its own name, kind, split, preset, limit, weight
     normalize: NormalizeSettings = NormalizeSettings()
     dedup: DedupSettings = DedupSettings()
     assess: AssessSettings = AssessSettings()
@@ -67,9 +72,26 @@ class PipelineConfig(Settings):
     length: LengthSettings = LengthSettings()
     teacher: TeacherSettings = TeacherSettings()
     verify: VerifyConfig = VerifyConfig()
+    answer_judge: AnswerJudgeSettings | None = None
     repair: RepairSettings = RepairSettings()
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
+
+    @model_validator(mode="after")
+    def _sources_given(self) -> "PipelineConfig":
+        if (self.source is None) == (not self.sources):
+            raise ValueError("give either source: (one) or sources: (a list), not both" if self.source
+                             else "sources: at least one source is needed (or a source: section)")
+        names = [s.name for s in self.all_sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"sources: names must be unique (problem ids start with them); repeated: {repeated}")
+        return self
+
+    @property
+    def all_sources(self) -> list[SourceSettings]:
+        """Every source this run reads, in config order."""
+        return [self.source] if self.source is not None else list(self.sources)
 
     @model_validator(mode="after")
     def _judge_present(self) -> "PipelineConfig":
@@ -92,8 +114,8 @@ class PipelineConfig(Settings):
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
-        """The judge's and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "repair": self.repair}
+        """The judges' and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
+        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def check_environment(self) -> None:
@@ -139,8 +161,12 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` (a numeric part indexes a list: ``sources.1.limit``)."""
     *parents, last = dotted.split(".")
-    node = data
+    node: Any = data
     for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value

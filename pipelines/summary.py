@@ -13,6 +13,9 @@ def summary_table(manifest: Manifest) -> str:
     rows: list[tuple[str, str]] = [("read", f"{c.read}"), ("kept (sft rows)", f"{c.kept}")]
     rows += [(f"dropped  {k}", f"{v}") for k, v in c.dropped.items()]
     rows += [(f"dead-lettered  {k}", f"{v}") for k, v in c.dead_lettered.items()]
+    if len(c.by_source) > 1:
+        rows += [(f"source {name}: read / kept / dropped / dead", f"{sc.read} / {sc.kept} / {sum(sc.dropped.values())} / "
+                  f"{sum(sc.dead_lettered.values())}") for name, sc in c.by_source.items()]
     rows += [
         ("rl rows / preference pairs", f"{manifest.rows.get('rl', 0)} / {manifest.rows.get('preference', 0)}"),
         ("chains (correct / truncated)", f"{int(s.get('chains', 0))} ({int(s.get('chains_correct', 0))} / {int(s.get('chains_truncated', 0))})"),

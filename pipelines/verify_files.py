@@ -36,6 +36,7 @@ def verify_table(table: pa.Table, config: VerifyConfig, path: Path = Path("input
         verdicts.append(to_row(verify(
             row[out_col] or "", str(row[gold_col]), row.get("answer_type"), row.get("choices") or None,
             reasoning=row.get("reasoning") or None, finish_reason=row.get("finish_reason"), config=config,
+            unit=row.get("unit") or "",
         )))
     if "verdict" in table.column_names:
         table = table.drop_columns(["verdict"])

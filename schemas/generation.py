@@ -32,12 +32,22 @@ class Verdict:
     every failed check, so ``correct`` is true exactly when ``reasons`` is empty. In Parquet,
     ``checks`` is a struct with one nullable boolean per check name (null: skipped), not an
     Arrow map, so ``datasets`` can load ``generations/``.
+
+    ``unverifiable`` is a verdict of its own: every format check passed and an answer was found,
+    but no rule could decide whether it equals the gold (``reasons == ["unverifiable"]``); such a
+    chain is neither correct nor wrong, and an answer judge may decide it. ``decided_by`` names
+    the rule that compared the answer (``letter``, ``string``, ``numeric``, ``units``, ``angle``,
+    ``solutions``, ``yes_no``, ``text``, ``words``, ``math_verify``, ``judge``; empty when no answer
+    was compared); ``judge_model`` is the answer judge's model when it decided.
     """
 
     correct: bool
     extracted_answer: str | None
     checks: dict[str, bool] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    unverifiable: bool = False
+    decided_by: str = ""
+    judge_model: str | None = None
 
     def __post_init__(self):
         unknown = set(self.checks) - set(CHECK_NAMES)
@@ -51,6 +61,9 @@ VERDICT_TYPE = pa.struct(
         ("extracted_answer", pa.string()),
         ("checks", pa.struct([(name, pa.bool_()) for name in CHECK_NAMES])),
         ("reasons", pa.list_(pa.string())),
+        ("unverifiable", pa.bool_()),
+        ("decided_by", pa.string()),
+        ("judge_model", pa.string()),
     ]
 )
 
@@ -122,8 +135,12 @@ class ProblemChains:
 
     @property
     def pass_rate(self) -> float:
-        """Share of the teacher's samples judged correct (0 when there are none)."""
-        sampled = self.sampled
-        if not sampled:
+        """Share of the teacher's decided samples judged correct (0 when none is decided).
+
+        Unverifiable samples (``Verdict.unverifiable``) are left out of both counts: they are
+        neither right nor wrong, so 2 correct, 1 wrong and 1 unverifiable is a pass rate of 2/3.
+        """
+        decided = [g for g in self.sampled if not (g.verdict and g.verdict.unverifiable)]
+        if not decided:
             return 0.0
-        return sum(1 for g in sampled if g.verdict and g.verdict.correct) / len(sampled)
+        return sum(1 for g in decided if g.verdict and g.verdict.correct) / len(decided)

@@ -19,20 +19,39 @@ class ShardInfo:
 
 
 @dataclass
+class SourceCounts:
+    """One source's funnel: rows read, kept, dropped and dead-lettered by "stage/reason";
+    ``sampled_out`` counts the rows its ``weight`` left unread."""
+
+    read: int
+    kept: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    sampled_out: int = 0
+
+    def balanced(self) -> bool:
+        """Whether every read row is accounted for exactly once."""
+        return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+
+
+@dataclass
 class Counts:
     """The problem-level funnel. ``dropped`` and ``dead_lettered`` map "stage/reason" to counts.
 
-    The accounting identity ``read == kept + sum(dropped) + sum(dead_lettered)`` must hold.
+    The accounting identity ``read == kept + sum(dropped) + sum(dead_lettered)`` must hold, over
+    the run and for each source in ``by_source``.
     """
 
     read: int
     kept: int
     dropped: dict[str, int] = field(default_factory=dict)
     dead_lettered: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, SourceCounts] = field(default_factory=dict)
 
     def balanced(self) -> bool:
-        """Whether every read row is accounted for exactly once."""
-        return self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+        """Whether every read row is accounted for exactly once, in the run and per source."""
+        total = self.read == self.kept + sum(self.dropped.values()) + sum(self.dead_lettered.values())
+        return total and all(c.balanced() for c in self.by_source.values())
 
 
 @dataclass
@@ -99,6 +118,29 @@ class RunMetrics:
 
 
 @dataclass
+class ShardRange:
+    """One RL shard in the written order: its rows' ``extra_info.index`` range and pass-rate / difficulty ranges."""
+
+    path: str
+    rows: int
+    first_index: int
+    last_index: int
+    min_pass_rate: float
+    max_pass_rate: float
+    min_difficulty: float
+    max_difficulty: float
+
+
+@dataclass
+class Curriculum:
+    """The order RL rows were written in (``select.rl_order``), shard by shard."""
+
+    order: str
+    description: str
+    shards: list[ShardRange] = field(default_factory=list)
+
+
+@dataclass
 class Manifest:
     """Everything needed to trust, reproduce and load a run's output."""
 
@@ -116,6 +158,7 @@ class Manifest:
     bands: list[BandStats] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
     metrics: RunMetrics | None = None
+    curriculum: Curriculum | None = None
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""

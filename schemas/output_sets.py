@@ -12,10 +12,19 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from schemas.generation import GENERATION_SCHEMA
-from schemas.outputs import PREFERENCE_SCHEMA, REJECT_SCHEMA, RL_SCHEMA, SFT_SCHEMA
+from schemas.outputs import (
+    PREFERENCE_SCHEMA,
+    PREFERENCE_TRL_SCHEMA,
+    REJECT_SCHEMA,
+    RL_SCHEMA,
+    RL_TRL_SCHEMA,
+    SFT_SCHEMA,
+    SFT_TRL_SCHEMA,
+)
 from schemas.problem import PROBLEM_SCHEMA
 
-READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64())])
+READ_COUNTS_SCHEMA = pa.schema([("file", pa.string()), ("rows", pa.int64()), ("source", pa.string()),
+                                ("sampled_out", pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -30,11 +39,22 @@ class OutputSpec:
 
 RUN_OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("sft", SFT_SCHEMA, "id",
-               "Chat `messages` (reasoning in `<think>…</think>`, then the answer) with `images`, one kept chain per problem."),
+               "Chat `messages` (reasoning in `<think>…</think>`, then the answer) with `images`, one kept chain per "
+               "problem; sharegpt with `<image>` tags (LLaMA-Factory `mmcot_sft`)."),
     OutputSpec("rl", RL_SCHEMA, "extra_info.id",
-               "Problems in verl's RL layout (`prompt`, `images`, `reward_model.ground_truth`, `extra_info.pass_rate`)."),
+               "Problems in verl's RL layout (`prompt` with `<image>` tags, `images`, `data_source`, "
+               "`reward_model.ground_truth`, `extra_info`: index, answer type, choices, unit, pass rate, difficulty), "
+               "in curriculum order."),
     OutputSpec("preference", PREFERENCE_SCHEMA, "id",
-               "Preference pairs in TRL's DPO layout (`prompt`, `images`, `chosen`, `rejected`)."),
+               "Preference pairs in LLaMA-Factory's sharegpt ranking layout (`messages`, single-message `chosen` and "
+               "`rejected`, `images`; `mmcot_preference`)."),
+    OutputSpec("sft_trl", SFT_TRL_SCHEMA, "id",
+               "The `sft` rows for TRL's `SFTTrainer`: `messages` as typed content parts, `images`."),
+    OutputSpec("rl_trl", RL_TRL_SCHEMA, "extra_info.id",
+               "The `rl` rows for TRL's `GRPOTrainer`: `prompt` as typed content parts, the same reward columns and order."),
+    OutputSpec("preference_trl", PREFERENCE_TRL_SCHEMA, "id",
+               "The `preference` pairs for TRL's `DPOTrainer`: `prompt`, `chosen`, `rejected` as typed content parts, "
+               "`images`."),
     OutputSpec("dead_letter", REJECT_SCHEMA, "row_id",
                "Problems that failed (unreadable input, teacher error), with stage, reason and detail."),
     OutputSpec("dropped", REJECT_SCHEMA, "row_id",
@@ -42,6 +62,8 @@ RUN_OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("generations", GENERATION_SCHEMA, "problem_id",
                "Every sampled chain with its sampling plan, token counts, finish reason and verdict."),
 )
+TRL_SUFFIX = "_trl"  # TRL's twins of sft, rl and preference (`output.trl_sets`)
+ORDERED_SETS = ("rl", "rl_trl")  # written in the curriculum order of select.rl_order, numbered by extra_info.index
 READ_COUNTS_SET = OutputSpec("_meta/read_counts", READ_COUNTS_SCHEMA, "file",
                          "Rows read per source file, for the accounting identity (not a dataset config).")
 PROBLEMS = OutputSpec("problems", PROBLEM_SCHEMA, "id", "Problems kept by `mmcot dedup`.")

@@ -1,7 +1,11 @@
-"""Output rows: SFT, RL (verl layout), dead-letter/dropped rows.
+"""Output rows: SFT and preference (sharegpt, LLaMA-Factory), their TRL twins, RL (verl), dead-letter/dropped rows.
 
 Output schemas are declared as Hugging Face ``Features`` so the Parquet files carry the
 ``huggingface`` schema metadata: ``datasets.load_dataset`` then decodes ``images`` as PIL.
+
+Two prompt layouts exist because the trainers disagree: verl and LLaMA-Factory want one ``<image>``
+tag per image in the prompt text (:data:`IMAGE_TAG`); TRL wants typed content parts
+(``{"type": "image"}`` / ``{"type": "text", "text": ...}``) and fails on a literal tag.
 """
 from __future__ import annotations
 
@@ -15,7 +19,15 @@ from schemas.problem import ImageRef
 _STR = datasets.Value("string")
 _F64 = datasets.Value("float64")
 _I32 = datasets.Value("int32")
+_I64 = datasets.Value("int64")
 _MESSAGES = datasets.List({"role": _STR, "content": _STR})
+_PART = {"type": _STR, "text": _STR}
+_PART_MESSAGES = datasets.List({"role": _STR, "content": datasets.List(_PART)})
+
+IMAGE_TAG = "<image>"
+"""The image placeholder verl's ``RLHFDataset`` and LLaMA-Factory split prompts at, one per image in order."""
+DATA_SOURCE_PREFIX = "mmcot/"
+"""RL rows' ``data_source`` is ``mmcot/<source>``: mmcot's reward scores those rows and hands others to verl's own."""
 
 
 @dataclass
@@ -24,6 +36,22 @@ class Message:
 
     role: str
     content: str
+
+
+@dataclass
+class ContentPart:
+    """One typed part of a TRL message: ``image`` (text None, the image comes from ``images`` in order) or ``text``."""
+
+    type: str
+    text: str | None = None
+
+
+@dataclass
+class PartsMessage:
+    """A chat turn whose content is typed parts (TRL's multimodal layout)."""
+
+    role: str
+    content: list[ContentPart]
 
 
 @dataclass
@@ -71,7 +99,12 @@ class RewardModel:
 
 @dataclass
 class RLExtraInfo:
-    """Facts a verl reward function and a curriculum sampler read."""
+    """Facts a verl reward function and a curriculum sampler read.
+
+    ``index`` is the row's position in the written order (shards in file order, rows in file order),
+    so it is unique and follows the curriculum; ``answer_type``, ``choices`` and ``unit`` tell the
+    reward how to compare (never re-guessed from the answer).
+    """
 
     id: str
     split: str
@@ -80,6 +113,8 @@ class RLExtraInfo:
     pass_rate: float
     difficulty: float
     num_samples: int
+    unit: str = ""
+    index: int = -1
 
 
 @dataclass
@@ -109,6 +144,8 @@ RL_FEATURES = datasets.Features(
             "pass_rate": _F64,
             "difficulty": _F64,
             "num_samples": _I32,
+            "unit": _STR,
+            "index": _I64,
         },
     }
 )
@@ -126,6 +163,22 @@ def printable(text: str, limit: int) -> str:
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class TRLRLRow:
+    """An RL row for TRL's GRPOTrainer: the prompt as typed parts, the verl row's other columns unchanged."""
+
+    data_source: str
+    prompt: list[PartsMessage]
+    images: list[ImageRef]
+    ability: str
+    reward_model: RewardModel
+    extra_info: RLExtraInfo
+
+
+RL_TRL_FEATURES = datasets.Features({**RL_FEATURES, "prompt": _PART_MESSAGES})
+RL_TRL_SCHEMA: pa.Schema = RL_TRL_FEATURES.arrow_schema
 
 
 @dataclass
@@ -172,17 +225,18 @@ REJECT_SCHEMA: pa.Schema = REJECT_FEATURES.arrow_schema
 
 @dataclass
 class PreferenceRow:
-    """A preference pair in TRL's conversational DPO layout (``prompt``, ``chosen``, ``rejected``, ``images``).
+    """A preference pair in LLaMA-Factory's sharegpt ranking layout: prompt ``messages``, ``chosen`` and
+    ``rejected`` as single assistant messages, ``images``.
 
     ``rejected_reason`` says why the rejected chain lost: ``wrong`` (its answer failed
     verification) or ``overlong`` (correct, but far longer than the chosen chain).
     """
 
     id: str
-    prompt: list[Message]
+    messages: list[Message]
     images: list[ImageRef]
-    chosen: list[Message]
-    rejected: list[Message]
+    chosen: Message
+    rejected: Message
     rejected_reason: str
     chosen_tokens: int
     rejected_tokens: int
@@ -193,10 +247,10 @@ class PreferenceRow:
 PREFERENCE_FEATURES = datasets.Features(
     {
         "id": _STR,
-        "prompt": _MESSAGES,
+        "messages": _MESSAGES,
         "images": datasets.List(datasets.Image()),
-        "chosen": _MESSAGES,
-        "rejected": _MESSAGES,
+        "chosen": {"role": _STR, "content": _STR},
+        "rejected": {"role": _STR, "content": _STR},
         "rejected_reason": _STR,
         "chosen_tokens": _I32,
         "rejected_tokens": _I32,
@@ -205,3 +259,43 @@ PREFERENCE_FEATURES = datasets.Features(
     }
 )
 PREFERENCE_SCHEMA: pa.Schema = PREFERENCE_FEATURES.arrow_schema
+
+
+@dataclass
+class TRLPreferenceRow:
+    """A preference pair in TRL's conversational DPO layout: ``prompt``, ``chosen``, ``rejected`` (typed parts), ``images``."""
+
+    id: str
+    prompt: list[PartsMessage]
+    images: list[ImageRef]
+    chosen: list[PartsMessage]
+    rejected: list[PartsMessage]
+    rejected_reason: str
+    difficulty: float
+    pass_rate: float
+
+
+PREFERENCE_TRL_FEATURES = datasets.Features(
+    {"id": _STR, "prompt": _PART_MESSAGES, "images": PREFERENCE_FEATURES["images"], "chosen": _PART_MESSAGES,
+     "rejected": _PART_MESSAGES, **{k: PREFERENCE_FEATURES[k] for k in ("rejected_reason", "difficulty", "pass_rate")}}
+)
+PREFERENCE_TRL_SCHEMA: pa.Schema = PREFERENCE_TRL_FEATURES.arrow_schema
+
+
+@dataclass
+class TRLSFTRow:
+    """A kept chain for TRL's SFTTrainer: ``messages`` as typed parts plus ``images``."""
+
+    id: str
+    source: str
+    images: list[ImageRef]
+    messages: list[PartsMessage]
+    difficulty: float
+    pass_rate: float
+
+
+SFT_TRL_FEATURES = datasets.Features(
+    {**{k: SFT_FEATURES[k] for k in ("id", "source", "images")}, "messages": _PART_MESSAGES,
+     **{k: SFT_FEATURES[k] for k in ("difficulty", "pass_rate")}}
+)
+SFT_TRL_SCHEMA: pa.Schema = SFT_TRL_FEATURES.arrow_schema

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 ANSWER_TYPES = ("multiple_choice", "numeric", "expression", "free_form")
+#: The one image marker a Problem's question carries per image, in image order (normalize makes it so).
+IMAGE_MARKER = "<image>"
 
 
 @dataclass
@@ -31,7 +33,8 @@ class ImageMeta:
 class Problem:
     """An image-question problem after image validation and normalization.
 
-    ``id`` is stable (source name + the source's own id); ``unit`` is the gold answer's unit
+    ``id`` is stable (source name + the source's own id); ``question`` holds exactly one
+    :data:`IMAGE_MARKER` per image, at the image's place, in the order of ``images``; ``unit`` is the gold answer's unit
     (``""``: none given; the verifier compares quantities with it); ``metadata`` is a JSON string for
     source-specific facts (e.g. a generator's ``difficulty``), kept opaque to the stages.
     """

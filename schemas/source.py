@@ -26,7 +26,12 @@ class SourceRow:
 
 @dataclass
 class ReadCount:
-    """How many rows one source file yielded (the ``read`` side of the accounting identity)."""
+    """How many rows one source file yielded (the ``read`` side of the accounting identity).
+
+    ``sampled_out`` counts the rows the source's ``weight`` left out (never read, so not in ``rows``).
+    """
 
     file: str
     rows: int
+    source: str = ""
+    sampled_out: int = 0

@@ -30,8 +30,9 @@ def planned(p: Problem | None = None, difficulty: float = 0.3) -> PlannedProblem
 
 def generation(index: int, correct: bool, tokens: int, content: str = "", reasoning: str = "",
                reasons: list[str] | None = None, pid: str = "s/1") -> Generation:
+    reasons = [] if correct else (reasons or ["wrong_answer"])
     verdict = Verdict(correct=correct, extracted_answer="3" if correct else "4",
-                      checks={"answer_match": correct}, reasons=[] if correct else (reasons or ["wrong_answer"]))
+                      checks={"answer_match": correct}, reasons=reasons, unverifiable=reasons == ["unverifiable"])
     return Generation(problem_id=pid, teacher="t", sample_index=index, content=content or f"chain {index} \\boxed{{3}}",
                       reasoning=reasoning, answer_text=content or f"chain {index} \\boxed{{3}}", finish_reason="stop",
                       prompt_tokens=20, completion_tokens=tokens, latency_s=0.1, sampling=PLAN, difficulty=0.3, cache_key=f"k{index}",

@@ -87,7 +87,7 @@ def write_fake_outputs(out: Path) -> None:
            RejectRow("s/6", "s", "dedup", "duplicate", survivor_id="s/0")], REJECT_SCHEMA)
     _write(out / "dead_letter/train-00000-of-00001.parquet", [RejectRow("s/7", "s", "normalize", "missing_answer")],
            REJECT_SCHEMA)
-    _write(out / READ_COUNTS_SET.name / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8)], READ_COUNTS_SET.schema)
+    _write(out / READ_COUNTS_SET.name / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8, "s")], READ_COUNTS_SET.schema)
 
 
 def _config(out: Path, **assess):
@@ -249,7 +249,7 @@ def test_publish_dry_run_lists_every_file_and_never_the_token(run_dir, monkeypat
     assert _publish_cli(run_dir, "--dry-run", "--revision", "v1") == 0
     out = capsys.readouterr()
     manifest = load_manifest(str(run_dir))
-    expected = ["README.md", "manifest.json", *(s.path for s in manifest.shards), *manifest.plots,
+    expected = ["README.md", "manifest.json", "dataset_info.json", *(s.path for s in manifest.shards), *manifest.plots,
                 "examples/rl-0.png", "examples/sft-0.png"]
     listed = [line.split()[0] for line in out.out.splitlines() if line.startswith("  ")]
     assert listed == expected and "/datasets/me/fake/tree/v1" in out.out and "public" in out.out

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipelines.config import ConfigError, load_config, parse_config
 
@@ -63,3 +64,40 @@ def test_a_helper_server_endpoint_without_url_is_refused_when_the_teacher_runs_i
         parse_config({**MINIMAL, "teacher": {"backend": "vllm"}, **helper})
     parse_config({**MINIMAL, "teacher": {"backend": "vllm"}, section: {"endpoint": {"base_url": "http://h:1/v1"}}})
     parse_config({**MINIMAL, **helper})  # the teacher's server is there to share
+
+
+TWO = {"run": MINIMAL["run"], "sources": [
+    {"kind": "hub", "path": "AI4Math/MathVista", "name": "mathvista", "split": "testmini", "preset": "mathvista", "limit": 50},
+    {"kind": "jsonl", "path": "p.jsonl", "name": "synth", "weight": 0.5, "require_images": False}]}
+
+
+def test_several_sources_validate_and_the_old_single_source_still_does():
+    config = parse_config(TWO)
+    assert [s.name for s in config.all_sources] == ["mathvista", "synth"] and config.all_sources[0].limit == 50
+    assert [s.name for s in parse_config(MINIMAL).all_sources] == ["s"]
+
+
+@pytest.mark.parametrize(
+    "patch,key",
+    [
+        ({"sources": [{**TWO["sources"][0], "preset": "mathvista2"}]}, "sources.0: Value error, preset 'mathvista2' is unknown"),
+        ({"sources": [TWO["sources"][0], {**TWO["sources"][1], "weight": 0}]}, "sources.1.weight"),
+        ({"sources": [{**TWO["sources"][0], "limit": 0}]}, "sources.0.limit"),
+        ({"sources": [{**TWO["sources"][0], "kind": "csv"}]}, "sources.0.kind"),
+        ({"sources": [{**TWO["sources"][0], "columns": {"querstion": "q"}}]}, "are not mmcot fields"),
+        ({"sources": [TWO["sources"][0], {**TWO["sources"][1], "name": "mathvista"}]}, "repeated: ['mathvista']"),
+        ({"sources": [{**TWO["sources"][0], "name": "a/b"}]}, "sources.0.name"),
+        ({"sources": []}, "at least one source"),
+        ({"source": MINIMAL["source"]}, "either source: (one) or sources:"),
+    ],
+)
+def test_bad_source_sections_are_named(patch, key):
+    with pytest.raises(ConfigError) as err:
+        parse_config({**TWO, **patch})
+    assert key in str(err.value)
+
+
+def test_overrides_index_into_the_sources_list(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(TWO))
+    assert load_config(path, {"sources.1.limit": 3}).all_sources[1].limit == 3

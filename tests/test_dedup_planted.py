@@ -1,4 +1,9 @@
-"""Planted duplicates end to end: precision and recall, the same survivors on Direct and Dask, the CLI."""
+"""Planted duplicates end to end: precision and recall, the same survivors on Direct and Dask, the CLI.
+
+The planted set (``transforms/synth/duplicates.py``) mixes disguised copies (any combination of
+case, spacing, rewording, punctuation, equal-valued numbers, shuffled options, resized JPEG
+pictures) with templated siblings over one shared picture whose answers coincide.
+"""
 from __future__ import annotations
 
 import json
@@ -12,11 +17,12 @@ import yaml
 from pipelines.cli import main
 from pipelines.dedup_run import run_dedup
 from schemas.output_sets import PROBLEMS
+from transforms.dedup.near import GUARDS
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
-from transforms.read import SourceSettings
+from transforms.sources import SourceSettings
 from transforms.synth import write_jsonl, write_parquet
-from transforms.synth.duplicates import planted
+from transforms.synth.duplicates import DISGUISES, planted
 
 SOURCE = "p"
 
@@ -40,32 +46,49 @@ def precision_recall(group: dict[str, str], dropped: set[tuple[str, str, str]], 
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("planted")
-    data = planted(150, seed=3)
+    data = planted(170, seed=3)
     path = write_parquet(data.problems, root / "in" / "problems.parquet")
     source = SourceSettings(kind="parquet", path=str(path), name=SOURCE)
-    counts = run_dedup(source, NormalizeSettings(), DedupSettings(), str(root / "direct"), [])
+    counts = run_dedup([source], NormalizeSettings(), DedupSettings(), str(root / "direct"), [])
     group = {f"{SOURCE}/{pid}": key for pid, key in data.group.items()}
     return data, group, source, counts, root
+
+
+def _assert_scores(data, group, kept, dropped, runner):
+    precision, recall = precision_recall(group, dropped, data.expected_drops())
+    print(f"\n{runner}: {len(data.problems)} problems, {data.expected_drops()} expected drops, "
+          f"{len(dropped)} dropped {dict(Counter(r for _, r, _ in dropped))}: precision {precision:.3f} recall {recall:.3f}")
+    assert {r for _, r, _ in dropped} == {"duplicate", "near_duplicate"}
+    assert all(survivor in kept for _, _, survivor in dropped)
+    assert precision >= 0.99 and recall >= 0.95
 
 
 def test_planted_duplicates_are_found_with_high_precision_and_recall(planted_run):
     data, group, _, counts, root = planted_run
     kept, dropped = _outcome(root / "direct")
-    precision, recall = precision_recall(group, dropped, data.expected_drops())
-    print(f"\nplanted set: {len(data.problems)} problems, {data.expected_drops()} expected drops, "
-          f"{len(dropped)} dropped {dict(Counter(r for _, r, _ in dropped))}: precision {precision:.3f} recall {recall:.3f}")
     assert counts.balanced() and counts.read == len(data.problems) and counts.kept == len(kept)
-    assert {r for _, r, _ in dropped} == {"duplicate", "near_duplicate"}
-    assert all(survivor in kept for _, _, survivor in dropped)
-    assert precision >= 0.99 and recall >= 0.95
-    templates = Counter(p.question for p in data.problems if f"{SOURCE}/{p.id}" in kept)
-    assert templates.most_common(1)[0][1] >= 10, "same-template near-misses must survive"
+    _assert_scores(data, group, kept, dropped, "direct")
+    siblings = Counter((p.params["picture"], p.answer) for p in data.problems if f"{SOURCE}/{p.id}" in kept and "picture" in p.params)
+    assert siblings.most_common(1)[0][1] >= 3, "templated siblings with one picture and one answer must survive"
+    guards = counts.guards
+    assert all(guards[f"blocked_pairs_{g}"] > 0 and guards[f"saved_{g}"] > 0 for g in GUARDS), guards
+
+
+def test_without_the_guards_coinciding_answers_merge_templated_siblings(planted_run):
+    data, group, source, _, root = planted_run
+    off = DedupSettings(near_text={"same_quantities": "off", "same_options": False, "same_terms": False})
+    counts = run_dedup([source], NormalizeSettings(), off, str(root / "unguarded"), [])
+    precision, _ = precision_recall(group, _outcome(root / "unguarded")[1], data.expected_drops())
+    assert precision < 0.9 and counts.guards["blocked_pairs_quantities"] == 0
 
 
 def test_dask_keeps_the_same_survivors_as_direct(planted_run):
-    _, _, source, _, root = planted_run
-    run_dedup(source, NormalizeSettings(), DedupSettings(), str(root / "dask"), ["--runner", "dask"])
-    assert _outcome(root / "dask") == _outcome(root / "direct")
+    data, group, source, _, root = planted_run
+    counts = run_dedup([source], NormalizeSettings(), DedupSettings(), str(root / "dask"), ["--runner", "dask"])
+    kept, dropped = _outcome(root / "dask")
+    assert counts.balanced() and counts.guards is None
+    _assert_scores(data, group, kept, dropped, "dask")
+    assert (kept, dropped) == _outcome(root / "direct")
 
 
 def test_cli_dedups_and_decontaminates_files_and_prints_the_summary(tmp_path, capsys):
@@ -80,6 +103,7 @@ def test_cli_dedups_and_decontaminates_files_and_prints_the_summary(tmp_path, ca
     assert main(["dedup", "--input", str(jsonl), "--output", str(tmp_path / "out"), "--config", str(tmp_path / "c.yaml")]) == 0
     printed = capsys.readouterr().out
     assert f"read {len(problems)}" in printed and "dedup/contaminated" in printed
+    assert "near-duplicate guards (pairs blocked / problems saved): quantities " in printed
     rows = _read(tmp_path / "out", "dropped", ["row_id", "reason", "detail", "survivor_id"])
     contaminated = [r for r in rows if r["reason"] == "contaminated"]
     assert f"cli/{target.id}" in {r["row_id"] for r in contaminated}
@@ -87,14 +111,24 @@ def test_cli_dedups_and_decontaminates_files_and_prints_the_summary(tmp_path, ca
     assert all(r["survivor_id"] for r in rows if r["reason"] != "contaminated")
 
 
-def test_planted_variants_really_differ_from_their_originals():
-    data = planted(40, seed=2, duplicate_share=0.5)
+def test_planted_copies_combine_every_disguise_and_really_differ():
+    data = planted(60, seed=2, duplicate_share=0.6)
     by_id = {p.id: p for p in data.problems}
-    variants = [p for p in data.problems if not p.id.rsplit("-", 1)[-1].isdigit()]
-    assert len(variants) == 20 and data.expected_drops() >= 20
-    for v in variants:
-        original_id, kind = v.id.rsplit("-", 1)
-        original = by_id[original_id]
-        assert data.group[v.id] == data.group[original_id]
-        assert (v.question != original.question) == (kind != "jpeg")
-        assert (v.image.tobytes() != original.image.convert("RGB").tobytes()) == kind.endswith("jpeg")
+    assert set().union(*data.disguises.values()) == set(DISGUISES)
+    assert sum(len(kinds) >= 3 for kinds in data.disguises.values()) >= 5
+    for copy_id, kinds in data.disguises.items():
+        copy, original = by_id[copy_id], by_id[copy_id.rsplit("-", 1)[0]]
+        assert data.group[copy_id] == data.group[original.id]
+        if "image" in kinds:
+            assert copy.image.size != original.image.size or copy.image.tobytes() != original.image.convert("RGB").tobytes()
+        if "options" in kinds:
+            assert sorted(c.lower() for c in copy.choices) == sorted(c.lower() for c in original.choices)
+            assert copy.choices[ord(copy.answer) - 65].lower() == original.choices[ord(original.answer) - 65].lower()
+        assert (copy.question != original.question) or set(kinds) <= {"image", "options", "renumber"}
+    templated = [p for p in data.problems if p.family.startswith("template_") and p.id not in data.disguises]
+    same_answer = Counter((p.params["picture"], p.answer) for p in templated)
+    distinct = {(p.params["picture"], p.answer): set() for p in templated}
+    for p in templated:
+        distinct[(p.params["picture"], p.answer)].add(data.group[p.id])
+    assert sum(len(groups) > 1 for groups in distinct.values()) >= 5, "siblings over one picture share an answer"
+    assert max(same_answer.values()) >= 3

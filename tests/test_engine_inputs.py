@@ -15,7 +15,7 @@ from transforms.teachers.vllm_engine import engine_kwargs
 
 
 def test_images_become_decoded_pil_parts_at_their_placeholders():
-    p = problem(question="Compare <image1> with the count: how many dots?")
+    p = problem(question="Compare <image> with the count: how many dots?")
     sent = with_data_urls(build_messages(p, "standard", "vision"), p)
     (message,) = engine_conversation(sent)
     assert [part["type"] for part in message["content"]] == ["text", "image_pil", "text", "text"]

@@ -12,7 +12,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.outputs import RejectRow
 from schemas.source import SourceRow
 from tests.factories import PLAN, problem
-from transforms import failures, read, validate
+from transforms import failures, validate
+from transforms.sources import read
 from transforms.confined import read_image_file
 from transforms.identity import RepeatedIds, unique_id
 from transforms.length import LengthSettings, PlanLength

@@ -162,8 +162,8 @@ def test_mmcot_dedup_accounts_for_every_hostile_row(audited, corpus, listener, t
     questions = {r["id"]: r["question"] for shard in (out / "problems").glob("*.parquet")
                  for r in pq.read_table(shard, columns=["id", "question"]).to_pylist()}
     if layout == "jsonl":  # the text rule: a lone surrogate becomes U+FFFD, control characters go
-        assert questions["hostile/surrogate"].startswith("Lone \ufffd surrogate")
-        assert questions["hostile/control"].startswith("Bell  and escape [31m")
+        assert questions["hostile/surrogate"].startswith("<image>Lone \ufffd surrogate")  # the image's marker first
+        assert questions["hostile/control"].startswith("<image>Bell  and escape [31m")
     if runner == "direct-mp":
         assert len({e for e in events() if e.startswith("start ")}) >= 3, "the hook did not load in the worker processes"
 

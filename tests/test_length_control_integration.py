@@ -23,7 +23,7 @@ from schemas.plan import Assessment
 from transforms.assess import Assess, AssessSettings
 from transforms.judge import Judge, JudgeSettings
 from transforms.normalize import NormalizeProblems, NormalizeSettings
-from transforms.read import ReadProblems, SourceSettings
+from transforms.sources import ReadProblems, SourceSettings
 from transforms.synth import generate, write_jsonl
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
@@ -115,7 +115,7 @@ def test_drlc_policy_sets_each_problems_penalty_from_the_judge(tmp_path, vllm_se
     if manifest.rows["preference"]:
         pref = datasets.load_dataset("parquet", data_files=str(tmp_path / "out" / "preference" / "*.parquet"),
                                      split="train", cache_dir=str(tmp_path / "hf"))
-        assert {"prompt", "chosen", "rejected", "images"} <= set(pref.column_names)
+        assert {"messages", "chosen", "rejected", "images"} <= set(pref.column_names)
 
 
 def test_pass_rate_policy_escalates_exactly_the_low_probes_and_repairs_only_failures(tmp_path, vllm_server, problems):

@@ -15,7 +15,7 @@ from schemas.source import SourceRow
 from tests.helpers import png_bytes
 from transforms.confined import read_image_file
 from transforms.normalize import NormalizeProblems, NormalizeSettings, RowError, to_problem
-from transforms.read import ReadProblems, SourceSettings
+from transforms.sources import ReadProblems, SourceSettings
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
 
@@ -129,6 +129,6 @@ def test_saved_hugging_face_dataset_source(tmp_path):
 
 
 def test_a_source_path_that_matches_nothing_names_the_key(tmp_path):
-    with pytest.raises(FileNotFoundError, match="source.path"):
+    with pytest.raises(FileNotFoundError, match=r"sources\[x\]\.path: no files match"):
         with TestPipeline() as p:
             p | ReadProblems(SourceSettings(kind="jsonl", path=str(tmp_path / "none*.jsonl"), name="x"))

@@ -71,7 +71,9 @@ def _add_columns_other_branches_write(out: Path) -> None:
     n = gens.num_rows
     verdict = gens["verdict"].combine_chunks()
     unverifiable = pa.array([i == 0 for i in range(n)])
-    verdict = pa.StructArray.from_arrays([*verdict.flatten(), unverifiable], [*(f.name for f in verdict.type), "unverifiable"])
+    fields = {f.name: child for f, child in zip(verdict.type, verdict.flatten())}
+    fields["unverifiable"] = unverifiable  # a column the answers work added to the verdict
+    verdict = pa.StructArray.from_arrays(list(fields.values()), list(fields))
     gens = gens.set_column(gens.schema.get_field_index("verdict"), "verdict", verdict)
     gens = gens.append_column("assessment", pa.array([{"vision_score": 0.25, "judge_model": "judge-x"}] * n))
     gens = gens.append_column("chain_score", pa.array([4.0] * n))

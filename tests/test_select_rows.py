@@ -110,11 +110,34 @@ def test_a_repaired_chain_is_never_the_rejected_one_and_not_in_the_pass_rate():
     assert rejected_for(chosen, [repaired, dataclasses.replace(generation(3, False, 9), provenance="repair")], 1.5) is None
 
 
-def test_preference_row_is_in_trls_conversational_layout():
+def test_preference_row_is_in_llamafactorys_sharegpt_ranking_layout():
     c = chains([generation(0, True, 30, reasoning="r1", content="\\boxed{3}"), generation(1, False, 80)])
     row = preference_row(c, c.generations[0], c.generations[1], "wrong")
-    assert [m.role for m in row.prompt] == ["user"] and row.prompt[0].content.startswith("<image>")
-    assert [m.role for m in row.chosen] == ["assistant"] and [m.role for m in row.rejected] == ["assistant"]
-    assert row.chosen[0].content.startswith("<think>\nr1\n</think>") and row.chosen[0].content != row.rejected[0].content
+    assert [m.role for m in row.messages] == ["user"] and row.messages[0].content.count("<image>") == 1
+    assert row.chosen.role == "assistant" and row.rejected.role == "assistant"
+    assert row.chosen.content.startswith("<think>\nr1\n</think>") and row.chosen.content != row.rejected.content
     assert (row.chosen_tokens, row.rejected_tokens, row.pass_rate, row.rejected_reason) == (30, 80, 0.5, "wrong")
     assert row.images == c.planned.problem.images
+
+
+def test_unverifiable_chains_are_no_evidence_of_a_wrong_answer():
+    unsure = chains([generation(0, False, 9, reasons=["unverifiable"], pid="u/1"),
+                     generation(1, False, 5, reasons=["unverifiable"], pid="u/1")], problem("u/1"))
+    unsure_and_wrong = chains([generation(0, False, 9, reasons=["unverifiable"], pid="u/2"),
+                               generation(1, False, 5, reasons=["truncated", "unverifiable"], pid="u/2"),
+                               generation(2, False, 5, pid="u/2")], problem("u/2"))
+    wrong = chains([generation(0, False, 9, reasons=["truncated", "unverifiable"], pid="u/3")], problem("u/3"))
+    two_right_one_unsure_one_wrong = chains([generation(0, True, 9), generation(1, True, 7), generation(2, False, 8),
+                                             generation(3, False, 6, reasons=["unverifiable"])])
+    # pass rate over decided chains only: 2 of 3, not 2 of 4; none decided -> 0
+    assert two_right_one_unsure_one_wrong.pass_rate == pytest.approx(2 / 3)
+    assert unsure.pass_rate == 0.0 and unsure_and_wrong.pass_rate == 0.0
+    # the rejected chain of a preference pair is a decided wrong one, never an unverifiable one
+    kept = shortest_correct(two_right_one_unsure_one_wrong.generations)
+    assert rejected_for(kept, two_right_one_unsure_one_wrong.generations, 1.5)[0].sample_index == 2
+    with TestPipeline() as p:
+        out = p | beam.Create([unsure, unsure_and_wrong, wrong]) | SelectChains(SelectSettings())
+        assert_that(out[DROPPED] | "dropped" >> beam.Map(lambda r: (r.row_id, r.reason)),
+                    equal_to([("u/1", "unverifiable"), ("u/2", "unverifiable"), ("u/3", "no_correct_chain")]),
+                    label="dropped")
+        assert_that(out.sft, equal_to([]), label="sft")

@@ -30,7 +30,7 @@ def test_text_teacher_gets_caption_question_options_and_instruction():
 
 
 def test_vision_teacher_gets_images_at_placeholders_then_real_data_urls():
-    p = problem(question="Compare <image1> with the count: how many dots?")
+    p = problem(question="Compare <image> with the count: how many dots?")
     (msg,) = build_messages(p, "standard", "vision")
     kinds = [part["type"] for part in msg["content"]]
     assert kinds == ["text", "image_url", "text", "text"]
@@ -44,7 +44,7 @@ def test_vision_teacher_gets_images_at_placeholders_then_real_data_urls():
 
 def test_vision_without_placeholders_puts_images_first():
     (msg,) = build_messages(problem(), "standard", "vision")
-    assert [part["type"] for part in msg["content"]] == ["image_url", "text"]
+    assert [part["type"] for part in msg["content"]] == ["image_url", "text", "text"]
 
 
 def test_cache_key_changes_with_everything_that_changes_a_sample():

@@ -14,14 +14,17 @@ def test_verify_command_writes_a_verdict_per_row(tmp_path, capsys):
         {"content": "The answer is (B)", "answer": "B", "choices": ["1", "2"], "answer_type": "multiple_choice"},
         {"content": "I think \\boxed{7}", "answer": "8"},
         {"content": "counting 1 2 3 4", "answer": "4", "finish_reason": "length"},
+        {"content": "so \\boxed{250 cm}", "answer": "2.5", "unit": "m"},  # the unit column is the gold's unit
+        {"content": "so \\boxed{2.5 kg}", "answer": "2.5", "unit": "m"},
     ]
     src = tmp_path / "outs.jsonl"
     src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert main(["verify", "--input", str(src), "--output", str(tmp_path / "v"), "--no-reasoning"]) == 0
     verdicts = pq.read_table(tmp_path / "v" / "verdicts.parquet")["verdict"].to_pylist()
-    assert [v["correct"] for v in verdicts] == [True, True, False, False]
+    assert [v["correct"] for v in verdicts] == [True, True, False, False, True, False]
     assert "wrong_answer" in verdicts[2]["reasons"] and "truncated" in verdicts[3]["reasons"]
-    assert "2 correct" in capsys.readouterr().out
+    assert verdicts[4]["decided_by"] == "units" and verdicts[5]["reasons"] == ["wrong_answer"]
+    assert "3 correct" in capsys.readouterr().out
 
 
 def test_verify_command_names_the_missing_column(tmp_path, capsys):

@@ -39,7 +39,7 @@ def _write_fake_run(out):
                    RejectRow("s/9", "s", "dedup", "duplicate", survivor_id="s/1")]
         p | "dead" >> beam.Create(rejects[:1]) | "wdead" >> WriteShards(f"{out}/dead_letter", REJECT_SCHEMA, "row_id")
         p | "drop" >> beam.Create(rejects[1:]) | "wdrop" >> WriteShards(f"{out}/dropped", REJECT_SCHEMA, "row_id")
-        p | "reads" >> beam.Create([ReadCount("a.jsonl", 6), ReadCount("b.jsonl", 2)]) | "wread" >> WriteShards(
+        p | "reads" >> beam.Create([ReadCount("a.jsonl", 6, "s"), ReadCount("b.jsonl", 2, "s")]) | "wread" >> WriteShards(
             f"{out}/{READ_COUNTS_SET.name}", READ_COUNTS_SET.schema, "file")
 
 

@@ -24,6 +24,7 @@ from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import Modality, problem_content
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
+from transforms.teachers.structured import attempt_plan, json_schema_format
 
 SCORE_FIELDS = ("vision_score", "text_score", "integration_score")
 
@@ -45,10 +46,7 @@ class Judgement(BaseModel):
     rationale: str = Field(default="", max_length=400)
 
 
-RESPONSE_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {"name": "problem_assessment", "schema": Judgement.model_json_schema()},
-}
+RESPONSE_FORMAT = json_schema_format("problem_assessment", Judgement)
 
 
 class JudgeSettings(Settings):
@@ -74,9 +72,7 @@ def judge_messages(problem: Problem, modality: Modality) -> list[dict]:
 
 def judge_plan(settings: JudgeSettings, attempt: int) -> SamplingPlan:
     """Sampling for one judge attempt (the token budget doubles per attempt)."""
-    budget = settings.max_tokens * 2**attempt
-    return SamplingPlan(n=1, max_tokens=budget, temperature=settings.temperature, top_p=1.0, repetition_penalty=1.0,
-                        prompt_style="judge", length_budget=budget, policy="judge", band="")
+    return attempt_plan(settings.max_tokens, settings.temperature, attempt, "judge")
 
 
 def parse_judgement(content: str) -> Judgement:

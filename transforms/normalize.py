@@ -4,7 +4,9 @@ Field checks are :mod:`transforms.validate`'s, image files are opened by
 :mod:`transforms.confined` (never outside the dataset root), and ids are made unique by
 :mod:`transforms.identity`. Every failure becomes a dead-letter row naming the reason: those
 modules' reasons, ``bad_answer_type``, ``missing_image``, ``unreadable_image``,
-``decompression_bomb``, ``image_too_small``.
+``decompression_bomb``, ``image_too_small``, ``image_marker_mismatch`` (the question's image
+placeholders do not fit its images). Placeholders become one canonical ``<image>`` per image
+(``transforms.image_markers``).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from transforms import validate
 from transforms.confined import read_image_file, read_remote_image
 from transforms.failures import guarded
 from transforms.identity import DuplicateIds, RepeatedIds, unique_id
+from transforms.image_markers import MarkerError, canonical_markers
 from transforms.images import ImageError, ImageSettings, normalize_image
 from transforms.tags import DEAD_LETTER
 from transforms.validate import LimitSettings, RowError
@@ -82,6 +85,11 @@ def to_problem(row: SourceRow, settings: NormalizeSettings) -> Problem:
         raise RowError("wrong_type", "a multiple_choice problem needs choices")
     metadata = validate.metadata(f.get("metadata"), limits)
     images, metas = _images(f.get("images"), row.image_root, settings)
+    try:
+        question, order = canonical_markers(question, len(images))
+    except MarkerError as exc:
+        raise RowError("image_marker_mismatch", str(exc)) from exc
+    images, metas = [images[i] for i in order], [metas[i] for i in order]
     return Problem(
         id=row.row_id,
         source=row.source,
@@ -100,17 +108,19 @@ def to_problem(row: SourceRow, settings: NormalizeSettings) -> Problem:
 
 
 class NormalizeFn(beam.DoFn):
-    """SourceRow → Problem, or a dead-letter row with the reason."""
+    """SourceRow → Problem, or a dead-letter row with the reason; a source may require images or not."""
 
-    def __init__(self, settings: NormalizeSettings):
+    def __init__(self, settings: NormalizeSettings, require_images: dict[str, bool] | None = None):
         self._settings = settings
+        self._by_source = {name: settings.model_copy(update={"require_images": required})
+                           for name, required in (require_images or {}).items()}
         self._ok = Metrics.counter("normalize", "problems")
         self._bad = Metrics.counter("normalize", "dead_lettered")
 
     def process(self, row: SourceRow, repeated: dict[str, list]):
         try:
             row = unique_id(row, repeated, self._settings.duplicate_ids)
-            problem = to_problem(row, self._settings)
+            problem = to_problem(row, self._by_source.get(row.source, self._settings))
         except RowError as exc:
             self._bad.inc()
             yield beam.pvalue.TaggedOutput(
@@ -123,13 +133,15 @@ class NormalizeFn(beam.DoFn):
 
 
 class NormalizeProblems(beam.PTransform):
-    """SourceRows → Problems (main) and dead letters."""
+    """SourceRows → Problems (main) and dead letters; ``require_images`` overrides the setting per source name."""
 
-    def __init__(self, settings: NormalizeSettings):
+    def __init__(self, settings: NormalizeSettings, require_images: dict[str, bool] | None = None):
         super().__init__()
         self._settings = settings
+        self._require_images = require_images
 
     def expand(self, rows):
         repeated = beam.pvalue.AsDict(rows | "RepeatedIds" >> RepeatedIds())
+        fn = NormalizeFn(self._settings, self._require_images)
         return rows | "Normalize" >> guarded(
-            "normalize", beam.ParDo(NormalizeFn(self._settings), repeated).with_outputs(DEAD_LETTER, main="problems"))
+            "normalize", beam.ParDo(fn, repeated).with_outputs(DEAD_LETTER, main="problems"))

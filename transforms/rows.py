@@ -1,8 +1,12 @@
-"""Shape kept chains and problems into the output rows (SFT, RL, preference)."""
+"""Shape kept chains and problems into the output rows (SFT, RL, preference), prompts with ``<image>`` tags.
+
+The tags come from :func:`student_prompt` (one per image, in image order); the TRL twins of these
+rows are derived from them in :mod:`transforms.trl_rows`.
+"""
 from __future__ import annotations
 
 from schemas.generation import Generation, ProblemChains
-from schemas.outputs import Message, PreferenceRow, RewardModel, RLExtraInfo, RLRow, SFTRow
+from schemas.outputs import DATA_SOURCE_PREFIX, Message, PreferenceRow, RewardModel, RLExtraInfo, RLRow, SFTRow
 from transforms.teachers.messages import student_prompt
 
 
@@ -37,10 +41,13 @@ def sft_row(chains: ProblemChains, chosen: Generation, selection: str) -> SFTRow
 
 
 def rl_row(chains: ProblemChains) -> RLRow:
-    """A problem in verl's layout, with its pass rate and difficulty for curriculum ordering."""
+    """A problem in verl's layout, with its pass rate and difficulty for curriculum ordering.
+
+    ``extra_info.index`` stays -1 here: it is the row's place in the written order, set when the rows are ordered.
+    """
     problem = chains.planned.problem
     return RLRow(
-        data_source=problem.source,
+        data_source=DATA_SOURCE_PREFIX + problem.source,
         prompt=[Message("user", student_prompt(problem))],
         images=problem.images,
         ability=problem.subject or "math",
@@ -53,19 +60,20 @@ def rl_row(chains: ProblemChains) -> RLRow:
             pass_rate=chains.pass_rate,
             difficulty=chains.planned.assessment.difficulty,
             num_samples=len(chains.generations),
+            unit=problem.unit,
         ),
     )
 
 
 def preference_row(chains: ProblemChains, chosen: Generation, rejected: Generation, reason: str) -> PreferenceRow:
-    """A DPO pair: the student prompt, the kept chain as chosen, a wrong or overlong chain as rejected."""
+    """A preference pair: the student prompt, the kept chain as chosen, a wrong or overlong chain as rejected."""
     problem = chains.planned.problem
     return PreferenceRow(
         id=problem.id,
-        prompt=[Message("user", student_prompt(problem))],
+        messages=[Message("user", student_prompt(problem))],
         images=problem.images,
-        chosen=[Message("assistant", assistant_text(chosen))],
-        rejected=[Message("assistant", assistant_text(rejected))],
+        chosen=Message("assistant", assistant_text(chosen)),
+        rejected=Message("assistant", assistant_text(rejected)),
         rejected_reason=reason,
         chosen_tokens=chosen.completion_tokens,
         rejected_tokens=rejected.completion_tokens,

@@ -3,7 +3,9 @@
 Strategies: ``shortest_correct`` (fewest tokens) or ``length_fit`` (tokens closest to the
 plan's ``length_budget``, the band's target). The SFT row's ``selection`` records which chain
 won and why. A problem with no correct chain is dropped (reason ``no_correct_chain``, with the
-chains' reject reasons in the detail). RL rows keep problems whose pass rate lies strictly
+chains' reject reasons in the detail) — unless one of its chains is unverifiable (an answer no
+rule could decide, and no answer judge decided it): then its reason is ``unverifiable``, since
+such a chain may be right. RL rows keep problems whose pass rate lies strictly
 between the configured bounds (R1V2's selective sample buffer: groups where every sample agrees
 carry no advantage). Preference rows pair the kept chain with a wrong one, else with a correct
 one at least ``overlong_factor`` times longer.
@@ -20,6 +22,7 @@ from pydantic import Field
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.settings import Settings
+from transforms.curriculum import RLOrder
 from transforms.failures import guarded
 from transforms.rows import preference_row, rl_row, sft_row
 from transforms.tags import DROPPED
@@ -29,11 +32,13 @@ PREFERENCE = "preference"
 
 
 class SelectSettings(Settings):
-    """Which chain to keep, which problems make RL rows (pass rate strictly inside the bounds), preference pairs."""
+    """Which chain to keep, which problems make RL rows (pass rate strictly inside the bounds) and in which
+    curriculum order they are written (``rl_order``, see :mod:`transforms.curriculum`), preference pairs."""
 
     strategy: Literal["shortest_correct", "length_fit"] = "length_fit"
     rl_min_pass_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     rl_max_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    rl_order: RLOrder = "id"
     preference: bool = True
     overlong_factor: float = Field(default=1.5, gt=1.0)
 
@@ -72,7 +77,8 @@ def choose(chains: ProblemChains, strategy: str) -> tuple[Generation | None, str
 
 def rejected_for(chosen: Generation, generations: list[Generation], overlong_factor: float) -> tuple[Generation, str] | None:
     """The chain to pair against ``chosen``: the first wrong sample, else the longest overlong correct one."""
-    wrong = [g for g in generations if g.verdict and not g.verdict.correct and g.provenance == "teacher"]
+    wrong = [g for g in generations if g.verdict and not g.verdict.correct and not g.verdict.unverifiable
+             and g.provenance == "teacher"]
     if wrong:
         return min(wrong, key=lambda g: g.sample_index), "wrong"
     overlong = [g for g in _correct(generations) if g.completion_tokens >= overlong_factor * max(chosen.completion_tokens, 1)]
@@ -87,6 +93,11 @@ def reject_summary(generations: list[Generation]) -> str:
     return ", ".join(f"{reason}×{n}" for reason, n in counts.most_common())
 
 
+def drop_reason(generations: list[Generation]) -> str:
+    """Why a problem without a correct chain is dropped: ``unverifiable`` when any chain is, else ``no_correct_chain``."""
+    return "unverifiable" if any(g.verdict and g.verdict.unverifiable for g in generations) else "no_correct_chain"
+
+
 def wants_rl(pass_rate: float, settings: SelectSettings) -> bool:
     """Whether a problem with this pass rate becomes an RL row."""
     return settings.rl_min_pass_rate < pass_rate < settings.rl_max_pass_rate
@@ -96,14 +107,15 @@ class _SelectFn(beam.DoFn):
     def __init__(self, settings: SelectSettings):
         self._settings = settings
         self._kept = Metrics.counter("select", "kept")
-        self._dropped = Metrics.counter("select", "no_correct_chain")
+        self._dropped = {reason: Metrics.counter("select", reason) for reason in ("no_correct_chain", "unverifiable")}
 
     def process(self, chains: ProblemChains):
         if wants_rl(chains.pass_rate, self._settings):
             yield beam.pvalue.TaggedOutput(RL, rl_row(chains))
         chosen, why = choose(chains, self._settings.strategy)
         if chosen is None:
-            self._dropped.inc()
+            reason = drop_reason(chains.generations)
+            self._dropped[reason].inc()
             problem = chains.planned.problem
             yield beam.pvalue.TaggedOutput(
                 DROPPED,
@@ -111,7 +123,7 @@ class _SelectFn(beam.DoFn):
                     row_id=problem.id,
                     source=problem.source,
                     stage="select",
-                    reason="no_correct_chain",
+                    reason=reason,
                     detail=reject_summary(chains.generations),
                 ),
             )

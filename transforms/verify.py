@@ -28,6 +28,7 @@ def verify_generation(generation: Generation, problem: Problem, config: VerifyCo
         reasoning=generation.reasoning if split_by_server else None,
         finish_reason=generation.finish_reason,
         config=config,
+        unit=problem.unit,
     )
     return dataclasses.replace(generation, verdict=verdict)
 
@@ -37,15 +38,17 @@ class _VerifyFn(beam.DoFn):
         self._config = config
         self._correct = Metrics.counter("verify", "correct")
         self._rejected = Metrics.counter("verify", "rejected")
+        self._unverifiable = Metrics.counter("verify", "unverifiable")
 
     def setup(self):
-        warm_up()  # SymPy's first simplifications cost ~1 s; pay it outside math-verify's time budget
+        warm_up()  # SymPy's first simplifications and pint's registry cost ~1-2 s each; pay them outside any budget
 
     def process(self, chains: ProblemChains):
         problem = chains.planned.problem
         verified = [verify_generation(g, problem, self._config) for g in chains.generations]
         for generation in verified:
-            (self._correct if generation.verdict.correct else self._rejected).inc()
+            verdict = generation.verdict
+            (self._correct if verdict.correct else self._unverifiable if verdict.unverifiable else self._rejected).inc()
         yield ProblemChains(planned=chains.planned, generations=verified)
 
 

@@ -9,9 +9,10 @@ dead letter, never a failed shard.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import posixpath
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -87,6 +88,53 @@ class WriteShards(beam.PTransform):
             yield path, count
 
         return records | "KeyByShard" >> guarded("write", beam.Map(_keyed)) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
+
+
+def shard_plan(keys: list[tuple], num_shards: int) -> tuple[list[tuple], list[int]]:
+    """Cut points and row offsets that split the sorted ``keys`` into ``num_shards`` contiguous, near-equal ranges.
+
+    Shard ``s`` holds the keys ``>= cuts[s - 1]`` and ``< cuts[s]``; its first row is row ``offsets[s]`` of the whole order.
+    """
+    ordered = sorted(keys)
+    offsets = [s * len(ordered) // num_shards for s in range(num_shards)]
+    cuts = [ordered[o] for o in offsets[1:] if o < len(ordered)]
+    return cuts, offsets
+
+
+class WriteSortedShards(beam.PTransform):
+    """Records → Parquet shards holding contiguous ranges of one total order (``sort_key``), each sorted inside.
+
+    Only the sort keys meet in one place (to find the cut points); rows go to their shard by
+    bisecting the cuts. ``number(record, i)`` gets each record's position ``i`` in the whole order
+    before it is written. Emits (path, rows).
+    """
+
+    def __init__(self, directory: str, schema: pa.Schema, sort_key: Callable[[Any], tuple],
+                 number: Callable[[Any, int], Any], num_shards: int = 1, split: str = "train"):
+        super().__init__()
+        self._directory, self._schema, self._split = directory, schema, split
+        self._sort_key, self._number, self._num_shards = sort_key, number, num_shards
+
+    def expand(self, records):
+        n, sort_key, number, schema = self._num_shards, self._sort_key, self._number, self._schema
+        directory, split = self._directory, self._split
+        plan = (records | "SortKeys" >> beam.Map(sort_key) | "AllKeys" >> beam.combiners.ToList()
+                | "Cuts" >> beam.Map(shard_plan, n))
+
+        def _keyed(record, plan):
+            cuts, _ = plan
+            return bisect.bisect_right(cuts, sort_key(record)), record
+
+        def _write(keyed: tuple[int, Iterable[Any]], plan):
+            index, records = keyed
+            offset = plan[1][index]
+            rows = (to_row(number(r, offset + i)) for i, r in enumerate(sorted(records, key=sort_key)))
+            path = shard_path(directory, split, index, n)
+            yield path, write_shard(path, rows, schema)
+
+        singleton = beam.pvalue.AsSingleton(plan)
+        return (records | "KeyByRange" >> beam.Map(_keyed, singleton) | "GroupShards" >> beam.GroupByKey()
+                | "WriteShard" >> beam.FlatMap(_write, singleton))
 
 
 def _field(row: dict[str, Any], dotted: str) -> Any:

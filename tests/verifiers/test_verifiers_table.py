@@ -32,6 +32,7 @@ class Case:
     reasoning: str | None = None
     finish_reason: str | None = "stop"
     config: VerifyConfig | None = None
+    unit: str = ""
 
 
 def ok(id, output, gold, extracted="<any>", **kw) -> Case:
@@ -239,6 +240,90 @@ CASES: list[Case] = [
     ok("gold_is_a_boxed_solution", think("\\boxed{12}"), "so 3 * 4 = \\boxed{12}", "12"),
     bad("gold_is_a_boxed_solution_wrong", think("\\boxed{3}"), "so 3 * 4 = \\boxed{12}", "wrong_answer"),
     bad("empty_gold", think("\\boxed{5}"), "", "no_gold", answer_type="numeric"),
+    # ---- R1V's <answer> block decides ----
+    ok("tag_plain", think("<answer>42</answer>"), "42", "42"),
+    ok("tag_boxed_inside", think("<answer>The area is $\\boxed{12}$.</answer>"), "12", "12"),
+    ok("tag_beats_later_box", think("<answer>5</answer>\nCheck: \\boxed{6}"), "5", "5"),
+    bad("tag_beats_earlier_box", think("\\boxed{5} is my guess.\n<answer>6</answer>"), "5", "wrong_answer", extracted="6"),
+    ok("tag_last_block_wins", think("<answer>3</answer> no wait <answer>\\frac{1}{2}</answer>"), "0.5"),
+    bad("tag_empty_no_fallback", think("<answer>  </answer>\n\\boxed{5}"), "5", "no_answer", extracted=None),
+    bad("tag_unclosed", think("<answer>\\boxed{5}"), "5", "no_answer", extracted=None),
+    bad("tag_only_in_reasoning", think("Hmm, I could not finish.", "So <answer>5</answer> it is."), "5",
+        "no_answer", extracted=None),
+    bad("tag_inside_unclosed_think", "<think>work <answer>5</answer>", "5", "malformed_think", "no_answer", extracted=None),
+    ok("tag_uppercase", think("<ANSWER>7</ANSWER>"), "7", "7"),
+    ok("tag_mc_letter_sentence", think("<answer>(C) because the bars are equal</answer>"), "C", "C", choices=ABCD),
+    ok("tag_mc_option_text", think("<answer>Paris</answer>"), "C", "C", choices=("London", "Berlin", "Paris", "Rome")),
+    ok("tag_free_form_sentence_whole", think("<answer>The Eiffel Tower</answer>"), "eiffel tower", answer_type="free_form"),
+    ok("tag_reasoning_field", "<answer>\\boxed{9}</answer>", "9", "9", reasoning=REASONING),
+    # ---- AMC style boxed letters ----
+    ok("amc_letter_value_mc", think("\\boxed{\\textbf{(B)}\\ 45}"), "B", "B", answer_type="multiple_choice"),
+    ok("amc_letter_space_inside", think("$\\boxed{\\textbf{(D) }9}$"), "D", "D", choices=ABCD),
+    ok("amc_qquad_prefix", think("\\boxed{\\qquad\\textbf{(A) }12}"), "A", "A", choices=ABCD),
+    bad("amc_wrong_letter_right_value", think("\\boxed{\\textbf{(C)}\\ 42}"), "B", "wrong_answer", extracted="C", choices=ABCD),
+    ok("amc_gold_letter_untyped", think("\\boxed{\\textbf{(E)}\\ \\frac{1}{2}}"), "E"),
+    ok("amc_gold_value", think("\\boxed{\\textbf{(B)}\\ \\frac{3}{4}}"), "0.75", answer_type="numeric"),
+    bad("amc_gold_value_wrong", think("\\boxed{\\mathrm{(B)}\\ 46}"), "45", "wrong_answer", answer_type="numeric"),
+    # ---- several solutions: set equality ----
+    ok("multi_two_boxes", think("The roots are $\\boxed{-3}$ and $\\boxed{2}$."), "2, -3", "-3, 2"),
+    ok("multi_gold_or_assignments", think("x = \\boxed{2} or x = \\boxed{-3}"), "x=2 or x=-3"),
+    ok("multi_one_box_text_or", think("\\boxed{x_1 = -3 \\text{ or } x_2 = 2}"), "x=2 or x=-3"),
+    ok("multi_set_braces", think("\\boxed{\\{-3, 2\\}}"), "2; -3"),
+    ok("multi_forms_differ", think("\\boxed{\\frac{1}{2}, -\\sqrt{4}}"), "-2 \\text{ and } 0.5"),
+    ok("multi_later_paragraph_only", think("First try \\boxed{7}.\n\nCorrected: \\boxed{2} and \\boxed{-3}."), "2, -3", "2, -3"),
+    bad("multi_missing_one", think("\\boxed{2}"), "x=2 or x=-3", "wrong_answer"),
+    bad("multi_extra_one", think("\\boxed{2, -3, 5}"), "2, -3", "wrong_answer"),
+    bad("multi_sign_wrong", think("\\boxed{2} and \\boxed{3}"), "2, -3", "wrong_answer"),
+    bad("multi_earlier_paragraph_ignored", think("\\boxed{2}\n\nSo the answer: \\boxed{-3}"), "2, -3", "wrong_answer"),
+    bad("single_gold_two_boxes_last_wins", think("\\boxed{2} and \\boxed{-3}"), "2", "wrong_answer", extracted="-3"),
+    ok("thousands_gold_is_one_solution", think("\\boxed{1000}"), "1,000"),
+    # ---- units compared with pint ----
+    ok("unit_cm_vs_m", think("\\boxed{500 \\text{ cm}}"), "5 m"),
+    ok("unit_km_vs_m_decimal", think("The answer is 0.0125 km."), "12.5 m"),
+    ok("unit_speed", think("\\boxed{18\\,\\mathrm{km/h}}"), "5 m/s"),
+    ok("unit_area", think("\\boxed{5\\text{ cm}^2}"), "500 mm^2"),
+    ok("unit_volume_litres", think("\\boxed{2.5 L}"), "2500 \\text{mL}"),
+    ok("unit_temperature_offset", think("\\boxed{86^\\circ F}"), "30°C"),
+    ok("unit_pred_rounded_after_conversion", think("\\boxed{16.4 ft}"), "5 m"),
+    ok("unit_from_problem_field", think("\\boxed{250 cm}"), "2.5", unit="m"),
+    ok("unit_cjk", think("答案：5米"), "500 cm"),
+    bad("unit_dimension_mismatch", think("\\boxed{5 kg}"), "5 m", "wrong_answer", extracted="5 kg"),
+    bad("unit_dimension_mismatch_problem_field", think("\\boxed{5 \\text{ cm}^2}"), "5", "wrong_answer", unit="cm"),
+    bad("unit_value_after_conversion", think("\\boxed{50 cm}"), "5 m", "wrong_answer"),
+    bad("unit_same_number_other_scale", think("\\boxed{5 mm}"), "5", "wrong_answer", unit="m"),
+    bad("unit_speed_not_per_hour", think("\\boxed{18 m/s}"), "5 m/s", "wrong_answer"),
+    bad("unit_bare_number_takes_gold_unit", think("\\boxed{500}"), "5 m", "wrong_answer"),
+    ok("unit_bare_number_gold_unit", think("\\boxed{5}"), "5 m"),
+    ok("unit_bare_gold_pred_unit", think("\\boxed{5 \\text{ kg}}"), "5"),
+    ok("unit_unknown_noun_is_no_unit", think("\\boxed{12 apples}"), "12", unit="m"),
+    # ---- angles: degrees and radians ----
+    ok("angle_pi_half_vs_degrees", think("\\boxed{\\frac{\\pi}{2}}"), "90°"),
+    ok("angle_degrees_vs_pi", think("So the answer is 135 degrees."), "\\frac{3\\pi}{4}"),
+    ok("angle_circ_vs_pi_slash", think("\\boxed{60^{\\circ}}"), "\\pi/3"),
+    ok("angle_pi_rad_suffix", think("\\boxed{\\frac{1}{6}\\pi \\text{ rad}}"), "30", unit="degree"),
+    ok("angle_decimal_radians", think("\\boxed{0.7854 rad}"), "45^\\circ"),
+    ok("angle_degrees_same", think("\\boxed{90^\\circ}"), "90 degrees"),
+    bad("angle_pi_wrong", think("\\boxed{\\frac{\\pi}{3}}"), "90^\\circ", "wrong_answer"),
+    bad("angle_degrees_vs_pi_wrong", think("\\boxed{45°}"), "\\frac{\\pi}{3}", "wrong_answer"),
+    bad("angle_radian_number_not_degrees", think("\\boxed{1.5708 rad}"), "89°", "wrong_answer"),
+    bad("angle_vs_length", think("\\boxed{90 cm}"), "90^\\circ", "wrong_answer"),
+    # ---- free form: match, a rule that shows a difference, or unverifiable ----
+    ok("free_form_number_word", think("Answer: seven"), "7", answer_type="free_form"),
+    ok("free_form_markdown_punct", think("**Answer:** *Mount Everest!*"), "mount everest", answer_type="free_form"),
+    bad("free_form_superset_unverifiable", think("Answer: the Eiffel Tower in Paris"), "Eiffel Tower", "unverifiable",
+        answer_type="free_form"),
+    bad("free_form_plural_unverifiable", think("\\boxed{\\text{triangles}}"), "triangle", "unverifiable",
+        answer_type="free_form"),
+    bad("free_form_paraphrase_unverifiable", think("Answer: it goes up"), "increases", "unverifiable", answer_type="free_form"),
+    bad("free_form_yes_no_gold_other_answer", think("Answer: they are congruent"), "yes", "unverifiable"),
+    bad("free_form_distinct_single_words", think("Answer: blue"), "red", "wrong_answer", answer_type="free_form"),
+    bad("free_form_synonym_left_to_judge", think("Answer: automobile"), "car", "unverifiable", answer_type="free_form",
+        config=VerifyConfig(distinct_words_differ=False)),
+    bad("free_form_number_words_differ", think("Answer: eight"), "7", "wrong_answer", answer_type="free_form"),
+    bad("free_form_unverifiable_but_truncated", think("Answer: it goes up"), "increases", "truncated", "unverifiable",
+        answer_type="free_form", finish_reason="length"),
+    bad("mc_gold_not_an_option_unverifiable", think("\\boxed{a dog}"), "a brown dog", "unverifiable",
+        answer_type="multiple_choice", choices=("cat", "bird")),
 ]
 
 
@@ -247,7 +332,7 @@ def run(case: Case):
     # 0.5 s default budget in CI. The time bound has its own tests (test_verifiers_worst_case).
     config = (case.config or DEFAULT_CONFIG).model_copy(update={"math_verify_budget_s": 10.0})
     return verify(case.output, case.gold, case.answer_type, list(case.choices) if case.choices else None,
-                  reasoning=case.reasoning, finish_reason=case.finish_reason, config=config)
+                  reasoning=case.reasoning, finish_reason=case.finish_reason, config=config, unit=case.unit)
 
 
 def test_table_is_large_and_ids_unique():
@@ -264,6 +349,12 @@ def test_verdict(case: Case):
     assert verdict.correct == (not verdict.reasons)
     if case.extracted != "<any>":
         assert verdict.extracted_answer == case.extracted, verdict
+    # unverifiable is a verdict of its own only when nothing else failed
+    assert verdict.unverifiable is (case.reasons == ("unverifiable",))
+    if verdict.checks.get("answer_match") is True:
+        assert verdict.decided_by
+    if "unverifiable" in verdict.reasons or "answer_match" not in verdict.checks:
+        assert verdict.decided_by == ""
     failed = [name for name, passed in verdict.checks.items() if not passed]
     assert len(failed) == len(verdict.reasons)
     assert set(verdict.checks) <= set(CHECK_NAMES)

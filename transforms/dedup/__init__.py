@@ -1,7 +1,7 @@
 """Dedup stage: decontamination, exact and near-duplicate problems (before any teacher call), chains.
 
 ``DedupProblems`` chains the problem passes — benchmark decontamination, exact duplicates,
-near-duplicates (text MinHash LSH + image perceptual hashes) — each one a PTransform of its
+near-duplicates (image-hash ranges, exact text Jaccard, guards; survivors without chaining) — each one a PTransform of its
 own module; every removed problem goes to ``dropped`` with a reason (``contaminated``,
 ``duplicate``, ``near_duplicate``). ``MarkDuplicateChains`` runs after verification.
 """

@@ -1,23 +1,32 @@
-"""Candidate pairs inside one band group, and the exact check that turns them into edges.
+"""Candidate pairs inside one group, and the exact check that turns them into edges.
 
-A fingerprint is emitted once per text band (key ``("t", band, hash, answer)``) and, in
-``either`` mode, once per image-hash range (key ``("i", range, bits, answer)``); the answer
-value is part of the key when near-duplicates must share it (``same_answer``), which splits
-templated questions by their answers at no cost in recall. A pair sharing several keys is
-checked only in the group of the first key they share, so each pair is verified once. In
-``both`` mode pairs in a text group must also share an image-hash range (both-imageless
-pairs count as sharing), which keeps templated questions — identical text over different
-pictures — from making a group quadratic. A band group with more than ``max_group`` members
-(counted first, per key) is split in ``both`` mode into one sub-group per image-hash range, so
-no worker has to hold it whole.
+Which groups a fingerprint joins depends on ``images.mode``; the answer value is part of every
+key when near-duplicates must share it (``same_answer``), which splits templated questions by
+their answers at no cost in recall:
+
+* ``both`` (default): one group per image-hash range (key ``("i", range, bits, answer)``;
+  imageless problems share one ``NO_IMAGE`` key). Two pictures within ``hamming`` bits agree on
+  at least one range (pigeonhole), so every pair whose images match meets in some group and is
+  checked exactly — the text test is the true Jaccard, not an LSH estimate — and each problem
+  is sent to ``hamming + 1`` groups only. A group of more than ``max_group`` members (counted
+  first, per key: one picture behind many questions, or many imageless problems) is split into
+  one sub-group per MinHash text band, so no worker holds it whole; there the LSH bands decide
+  which pairs are compared.
+* ``text_only``: one group per text band (key ``("t", band, hash, answer)``).
+* ``either``: both kinds of keys (imageless problems join text groups only).
+
+A pair sharing several groups is checked only in the first one they share, so each pair is
+verified once. Every verified pair is an edge (none is implied by others: survivors are
+resolved from the verified edges themselves, see :mod:`transforms.dedup.components`); a pair
+that matches in text, images and answer but fails the quantities, options or terms guard is reported
+as blocked by that guard, so the guard's effect can be counted.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from itertools import combinations
-from typing import Iterator, Mapping
+from typing import Mapping
 
-from transforms.dedup.components import Node, spanning_edges
+from transforms.dedup.components import Node
 from transforms.dedup.images import hash_chunks, images_match
 from transforms.dedup.minhash import Fingerprint
 from transforms.dedup.settings import ImageMatchSettings, NearTextSettings
@@ -26,6 +35,7 @@ from transforms.dedup.text import jaccard
 BandKey = tuple[str, int, int, str]
 SubKey = tuple[int, int]
 GroupKey = tuple[BandKey, SubKey | None]
+Edge = tuple[Node, Node]
 NO_IMAGE: SubKey = (-1, 0)
 
 
@@ -34,37 +44,58 @@ def image_keys(fp: Fingerprint, max_distance: int) -> set[SubKey]:
     return {chunk for value in fp.phashes for chunk in hash_chunks(value, max_distance)}
 
 
-def _sub_keys(fp: Fingerprint, images: ImageMatchSettings) -> set[SubKey]:
-    return image_keys(fp, images.hamming) or {NO_IMAGE}
-
-
-def _splits(key: BandKey, hot: Mapping[BandKey, int], images: ImageMatchSettings) -> bool:
-    return key in hot and key[0] == "t" and images.mode == "both"
-
-
-def group_keys(key: BandKey, fp: Fingerprint, hot: Mapping[BandKey, int], images: ImageMatchSettings) -> list[GroupKey]:
-    """The groups a fingerprint joins for ``key``: the band group, or in ``both`` mode, for a band
-    group too large for one worker (``hot``), one sub-group per image-hash range."""
-    if _splits(key, hot, images):
-        return [(key, sub) for sub in sorted(_sub_keys(fp, images))]
-    return [(key, None)]
+def text_keys(fp: Fingerprint) -> set[SubKey]:
+    """The ``(band, hash)`` LSH keys of a problem's question."""
+    return set(enumerate(fp.bands))
 
 
 def _scope(fp: Fingerprint, text: NearTextSettings) -> str:
     return fp.answer if text.same_answer else ""
 
 
-def band_keys(fp: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> list[BandKey]:
-    """The group keys a fingerprint is sent to."""
-    scope = _scope(fp, text)
-    keys = [("t", i, h, scope) for i, h in enumerate(fp.bands)]
+def _keys(fp: Fingerprint, images: ImageMatchSettings) -> list[tuple[str, SubKey]]:
+    if images.mode == "both":
+        return [("i", k) for k in sorted(image_keys(fp, images.hamming) or {NO_IMAGE})]
+    keys = [("t", k) for k in sorted(text_keys(fp))]
     if images.mode == "either":
-        keys += [("i", pos, bits, scope) for pos, bits in sorted(image_keys(fp, images.hamming))]
+        keys += [("i", k) for k in sorted(image_keys(fp, images.hamming))]
     return keys
 
 
-def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
-    """The exact check: true Jaccard of the shingle sets, image Hamming distances, answers, per the mode."""
+def band_keys(fp: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> list[BandKey]:
+    """The group keys a fingerprint is sent to."""
+    scope = _scope(fp, text)
+    return [(kind, pos, bits, scope) for kind, (pos, bits) in _keys(fp, images)]
+
+
+def _splits(key: BandKey, hot: Mapping[BandKey, int], images: ImageMatchSettings) -> bool:
+    return key in hot and key[0] == "i" and images.mode == "both"
+
+
+def group_keys(key: BandKey, fp: Fingerprint, hot: Mapping[BandKey, int], images: ImageMatchSettings) -> list[GroupKey]:
+    """The groups a fingerprint joins for ``key``: the group, or in ``both`` mode, for a group too
+    large for one worker (``hot``), one sub-group per text band."""
+    if _splits(key, hot, images):
+        return [(key, sub) for sub in sorted(text_keys(fp))]
+    return [(key, None)]
+
+
+def blocking_guard(a: Fingerprint, b: Fingerprint, text: NearTextSettings) -> str | None:
+    """``"quantities"``, ``"options"`` or ``"terms"`` when that guard (if on) tells the two apart, else ``None``."""
+    mode = text.same_quantities
+    if mode == "sequence" and a.quantities != b.quantities:
+        return "quantities"
+    if mode == "multiset" and sorted(a.quantities) != sorted(b.quantities):
+        return "quantities"
+    if text.same_options and a.options != b.options:
+        return "options"
+    if text.same_terms and a.terms != b.terms:
+        return "terms"
+    return None
+
+
+def similar(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
+    """The check before the guards: true Jaccard of the shingle sets, image Hamming distances, answers, per the mode."""
     if text.same_answer and a.answer != b.answer:
         return False
     text_ok = jaccard(a.shingles, b.shingles) >= text.threshold
@@ -76,51 +107,39 @@ def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, im
     return text_ok or (image_ok and bool(a.phashes))
 
 
-def _first_shared_band(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> BandKey | None:
-    scope = _scope(a, text)
-    if scope != _scope(b, text):
+def is_near_duplicate(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
+    """The whole check: :func:`similar` and no :func:`blocking_guard`."""
+    return blocking_guard(a, b, text) is None and similar(a, b, text, images)
+
+
+def _first_shared_group(a: tuple[str, set, set], b: tuple[str, set, set], hot: Mapping[BandKey, int],
+                        images: ImageMatchSettings) -> GroupKey | None:
+    """The group where a pair is checked, from each side's ``(scope, group keys, text keys)``."""
+    (scope, keys_a, text_a), (scope_b, keys_b, text_b) = a, b
+    shared = keys_a & keys_b if scope == scope_b else None
+    if not shared:
         return None
-    for i, (x, y) in enumerate(zip(a.bands, b.bands)):
-        if x == y:
-            return ("t", i, x, scope)
-    if images.mode == "either":
-        shared = image_keys(a, images.hamming) & image_keys(b, images.hamming)
-        if shared:
-            return ("i", *min(shared), scope)
-    return None
+    kind, (pos, bits) = min(shared)
+    key = (kind, pos, bits, scope)
+    if not _splits(key, hot, images):
+        return key, None
+    subs = text_a & text_b
+    return (key, min(subs)) if subs else None
 
 
-def _first_shared_group(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings,
-                        hot: Mapping[BandKey, int]) -> GroupKey | None:
-    key = _first_shared_band(a, b, text, images)
-    if key is None or not _splits(key, hot, images):
-        return None if key is None else (key, None)
-    shared = _sub_keys(a, images) & _sub_keys(b, images)
-    return (key, min(shared)) if shared else None
-
-
-def _buckets(key: BandKey, members: list[Fingerprint], images: ImageMatchSettings) -> Iterator[list[Fingerprint]]:
-    if key[0] == "t" and images.mode == "both":
-        by_image: dict[SubKey, list[Fingerprint]] = defaultdict(list)
-        for fp in members:
-            for sub in _sub_keys(fp, images):
-                by_image[sub].append(fp)
-        yield from by_image.values()
-    else:
-        yield members
-
-
-def group_edges(group: GroupKey, members: list[Fingerprint], text: NearTextSettings,
-                images: ImageMatchSettings, hot: Mapping[BandKey, int]) -> list[tuple[Node, Node]]:
-    """Verified near-duplicate edges of one (sub-)group, reduced to a spanning forest."""
-    seen: set[tuple[Node, Node]] = set()
-    verified = []
-    for bucket in _buckets(group[0], sorted(members, key=lambda fp: fp.node), images):
-        for a, b in combinations(bucket, 2):
-            pair = (a.node, b.node)
-            if pair in seen:
-                continue
-            seen.add(pair)
-            if _first_shared_group(a, b, text, images, hot) == group and is_near_duplicate(a, b, text, images):
-                verified.append(pair)
-    return spanning_edges(verified)
+def group_edges(group: GroupKey, members: list[Fingerprint], text: NearTextSettings, images: ImageMatchSettings,
+                hot: Mapping[BandKey, int]) -> tuple[list[Edge], list[tuple[Edge, str]]]:
+    """Verified near-duplicate edges ``(smaller, larger)`` of one (sub-)group, and the pairs a guard blocked."""
+    members = sorted(members, key=lambda fp: fp.node)
+    keys = [(_scope(fp, text), set(_keys(fp, images)), text_keys(fp)) for fp in members]
+    verified: list[Edge] = []
+    blocked: list[tuple[Edge, str]] = []
+    for (ka, a), (kb, b) in combinations(zip(keys, members), 2):
+        if _first_shared_group(ka, kb, hot, images) != group or not similar(a, b, text, images):
+            continue
+        guard = blocking_guard(a, b, text)
+        if guard is None:
+            verified.append((a.node, b.node))
+        else:
+            blocked.append(((a.node, b.node), guard))
+    return verified, blocked

@@ -1,13 +1,20 @@
-"""Connected components of the duplicate graph, the Beam way, and the survivor rule.
+"""Survivors of the near-duplicate graph without chaining, the Beam way, and the survivor rule.
 
-Written by hand because no library computes components inside a Beam pipeline without
-collecting the graph on one machine. Nodes are survivor ranks ``(preference, id)``; each round
-every node sends its label (the smallest rank it has heard of) to its neighbours and a
-GroupByKey takes the minimum, so only the edge lists move and no worker holds a global index.
-After ``d`` rounds a node knows the smallest rank within distance ``d``; components from
-candidate groups are mostly stars (see :func:`spanning_edges`), so a few rounds converge. A
-component wider than ``max_rounds`` keeps one survivor per unconverged part (deterministic,
-counted in the ``dedup/unconverged_nodes`` metric) instead of merging.
+The rule: walk the problems in survivor order (:func:`survivor_rank`); a problem is dropped
+when it is a verified near-duplicate of an earlier *survivor*, naming the first such survivor,
+and survives otherwise. So a dropped problem always names a problem it was itself verified
+against, and A~B, B~C never make C a duplicate of A unless C~A was verified: if A survives, B
+goes, and C survives (its only earlier neighbour, B, was dropped). It is the
+lexicographically-first maximal independent set of the graph, a function of the verified
+edges alone, so every runner finds the same survivors.
+
+Computed in rounds, written by hand because no library does this inside a Beam pipeline
+without collecting the graph on one machine: every node knows its neighbours; each round every
+node tells its later neighbours its status (survivor, dropped, undecided) through one
+GroupByKey, and an undecided node decides as soon as every earlier neighbour before its first
+surviving one has decided. A node without earlier neighbours survives at once, so duplicate
+groups (near-cliques) settle in one or two rounds; what ``max_rounds`` leaves undecided is
+kept (never a wrong drop; counted in ``dedup/unresolved_nodes``).
 """
 from __future__ import annotations
 
@@ -19,6 +26,9 @@ from apache_beam.metrics import Metrics
 from schemas.problem import Problem
 
 Node = tuple[int, str]
+SURVIVES, DROPPED_AS, UNDECIDED = "survives", "dropped", "undecided"
+Status = tuple[str, Node | None]
+State = tuple[Status, tuple[Node, ...], tuple[Node, ...]]
 
 
 def survivor_rank(problem: Problem, preferred_sources: list[str]) -> Node:
@@ -27,66 +37,75 @@ def survivor_rank(problem: Problem, preferred_sources: list[str]) -> Node:
     return order, problem.id
 
 
-def spanning_edges(pairs: Iterable[tuple[Node, Node]]) -> list[tuple[Node, Node]]:
-    """Edges ``(smallest node, node)`` spanning the components of ``pairs`` (a local union-find)."""
-    parent: dict[Node, Node] = {}
-
-    def find(node: Node) -> Node:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for a, b in pairs:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return sorted((find(n), n) for n in parent if find(n) != n)
+def decide(earlier: Iterable[Node], statuses: dict[Node, Status]) -> Status:
+    """A node's status from its earlier neighbours' (in rank order): dropped as a duplicate of the
+    first survivor, undecided while an earlier neighbour before it is, survives when all were dropped."""
+    for node in sorted(earlier):
+        status = statuses.get(node, (UNDECIDED, None))[0]
+        if status == SURVIVES:
+            return DROPPED_AS, node
+        if status == UNDECIDED:
+            return UNDECIDED, None
+    return SURVIVES, None
 
 
-def propagate(node: Node, messages: Iterable[tuple]) -> tuple[Node, tuple[Node, tuple[Node, ...]], bool]:
-    """One round at ``node``: the new label (smallest heard), its neighbours, and whether the label changed.
+def greedy_survivors(edges: Iterable[tuple[Node, Node]]) -> dict[Node, Node]:
+    """The rule applied in one pass (for tests and single-process baselines): dropped node → its survivor."""
+    earlier: dict[Node, list[Node]] = {}
+    for a, b in edges:
+        earlier.setdefault(max(a, b), []).append(min(a, b))
+        earlier.setdefault(min(a, b), [])
+    statuses: dict[Node, Status] = {}
+    for node in sorted(earlier):
+        statuses[node] = decide(earlier[node], statuses)
+    return {node: status[1] for node, status in statuses.items() if status[0] == DROPPED_AS}
 
-    ``messages`` holds one ``("self", label, neighbours)`` and any ``("label", label)`` from neighbours.
-    """
-    own, neighbours, heard = node, (), []
+
+def _init(keyed) -> tuple[Node, State]:
+    node, neighbours = keyed
+    unique = sorted(set(neighbours))
+    earlier = tuple(n for n in unique if n < node)
+    later = tuple(n for n in unique if n > node)
+    return node, ((UNDECIDED, None) if earlier else (SURVIVES, None), earlier, later)
+
+
+def _send(keyed):
+    node, state = keyed
+    yield node, ("self", state)
+    for other in state[2]:
+        yield other, ("status", node, state[0])
+
+
+def step(node: Node, messages: Iterable[tuple]) -> tuple[Node, State]:
+    """One round at ``node``: its state (``("self", state)``) updated from its earlier neighbours' statuses."""
+    statuses: dict[Node, Status] = {}
+    state = None
     for message in messages:
         if message[0] == "self":
-            own, neighbours = message[1], message[2]
+            state = message[1]
         else:
-            heard.append(message[1])
-    label = min([own, *heard])
-    return node, (label, neighbours), label != own
-
-
-def _send(state: tuple[Node, tuple[Node, tuple[Node, ...]]]):
-    node, (label, neighbours) = state
-    yield node, ("self", label, neighbours)
-    for other in neighbours:
-        yield other, ("label", label)
+            statuses[message[1]] = message[2]
+    status, earlier, later = state
+    if status[0] == UNDECIDED:
+        status = decide(earlier, statuses)
+    return node, (status, earlier, later)
 
 
 class _Round(beam.PTransform):
-    def __init__(self, last: bool):
-        super().__init__()
-        self._last = last
-
     def expand(self, states):
-        unconverged = Metrics.counter("dedup", "unconverged_nodes")
-        last = self._last
-
-        def step(keyed):
-            node, state, changed = propagate(*keyed)
-            if changed and last:
-                unconverged.inc()
-            return node, state
-
-        return states | "Send" >> beam.FlatMap(_send) | "Gather" >> beam.GroupByKey() | "Min" >> beam.Map(step)
+        return states | "Send" >> beam.FlatMap(_send) | "Gather" >> beam.GroupByKey() | "Decide" >> beam.MapTuple(step)
 
 
-class ConnectedComponents(beam.PTransform):
-    """Undirected edges ``(Node, Node)`` → ``(node, survivor)`` for every node that is not its component's survivor."""
+def _dropped(keyed, unresolved):
+    node, (status, _, _) = keyed
+    if status[0] == UNDECIDED:
+        unresolved.inc()
+    elif status[0] == DROPPED_AS:
+        yield node, status[1]
+
+
+class ResolveSurvivors(beam.PTransform):
+    """Undirected verified edges ``(Node, Node)`` → ``(node, survivor)`` for every dropped node."""
 
     def __init__(self, max_rounds: int):
         super().__init__()
@@ -97,8 +116,9 @@ class ConnectedComponents(beam.PTransform):
             edges
             | "BothWays" >> beam.FlatMap(lambda e: [e, (e[1], e[0])])
             | "Adjacency" >> beam.GroupByKey()
-            | "Init" >> beam.Map(lambda kv: (kv[0], (kv[0], tuple(sorted(set(kv[1]))))))
+            | "Init" >> beam.Map(_init)
         )
         for i in range(self._rounds):
-            states = states | f"Round{i}" >> _Round(last=i == self._rounds - 1)
-        return states | "NonSurvivors" >> beam.FlatMap(lambda s: [(s[0], s[1][0])] if s[1][0] != s[0] else [])
+            states = states | f"Round{i}" >> _Round()
+        unresolved = Metrics.counter("dedup", "unresolved_nodes")
+        return states | "Dropped" >> beam.FlatMap(_dropped, unresolved)

@@ -1,4 +1,7 @@
-"""Exact dedup: equal normalized question and choices, and the same set of image pixel hashes.
+"""Exact dedup: equal normalized question, numbers and choices, and the same set of image pixel hashes.
+
+Numbers enter the key normalized (:func:`~transforms.dedup.quantities.canonical`), since
+:func:`~transforms.dedup.text.normalize_text` alone folds ``-3`` into ``3`` and ``1.5`` into ``15``.
 
 Duplicates are grouped by that key with a GroupByKey (no worker holds a global index); the
 survivor is the first by :func:`~transforms.dedup.components.survivor_rank`, the others are
@@ -16,13 +19,14 @@ from schemas.problem import Problem
 from transforms.dedup.components import survivor_rank
 from transforms.dedup.text import normalize_text
 from transforms.failures import guarded
+from transforms.dedup.quantities import canonical
 from transforms.tags import DROPPED
 
 
 def exact_key(problem: Problem) -> str:
-    """The dedup key: question, choices and the set of image pixel hashes."""
-    parts = [normalize_text(problem.question)]
-    parts += [normalize_text(c) for c in problem.choices]
+    """The dedup key: question, choices (numbers normalized) and the set of image pixel hashes."""
+    parts = [canonical(problem.question)]
+    parts += [canonical(c) for c in problem.choices]
     parts += sorted(m.sha256 for m in problem.image_meta)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 

@@ -1,9 +1,10 @@
-"""Fingerprints for near-duplicate search: MinHash band hashes, shingle set, image hashes.
+"""Fingerprints for near-duplicate search: MinHash band hashes, shingle set, image hashes, guards.
 
 Signatures are datasketch ``MinHash`` objects over hashed shingles of the normalized question
 (choices are left out: the same question on the same picture with the same answer value is the
 same problem whatever its distractors, and the answer value is compared separately); the LSH bands and rows are those datasketch's ``MinHashLSH`` picks for the
 configured threshold, but bands become Beam keys instead of entries of an in-memory index.
+The question's normalized numbers and terms and the normalized option texts ride along for the guards.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from datasketch import MinHash, MinHashLSH
 from schemas.problem import Problem
 from transforms.dedup.components import Node
 from transforms.dedup.images import phash_int
+from transforms.dedup.quantities import canonical, numbers
 from transforms.dedup.settings import NearTextSettings
-from transforms.dedup.text import normalize_text, shingle_hashes
+from transforms.dedup.terms import terms
+from transforms.dedup.text import shingle_hashes
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class Fingerprint:
     shingles: frozenset[int]
     bands: tuple[int, ...]
     phashes: tuple[int, ...]
+    quantities: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
 
 
 def _identity(value: int) -> int:
@@ -43,11 +49,11 @@ def lsh_shape(settings: NearTextSettings) -> tuple[int, int]:
 
 
 def answer_value(problem: Problem) -> str:
-    """The normalized answer; for a multiple-choice letter, the text of the choice it names."""
+    """The normalized answer (numbers too); for a multiple-choice letter, the text of the choice it names."""
     index = ord(problem.answer.strip().upper()[:1] or "?") - ord("A")
     if problem.answer_type == "multiple_choice" and 0 <= index < len(problem.choices):
-        return normalize_text(problem.choices[index])
-    return normalize_text(problem.answer)
+        return canonical(problem.choices[index])
+    return canonical(problem.answer)
 
 
 class Fingerprinter:
@@ -80,4 +86,7 @@ class Fingerprinter:
             shingles=hashed,
             bands=self.band_hashes(hashed),
             phashes=tuple(sorted(phash_int(m) for m in problem.image_meta)),
+            quantities=tuple(numbers(problem.question)),
+            options=tuple(sorted(canonical(c) for c in problem.choices)),
+            terms=terms(problem.question),
         )

@@ -1,6 +1,6 @@
 """Synthetic image-question problems whose answers are exact by construction.
 
-Each family module (bar_chart, geometry, counting, clock, grid_points) draws one picture
+Each family module (bar_chart, geometry, counting, clock, grid_points; compare_counts draws two) draws one picture
 from a seeded RNG and a difficulty in [0, 1]; ``generate`` streams them deterministically and
 the writers emit the JSONL and Parquet layouts mmcot's readers consume.
 """

@@ -15,6 +15,7 @@ class Draft:
 
     ``choices`` is empty for numeric problems. ``params`` holds the facts the picture was
     drawn from (bar values, side lengths, object list, ...) so answers can be re-derived.
+    ``extra_images`` are the second and later pictures of a multi-image problem.
     """
 
     question: str
@@ -23,6 +24,7 @@ class Draft:
     choices: list[str]
     answer: str
     params: dict[str, Any]
+    extra_images: list[Image.Image] = field(default_factory=list)
 
 
 @dataclass
@@ -44,6 +46,12 @@ class SynthProblem:
     caption: str
     difficulty: float
     params: dict[str, Any] = field(default_factory=dict)
+    extra_images: list[Image.Image] = field(default_factory=list)
+
+    @property
+    def images(self) -> list[Image.Image]:
+        """Every picture of the problem, in the order the writers store them."""
+        return [self.image, *self.extra_images]
 
     @property
     def metadata(self) -> dict[str, Any]:

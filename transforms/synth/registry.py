@@ -5,7 +5,7 @@ import hashlib
 import random
 from typing import Iterator, Protocol
 
-from transforms.synth import bar_chart, clock, counting, geometry, grid_points
+from transforms.synth import bar_chart, clock, compare_counts, counting, geometry, grid_points
 from transforms.synth.record import Draft, SynthProblem
 
 
@@ -24,6 +24,9 @@ FAMILIES: dict[str, Family] = {
     "clock": clock,
     "grid_points": grid_points,
 }
+#: Families with several images per problem: opt-in (``families=[...]``), not in the default mix.
+MULTI_IMAGE_FAMILIES: dict[str, Family] = {"compare_counts": compare_counts}
+ALL_FAMILIES: dict[str, Family] = FAMILIES | MULTI_IMAGE_FAMILIES
 
 
 def problem(family: str, seed: int, index: int, difficulty: tuple[float, float] = (0.0, 1.0)) -> SynthProblem:
@@ -34,7 +37,7 @@ def problem(family: str, seed: int, index: int, difficulty: tuple[float, float] 
     pid = f"synth-{family}-{seed}-{index}"
     rng = random.Random(int.from_bytes(hashlib.sha256(pid.encode()).digest()[:8], "big"))
     level = round(rng.uniform(low, high), 4)
-    module = FAMILIES[family]
+    module = ALL_FAMILIES[family]
     draft = module.make(rng, level)
     return SynthProblem(
         id=pid,
@@ -48,19 +51,20 @@ def problem(family: str, seed: int, index: int, difficulty: tuple[float, float] 
         caption=draft.caption,
         difficulty=level,
         params=draft.params,
+        extra_images=draft.extra_images,
     )
 
 
 def generate(
     n: int, seed: int, families: list[str] | None = None, difficulty: tuple[float, float] = (0.0, 1.0)
 ) -> Iterator[SynthProblem]:
-    """``n`` problems, round-robin over ``families`` (default: all), difficulty uniform in the range.
+    """``n`` problems, round-robin over ``families`` (default: the single-image ones), difficulty uniform in the range.
 
     Problem i depends only on (family list, seed, i, difficulty range), never on ``n``.
     """
     names = list(families) if families else list(FAMILIES)
-    unknown = sorted(set(names) - set(FAMILIES))
+    unknown = sorted(set(names) - set(ALL_FAMILIES))
     if unknown:
-        raise ValueError(f"unknown synth families {unknown}; known: {sorted(FAMILIES)}")
+        raise ValueError(f"unknown synth families {unknown}; known: {sorted(ALL_FAMILIES)}")
     for index in range(n):
         yield problem(names[index % len(names)], seed, index, difficulty)

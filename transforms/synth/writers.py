@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from PIL import Image
 
 from transforms.synth.record import SynthProblem
 
@@ -43,11 +44,20 @@ def _row(problem: SynthProblem, images: list[Any], metadata: Any) -> dict[str, A
     }
 
 
-def png_bytes(problem: SynthProblem) -> bytes:
-    """The problem image encoded as PNG."""
+def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    problem.image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def png_bytes(problem: SynthProblem) -> bytes:
+    """The problem's (first) image encoded as PNG."""
+    return _png(problem.image)
+
+
+def _names(problem: SynthProblem) -> list[str]:
+    """File names of the problem's images: ``<id>.png``, then ``<id>-2.png``, … for a multi-image problem."""
+    return [f"{problem.id}.png"] + [f"{problem.id}-{i}.png" for i in range(2, len(problem.images) + 1)]
 
 
 def write_jsonl(problems: Iterable[SynthProblem], out_dir: Path) -> Path:
@@ -57,9 +67,10 @@ def write_jsonl(problems: Iterable[SynthProblem], out_dir: Path) -> Path:
     path = out_dir / "problems.jsonl"
     with path.open("w", encoding="utf-8") as f:
         for problem in problems:
-            relative = f"images/{problem.id}.png"
-            (out_dir / relative).write_bytes(png_bytes(problem))
-            f.write(json.dumps(_row(problem, [relative], problem.metadata), ensure_ascii=False) + "\n")
+            relative = [f"images/{name}" for name in _names(problem)]
+            for rel, image in zip(relative, problem.images):
+                (out_dir / rel).write_bytes(_png(image))
+            f.write(json.dumps(_row(problem, relative, problem.metadata), ensure_ascii=False) + "\n")
     return path
 
 
@@ -68,7 +79,8 @@ def write_parquet(problems: Iterable[SynthProblem], out_path: Path) -> Path:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     rows = (
-        _row(p, [{"bytes": png_bytes(p), "path": f"{p.id}.png"}], json.dumps(p.metadata, ensure_ascii=False))
+        _row(p, [{"bytes": _png(image), "path": name} for image, name in zip(p.images, _names(p))],
+             json.dumps(p.metadata, ensure_ascii=False))
         for p in problems
     )
     with pq.ParquetWriter(out_path, PARQUET_SCHEMA) as writer:

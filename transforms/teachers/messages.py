@@ -3,19 +3,19 @@
 Images are referenced as ``mmcot-image:<sha256>`` URLs while a request is planned and keyed
 (so cache keys never contain image bytes); :func:`with_data_urls` swaps in the real base64
 data URLs right before sending. A text-only teacher gets the caption instead of the images.
+A Problem's question carries one ``<image>`` marker per image (normalize's contract): a vision
+request puts each image at its marker, a text request drops them, the student prompt keeps them.
 """
 from __future__ import annotations
 
 import base64
 import copy
-import re
 from typing import Any, Literal
 
-from schemas.problem import Problem
+from schemas.problem import IMAGE_MARKER, Problem
 
 Modality = Literal["text", "vision"]
 IMAGE_URL_PREFIX = "mmcot-image:"
-_PLACEHOLDER = re.compile(r"<image\s*\d*>", re.IGNORECASE)
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 STYLE_INSTRUCTIONS = {
@@ -37,32 +37,45 @@ def options_text(choices: list[str]) -> str:
     return "\n".join(f"{_LETTERS[i]}. {c}" for i, c in enumerate(choices))
 
 
+def question_pieces(problem: Problem) -> list[str]:
+    """The question split at its image markers: one more piece than images (markers prepended when it has none)."""
+    question = problem.question
+    if problem.images and IMAGE_MARKER not in question:
+        question = IMAGE_MARKER * len(problem.images) + question
+    pieces = question.split(IMAGE_MARKER)
+    if len(pieces) - 1 != len(problem.images):
+        raise ValueError(f"{problem.id}: {len(pieces) - 1} image marker(s) for {len(problem.images)} image(s)")
+    return pieces
+
+
 def question_text(problem: Problem, with_caption: bool) -> str:
-    """The question (placeholders removed), its options and, for text-only teachers, the caption."""
+    """The question for a text-only reader, its options and (``with_caption``) the caption.
+
+    Markers go; with several images each becomes ``(image i)`` so the caption can refer to them.
+    """
     parts = []
     if with_caption and problem.caption:
         parts.append(f"Image description: {problem.caption}")
-    parts.append(_PLACEHOLDER.sub("", problem.question).strip())
+    pieces = question_pieces(problem)
+    labels = [f"(image {i})" if len(pieces) > 2 else "" for i in range(1, len(pieces))]
+    parts.append("".join(p + (labels[i] if i < len(labels) else "") for i, p in enumerate(pieces)).strip())
     if problem.choices:
         parts.append("Options:\n" + options_text(problem.choices))
     return "\n\n".join(parts)
 
 
 def _vision_content(problem: Problem, instruction: str) -> list[dict[str, Any]]:
-    """Images interleaved at the question's ``<image>`` placeholders (else first), then the text."""
+    """Images interleaved at the question's ``<image>`` markers, then the options and the instruction."""
     urls = [{"type": "image_url", "image_url": {"url": IMAGE_URL_PREFIX + m.sha256}} for m in problem.image_meta]
-    pieces = _PLACEHOLDER.split(problem.question)
     content: list[dict[str, Any]] = []
-    if len(pieces) - 1 == len(urls) and urls:
-        for i, piece in enumerate(pieces):
-            if piece.strip():
-                content.append({"type": "text", "text": piece.strip()})
-            if i < len(urls):
-                content.append(urls[i])
-        tail = [p for p in (options_text(problem.choices) if problem.choices else "", instruction) if p]
-        content.append({"type": "text", "text": "\n\n".join(tail)})
-        return content
-    return urls + [{"type": "text", "text": f"{question_text(problem, with_caption=False)}\n\n{instruction}"}]
+    for i, piece in enumerate(question_pieces(problem)):
+        if piece.strip():
+            content.append({"type": "text", "text": piece.strip()})
+        if i < len(urls):
+            content.append(urls[i])
+    tail = [p for p in (options_text(problem.choices) if problem.choices else "", instruction) if p]
+    content.append({"type": "text", "text": "\n\n".join(tail)})
+    return content
 
 
 def problem_content(problem: Problem, instruction: str, modality: Modality) -> str | list[dict[str, Any]]:
@@ -95,5 +108,9 @@ def with_data_urls(messages: list[dict[str, Any]], problem: Problem) -> list[dic
 
 
 def student_prompt(problem: Problem) -> str:
-    """The user turn a vision student is trained on: one ``<image>`` per image, then the question."""
-    return "<image>" * len(problem.images) + f"{question_text(problem, with_caption=False)}\n\n{answer_instruction(problem)}"
+    """The user turn a vision student is trained on: the question with its ``<image>`` markers in
+    place (one per image, in image order), the options, then how to write the answer."""
+    parts = [IMAGE_MARKER.join(question_pieces(problem)).strip()]
+    if problem.choices:
+        parts.append("Options:\n" + options_text(problem.choices))
+    return "\n\n".join([*parts, answer_instruction(problem)])

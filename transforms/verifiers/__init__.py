@@ -3,14 +3,15 @@
 Public API::
 
     verify(output, gold, answer_type=None, choices=None, *, reasoning=None, finish_reason=None,
-           config=None) -> Verdict
+           config=None, unit="") -> Verdict
     extract_answer(text, answer_type=None, choices=None) -> str | None
-    warm_up()  # pay SymPy's one-time setup (about a second) before the first verdict
+    warm_up()  # pay SymPy's and pint's one-time setup (a second or two each) before the first verdict
     VerifyConfig, DEFAULT_CONFIG, CHECK_NAMES, infer_answer_type
 
-Modules: ``segments`` (reasoning block vs final part), ``extract`` (boxes, answer markers, option
-letters), ``normalize`` (canonical text, numbers, yes/no, letters), ``equivalence`` (which rule
-decides), ``symbolic`` (math-verify, thread-safe and bounded), ``budget`` (per-thread wall-clock
+Modules: ``segments`` (reasoning block vs final part), ``extract`` (answer tags, boxes, answer
+markers, option letters), ``normalize`` (canonical text, numbers and their unit text, yes/no,
+letters, AMC answers), ``solutions`` (answers listing several solutions), ``units`` (pint:
+dimensions, conversion, angles), ``equivalence`` (which rule decides), ``symbolic`` (math-verify, thread-safe and bounded), ``budget`` (per-thread wall-clock
 budget), ``format_checks`` (think tags, truncation, repetition, script mix, length), ``verdict``
 (runs them all into a ``Verdict``).
 """
@@ -18,8 +19,7 @@ from schemas.generation import CHECK_NAMES, Verdict
 from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type
 from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
 from transforms.verifiers.extract import extract_answer
-from transforms.verifiers.symbolic import warm_up
-from transforms.verifiers.verdict import verify
+from transforms.verifiers.verdict import verify, warm_up
 
 __all__ = [
     "ANSWER_TYPES",

@@ -58,6 +58,16 @@ class VerifyConfig(Settings):
         ``3.1416``). ``percent_equivalence``: when exactly one side carries ``%``, ``x%`` also
         matches ``x/100`` (gold ``50%`` takes ``0.5`` and ``50``).
 
+    Free-form answers
+        A free-form answer equal to the gold after normalization (case, articles, punctuation,
+        LaTeX text wrappers) is correct; a yes/no gold takes the prediction's yes/no word; numbers
+        (digits or English number words) go to the numeric rule. Anything else is *unverifiable*
+        (``Verdict.unverifiable``, reason ``unverifiable``), except: with ``distinct_words_differ``,
+        two single words (no spaces; a CJK word counts as one) neither of which is a prefix of the
+        other are different (``London`` vs ``Paris``; ``triangle`` vs ``triangles`` stays
+        unverifiable). Synonyms (``car`` / ``automobile``) are then judged different: turn it off
+        to leave them to an answer judge.
+
     Symbolic equivalence (math-verify)
         math-verify's own timeouts use ``signal.alarm``, which only works in the main thread, so
         they are disabled; instead an answer is sent to math-verify only when it is at most
@@ -92,6 +102,8 @@ class VerifyConfig(Settings):
     integer_exact: bool = True
     round_to_gold_decimals: bool = True
     percent_equivalence: bool = True
+    # free form
+    distinct_words_differ: bool = True
     # symbolic equivalence (math-verify)
     math_verify_budget_s: float = Field(default=0.5, gt=0.0)
     max_math_chars: int = Field(default=256, ge=1)

@@ -1,11 +1,17 @@
 """Find the final answer in the final answer part of an output.
 
-Order: the last top-level ``\\boxed{}`` / ``\\fbox{}`` decides whenever the text has one (an empty
+R1V's format first: when the final part has an ``<answer>…</answer>`` block, the last block is
+the only place searched (an empty or unclosed block means *no answer*), and when nothing inside
+it marks an answer, its whole text is the answer. Then, in the block or else the whole final part:
+the last top-level ``\\boxed{}`` / ``\\fbox{}`` decides whenever the text has one (an empty
 or unclosed last box means *no answer*, not a fallback); otherwise the last answer marker
 (``Final Answer:``, ``The answer is``, ``Answer:``, ``The correct option is``, ``答案是``,
 ``故选``); otherwise, for multiple choice, the last option mention (``option B``, ``(B)``,
 ``**B**``, ``选B``) or a final line equal to an option's text; otherwise a short single-line final
 part is the answer itself when it has math in it or (free form) is a few words.
+
+When the gold lists several solutions (``several``), the boxes of the answer's last paragraph
+that holds a box are all taken (``x = \\boxed{2}`` or ``x = \\boxed{-3}`` -> ``2, -3``).
 
 Everything is a single left-to-right pass (braces are matched with a stack, not a regex), so a
 100 KB adversarial output costs milliseconds.
@@ -13,6 +19,7 @@ Everything is a single left-to-right pass (braces are matched with a stack, not 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from transforms.verifiers.answer_types import looks_mathy
@@ -62,15 +69,22 @@ def last_box(text: str) -> Box | None:
     Boxes nested in it are unwrapped (``\\boxed{\\boxed{5}}`` is ``5``); a box whose brace never
     closes is ``unclosed`` and swallows everything after it; ``\\boxed 5`` is accepted.
     """
+    found = None
+    for found, _ in top_level_boxes(text):
+        pass
+    return found
+
+
+def top_level_boxes(text: str) -> Iterator[tuple[Box, int]]:
+    """Every top-level box of ``text`` with its start, in order; an unclosed one ends the list."""
     if "\\boxed" not in text and "\\fbox" not in text:
-        return None
+        return
     pairs: dict[int, int] | None = None
-    found: Box | None = None
     pos = 0
     while True:
         m = _BOX_RE.search(text, pos)
         if not m:
-            return found
+            return
         i = m.end()
         while i < len(text) and text[i] in " \t":
             i += 1
@@ -79,7 +93,8 @@ def last_box(text: str) -> Box | None:
                 pairs = _match_braces(text)
             end = pairs.get(i)
             if end is None:
-                return Box("unclosed")
+                yield Box("unclosed"), m.start()
+                return
             start, stop = i + 1, end
             # Unwrap boxes that are the whole content of this one (O(1) per level).
             while True:
@@ -93,13 +108,14 @@ def last_box(text: str) -> Box | None:
                 else:
                     break
             content = text[start:stop]
-            found = Box("ok", content) if content.strip() else Box("empty")
+            yield (Box("ok", content) if content.strip() else Box("empty")), m.start()
             pos = end + 1
         else:
             bare = _BARE_BOX_ARG_RE.match(text, m.end())
             if not bare:
-                return Box("unclosed")
-            found = Box("ok", bare.group(1))
+                yield Box("unclosed"), m.start()
+                return
+            yield Box("ok", bare.group(1)), m.start()
             pos = bare.end()
 
 
@@ -174,23 +190,59 @@ def _as_choice(candidate: str, choices: list[str] | None, letters: str, rule: di
     return by_text or candidate
 
 
+_ANSWER_OPEN_RE = re.compile(r"<answer>", re.I)
+_ANSWER_CLOSE_RE = re.compile(r"</answer>", re.I)
+#: The whole text of an ``<answer>`` block is the answer (when nothing in it marks one) up to this length.
+BLOCK_ANSWER_MAX_CHARS = 300
+
+
+def answer_block(final: str) -> str | None:
+    """The text of the last ``<answer>…</answer>`` block; ``""`` for an empty or unclosed one;
+    None when there is no ``<answer>`` tag."""
+    if "<" not in final:
+        return None
+    opening = None
+    for opening in _ANSWER_OPEN_RE.finditer(final):
+        pass
+    if opening is None:
+        return None
+    closing = _ANSWER_CLOSE_RE.search(final, opening.end())
+    return final[opening.end():closing.start()] if closing else ""
+
+
+def _several_boxes(text: str) -> str | None:
+    """The contents of the boxes in the last paragraph holding a box, joined by ``, `` (two or more)."""
+    boxes = list(top_level_boxes(text))
+    if len(boxes) < 2 or any(box.status != "ok" for box, _ in boxes):
+        return None
+    paragraph = text.rfind("\n\n", 0, boxes[-1][1])
+    contents = [clean_answer(box.content) for box, start in boxes if start > paragraph]
+    return ", ".join(contents) if len(contents) > 1 and all(contents) else None
+
+
 def extract_from_final(final: str, answer_type: str | None = None, choices: list[str] | None = None,
-                       config: VerifyConfig | None = None) -> str | None:
+                       config: VerifyConfig | None = None, several: bool = False) -> str | None:
     """Extract the answer from a final answer part (no reasoning in it).
 
     For multiple choice the result is the option letter when one can be determined, otherwise the
     raw answer (which then will not match the gold letter). ``config`` supplies the numeric rule
-    used to match a number to an option's value.
+    used to match a number to an option's value; ``several``: the gold lists several solutions.
     """
     mc = answer_type == "multiple_choice" or (answer_type is None and bool(choices))
     letters = option_letters(choices)
     rule = number_rule(config or DEFAULT_CONFIG)
 
+    block = answer_block(final)
+    if block is not None:
+        if not block.strip():
+            return None
+        final = block
+
     box = last_box(final)
     if box is not None:
         if box.status != "ok":
             return None
-        candidate = clean_answer(box.content)
+        candidate = (several and not mc and _several_boxes(final)) or clean_answer(box.content)
         if not candidate:
             return None
         return _as_choice(candidate, choices, letters, rule) if mc else candidate
@@ -210,6 +262,11 @@ def extract_from_final(final: str, answer_type: str | None = None, choices: list
             by_text = choice_letter_for_text(lines[-1], choices, **rule)
             if by_text:
                 return by_text
+    if block is not None:  # nothing marks an answer inside the block: the block is the answer
+        candidate = clean_answer(stripped)
+        if not candidate or len(candidate) > BLOCK_ANSWER_MAX_CHARS:
+            return None
+        return _as_choice(candidate, choices, letters, rule) if mc else candidate
     if stripped and len(stripped) <= BARE_ANSWER_MAX_CHARS and "\n" not in stripped:
         candidate = clean_answer(stripped)
         if candidate and not mc and _looks_like_bare_answer(candidate, answer_type):

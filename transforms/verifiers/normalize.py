@@ -128,12 +128,15 @@ def yes_no(text: str) -> str | None:
 @dataclass(frozen=True)
 class Number:
     """A plain number as written: exact ``value``, ``decimals`` after the point (None for a
-    fraction, which counts as exact), whether it was an integer literal and carried ``%``."""
+    fraction, which counts as exact), whether it was an integer literal and carried ``%``, and the
+    ``unit`` text written after it (``cm^2``, ``\\text{ m/s}``, ``degree``; empty for none;
+    currency and ``%`` are not units here)."""
 
     value: Fraction
     decimals: int | None
     is_integer_literal: bool
     percent: bool
+    unit: str = ""
 
 
 _MAX_NUMBER_CHARS = 120
@@ -147,7 +150,7 @@ _DEGREE_SUFFIX_RE = re.compile(
     r"\s*(?:\^\s*\{\s*\\circ\s*\}(?:\s*\\?[CF])?|\^\s*\\circ(?:\s*\\?[CF])?|°[CF]?|\\degree|\s+degrees?|\s*度)$",
     re.I)
 _TEXT_UNIT_SUFFIX_RE = re.compile(
-    r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?$")
+    r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?-?\d\}?)?$")
 _UNIT_WORD = r"[A-Za-zµμΩ]+(?:\^\{?-?\d\}?|[²³])?"
 _WORD_UNIT_SUFFIX_RE = re.compile(
     r"(?:(?<=\d)|\s+)"  # a unit follows a digit directly (5cm) or after a space
@@ -176,20 +179,27 @@ _SEP_RE = re.compile(_SEP)
 _ASSIGNMENT_PREFIX_RE = re.compile(r"^[A-Za-z](?:_\{?\w{1,3}\}?)?\s*(?:=|\\approx|≈)\s*")
 
 
-def _strip_word_unit(s: str) -> str:
+def _strip_word_unit(s: str) -> tuple[str, str]:
     m = _WORD_UNIT_SUFFIX_RE.search(s)
     if not m:
-        return s
+        return s, ""
     words = _LETTERS_RE.findall(m.group(0))
     for word in words:
         if word.lower() in _NOT_UNITS or (len(word) == 1 and word not in _UNIT_LETTERS):
-            return s
-    return s[:m.start()]
+            return s, ""
+    return s[:m.start()], m.group(0)
 
 
-def _strip_units(s: str) -> tuple[str, bool]:
-    """Remove currency, percent, degree and unit decorations; report whether ``%`` was there."""
+def _cut(pattern: re.Pattern, s: str) -> tuple[str, str]:
+    m = pattern.search(s)
+    return (s[:m.start()], m.group(0)) if m else (s, "")
+
+
+def _strip_units(s: str) -> tuple[str, bool, str]:
+    """Remove currency, percent, degree and unit decorations; report whether ``%`` was there and
+    the unit text cut off (outermost last: ``5 \\text{cm}^2`` gives ``\\text{cm}^2``)."""
     percent = False
+    units: list[str] = []
     for _ in range(4):
         before = s
         s = _CURRENCY_PREFIX_RE.sub("", s)
@@ -197,15 +207,18 @@ def _strip_units(s: str) -> tuple[str, bool]:
         if _PERCENT_SUFFIX_RE.search(s):
             s = _PERCENT_SUFFIX_RE.sub("", s)
             percent = True
-        s = _DEGREE_SUFFIX_RE.sub("", s)
-        s = _TEXT_UNIT_SUFFIX_RE.sub("", s)
-        s = _CJK_UNIT_SUFFIX_RE.sub("", s)
+        for pattern in (_DEGREE_SUFFIX_RE, _TEXT_UNIT_SUFFIX_RE, _CJK_UNIT_SUFFIX_RE):
+            s, unit = _cut(pattern, s)
+            if unit:
+                units.append(unit)
         if s and (s[-1].isalpha() or "^" in s[-4:] or s[-1] in "²³"):
-            s = _strip_word_unit(s)
+            s, unit = _strip_word_unit(s)
+            if unit:
+                units.append(unit)
         s = s.strip()
         if s == before:
             break
-    return s, percent
+    return s, percent, " ".join(u.strip() for u in reversed(units))
 
 
 @lru_cache(maxsize=4096)
@@ -222,7 +235,7 @@ def parse_number(text: str) -> Number | None:
     if not s or len(s) > _MAX_NUMBER_CHARS or not any(c.isdigit() for c in s):
         return None
     s = _ASSIGNMENT_PREFIX_RE.sub("", s, count=1)
-    s, percent = _strip_units(s)
+    s, percent, unit = _strip_units(s)
     s = s.replace("−", "-").replace("\\!", "").strip()
     if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):
         s = s[1:-1].strip()
@@ -241,7 +254,7 @@ def parse_number(text: str) -> Number | None:
             value *= Fraction(10) ** int(exp)
         if m.group("sign") == "-":
             value = -value
-        return Number(value, decimals, "." not in body and exp is None, percent)
+        return Number(value, decimals, "." not in body and exp is None, percent, unit)
 
     m = _FRAC_RE.match(s) or _SLASH_RE.match(s)
     if m:
@@ -253,8 +266,21 @@ def parse_number(text: str) -> Number | None:
         value = num / den
         if m.group("sign") == "-":
             value = -value
-        return Number(value, None, False, percent)
+        return Number(value, None, False, percent, unit)
     return None
+
+
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                      "ninety": 90, "hundred": 100, "a hundred": 100, "one hundred": 100, "thousand": 1000})
+
+
+def number_word(text: str) -> Number | None:
+    """An English number word as a number (``three`` -> 3, ``Twenty.`` -> 20), else None."""
+    value = _NUMBER_WORDS.get(normalize_text(text)) if len(text) <= 24 else None
+    return None if value is None else Number(Fraction(value), 0, True, False)
 
 
 def numbers_equal(pred: Number, gold: Number, *, rel_tol: float, abs_tol: float,
@@ -301,6 +327,17 @@ _OPTION_WORD_RE = re.compile(r"^(?:option|choice|选项|選項)\s*[:：]?\s*\(?(
 _CHOICE_PREFIX_RE = re.compile(r"^\s*(?:\(([A-Z])\)|\[([A-Z])\]|([A-Z])[.:：)])\s*")
 
 
+_AMC_RE = re.compile(
+    r"^(?:\\q?quad\s*|\\[ ,;:]\s*)*\\(?:textbf|text|mathrm|mathbf|textrm|mbox)\s*\{\s*\(\s*([A-Z])\s*\)\s*\}"
+    r"(?:\s|\\[ ,;:]|~|\\q?quad)*")
+
+
+def split_amc(text: str) -> tuple[str, str] | None:
+    """An AMC-style answer ``\\textbf{(B)}\\ 45`` as ``("B", "45")`` (the value may be empty)."""
+    m = _AMC_RE.match(text)
+    return (m.group(1), text[m.end():].strip()) if m else None
+
+
 def option_letters(choices: list[str] | None) -> str:
     """The letters valid for these choices (A–J when the choices are unknown)."""
     if choices:
@@ -312,6 +349,9 @@ def letter_of(text: str, letters: str) -> str | None:
     """The option letter an answer names: ``B``, ``(B)``, ``B)``, ``B.``, ``**B**``, ``\\text{(B)}``,
     ``$B$``, ``B) 42``, ``option B``; None if it names none (or a letter outside ``letters``)."""
     s = clean_answer(text)
+    amc = split_amc(s)
+    if amc:
+        return amc[0] if amc[0] in letters else None
     for _ in range(4):
         m = _LETTER_WRAPPERS.match(s)
         if not m:

@@ -8,6 +8,15 @@ from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
 from transforms.verifiers.equivalence import answers_match
 from transforms.verifiers.extract import extract_from_final, last_box
 from transforms.verifiers.segments import split_output
+from transforms.verifiers.solutions import solutions
+from transforms.verifiers.symbolic import warm_up as warm_up_sympy
+from transforms.verifiers.units import registry
+
+
+def warm_up() -> None:
+    """Pay the one-time costs before the first verdict: SymPy's setup and pint's registry (~1-2 s each)."""
+    warm_up_sympy()
+    registry()
 
 
 def _gold_answer(gold: str) -> str:
@@ -25,16 +34,19 @@ def verify(
     reasoning: str | None = None,
     finish_reason: str | None = None,
     config: VerifyConfig | None = None,
+    unit: str = "",
 ) -> Verdict:
     """Check one model output against the gold answer.
 
     ``output`` is the model's whole content; ``reasoning`` is the reasoning field when the server
     split it out (``output`` is then only the final part). ``answer_type`` is one of
     ``multiple_choice | numeric | expression | free_form``, inferred from ``gold``/``choices`` when
-    None; a gold holding a ``\\boxed{}`` means the box's content. Failed checks name their reason (``malformed_think``, ``no_reasoning``,
+    None; a gold holding a ``\\boxed{}`` means the box's content; ``unit`` is the gold's unit when
+    the gold is written without one (``Problem.unit``). Failed checks name their reason (``malformed_think``, ``no_reasoning``,
     ``empty_reasoning``, ``truncated``, ``repetition``, ``language_mix``, ``too_short``,
     ``too_long``, ``no_answer``, ``wrong_answer``, ``unverifiable``, ``no_gold``); ``correct`` is
-    true exactly when no check failed. Safe to call from many threads at once.
+    true exactly when no check failed; ``unverifiable`` when the only failed check is an answer no
+    rule could decide. Safe to call from many threads at once.
     """
     cfg = config or DEFAULT_CONFIG
     choices = list(choices) if choices else None
@@ -64,16 +76,20 @@ def verify(
     record("language_consistent", fc.language_consistent(whole, cfg))
     record("length_ok", fc.length_ok(len(whole), cfg))
 
-    extracted = extract_from_final(segments.final, answer_type, choices, cfg)
+    several = answer_type != "multiple_choice" and len(solutions(gold)) > 1
+    extracted = extract_from_final(segments.final, answer_type, choices, cfg, several=several)
     record("answer_found", (True, "") if extracted is not None else (False, "no_answer"))
+    decided_by = ""
     if extracted is not None:
         if not gold.strip():
             record("answer_match", (False, "no_gold"))
         else:
-            match = answers_match(extracted, gold, answer_type, choices, cfg)
+            match = answers_match(extracted, gold, answer_type, choices, cfg, unit or "")
+            decided_by = match.method if match.decided else ""
             if match.equal:
                 record("answer_match", (True, ""))
             else:
                 record("answer_match", (False, "wrong_answer" if match.decided else "unverifiable"))
 
-    return Verdict(correct=not reasons, extracted_answer=extracted, checks=checks, reasons=reasons)
+    return Verdict(correct=not reasons, extracted_answer=extracted, checks=checks, reasons=reasons,
+                   unverifiable=reasons == ["unverifiable"], decided_by=decided_by)
