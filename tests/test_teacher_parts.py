@@ -1,13 +1,15 @@
 """Prompt building, the response cache, reasoning parsing and the generate progress line (no server needed)."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
 import logging
 import threading
 
-import httpx
+import aiohttp
+import pytest
 
 from tests.factories import PLAN, problem
 from transforms import generate
@@ -105,9 +107,33 @@ def test_split_reasoning_prefers_the_server_field_then_think_tags():
 def test_retry_classification():
     assert is_retryable(HTTPStatusError(503, "busy", None)) and is_retryable(HTTPStatusError(429, "slow", 2.0))
     assert not is_retryable(HTTPStatusError(400, "bad", None))
-    assert is_retryable(httpx.ReadTimeout("t")) and is_retryable(httpx.RemoteProtocolError("reset"))
+    assert is_retryable(asyncio.TimeoutError()) and is_retryable(aiohttp.ServerDisconnectedError())
+    assert is_retryable(aiohttp.ClientPayloadError("torn body"))
+    assert not is_retryable(ValueError("not JSON"))
     assert failure_reason(HTTPStatusError(404, "no model", None)) == ("http_404", "no model")
-    assert failure_reason(httpx.ConnectTimeout("t"))[0] == "timeout"
+    assert failure_reason(asyncio.TimeoutError())[0] == "timeout"
+    assert failure_reason(aiohttp.ClientOSError(111, "refused"))[0] == "connection_error"
+
+
+def test_a_refused_connection_fails_with_its_reason_after_the_retries():
+    from pipelines.vllm_server import find_free_port
+    from transforms.teachers.base import TeacherError
+    from transforms.teachers.openai_http import OpenAIChatTeacher
+    from transforms.teachers.settings import TeacherSettings
+
+    settings = TeacherSettings(model="m", max_attempts=2, max_backoff_s=0.01, timeout_s=5,
+                               base_url=f"http://127.0.0.1:{find_free_port()}/v1")  # nothing listens there
+    teacher = OpenAIChatTeacher(settings)
+
+    async def ask():
+        try:
+            await teacher.complete([{"role": "user", "content": "hi"}], PLAN)
+        finally:
+            await teacher.aclose()
+
+    with pytest.raises(TeacherError) as failed:
+        asyncio.run(ask())
+    assert failed.value.reason == "connection_error" and teacher.retries == 1
 
 
 def test_parse_choice_reads_reasoning_fields_and_usage():

@@ -1,17 +1,21 @@
-"""OpenAI-compatible chat backend (vLLM's server or any compatible endpoint) over httpx.
+"""OpenAI-compatible chat backend (vLLM's server or any compatible endpoint) over aiohttp.
 
-Transient failures (429, 5xx, timeouts, dropped connections) are retried by tenacity with
+aiohttp rather than httpx: httpcore's pool walks every pooled connection on each request
+start and finish, which at hundreds of requests in flight cost ~80 % of the client's CPU
+(``benchmarks/client_peers.py --target stub``). Transient failures (429, 5xx, timeouts, dropped connections) are retried by tenacity with
 exponential backoff and jitter, honouring ``Retry-After``; other 4xx fail at once. vLLM's
 ``repetition_penalty`` goes in the request body. The API key is read from the environment
 variable the settings name and never logged.
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from schemas.plan import SamplingPlan
@@ -33,16 +37,16 @@ def is_retryable(exc: BaseException) -> bool:
     """429, 5xx, timeouts and transport errors (resets, refused, torn responses) are transient."""
     if isinstance(exc, HTTPStatusError):
         return exc.status == 429 or exc.status >= 500
-    return isinstance(exc, (httpx.TimeoutException, httpx.TransportError))
+    return isinstance(exc, (asyncio.TimeoutError, aiohttp.ClientError))
 
 
 def failure_reason(exc: BaseException) -> tuple[str, str]:
     """A short reason word and a detail for a request that failed for good."""
     if isinstance(exc, HTTPStatusError):
         return f"http_{exc.status}", exc.message[:500]
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, asyncio.TimeoutError):
         return "timeout", type(exc).__name__
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, aiohttp.ClientError):
         return "connection_error", f"{type(exc).__name__}: {exc}"[:500]
     return "bad_response", f"{type(exc).__name__}: {exc}"[:500]
 
@@ -84,7 +88,10 @@ def parse_choice(body: dict[str, Any]) -> tuple[str, str | None, str, int, int]:
 
 
 class OpenAIChatTeacher:
-    """Async client for ``POST {base_url}/chat/completions`` with retries; one sample per call."""
+    """Async client for ``POST {base_url}/chat/completions`` with retries; one sample per call.
+
+    The aiohttp session is opened on first use, on the event loop the calls run on.
+    """
 
     def __init__(self, settings: TeacherSettings):
         if not settings.base_url:
@@ -98,10 +105,18 @@ class OpenAIChatTeacher:
             if not key:
                 raise TeacherError("missing_api_key", f"environment variable {settings.api_key_env} is not set")
             headers["Authorization"] = f"Bearer {key}"
-        limits = httpx.Limits(max_connections=settings.max_in_flight, max_keepalive_connections=settings.max_in_flight)
-        self._client = httpx.AsyncClient(
-            base_url=settings.base_url.rstrip("/"), headers=headers, timeout=settings.timeout_s, limits=limits
-        )
+        self._url = settings.base_url.rstrip("/") + "/chat/completions"
+        self._headers = headers
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self._settings.timeout_s),
+                connector=aiohttp.TCPConnector(limit=self._settings.max_in_flight),
+            )
+        return self._session
 
     def request_body(self, messages: list[dict[str, Any]], plan: SamplingPlan,
                      response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
@@ -115,12 +130,11 @@ class OpenAIChatTeacher:
         return body
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._client.post("/chat/completions", json=body)
-        if response.status_code >= 400:
-            raise HTTPStatusError(
-                response.status_code, response.text[:1000], _retry_after(response.headers.get("Retry-After"))
-            )
-        return response.json()
+        async with self._client().post(self._url, json=body) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise HTTPStatusError(response.status, text[:1000], _retry_after(response.headers.get("Retry-After")))
+        return json.loads(text)
 
     def _count_retry(self, _retry_state) -> None:
         self.retries += 1
@@ -140,7 +154,8 @@ class OpenAIChatTeacher:
         try:
             data = await retrying(self._post, body)
             content, reasoning, finish, prompt_tokens, completion_tokens = parse_choice(data)
-        except (HTTPStatusError, httpx.HTTPError, KeyError, IndexError, ValueError, TypeError) as exc:
+        except (HTTPStatusError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, IndexError, ValueError,
+                TypeError) as exc:
             raise TeacherError(*failure_reason(exc)) from exc
         return Completion(
             content=content,
@@ -153,4 +168,5 @@ class OpenAIChatTeacher:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()

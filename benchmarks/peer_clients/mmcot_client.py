@@ -1,0 +1,42 @@
+"""mmcot's Generate stage (the whole teacher-call DoFn: cache keys, response cache, retries) on DirectRunner.
+
+It reads the planned problems the request file was built from (``--requests`` with ``.pkl``
+for ``.jsonl``), so its requests are the other clients' requests, through a fresh response cache
+under ``--work``; chains and their tokens are summed from the stage's output in the pipeline.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import apache_beam as beam
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from common import Clock, arguments, report  # noqa: E402
+from transforms.generate import GenerateChains  # noqa: E402
+from transforms.teachers.registry import Endpoint  # noqa: E402
+from transforms.teachers.settings import TeacherSettings  # noqa: E402
+
+
+def main() -> None:
+    args = arguments(__doc__.split("\n\n")[0])
+    planned = pickle.loads(args.requests.with_suffix(".pkl").read_bytes())
+    cache = args.work / "cache"
+    settings = TeacherSettings(model=args.model, base_url=args.base_url, max_in_flight=args.concurrency, timeout_s=3600)
+    totals = args.work / "totals.json"
+    with Clock() as clock:
+        with beam.Pipeline(runner="DirectRunner") as p:
+            chains = p | beam.Create(planned) | GenerateChains(Endpoint(settings, str(cache)))
+            _ = (chains.chains
+                 | beam.FlatMap(lambda pc: [(1, g.completion_tokens) for g in pc.generations])
+                 | beam.CombineGlobally(lambda pairs: [sum(c) for c in zip(*pairs)] if pairs else [0, 0])
+                 | beam.Map(lambda sums: totals.write_text(json.dumps(list(sums)))))
+    done, tokens = json.loads(totals.read_text())
+    report(sum(pp.plan.n for pp in planned), done, tokens, clock)
+
+
+if __name__ == "__main__":
+    main()
