@@ -99,7 +99,7 @@ def test_student_prompt_keeps_markers_in_place_in_every_row():
     assert "<image>" not in student_prompt(text_only)
     c = chains([generation(0, True, 10), generation(1, False, 12)], p)
     rows = [sft_row(c, c.generations[0], "length_fit").messages[0].content, rl_row(c).prompt[0].content,
-            preference_row(c, c.generations[0], c.generations[1], "wrong").prompt[0].content]
+            preference_row(c, c.generations[0], c.generations[1], "wrong").messages[0].content]
     assert all(r.count("<image>") == 2 and r.startswith("Is <image> redder") for r in rows)
 
 

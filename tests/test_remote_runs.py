@@ -96,8 +96,8 @@ def test_a_config_on_object_storage_with_reachable_hosts_passes_the_guard():
     ({"run__output_dir": "file:///data/out"}, "run.output_dir", "gs:// or s3://"),
     ({"teacher__cache_url": "/tmp/cache"}, "teacher.cache_url", "gs:// or s3://"),
     ({"teacher__cache_url": None}, "teacher.cache_url", "all workers share"),
-    ({"source__path": "data/sample/problems.jsonl"}, "source.path", "gs:// or s3://"),
-    ({"source__image_root": "/data/images"}, "source.image_root", "gs:// or s3://"),
+    ({"source__path": "data/sample/problems.jsonl"}, "sources[s].path", "gs:// or s3://"),
+    ({"source__image_root": "/data/images"}, "sources[s].image_root", "gs:// or s3://"),
     ({"teacher__backend": "vllm", "judge__endpoint__backend": "vllm", "repair__endpoint__backend": "vllm"},
      "teacher.engine.model_path", "Hugging Face model id"),
 ])
@@ -117,7 +117,7 @@ def test_every_refusal_is_listed_at_once_and_on_every_remote_runner():
                  ["--runner=portable", "--environment_type=EXTERNAL", "--environment_config=pool.example:50000"],
                  ["--runner=dask", "--dask_client_address=tcp://10.1.2.3:8786"]):
         message = _refusal(config, args)
-        assert all(k in message for k in ("teacher.base_url", "run.output_dir", "teacher.cache_url", "source.path")), args
+        assert all(k in message for k in ("teacher.base_url", "run.output_dir", "teacher.cache_url", "sources[s].path")), args
 
 
 @pytest.mark.parametrize("args", [[], ["--runner=direct-mp"], ["--runner=portable"], ["--runner=dask"],

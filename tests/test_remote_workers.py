@@ -20,7 +20,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.dedup_run import PROBLEMS_DIR, run_dedup
+from pipelines.dedup_run import run_dedup
+from schemas.output_sets import PROBLEMS
 from pipelines.staging import build_wheel
 from tests.venvs import REPO, deps_venv, python_of, wheel_venv
 from transforms.dedup import DedupSettings
@@ -81,7 +82,7 @@ def _kept_and_dropped(out: Path) -> tuple[set[str], set[tuple[str, str]]]:
     def rows(name, columns):
         return [r for f in sorted((out / name).glob("*.parquet")) for r in pq.read_table(f, columns=columns).to_pylist()]
 
-    return ({r["id"] for r in rows(PROBLEMS_DIR, ["id"])},
+    return ({r["id"] for r in rows(PROBLEMS.name, ["id"])},
             {(r["row_id"], r["reason"]) for r in rows("dropped", ["row_id", "reason"])})
 
 
