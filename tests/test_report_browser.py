@@ -65,7 +65,7 @@ def sample_run(tmp_path_factory, vllm_server):
     return Path(config.run.output_dir), manifest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not longer: Playwright's sync API keeps an event loop running in this thread
 def browser():
     _ensure_chromium()
     from playwright.sync_api import sync_playwright
@@ -99,7 +99,7 @@ class Opened:
         return ids
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def report(sample_run, browser):
     out, _ = sample_run
     opened = Opened(browser, (out / "report.html").as_uri())
