@@ -34,7 +34,6 @@ import asyncio
 import collections
 import concurrent.futures
 import functools
-import queue
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -180,15 +179,13 @@ class TeacherCallFn(beam.DoFn):
             self._latency.update(ms)
 
     def start_bundle(self):
-        self._pending = 0  # submitted, not yet collected
-        self._finished: queue.SimpleQueue[concurrent.futures.Future] = queue.SimpleQueue()
+        self._pending: set[concurrent.futures.Future] = set()
 
     def submit(self, coro: Coroutine, element: Any) -> Iterator:
         """Schedule ``coro`` (the work for ``element``); yields the outputs of whatever has finished (blocks while too much is queued)."""
         self.count("in")
-        asyncio.run_coroutine_threadsafe(settle(coro, element), self._loop).add_done_callback(self._finished.put)
-        self._pending += 1
-        while self._pending >= 2 * self.endpoint.settings.max_in_flight:
+        self._pending.add(asyncio.run_coroutine_threadsafe(settle(coro, element), self._loop))
+        while len(self._pending) >= 2 * self.endpoint.settings.max_in_flight:
             yield from self._collect(wait=True)
         yield from self._collect(wait=False)
 
@@ -196,21 +193,13 @@ class TeacherCallFn(beam.DoFn):
         """The main output for a finished result (override to post-process)."""
         return result
 
-    def _done(self, wait: bool) -> Iterator[concurrent.futures.Future]:
-        """Futures as they finished (a queue their callbacks fill, so nothing scans what is in flight);
-        with ``wait``, the first one is waited for."""
-        while self._pending:
-            try:
-                future = self._finished.get(block=wait)
-            except queue.Empty:
-                return
-            wait = False
-            self._pending -= 1
-            yield future
-
     def _collect(self, wait: bool) -> Iterator:
         """Outputs of finished futures; with ``wait``, first block until at least one finishes."""
-        for future in self._done(wait):
+        if wait and self._pending:
+            concurrent.futures.wait(self._pending, return_when=concurrent.futures.FIRST_COMPLETED)
+        done = {f for f in self._pending if f.done()}
+        self._pending -= done
+        for future in done:
             result = future.result()
             if isinstance(result, Caught):
                 yield beam.pvalue.TaggedOutput(FAILED, result.dead_letter())
