@@ -63,7 +63,8 @@ def workers_are_remote(options: PipelineOptions) -> bool:
     if runner in LOCAL_RUNNERS:
         return False
     if runner in ("FixedDaskRunner", "DaskRunner"):  # no address: the preset's own LocalCluster
-        address = values.get("dask_client_address")
+        # Beam's DaskOptions, once imported, stores --dask_client_address under dest "address"
+        address = values.get("dask_client_address") or values.get("address")
         return bool(address) and not is_loopback_host(_host(address))
     if runner == "PortableRunner":
         endpoint = values.get("job_endpoint") or "embed"

@@ -124,7 +124,7 @@ def test_every_row_of_every_source_is_accounted_for(mixed_run):
 
 def test_markers_match_images_in_count_and_order_in_every_output_set(mixed_run):
     prompts = {"sft": lambda r: r["messages"][0]["content"], "rl": lambda r: r["prompt"][0]["content"],
-               "preference": lambda r: r["prompt"][0]["content"]}
+               "preference": lambda r: r["messages"][0]["content"]}
     ids = {"sft": "id", "rl": lambda r: r["extra_info"]["id"], "preference": "id"}
     seen = {}
     for name, prompt in prompts.items():
