@@ -1,8 +1,10 @@
 """The run report opened in headless Chromium (Debian's ``chromium`` driven by playwright), on a real run.
 
-The run is a small sample pipeline against the real vLLM-CPU teacher (12 synthetic problems, 2
-chains each, small budgets, a planted duplicate and a corrupt image so that both drop and
-dead-letter reasons exist). ``mmcot run`` writes ``report.html`` at its end; the tests open that
+The run is a small sample pipeline on the scripted teacher backend (12 synthetic problems, 2
+chains each; the script answers half the problems right on their first sample and every other
+chain wrong, so kept and dropped problems both exist whatever an engine would have drawn; a
+planted duplicate and a corrupt image give a drop and a dead-letter reason). The report is what
+is under test here; the real engine's runs are tested in the pipeline integration tests. ``mmcot run`` writes ``report.html`` at its end; the tests open that
 file, then the same report served by ``mmcot view --serve``, and check what a person sees against
 the manifest and the Parquet shards.
 """
@@ -24,6 +26,7 @@ from data_cards.report.serve import ReportServer
 from pipelines.config import parse_config
 from pipelines.run import run_pipeline
 from transforms.synth import generate, write_jsonl
+from transforms.teachers.scripted import Reply, Rule, Script, scripted_settings
 
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
@@ -42,11 +45,19 @@ def _ensure_chromium() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
 
 
+def _chain(answer: str) -> Reply:
+    return Reply(f"<think>I read the figure, count what it shows and compare.</think> So the answer is \\boxed{{{answer}}}.")
+
+
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory, vllm_server):
-    """A finished run of 12 problems plus a duplicate and a corrupt image, k=2, against the real teacher."""
+def sample_run(tmp_path_factory):
+    """A finished run of 12 problems plus a duplicate and a corrupt image, k=2, on the scripted teacher."""
     root = tmp_path_factory.mktemp("report-run")
-    jsonl = write_jsonl(list(generate(12, seed=11, difficulty=(0.0, 0.6))), root / "data")
+    problems = list(generate(12, seed=11, difficulty=(0.0, 0.6)))
+    assert len({p.caption for p in problems}) == len(problems)  # each prompt is told apart by its caption
+    rules = [Rule(_chain(p.answer), match=p.caption, sample=0) for p in problems[::2]]
+    teacher = scripted_settings(Script(rules, default=_chain("not what the picture shows")), name="report-teacher")
+    jsonl = write_jsonl(problems, root / "data")
     (root / "data" / "images" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image")
     first = json.loads(jsonl.read_text().splitlines()[0])
     with jsonl.open("a") as fh:
@@ -58,7 +69,7 @@ def sample_run(tmp_path_factory, vllm_server):
         "length": {"samples": 2, "bands": [
             {"name": "easy", "max_difficulty": 0.3, "max_tokens": 96, "target_tokens": 40, "prompt_style": "concise"},
             {"name": "hard", "max_difficulty": 1.0, "max_tokens": 128, "target_tokens": 64, "prompt_style": "standard"}]},
-        "teacher": {"base_url": vllm_server.base_url, "model": vllm_server.model, "cache_url": str(root / "cache")},
+        "teacher": {"backend": "scripted", "model": teacher.model, "cache_url": str(root / "cache")},
         "verify": {"require_reasoning": False},
     })
     manifest = run_pipeline(config, ["--runner", "direct"], command="pytest report sample")
