@@ -19,7 +19,6 @@ from schemas.plan import Assessment
 from schemas.problem import Problem
 from schemas.settings import Settings
 from transforms.failures import guarded
-from transforms.failures import guarded
 
 
 class AssessSettings(Settings):
