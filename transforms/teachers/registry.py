@@ -48,6 +48,14 @@ def fill_server_url(settings: TeacherSettings, section: str, provider: Provider)
     return settings.model_copy(update={"base_url": provider.server_url(settings, section)})
 
 
+def require_server_url(settings: TeacherSettings, section: str, provider: Provider) -> TeacherSettings:
+    """``base_url`` as configured (no server the launcher could start speaks the Batches API)."""
+    if not settings.base_url:
+        raise ValueError(f"{section}.base_url is empty: backend {settings.backend} needs the URL of a server with the "
+                         "Files and Batches API")
+    return settings
+
+
 def fill_model_path(settings: TeacherSettings, section: str, provider: Provider) -> TeacherSettings:
     """``engine.model_path`` as configured, else the provider's local copy of the model."""
     if settings.engine.model_path:
@@ -74,6 +82,9 @@ BACKENDS: dict[str, Backend] = {
     "openai": Backend("transforms.teachers.openai_http:OpenAIChatTeacher", needs_server=True, resolve=fill_server_url),
     "vllm": Backend("transforms.teachers.vllm_engine:VllmEngineTeacher", resolve=fill_model_path),
     "scripted": Backend("transforms.teachers.scripted:ScriptedTeacher"),
+    "openai_batch": Backend("transforms.teachers.openai_batch:openai_batch_teacher", needs_server=True,
+                            resolve=require_server_url),
+    "vllm_batch": Backend("transforms.teachers.vllm_batch:vllm_batch_teacher", resolve=fill_model_path),
 }
 
 
@@ -99,5 +110,8 @@ class Endpoint:
 
 
 def resolve_endpoint(settings: TeacherSettings, section: str, provider: Provider, cache_url: str) -> Endpoint:
-    """The Endpoint for one config section: its backend fills what the section leaves empty."""
-    return Endpoint(backend(settings.backend).resolve(settings, section, provider), settings.cache_url or cache_url)
+    """The Endpoint for one config section: its backend fills what the section leaves empty (and ``cache_url``,
+    where a batch backend records its batches)."""
+    cache_url = settings.cache_url or cache_url
+    complete = backend(settings.backend).resolve(settings, section, provider)
+    return Endpoint(complete.model_copy(update={"cache_url": cache_url}), cache_url)

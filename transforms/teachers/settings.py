@@ -29,6 +29,16 @@ class EngineSettings(Settings):
     engine_kwargs: dict[str, Any] = {}
 
 
+class BatchSettings(Settings):
+    """How a batch backend (``openai_batch``, ``vllm_batch``) groups, polls and handles failed items
+    (:mod:`transforms.teachers.batch`; ignored by online backends)."""
+
+    linger_s: float = Field(default=5.0, ge=0)
+    poll_s: float = Field(default=30.0, gt=0)
+    completion_window: str = "24h"
+    on_failure: Literal["online", "dead_letter"] = "dead_letter"
+
+
 class TeacherSettings(Settings):
     """Where the teacher is and how hard to push it.
 
@@ -55,6 +65,7 @@ class TeacherSettings(Settings):
     cache_url: str | None = None
     engine: EngineSettings = EngineSettings()
     rate_limit: RateLimitSettings | None = None
+    batch: BatchSettings = BatchSettings()
     price: PriceSettings | None = None
 
     def request_seed(self, sample: int) -> int | None:
