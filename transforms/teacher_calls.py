@@ -175,7 +175,8 @@ class TeacherCallFn(beam.DoFn):
     def _count_tokens(self, completion: Completion, cached: bool) -> None:
         """Tokens of a new call (``tokens_in``/``tokens_out``, ``cost_pusd``) or of a cache hit (what it saved)."""
         tokens_in, tokens_out = completion.prompt_tokens, completion.completion_tokens
-        names = ("cached_tokens_in", "cached_tokens_out", "cache_saved_pusd") if cached else ("tokens_in", "tokens_out", "cost_pusd")
+        names = (("cached_tokens_in", "cached_tokens_out", "cache_saved_pusd") if cached
+                 else ("tokens_in", "tokens_out", "cost_pusd"))
         price = self.endpoint.settings.price
         with self._tally_lock:
             self._tally.update({names[0]: tokens_in, names[1]: tokens_out})

@@ -45,8 +45,10 @@ class TeacherSettings(Settings):
     ``backend`` names a backend of :mod:`transforms.teachers.registry`: ``openai`` talks to an
     OpenAI-compatible server at ``base_url`` (None: the embedded teacher, started by the CLI);
     ``vllm`` loads the model in the worker process (``engine``); ``scripted`` answers from a test's
-    script. ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies
-    on concurrent seeded requests; seed the server or engine instead). ``rate_limit`` bounds
+    script; ``openai_batch`` (a Files + Batches API at ``base_url``) and ``vllm_batch`` (vLLM's
+    ``run_batch`` on ``engine.model_path``) send the requests as batch files (``batch``).
+    ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies on concurrent
+    seeded requests; seed the server or engine instead). ``rate_limit`` bounds an online backend's
     requests and tokens per minute (:mod:`transforms.teachers.rate_limit`); ``price`` prices the
     tokens for the run's cost (:mod:`transforms.teachers.cost`).
     """
