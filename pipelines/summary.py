@@ -34,10 +34,10 @@ def summary_table(manifest: Manifest) -> str:
 
 
 def teacher_call_rows(counters: dict[str, dict[str, int]]) -> list[tuple[str, str]]:
-    """The time teacher calls waited on rate limits, over every stage's counters (no row when none waited)."""
+    """The time teacher calls waited on rate limits, summed over the calls of every stage (no row when none waited)."""
     limited = sum(c.get("rate_limited", 0) for c in counters.values())
     waited_ms = sum(c.get("rate_limit_wait_ms", 0) for c in counters.values())
-    return [("waiting on rate limits", f"{waited_ms / 1000:.1f} s ({limited} requests)")] if limited else []
+    return [("waiting on rate limits", f"{waited_ms / 1000:.1f} s summed over {limited} requests")] if limited else []
 
 
 def cost_rows(cost: RunCost | None) -> list[tuple[str, str]]:

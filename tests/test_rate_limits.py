@@ -6,6 +6,7 @@ counters and the summary, while the same run without limits is refused.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 
 import apache_beam as beam
@@ -24,12 +25,32 @@ RPM, TPM = 300, 12_000  # 5 requests/s, 200 tokens/s
 PROBLEMS = 6
 
 
-def test_a_bucket_makes_a_taker_wait_off_its_debt_and_a_refund_shortens_the_next_wait():
+def test_a_bucket_makes_a_taker_wait_off_its_debt_and_a_refund_shortens_the_wait():
     bucket = Bucket(rate=100.0, capacity=50.0)
-    assert bucket.take(50) == 0.0
-    assert 0.49 < bucket.take(50) <= 0.5  # 50 tokens of debt at 100/s
-    bucket.take(-50)  # the call used 50 fewer than it reserved
-    assert bucket.take(10) < 0.11
+    assert bucket.shortfall(50) == 0.0
+    bucket.take(80)  # an overdraw: 30 units of debt
+    assert 0.79 < bucket.shortfall(50) <= 0.8
+    assert 0.79 < bucket.shortfall(500) <= 0.8  # more than a full bucket waits for a full one
+    bucket.take(-60)  # the call used 60 fewer than it took
+    assert 0.19 < bucket.shortfall(50) <= 0.2
+    bucket.take(-1000)
+    bucket.take(50)
+    assert bucket.shortfall(1) > 0.009  # refunds fill it no further than full
+
+
+def test_a_refund_lets_a_waiting_call_go_before_its_estimate_would_have():
+    limiter = RateLimiter(RateLimitSettings(tokens_per_minute=6000, burst_s=1.0))  # 100 tokens/s, 100 at once
+
+    async def two_calls() -> float:
+        assert await limiter.acquire(100) == 0.0
+        waiting = asyncio.create_task(limiter.acquire(100))  # would wait ~1 s on the estimate
+        await asyncio.sleep(0.1)
+        limiter.correct(estimated=100, used=10)  # the first call used 10
+        started = time.monotonic()
+        await waiting
+        return time.monotonic() - started
+
+    assert asyncio.run(two_calls()) < 0.5
 
 
 def test_the_estimate_counts_text_images_and_the_completion_budget():
@@ -72,8 +93,8 @@ def test_a_limited_run_stays_under_both_limits_with_no_429_and_reports_its_waits
     assert stub.arrivals[-1] - stub.arrivals[0] >= (used - TPM / 60) / (TPM / 60) * 0.9
     assert counters["rate_limited"] > 0 and counters["rate_limit_wait_ms"] > 1000
     rows = dict(teacher_call_rows({"generate": counters}))
-    assert rows["waiting on rate limits"] == (f"{counters['rate_limit_wait_ms'] / 1000:.1f} s "
-                                              f"({counters['rate_limited']} requests)")
+    assert rows["waiting on rate limits"] == (f"{counters['rate_limit_wait_ms'] / 1000:.1f} s summed over "
+                                              f"{counters['rate_limited']} requests")
 
 
 def test_the_same_run_without_limits_is_refused_by_the_stub(tmp_path):

@@ -1,11 +1,12 @@
 """Per-endpoint request and token rate limits, shared by every teacher call of a worker process.
 
 Each limit is a token bucket refilled at ``limit / 60 / workers`` per second that holds at most
-``burst_s`` seconds' worth. A call reserves one request and its estimated tokens (prompt text at
-``chars_per_token``, ``tokens_per_image`` per image, plus the plan's ``max_tokens``) and sleeps
-until the buckets have paid the reservation back; when the response arrives the estimate is
-corrected by the usage it reports (a refund, or a debt the next callers wait for). A call that
-fails keeps its estimate charged.
+``burst_s`` seconds' worth. A call takes one request and its estimated tokens (prompt text at
+``chars_per_token``, ``tokens_per_image`` per image, plus the plan's ``max_tokens``) once both
+buckets hold them, sleeping until then; when the response arrives the estimate is corrected by
+the usage it reports (a refund, so waiting calls go sooner, or a debt that later calls wait off).
+A call that fails keeps its estimate charged. Waiting calls look again every ``RECHECK_S`` at the
+most and are not queued in order: whichever looks first once the buckets hold enough goes.
 
 **Many workers.** A provider's limit holds for the whole job, each worker process's limiter only
 for that process, so each gets the share ``limit / workers``. ``workers`` is the number of
@@ -31,6 +32,7 @@ from pydantic import Field
 from schemas.settings import Settings
 
 log = logging.getLogger(__name__)
+RECHECK_S = 0.25  # a waiting call looks again at least this often
 
 
 class RateLimitSettings(Settings):
@@ -45,7 +47,7 @@ class RateLimitSettings(Settings):
 
 
 class Bucket:
-    """``rate`` units per second, at most ``capacity`` saved; a take may overdraw it (the taker waits the debt off)."""
+    """``rate`` units per second, at most ``capacity`` saved; a take may overdraw it (later takers wait the debt off)."""
 
     def __init__(self, rate: float, capacity: float):
         self.rate = rate
@@ -53,12 +55,16 @@ class Bucket:
         self._level = capacity
         self._at = time.monotonic()
 
-    def take(self, n: float) -> float:
-        """Charge ``n`` (negative: refund); the seconds until the bucket is out of debt."""
+    def shortfall(self, n: float) -> float:
+        """Seconds until ``n`` units (at most a full bucket) are saved; 0 when they are."""
         now = time.monotonic()
-        self._level = min(self.capacity, self._level + (now - self._at) * self.rate) - n
+        self._level = min(self.capacity, self._level + (now - self._at) * self.rate)
         self._at = now
-        return max(0.0, -self._level / self.rate)
+        return max(0.0, (min(n, self.capacity) - self._level) / self.rate)
+
+    def take(self, n: float) -> None:
+        """Charge ``n`` units (negative: a refund, up to a full bucket)."""
+        self._level = min(self.capacity, self._level - n)
 
 
 def estimate_tokens(messages: list[dict[str, Any]], max_tokens: int, settings: RateLimitSettings) -> int:
@@ -93,18 +99,25 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     async def acquire(self, tokens: int) -> float:
-        """Reserve one request and ``tokens``; sleep until both are paid; the seconds slept."""
-        with self._lock:
-            wait = max(self._requests.take(1) if self._requests else 0.0,
-                       self._tokens.take(tokens) if self._tokens else 0.0)
-        if wait:
+        """Take one request and ``tokens`` once both buckets hold them (sleeping meanwhile); the seconds slept."""
+        needs = [(b, n) for b, n in ((self._requests, 1), (self._tokens, tokens)) if b is not None]
+        waited = 0.0
+        while True:
+            with self._lock:
+                wait = max(bucket.shortfall(n) for bucket, n in needs)
+                if not wait:
+                    for bucket, n in needs:
+                        bucket.take(n)
+                    return waited
+            wait = min(wait, RECHECK_S)  # a refund meanwhile (a call that used less) lets it go sooner
             await asyncio.sleep(wait)
-        return wait
+            waited += wait
 
     def correct(self, estimated: int, used: int) -> None:
         """Replace a call's estimated tokens by the ``used`` ones its response reported."""
         if self._tokens is not None:
             with self._lock:
+                self._tokens.shortfall(0)
                 self._tokens.take(used - estimated)
 
 
