@@ -5,7 +5,7 @@ batch stays ``in_progress`` for ``in_progress_polls`` polls, or while ``hold`` i
 ``status``), and file contents (``GET /v1/files/{id}/content``: the output file and, when some
 items failed, the error file). Each reply echoes the request's last user message, so a test can
 check that results came back to the requests they answer. Items whose text contains one of
-``fail_on`` go to the error file as HTTP 500; in an ``expired`` batch only the first half of the
+``fail_on`` go to the error file as HTTP 500 (a request for JSON gets a fixed judgement); in an ``expired`` batch only the first half of the
 items have results. ``POST /v1/chat/completions`` answers online the same way. Not a model.
 """
 from __future__ import annotations
@@ -19,18 +19,23 @@ from aiohttp import web
 from tests.loopback_app import LoopbackApp
 
 
+JUDGEMENT = json.dumps({"vision_score": 4, "text_score": 3, "integration_score": 2, "rationale": "stub"})
+
+
 def reply_to(body: dict[str, Any]) -> dict[str, Any]:
-    """A chat completion echoing the last user message (usage: its words in, 5 out)."""
+    """A chat completion echoing the last user message, or a fixed judgement when the request asks for JSON
+    (usage: the message's words in, 5 out)."""
     question = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
     text = question if isinstance(question, str) else " ".join(p.get("text", "") for p in question)
+    content = JUDGEMENT if body.get("response_format") else f"<think>{text}</think> \\boxed{{3}}"
     return {"id": "stub", "object": "chat.completion", "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": f"<think>{text}</think> \\boxed{{3}}"}}],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 5}}
 
 
 class BatchAPIStub(LoopbackApp):
-    """``with BatchAPIStub() as stub: stub.base_url``; ``stub.counts`` counts uploads, batches, polls, online calls."""
+    """``with BatchAPIStub() as stub: stub.base_url``; ``stub.counts`` counts uploads, batches, polls, online calls
+    and the tokens of the batch results it served."""
 
     def __init__(self, in_progress_polls: int = 2, status: str = "completed", fail_on: tuple[str, ...] = ()):
         self.in_progress_polls = in_progress_polls
@@ -67,6 +72,8 @@ class BatchAPIStub(LoopbackApp):
             failed = any(word in json.dumps(line["body"]["messages"]) for word in self.fail_on)
             response = ({"status_code": 500, "request_id": f"r{i}", "body": {"error": {"message": "stub failure"}}}
                         if failed else {"status_code": 200, "request_id": f"r{i}", "body": reply_to(line["body"])})
+            if not failed:
+                self.counts.update(response["body"]["usage"])
             (errors if failed else output).append({"id": f"br{i}", "custom_id": line["custom_id"],
                                                    "response": response, "error": None})
         for key, rows in (("output_file_id", output), ("error_file_id", errors)):
