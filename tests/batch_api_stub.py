@@ -2,7 +2,7 @@
 
 Upload (``POST /v1/files``), create (``POST /v1/batches``), poll (``GET /v1/batches/{id}``: the
 batch stays ``in_progress`` for ``in_progress_polls`` polls, or while ``hold`` is set, then ends
-``status``), and file contents (``GET /v1/files/{id}/content``: the output file and, when some
+``status``, or the n-th batch ``status[n]``), and file contents (``GET /v1/files/{id}/content``: the output file and, when some
 items failed, the error file). Each reply echoes the request's last user message, so a test can
 check that results came back to the requests they answer. Items whose text contains one of
 ``fail_on`` go to the error file as HTTP 500 (a request for JSON gets a fixed judgement); in an ``expired`` batch only the first half of the
@@ -37,7 +37,8 @@ class BatchAPIStub(LoopbackApp):
     """``with BatchAPIStub() as stub: stub.base_url``; ``stub.counts`` counts uploads, batches, polls, online calls
     and the tokens of the batch results it served."""
 
-    def __init__(self, in_progress_polls: int = 2, status: str = "completed", fail_on: tuple[str, ...] = ()):
+    def __init__(self, in_progress_polls: int = 2, status: str | tuple[str, ...] = "completed",
+                 fail_on: tuple[str, ...] = ()):
         self.in_progress_polls = in_progress_polls
         self.status = status
         self.fail_on = fail_on
@@ -65,7 +66,8 @@ class BatchAPIStub(LoopbackApp):
 
     def _finish(self, batch: dict[str, Any]) -> None:
         lines = [json.loads(line) for line in self.files[batch["input_file_id"]].splitlines()]
-        if self.status == "expired":
+        status = self.status if isinstance(self.status, str) else self.status[int(batch["id"].split("_")[1])]
+        if status == "expired":
             lines = lines[: len(lines) // 2]
         output, errors = [], []
         for i, line in enumerate(lines):
@@ -81,7 +83,7 @@ class BatchAPIStub(LoopbackApp):
                 file_id = f"file-{len(self.files)}"
                 self.files[file_id] = "".join(json.dumps(r) + "\n" for r in rows)
                 batch[key] = file_id
-        batch["status"] = self.status
+        batch["status"] = status
 
     async def _poll(self, request: web.Request) -> web.Response:
         batch = self.batches[request.match_info["batch_id"]]

@@ -140,3 +140,15 @@ def test_vllm_run_batch_on_the_embedded_model_end_to_end(tmp_path):
     assert len(outputs) == 4 and all(o["response"]["status_code"] == 200 for o in outputs)
     assert all(0 < g.completion_tokens <= 16 and g.prompt_tokens > 0 for c in chains.values() for g in c.generations)
     assert counters["requests"] == 4
+
+
+def test_a_rerun_after_an_expired_batch_sends_only_its_unserved_items_again_in_a_new_batch(tmp_path):
+    with BatchAPIStub(status=("expired", "completed")) as stub:
+        chains, dead, _ = generate(_endpoint(stub.base_url, tmp_path / "cache"))
+        served = [json.loads(line)["custom_id"] for line in stub.files[stub.batches["batch_0"]["output_file_id"]].splitlines()]
+        assert dead and len(chains) + len(dead) == len(QUESTIONS)
+        chains, dead, counters = generate(_endpoint(stub.base_url, tmp_path / "cache"))
+        resent = [json.loads(line)["custom_id"] for line in stub.files[stub.batches["batch_1"]["input_file_id"]].splitlines()]
+    assert stub.counts["batches"] == 2 and not dead and sorted(chains) == sorted(QUESTIONS)
+    assert len(resent) == 3 * PLAN.n - len(served) and not set(resent) & set(served)
+    assert counters["cache_hits"] == len(served) and stub.counts["online"] == 0

@@ -11,9 +11,10 @@ and the stage caches them as it caches online answers.
 
 **Resume.** A submitted batch's id and custom ids are recorded beside the response cache
 (``<cache>/_batches/<batch id>.json``) as soon as the service accepts it. A restarted run asking
-for a recorded request polls that batch (or reads its results) instead of submitting again.
+for a recorded request polls that batch (or reads its results) instead of submitting again; an
+item that batch ended without a usable result for is submitted again in this run's own batch.
 
-**Failures.** An item that fails in the batch (an error line, a non-200 response, no result in a
+**Failures.** An item that fails in a batch this run submitted (an error line, a non-200 response, no result in a
 batch that ended ``failed``, ``expired`` or ``cancelled``, or a batch that could not be submitted)
 follows ``batch.on_failure``: ``online`` sends it once more as an online request to ``base_url``
 (with the online client's retries; a permanent error there dead-letters it as online), and
@@ -138,6 +139,8 @@ class BatchTeacher:
         self._waiting: dict[str, list[asyncio.Future]] = {}
         self._polls: dict[str, asyncio.Task] = {}
         self._submits: set[asyncio.Task] = set()
+        self._mine: set[str] = set()  # batches this teacher submitted (an earlier run's: failed items go again)
+        self._bodies: dict[str, dict[str, Any]] = {}  # requests waiting on an earlier run's batch
         self._linger: asyncio.TimerHandle | None = None
         self.submitted = 0
 
@@ -158,6 +161,7 @@ class BatchTeacher:
         self._waiting.setdefault(cid, []).append(future)
         if len(self._waiting[cid]) == 1:
             if cid in self._index:
+                self._bodies[cid] = body
                 self._watch(self._index[cid])
             else:
                 self._enqueue(cid, body)
@@ -204,6 +208,7 @@ class BatchTeacher:
             self._resolve(list(queued), {"error": {"code": "submit_failed", "message": str(exc)[:300]}})
             return
         self.submitted += 1
+        self._mine.add(batch_id)
         log.info("Submitted batch %s (%d requests) for %s", batch_id, len(queued), self.model)
         for cid in queued:
             self._index[cid] = batch_id
@@ -225,10 +230,15 @@ class BatchTeacher:
                 break
             await asyncio.sleep(self._batch.poll_s)
         found = {r["custom_id"]: r for r in state.results or [] if "custom_id" in r}
-        for cid, result in found.items():
-            self._resolve([cid], result)
-        missing = [cid for cid, b in self._index.items() if b == batch_id and cid not in found]
-        self._resolve(missing, {"error": {"code": state.status if state.status != "completed" else "no_result"}})
+        unserved = {"error": {"code": state.status if state.status != "completed" else "no_result"}}
+        for cid in [c for c, b in self._index.items() if b == batch_id and c in self._waiting]:
+            result = found.get(cid, unserved)
+            if result_failure(result) and batch_id not in self._mine:
+                del self._index[cid]
+                self._enqueue(cid, self._bodies.pop(cid))
+            else:
+                self._bodies.pop(cid, None)
+                self._resolve([cid], result)
         del self._polls[batch_id]
 
     def _resolve(self, cids: list[str], result: dict[str, Any]) -> None:
