@@ -2,7 +2,7 @@
 
 Upload (``POST /v1/files``), create (``POST /v1/batches``), poll (``GET /v1/batches/{id}``: the
 batch stays ``in_progress`` for ``in_progress_polls`` polls, or while ``hold`` is set, then ends
-``status``, or the n-th batch ``status[n]``), and file contents (``GET /v1/files/{id}/content``: the output file and, when some
+``status``, or the n-th batch ``status[n]``; 404 while ``lost`` is set), and file contents (``GET /v1/files/{id}/content``: the output file and, when some
 items failed, the error file). Each reply echoes the request's last user message, so a test can
 check that results came back to the requests they answer. Items whose text contains one of
 ``fail_on`` go to the error file as HTTP 500 (a request for JSON gets a fixed judgement); in an ``expired`` batch only the first half of the
@@ -43,6 +43,7 @@ class BatchAPIStub(LoopbackApp):
         self.status = status
         self.fail_on = fail_on
         self.hold = False
+        self.lost = False  # polls answer 404
         self.counts: Counter[str] = Counter()
         self.files: dict[str, str] = {}
         self.batches: dict[str, dict[str, Any]] = {}
@@ -86,8 +87,10 @@ class BatchAPIStub(LoopbackApp):
         batch["status"] = status
 
     async def _poll(self, request: web.Request) -> web.Response:
-        batch = self.batches[request.match_info["batch_id"]]
         self.counts["polls"] += 1
+        if self.lost:
+            return web.json_response({"error": {"message": "No such batch"}}, status=404)
+        batch = self.batches[request.match_info["batch_id"]]
         batch["polls"] += 1
         if batch["status"] not in ("completed", "expired", "failed"):
             if self.hold or batch["polls"] <= self.in_progress_polls:

@@ -152,3 +152,13 @@ def test_a_rerun_after_an_expired_batch_sends_only_its_unserved_items_again_in_a
     assert stub.counts["batches"] == 2 and not dead and sorted(chains) == sorted(QUESTIONS)
     assert len(resent) == 3 * PLAN.n - len(served) and not set(resent) & set(served)
     assert counters["cache_hits"] == len(served) and stub.counts["online"] == 0
+
+
+def test_a_batch_that_cannot_be_polled_fails_after_max_attempts_polls(tmp_path):
+    with BatchAPIStub() as stub:
+        stub.lost = True
+        endpoint = _endpoint(stub.base_url, tmp_path / "cache")
+        endpoint = Endpoint(endpoint.settings.model_copy(update={"max_attempts": 3}), endpoint.cache_url)
+        chains, dead, _ = generate(endpoint)
+    assert not chains and len(dead) == len(QUESTIONS) and all("batch_failed" in d.reason + d.detail for d in dead)
+    assert stub.counts["polls"] == 3 and stub.counts["batches"] == 1

@@ -19,7 +19,8 @@ batch that ended ``failed``, ``expired`` or ``cancelled``, or a batch that could
 follows ``batch.on_failure``: ``online`` sends it once more as an online request to ``base_url``
 (with the online client's retries; a permanent error there dead-letters it as online), and
 ``dead_letter`` fails it at once with the reason ``batch_<why>`` (``batch_expired``,
-``batch_http_400`` …), which the stage dead-letters.
+``batch_http_400`` …), which the stage dead-letters. A batch whose polling fails ``max_attempts``
+times in a row (each poll already retried as an online request is) counts as ``failed``.
 
 A service (:class:`BatchService`) does the submitting: ``openai_batch`` (Files + Batches API) and
 ``vllm_batch`` (vLLM's ``run_batch`` on a local model).
@@ -220,12 +221,14 @@ class BatchTeacher:
 
     async def _poll(self, batch_id: str) -> None:
         """Poll until the batch is final, then hand every waiting request of it its result (or its failure)."""
+        failures = 0
         while True:
             try:
                 state = await self._service.poll(batch_id)
-            except Exception as exc:
-                state = BatchState("failed", [])
-                log.warning("Polling batch %s failed for good: %s", batch_id, exc)
+            except Exception as exc:  # the service retried already; a batch of hours outlives a short outage
+                failures += 1
+                log.warning("Polling batch %s failed (%d of %d): %s", batch_id, failures, self._settings.max_attempts, exc)
+                state = BatchState("failed", []) if failures >= self._settings.max_attempts else BatchState("unknown")
             if state.status in FINAL:
                 break
             await asyncio.sleep(self._batch.poll_s)
