@@ -39,6 +39,7 @@ import fsspec
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError
 from transforms.teachers.openai_http import OpenAIChatTeacher, chat_body, parse_choice
+from transforms.teachers.settings import TeacherSettings
 
 log = logging.getLogger(__name__)
 CHAT_URL = "/v1/chat/completions"
@@ -123,7 +124,7 @@ def _safe(batch_id: str) -> str:
 class BatchTeacher:
     """The Teacher interface over a :class:`BatchService` (one instance per DoFn, on the DoFn's event loop)."""
 
-    def __init__(self, settings, service: BatchService):
+    def __init__(self, settings: TeacherSettings, service: BatchService):
         if settings.batch.on_failure == "online" and not settings.base_url:
             raise ValueError(f"{settings.backend}: batch.on_failure online needs a base_url for the online requests")
         if not settings.cache_url:
