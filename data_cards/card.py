@@ -12,7 +12,7 @@ from data_cards.funnel import funnel_section
 from data_cards.metadata import OutputSet, card_data, loadable, output_sets
 from data_cards.plots import PLOTS_DIR
 from data_cards.trainers import DATASET_INFO, trainers_section, write_dataset_info
-from schemas.manifest import Manifest
+from schemas.manifest import Manifest, usd
 from schemas.output_sets import DESCRIPTIONS
 
 CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR, DATASET_INFO)  # what a run writes besides its output sets
@@ -95,9 +95,20 @@ def _making(manifest: Manifest) -> str:
              f"- Chains: {int(s.get('chains', 0))} sampled ({int(s.get('chains_from_cache', 0))} from the response cache), "
              f"{int(s.get('chains_correct', 0))} verified correct, {int(s.get('chains_truncated', 0))} truncated; "
              f"{int(s.get('prompt_tokens', 0))} prompt and {int(s.get('completion_tokens', 0))} completion tokens newly generated.",
+             *_cost(manifest),
              f"- Selection: `{select.get('strategy')}`; RL rows keep problems with "
              f"{select.get('rl_min_pass_rate')} < pass rate < {select.get('rl_max_pass_rate')}."]
     return "\n".join(lines)
+
+
+def _cost(manifest: Manifest) -> list[str]:
+    """A line with the run's cost at the configured prices and what the response cache saved (none without prices)."""
+    cost = manifest.cost
+    if cost is None:
+        return []
+    stages = ", ".join(f"{name} {usd(s.cost_usd)}" for name, s in cost.stages.items())
+    return [f"- Cost at the configured prices: {usd(cost.cost_usd)} for new teacher calls ({stages}); "
+            f"the response cache saved {usd(cost.cache_saved_usd)}."]
 
 
 def _curriculum(manifest: Manifest) -> str:

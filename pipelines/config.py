@@ -122,7 +122,8 @@ class PipelineConfig(Settings):
         """Raise ConfigError naming every ``api_key_env`` whose variable is unset (checked before a run starts)."""
         sections = {"teacher": self.teacher, **{f"{n}.endpoint": e for n, e in self.helper_endpoints().items()}}
         missing = [f"  {name}.api_key_env: environment variable {s.api_key_env} is not set"
-                   for name, s in sections.items() if s.backend == "openai" and s.api_key_env and not os.environ.get(s.api_key_env)]
+                   for name, s in sections.items()
+                   if backend(s.backend).needs_server and s.api_key_env and not os.environ.get(s.api_key_env)]
         if missing:
             raise ConfigError("the teacher's API key is missing:\n" + "\n".join(missing))
 

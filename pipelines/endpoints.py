@@ -4,6 +4,8 @@ Each section's backend (:mod:`transforms.teachers.registry`) fills what the sect
 empty from :class:`EmbeddedTeacher`: the embedded model's directory (prepared once) or its
 server (started on first need, stopped when the run ends). A helper section (judge, repair)
 without an endpoint of its own uses the teacher's; one without a URL shares the teacher's server.
+A section with a ``rate_limit`` that leaves ``workers`` empty gets the runner's worker count (its
+per-worker share, :mod:`transforms.teachers.rate_limit`).
 """
 from __future__ import annotations
 
@@ -69,18 +71,32 @@ class EmbeddedTeacher:
             self.server = teacher.settings.base_url
 
 
-def resolve_endpoints(config: PipelineConfig, provider: EmbeddedTeacher, cache_url: str) -> RunEndpoints:
-    """Every teacher-call section of ``config`` as a complete Endpoint (the teacher first: helpers share its server)."""
-    teacher = resolve_endpoint(config.teacher, "teacher", provider, cache_url)
+def with_workers(settings: TeacherSettings, section: str, workers: int | None) -> TeacherSettings:
+    """``settings`` with ``rate_limit.workers`` filled in from the runner's ``workers`` (1, warned, when unknown)."""
+    limit = settings.rate_limit
+    if limit is None or limit.workers is not None:
+        return settings
+    if workers is None:
+        log.warning("%s.rate_limit.workers is empty and the runner does not say how many workers it runs: each "
+                    "worker gets the whole limit (set %s.rate_limit.workers)", section, section)
+    return settings.model_copy(update={"rate_limit": limit.model_copy(update={"workers": workers or 1})})
+
+
+def resolve_endpoints(config: PipelineConfig, provider: EmbeddedTeacher, cache_url: str,
+                      workers: int | None = 1) -> RunEndpoints:
+    """Every teacher-call section of ``config`` as a complete Endpoint (the teacher first: helpers share its server),
+    rate limits shared among ``workers`` processes."""
+    teacher = resolve_endpoint(with_workers(config.teacher, "teacher", workers), "teacher", provider, cache_url)
     provider.share(teacher)
-    helpers = {name: resolve_endpoint(settings, f"{name}.endpoint", provider, teacher.cache_url)
+    helpers = {name: resolve_endpoint(with_workers(settings, f"{name}.endpoint", workers), f"{name}.endpoint",
+                                      provider, teacher.cache_url)
                for name, settings in config.helper_endpoints().items()}
     return RunEndpoints(teacher, helpers)
 
 
 @contextlib.contextmanager
-def run_endpoints(config: PipelineConfig) -> Iterator[RunEndpoints]:
+def run_endpoints(config: PipelineConfig, workers: int | None = 1) -> Iterator[RunEndpoints]:
     """The run's endpoints, with whatever embedded teacher they need running until the block ends."""
     cache_url = config.teacher.cache_url or str(mmcot_home() / "responses")
     with contextlib.ExitStack() as stack:
-        yield resolve_endpoints(config, EmbeddedTeacher(stack, config.teacher.seed), cache_url)
+        yield resolve_endpoints(config, EmbeddedTeacher(stack, config.teacher.seed), cache_url, workers)

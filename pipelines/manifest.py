@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from data_cards.plots import write_length_plots
 from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths, verdict_field
 from pipelines.config import PipelineConfig
+from pipelines.metrics import run_cost
 from schemas.manifest import Counts, Curriculum, Manifest, RunMetrics, ShardInfo, ShardRange, SourceCounts
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
 from transforms.curriculum import ORDER_DESCRIPTIONS
@@ -173,4 +174,5 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         plots=write_length_plots(out, lengths, [b.name for b in bands]),
         metrics=metrics,
         curriculum=curriculum(out, config.select.rl_order, shards),
+        cost=run_cost(metrics),
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from schemas.manifest import LatencyStats, RunMetrics, StageMetrics
+from schemas.manifest import LatencyStats, RunCost, RunMetrics, StageCost, StageMetrics
 from transforms.teacher_calls import LATENCY_BOUNDS_MS, LATENCY_BUCKET_PREFIX
+from transforms.teachers.cost import dollars
 
 log = logging.getLogger(__name__)
 QUANTILES = {"p50_ms": 0.5, "p90_ms": 0.9, "p99_ms": 0.99}
@@ -73,3 +74,18 @@ def query_metrics(result, runner: str) -> RunMetrics:
         kept = {k: v for k, v in named.items() if not k.startswith(LATENCY_BUCKET_PREFIX)}
         stages[namespace] = StageMetrics(counters=kept, latency=latency_stats(named, latency.get(namespace)))
     return RunMetrics(available=True, note=f"queried from {runner} after the job", stages=stages)
+
+
+def run_cost(metrics: RunMetrics | None) -> RunCost | None:
+    """The cost of the stages that counted one (a priced endpoint's ``cost_pusd``/``cache_saved_pusd``); None when none did."""
+    if metrics is None or not metrics.available:
+        return None
+    stages = {}
+    for name, stage in metrics.stages.items():
+        c = stage.counters
+        if "cost_pusd" in c or "cache_saved_pusd" in c:
+            stages[name] = StageCost(dollars(c.get("cost_pusd", 0)), dollars(c.get("cache_saved_pusd", 0)),
+                                     *(c.get(k, 0) for k in ("tokens_in", "tokens_out", "cached_tokens_in", "cached_tokens_out")))
+    if not stages:
+        return None
+    return RunCost(sum(s.cost_usd for s in stages.values()), sum(s.cache_saved_usd for s in stages.values()), stages)

@@ -20,7 +20,7 @@ from pipelines.manifest import build_manifest
 from pipelines.embedded_teacher import mmcot_home
 from pipelines.metrics import query_metrics
 from pipelines.remote_guard import guard_remote_run, run_places
-from pipelines.runners import pipeline_options
+from pipelines.runners import pipeline_options, worker_processes
 from pipelines.staging import staged_mmcot
 from pipelines.storage import config_paths, require_storage
 from schemas.manifest import Manifest, RunMetrics
@@ -49,7 +49,8 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
     with pipeline_options(beam_args) as options:
         guard_remote_run(options, run_places(config, config.teacher.cache_url))
         clear_outputs(out)
-        with staged_mmcot(options), run_endpoints(config) as endpoints:
+        limited = any(s.rate_limit for s in (config.teacher, *config.helper_endpoints().values()))
+        with staged_mmcot(options), run_endpoints(config, worker_processes(options) if limited else 1) as endpoints:
             log.info("Running %s on %s; output %s; response cache %s", config.run.name,
                      options.get_all_options().get("runner"), out, endpoints.teacher.cache_url)
             pipeline = beam.Pipeline(options=options)

@@ -104,3 +104,30 @@ def pipeline_options(beam_args: list[str], dask_workers: int = 2) -> Iterator[Pi
 
     with LocalCluster(n_workers=dask_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         yield PipelineOptions([*args, f"--dask_client_address={cluster.scheduler_address}"])
+
+
+def worker_processes(options: PipelineOptions) -> int | None:
+    """How many processes run a job's DoFns at once, where the runner states it (None where it does not).
+
+    DirectRunner: ``direct_num_workers`` in multi-processing mode, else 1 (threads share the process);
+    a loopback environment: 1; Dask: the cluster's workers (one process each); Flink and other
+    portable runners: ``parallelism`` when set. Dataflow runs an SDK process per worker vCPU, which
+    depends on the machine type: None (set the endpoint's ``rate_limit.workers``).
+    """
+    values = options.get_all_options()
+    runner = runner_class(options)
+    if runner == "DirectRunner":
+        multi = values.get("direct_running_mode") == "multi_processing"
+        return int(values.get("direct_num_workers") or 1) if multi else 1
+    if values.get("environment_type") == "LOOPBACK":
+        return 1
+    if runner == "FixedDaskRunner":
+        address = values.get("dask_client_address") or values.get("address")
+        if not address:
+            return None
+        from distributed import Client
+
+        with Client(address, timeout=30) as client:
+            return len(client.scheduler_info()["workers"]) or None
+    parallelism = values.get("parallelism")
+    return int(parallelism) if parallelism and int(parallelism) > 0 else None

@@ -1,7 +1,7 @@
 """The end-of-run summary table a person reads."""
 from __future__ import annotations
 
-from schemas.manifest import Manifest, RunMetrics
+from schemas.manifest import Manifest, RunCost, RunMetrics, usd
 
 STAGE_ORDER = ("read", "normalize", "dedup", "assess", "judge", "plan", "generate", "verify", "length", "repair",
                "select", "write")
@@ -21,6 +21,8 @@ def summary_table(manifest: Manifest) -> str:
         ("chains (correct / truncated)", f"{int(s.get('chains', 0))} ({int(s.get('chains_correct', 0))} / {int(s.get('chains_truncated', 0))})"),
         ("chains from cache", f"{int(s.get('chains_from_cache', 0))}"),
         ("tokens in / out (new)", f"{int(s.get('prompt_tokens', 0))} / {int(s.get('completion_tokens', 0))}"),
+        *teacher_call_rows({n: st.counters for n, st in manifest.metrics.stages.items()} if manifest.metrics else {}),
+        *cost_rows(manifest.cost),
         ("wall time", f"{manifest.wall_time_s:.1f} s"),
         ("accounting read = kept + dropped + dead", "holds" if c.balanced() else "DOES NOT HOLD"),
     ]
@@ -29,6 +31,23 @@ def summary_table(manifest: Manifest) -> str:
     rule = "-" * (width + value_width + 3)
     body = "\n".join(f"{k.ljust(width)}   {v.rjust(value_width)}" for k, v in rows)
     return f"{rule}\n{body}\n{rule}\n{metrics_lines(manifest.metrics)}"
+
+
+def teacher_call_rows(counters: dict[str, dict[str, int]]) -> list[tuple[str, str]]:
+    """The time teacher calls waited on rate limits, summed over the calls of every stage (no row when none waited)."""
+    limited = sum(c.get("rate_limited", 0) for c in counters.values())
+    waited_ms = sum(c.get("rate_limit_wait_ms", 0) for c in counters.values())
+    return [("waiting on rate limits", f"{waited_ms / 1000:.1f} s summed over {limited} requests")] if limited else []
+
+
+def cost_rows(cost: RunCost | None) -> list[tuple[str, str]]:
+    """The run's cost and what the cache saved, in total and per priced stage (no rows without prices)."""
+    if cost is None:
+        return []
+    rows = [("cost of new calls / saved by cache", f"{usd(cost.cost_usd)} / {usd(cost.cache_saved_usd)}")]
+    if len(cost.stages) > 1:
+        rows += [(f"  {name}", f"{usd(s.cost_usd)} / {usd(s.cache_saved_usd)}") for name, s in cost.stages.items()]
+    return rows
 
 
 def metrics_lines(metrics: RunMetrics | None) -> str:

@@ -117,6 +117,32 @@ class RunMetrics:
     stages: dict[str, StageMetrics] = field(default_factory=dict)
 
 
+def usd(dollars: float) -> str:
+    """Dollars as the summary and the card print them (to a millionth: a sample run costs cents)."""
+    return f"${dollars:,.6f}"
+
+
+@dataclass
+class StageCost:
+    """One priced teacher-call stage: dollars for its new calls and what its cache hits would have cost, and their tokens."""
+
+    cost_usd: float
+    cache_saved_usd: float
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached_tokens_in: int = 0
+    cached_tokens_out: int = 0
+
+
+@dataclass
+class RunCost:
+    """The run's teacher cost over the stages whose endpoint has a ``price`` (in US dollars)."""
+
+    cost_usd: float
+    cache_saved_usd: float
+    stages: dict[str, StageCost] = field(default_factory=dict)
+
+
 @dataclass
 class ShardRange:
     """One RL shard in the written order: its rows' ``extra_info.index`` range and pass-rate / difficulty ranges."""
@@ -159,6 +185,7 @@ class Manifest:
     plots: list[str] = field(default_factory=list)
     metrics: RunMetrics | None = None
     curriculum: Curriculum | None = None
+    cost: RunCost | None = None
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""

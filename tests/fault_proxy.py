@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 from collections import Counter
 
 import httpx
 from aiohttp import web
 
+from tests.loopback_app import LoopbackApp
+
 FAULTS = ("http_500", "http_503", "http_429", "stall", "drop")
 
 
-class FaultProxy:
+class FaultProxy(LoopbackApp):
     """Run with ``with FaultProxy(upstream, rate=0.3) as proxy: proxy.base_url``."""
 
     def __init__(self, upstream: str, rate: float, stall_s: float, seed: int = 0):
@@ -26,8 +27,6 @@ class FaultProxy:
         self.stall_s = stall_s
         self.counts: Counter[str] = Counter()
         self._rng = random.Random(seed)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -48,22 +47,5 @@ class FaultProxy:
                                          headers={"Content-Type": "application/json"})
         return web.Response(status=upstream.status_code, body=upstream.content, content_type="application/json")
 
-    async def _start(self) -> int:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        return site._server.sockets[0].getsockname()[1]
-
-    def __enter__(self) -> "FaultProxy":
-        self._thread.start()
-        port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result()
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)

@@ -92,8 +92,18 @@ def test_backends_are_named_in_one_registry_and_created_from_complete_settings()
 
     assert {"openai", "vllm", "scripted"} <= set(BACKENDS)
     assert backend("openai").needs_server and not backend("vllm").needs_server
-    with pytest.raises(ValueError, match=r"unknown backend 'tgi' \(known: openai, scripted, vllm"):
+    with pytest.raises(ValueError, match=r"unknown backend 'tgi' \(known: openai, openai_batch, scripted, vllm, vllm_batch"):
         backend("tgi")
     assert isinstance(create_teacher(scripted_settings(Script())), ScriptedTeacher)
     with pytest.raises(ValueError, match="needs a base_url"):
         create_teacher(TeacherSettings())  # unresolved: no server URL
+
+
+def test_a_batch_backend_gets_the_cache_url_it_records_its_batches_under(embedded):
+    config = parse_config({**BASE, "teacher": {"base_url": "http://t:1/v1"},
+                           "judge": {"endpoint": {"backend": "openai_batch", "base_url": "http://b:1/v1", "model": "j"}}})
+    judge = _resolve(config).of("judge")
+    assert judge.settings.cache_url == judge.cache_url == "/cache"
+    with pytest.raises(ValueError, match=r"judge\.endpoint\.base_url is empty: backend openai_batch"):
+        _resolve(parse_config({**BASE, "teacher": {"base_url": "http://t:1/v1"},
+                               "judge": {"endpoint": {"backend": "openai_batch", "model": "j"}}}))

@@ -12,7 +12,10 @@ request latency (a distribution, plus counters per :data:`LATENCY_BOUNDS_MS` buc
 quantiles: Beam's histogram metric is not returned by the FnApiRunner's metric query) go to Beam
 metrics under the stage's namespace. Beam records a metric only on the thread running the
 bundle, so code on the event loop counts with :meth:`TeacherCallFn.count`, which the bundle's
-thread hands on to Beam as results are collected.
+thread hands on to Beam as results are collected. An endpoint with a ``rate_limit`` has its calls wait
+for the process's shared limiter (``rate_limit_wait_ms``, ``rate_limited``); one with a ``price``
+counts its new calls' cost and what its cache hits saved, in picodollars (``cost_pusd``,
+``cache_saved_pusd``; cache hits' tokens are ``cached_tokens_in``/``cached_tokens_out``).
 
 A new teacher-call stage is a prompt and a parse on top of it::
 
@@ -51,6 +54,7 @@ from transforms.tags import DEAD_LETTER
 from transforms.teachers.base import Completion, Teacher
 from transforms.teachers.cache import ResponseCache, from_entry, request_key, to_entry
 from transforms.teachers.messages import with_data_urls
+from transforms.teachers.rate_limit import estimate_tokens, shared_limiter
 from transforms.teachers.registry import Endpoint, create_teacher
 
 LATENCY_BOUNDS_MS = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 60_000, 120_000, 300_000)
@@ -108,6 +112,8 @@ class TeacherCallFn(beam.DoFn):
         self._thread.start()
         self.teacher = self._run(self._make_teacher())
         self.cache = ResponseCache(self.endpoint.cache_url)
+        settings = self.endpoint.settings
+        self._limiter = shared_limiter(settings.backend, settings.base_url, settings.model, settings.rate_limit)
         self._reported_retries = 0
         self.failed = 0
         self._tally_lock = threading.Lock()
@@ -138,6 +144,7 @@ class TeacherCallFn(beam.DoFn):
         completion = None if entry is None else from_entry(entry)
         self.count("cache_misses" if completion is None else "cache_hits")
         if completion is not None:
+            self._count_tokens(completion, cached=True)
             return Answer(completion, key, cached=True)
         completion = await self._send(prompt.sent, plan, response_format, sample)
         await asyncio.to_thread(self.cache.put, key, to_entry(completion))
@@ -145,19 +152,36 @@ class TeacherCallFn(beam.DoFn):
 
     async def _send(self, messages: list[dict[str, Any]], plan: SamplingPlan,
                     response_format: dict[str, Any] | None, sample: int) -> Completion:
-        """The one place a request leaves this DoFn, under the in-flight bound.
-
-        A per-endpoint rate limit (requests or tokens per second across the endpoint's DoFns)
-        would be acquired here, next to the semaphore.
-        """
+        """The one place a request leaves this DoFn, under the in-flight bound and the endpoint's rate limit."""
         async with self._sem:
-            completion = await self.teacher.complete(messages, plan, response_format, sample)
+            if self._limiter is None:
+                completion = await self.teacher.complete(messages, plan, response_format, sample)
+            else:
+                estimate = estimate_tokens(messages, plan.max_tokens, self._limiter.settings)
+                waited = await self._limiter.acquire(estimate)
+                if waited:
+                    self.count("rate_limited")
+                    self.count("rate_limit_wait_ms", int(waited * 1000))
+                completion = await self.teacher.complete(messages, plan, response_format, sample)
+                self._limiter.correct(estimate, completion.prompt_tokens + completion.completion_tokens)
         ms = int(completion.latency_s * 1000)
         with self._tally_lock:
-            self._tally.update(requests=1, tokens_in=completion.prompt_tokens, tokens_out=completion.completion_tokens)
+            self._tally.update(requests=1)
             self._tally[latency_bucket(ms)] += 1
             self._latencies.append(ms)
+        self._count_tokens(completion, cached=False)
         return completion
+
+    def _count_tokens(self, completion: Completion, cached: bool) -> None:
+        """Tokens of a new call (``tokens_in``/``tokens_out``, ``cost_pusd``) or of a cache hit (what it saved)."""
+        tokens_in, tokens_out = completion.prompt_tokens, completion.completion_tokens
+        names = (("cached_tokens_in", "cached_tokens_out", "cache_saved_pusd") if cached
+                 else ("tokens_in", "tokens_out", "cost_pusd"))
+        price = self.endpoint.settings.price
+        with self._tally_lock:
+            self._tally.update({names[0]: tokens_in, names[1]: tokens_out})
+            if price is not None:
+                self._tally[names[2]] += price.picodollars(tokens_in, tokens_out)
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the stage's counter ``name`` (from any thread)."""

