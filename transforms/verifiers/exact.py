@@ -16,8 +16,8 @@ math-verify (``None``): a form outside the subset or read differently by math-ve
 (decimals, which it rounds; ``e``, ``i`` and capitals, which it reads as constants or folds;
 a trailing word its normalization strips as a unit, ``2m`` or ``3ab`` read as ``2`` and ``3``;
 ``a/bc``, ``x^23``, ``\\sqrt[3]{}``, functions, relations, units, text), a difference that
-evaluates tiny (its ``evalf(chop=True)`` might call that zero), degrees above 16 or more than
-400 terms, and an equality where one side is a bare variable (math-verify compares a symbol by
+evaluates tiny (its ``evalf(chop=True)`` might call that zero), degrees above 16, more than 64
+terms or inputs over 256 characters, and an equality where one side is a bare variable (math-verify compares a symbol by
 its name). Parsed answers are cached, so a gold compared with every sampled chain is read once.
 """
 from __future__ import annotations
@@ -33,7 +33,9 @@ from latex2sympy2_extended.math_normalization import units_regex as _MATH_VERIFY
 Monomial = tuple[int, tuple[tuple[str, int], ...]]
 Poly = dict[Monomial, Fraction]
 
-MAX_TERMS = 400
+MAX_TERMS = 64
+MAX_PRODUCT_TERMS = 1024
+MAX_CHARS = 256
 MAX_DEGREE = 16
 MAX_EXPONENT = 12
 MAX_RADICAND = 10 ** 8
@@ -116,6 +118,8 @@ def _mul_mono(m1: Monomial, m2: Monomial) -> tuple[int, Monomial]:
 
 
 def _mul(a: Poly, b: Poly) -> Poly:
+    if len(a) * len(b) > MAX_PRODUCT_TERMS:
+        raise _Defer("terms")
     out: Poly = {}
     for m1, c1 in a.items():
         for m2, c2 in b.items():
@@ -334,7 +338,7 @@ class _Parser:
 def _parse(text: str) -> tuple | None:
     """``("value", Value, bare_variable)`` or ``("interval", left_open, start, end, right_open)``
     (an endpoint None is infinite), or None outside the subset."""
-    if _MATH_VERIFY_UNITS_RE.search(text):
+    if len(text) > MAX_CHARS or _MATH_VERIFY_UNITS_RE.search(text):
         return None  # math-verify strips a trailing unit word (``2m``, ``3ab``, ``5 cm`` all read as numbers)
     try:
         tokens = _tokens(text)
