@@ -166,3 +166,9 @@ def test_verdict_names_the_exact_rule_and_math_verify_is_not_called(monkeypatch)
     wrong = verify("<think>expand</think> The answer is $\\boxed{x^2+2x}$.", "(x+1)^2", "expression", finish_reason="stop")
     assert (right.correct, right.decided_by) == (True, "exact")
     assert (wrong.correct, wrong.reasons, wrong.decided_by) == (False, ["wrong_answer"], "exact")
+
+
+def test_values_beyond_a_float_defer_instead_of_raising():
+    huge = "999999999999^{12}\\cdot 999999999999^{12}\\cdot 999999999999^{12}"
+    assert exact_equal(huge, "1") is None
+    assert exact_equal(f"{huge}x", "x") is None

@@ -461,6 +461,13 @@ def _increasing(start: Value | None, end: Value | None) -> bool:
 def exact_equal(pred: str, gold: str) -> bool | None:
     """Whether ``pred`` equals ``gold`` (cleaned answers) when this module can tell for sure,
     else None (ask math-verify)."""
+    try:
+        return _exact_equal(pred, gold)
+    except (OverflowError, ZeroDivisionError):  # a coefficient beyond a float, an end evaluating to 0
+        return None
+
+
+def _exact_equal(pred: str, gold: str) -> bool | None:
     g, p = _parse(gold), _parse(pred)
     if g is None or p is None or g[0] != p[0]:
         return None
