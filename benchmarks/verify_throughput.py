@@ -10,7 +10,12 @@ them wrong, and times
 
 Run from the repository root::
 
-    PYTHONPATH=. python3 benchmarks/verify_throughput.py [--n 3000] [--reasoning-chars 2000]
+    PYTHONPATH=. python3 benchmarks/verify_throughput.py [--n 3000] [--reasoning-chars 2000] \
+        [--against CHECKOUT] [--fast-path-off]
+
+``--against`` measures another checkout's verifier (the baseline) on the same outputs in a
+subprocess and prints this tree's speed ratio and how many verdicts (correct, extracted answer,
+reasons) agree; ``--fast-path-off`` adds this tree with its exact fast path off.
 
 Everything runs in one thread (one core); ``--pin`` also pins the process to one CPU. Reports,
 per type: verdicts/s by CPU time of the process (the figure to compare with targets; it
