@@ -167,5 +167,5 @@ class ResponseCache:
                 names = [p.rstrip("/").rsplit("/", 1)[-1] for p in self._fs.ls(self._root, detail=False)]
             except (FileNotFoundError, NotADirectoryError):
                 names = []
-            self._legacy = any(len(n) == 2 and n != "gr" for n in names)
+            self._legacy = any(len(n) == 2 for n in names)
         return self._legacy
