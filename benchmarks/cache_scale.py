@@ -27,11 +27,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import fsspec
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from schemas.plan import SamplingPlan  # noqa: E402
-from transforms.teachers.base import Completion  # noqa: E402
-from transforms.teachers.cache import LAYOUTS, ResponseCache, group_key, request_key, to_entry  # noqa: E402
+from schemas.plan import SamplingPlan
+from transforms.teachers.base import Completion
+from transforms.teachers.cache import (
+    LAYOUTS,
+    ResponseCache,
+    group_key,
+    request_key,
+    to_entry,
+)
 
 BUCKET = "mmcot-bench"
 
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
                 root = tempfile.mkdtemp(prefix="mmcot-cache-bench-")
                 try:
                     results[layout] = measure(root, layout, requests, args.threads,
-                                              lambda: sum(len(f) for _, _, f in os.walk(root)))
+                                              lambda root=root: sum(len(f) for _, _, f in os.walk(root)))
                 finally:
                     shutil.rmtree(root, ignore_errors=True)
             else:
@@ -121,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
                 try:
                     url = f"gs://{BUCKET}/cache-{layout}"
                     results[layout] = measure(url, layout, requests, args.threads,
-                                              lambda: len(ResponseCache(url)._fs.find(url)))
+                                              lambda url=url: len(fsspec.core.url_to_fs(url)[0].find(url)))
                 finally:
                     proc.terminate()
                     proc.wait(timeout=30)

@@ -27,7 +27,9 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
-from latex2sympy2_extended.math_normalization import units_regex as _MATH_VERIFY_UNITS_RE
+from latex2sympy2_extended.math_normalization import (
+    units_regex as _MATH_VERIFY_UNITS_RE,
+)
 
 #: A monomial: the square-free integer under its radical (1 for none) and sorted (variable, power) pairs.
 Monomial = tuple[int, tuple[tuple[str, int], ...]]
