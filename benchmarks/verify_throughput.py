@@ -10,7 +10,12 @@ them wrong, and times
 
 Run from the repository root::
 
-    PYTHONPATH=. python3 benchmarks/verify_throughput.py [--n 3000] [--reasoning-chars 2000]
+    PYTHONPATH=. python3 benchmarks/verify_throughput.py [--n 3000] [--reasoning-chars 2000] \
+        [--against CHECKOUT] [--fast-path-off]
+
+``--against`` measures another checkout's verifier (the baseline) on the same outputs in a
+subprocess and prints this tree's speed ratio and how many verdicts (correct, extracted answer,
+reasons) agree; ``--fast-path-off`` adds this tree with its exact fast path off.
 
 Everything runs in one thread (one core); ``--pin`` also pins the process to one CPU. Reports,
 per type: verdicts/s by CPU time of the process (the figure to compare with targets; it
@@ -21,14 +26,18 @@ letter / number / string rules).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+#: ``--against`` runs this script again with another checkout's verifier first on the path.
+ROOT = os.environ.get("MMCOT_VERIFY_BENCH_ROOT") or str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, ROOT)
 
 from transforms.verifiers import equivalence, verify, warm_up  # noqa: E402
 
@@ -139,7 +148,7 @@ def expression(rng: random.Random, chars: int) -> tuple:
 GENERATORS = {"multiple_choice": multiple_choice, "numeric": numeric, "expression": expression}
 
 
-def run(cases: list[tuple]) -> dict:
+def run(cases: list[tuple], config=None) -> dict:
     calls = {"n": 0}
     original = equivalence.math_equal
 
@@ -148,14 +157,17 @@ def run(cases: list[tuple]) -> dict:
         return original(*args, **kwargs)
 
     equivalence.math_equal = counted
-    latencies, correct = [], 0
+    latencies, correct, verdicts = [], 0, []
+    extra = {"config": config} if config is not None else {}
     try:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for output, gold, answer_type, choices, unit in cases:
             t0 = time.perf_counter()
-            verdict = verify(output, gold, answer_type, choices, finish_reason="stop", **({"unit": unit} if unit else {}))
+            verdict = verify(output, gold, answer_type, choices, finish_reason="stop",
+                             **({"unit": unit} if unit else {}), **extra)
             latencies.append(time.perf_counter() - t0)
             correct += verdict.correct
+            verdicts.append([verdict.correct, verdict.extracted_answer, sorted(verdict.reasons)])
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         equivalence.math_equal = original
@@ -163,8 +175,32 @@ def run(cases: list[tuple]) -> dict:
     return {
         "n": len(cases), "cpu_rate": len(cases) / cpu, "wall_rate": len(cases) / wall,
         "mean_us": statistics.mean(latencies) * 1e6, "p99_us": latencies[int(0.99 * (len(latencies) - 1))] * 1e6,
-        "correct": correct / len(cases), "math_verify": calls["n"],
+        "correct": correct / len(cases), "math_verify": calls["n"], "verdicts": verdicts,
     }
+
+
+def measure(args) -> dict:
+    """Figures per answer type for this process's verifier, and with its exact fast path off."""
+    rng = random.Random(args.seed)
+    sets = {name: [gen(rng, args.reasoning_chars) for _ in range(args.n)] for name, gen in GENERATORS.items()}
+    warm_up()
+    for cases in sets.values():  # warm-up, untimed: imports, regex compilation, SymPy caches
+        run(cases[:50])
+    out = {"mean_len": statistics.mean(len(c[0]) for cases in sets.values() for c in cases), "rows": {}}
+    variants = {"": None}
+    if args.fast_path_off:
+        from transforms.verifiers import DEFAULT_CONFIG
+
+        variants["fast path off"] = DEFAULT_CONFIG.model_copy(update={"exact_before_math_verify": False})
+    for label, config in variants.items():
+        out["rows"][label] = {name: run(cases, config) for name, cases in sets.items()}
+    return out
+
+
+def _mixed(rows: dict) -> tuple[float, float]:
+    n = sum(r["n"] for r in rows.values())
+    return (n / sum(r["n"] / r["cpu_rate"] for r in rows.values()),
+            n / sum(r["n"] / r["wall_rate"] for r in rows.values()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,34 +210,51 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pin", action="store_true",
                         help="pin the process to its first allowed CPU (only meaningful on an idle machine)")
+    parser.add_argument("--fast-path-off", action="store_true",
+                        help="also measure this verifier with its exact fast path off (math-verify decides)")
+    parser.add_argument("--against", metavar="CHECKOUT",
+                        help="also measure another checkout's verifier (e.g. `git worktree add /tmp/main main`) "
+                             "on the same outputs, in a subprocess, and compare verdicts and speed")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    rng = random.Random(args.seed)
-    sets = {name: [gen(rng, args.reasoning_chars) for _ in range(args.n)] for name, gen in GENERATORS.items()}
+    if args.json:
+        print(json.dumps(measure(args)))
+        return
+    results = {}
+    if args.against:
+        child = [sys.executable, __file__, "--json", "--n", str(args.n), "--reasoning-chars", str(args.reasoning_chars),
+                 "--seed", str(args.seed)] + (["--pin"] if args.pin else [])
+        env = {**os.environ, "MMCOT_VERIFY_BENCH_ROOT": str(Path(args.against).resolve())}
+        done = subprocess.run(child, env=env, cwd=args.against, capture_output=True, text=True, check=True)
+        results[f"{args.against} (baseline)"] = json.loads(done.stdout.strip().splitlines()[-1])["rows"][""]
+    mine = measure(args)
+    for label, rows in mine["rows"].items():
+        results[f"this tree{', ' + label if label else ''}"] = rows
 
-    warm_up()
-    for cases in sets.values():  # warm-up, untimed: imports, regex compilation, SymPy caches
-        run(cases[:50])
-
-    mean_len = statistics.mean(len(c[0]) for cases in sets.values() for c in cases)
-    print(f"verify throughput: one core, {args.n} verdicts per type, mean output {mean_len:.0f} chars, "
+    print(f"verify throughput: one core, {args.n} verdicts per type, mean output {mine['mean_len']:.0f} chars, "
           f"seed {args.seed}, python {sys.version.split()[0]}")
-    header = f"{'type':16s} {'verdicts/s(cpu)':>16s} {'verdicts/s(wall)':>17s} {'mean us':>9s} {'p99 us':>9s} " \
-             f"{'correct':>8s} {'math-verify calls':>18s}"
+    header = f"{'verifier':34s} {'type':16s} {'verdicts/s(cpu)':>16s} {'verdicts/s(wall)':>17s} {'mean us':>9s} " \
+             f"{'p99 us':>9s} {'correct':>8s} {'math-verify calls':>18s}"
     print(header)
     print("-" * len(header))
-    totals = []
-    for name, cases in sets.items():
-        r = run(cases)
-        totals.append(r)
-        print(f"{name:16s} {r['cpu_rate']:16,.0f} {r['wall_rate']:17,.0f} {r['mean_us']:9,.0f} {r['p99_us']:9,.0f} "
-              f"{r['correct']:8.1%} {r['math_verify']:>10d} / {r['n']}")
-    n = sum(r["n"] for r in totals)
-    cpu = sum(r["n"] / r["cpu_rate"] for r in totals)
-    wall = sum(r["n"] / r["wall_rate"] for r in totals)
-    print(f"{'mixed':16s} {n / cpu:16,.0f} {n / wall:17,.0f}")
+    for label, rows in results.items():
+        for name, r in rows.items():
+            print(f"{label:34s} {name:16s} {r['cpu_rate']:16,.0f} {r['wall_rate']:17,.0f} {r['mean_us']:9,.0f} "
+                  f"{r['p99_us']:9,.0f} {r['correct']:8.1%} {r['math_verify']:>10d} / {r['n']}")
+        cpu, wall = _mixed(rows)
+        print(f"{label:34s} {'mixed':16s} {cpu:16,.0f} {wall:17,.0f}")
+    this = results["this tree"]
+    for label, rows in results.items():
+        if label == "this tree":
+            continue
+        ratios = "  ".join(f"{name} {this[name]['cpu_rate'] / r['cpu_rate']:.2f}x" for name, r in rows.items())
+        same = sum(a == b for name in rows for a, b in zip(rows[name]["verdicts"], this[name]["verdicts"]))
+        total = sum(len(rows[name]["verdicts"]) for name in rows)
+        print(f"this tree / {label}: {ratios}  mixed {_mixed(this)[0] / _mixed(rows)[0]:.2f}x (CPU time); "
+              f"same verdicts (correct, extracted answer, reasons) on {same} / {total}")
 
 
 if __name__ == "__main__":

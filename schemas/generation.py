@@ -37,7 +37,7 @@ class Verdict:
     but no rule could decide whether it equals the gold (``reasons == ["unverifiable"]``); such a
     chain is neither correct nor wrong, and an answer judge may decide it. ``decided_by`` names
     the rule that compared the answer (``letter``, ``string``, ``numeric``, ``units``, ``angle``,
-    ``solutions``, ``yes_no``, ``text``, ``words``, ``math_verify``, ``judge``; empty when no answer
+    ``solutions``, ``yes_no``, ``text``, ``words``, ``exact``, ``math_verify``, ``judge``; empty when no answer
     was compared); ``judge_model`` is the answer judge's model when it decided.
     """
 

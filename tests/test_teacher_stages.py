@@ -11,6 +11,7 @@ import dataclasses
 from collections import Counter
 
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
@@ -73,9 +74,10 @@ def _generate(endpoint: Endpoint, items):
     return {c.planned.problem.id: c for c in out["chains"]}, out["dead"], _counters(result, "generate")
 
 
-def test_a_failed_sample_dead_letters_its_problem_and_a_rerun_pays_only_for_it(tmp_path):
+@pytest.mark.parametrize("layout", ["sample", "problem"])
+def test_a_failed_sample_dead_letters_its_problem_and_a_rerun_pays_only_for_it(tmp_path, layout):
     failing = Script([Rule(Reply(fail="http_500"), match="How many squares?", sample=1)], default=Reply(RIGHT))
-    by_id, dead, counters = _generate(_endpoint(failing, tmp_path), _problems())
+    by_id, dead, counters = _generate(_endpoint(failing, tmp_path, cache_layout=layout), _problems())
     assert sorted(by_id) == ["s/1", "s/3"]
     assert [g.sample_index for g in by_id["s/1"].generations] == list(range(PLAN.n))
     assert not any(g.cached for g in by_id["s/1"].generations)
@@ -86,7 +88,7 @@ def test_a_failed_sample_dead_letters_its_problem_and_a_rerun_pays_only_for_it(t
     assert (counters["requests"], counters["failed"], counters["failed_teacher_http_500"]) == (3 * PLAN.n - 1, 1, 1)
 
     healed = Script(default=Reply(RIGHT))
-    by_id, dead, counters = _generate(_endpoint(healed, tmp_path), _problems())  # same cache
+    by_id, dead, counters = _generate(_endpoint(healed, tmp_path, cache_layout=layout), _problems())  # same cache
     assert sorted(by_id) == ["s/1", "s/2", "s/3"] and dead == []
     assert [(c.text.count("How many squares?"), c.sample) for c in healed.calls] == [(1, 1)]
     assert [g.cached for g in by_id["s/2"].generations] == [True, False, True]

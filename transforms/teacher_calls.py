@@ -52,7 +52,7 @@ from schemas.problem import Problem
 from transforms.failures import FAILED, Caught, settle
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.base import Completion, Teacher
-from transforms.teachers.cache import ResponseCache, from_entry, request_key, to_entry
+from transforms.teachers.cache import ResponseCache, from_entry, group_key, request_key, to_entry
 from transforms.teachers.messages import with_data_urls
 from transforms.teachers.rate_limit import estimate_tokens, shared_limiter
 from transforms.teachers.registry import Endpoint, create_teacher
@@ -111,8 +111,8 @@ class TeacherCallFn(beam.DoFn):
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"mmcot-{self._namespace}", daemon=True)
         self._thread.start()
         self.teacher = self._run(self._make_teacher())
-        self.cache = ResponseCache(self.endpoint.cache_url)
         settings = self.endpoint.settings
+        self.cache = ResponseCache(self.endpoint.cache_url, settings.cache_layout)
         self._limiter = shared_limiter(settings.backend, settings.base_url, settings.model, settings.rate_limit)
         self._reported_retries = 0
         self.failed = 0
@@ -140,14 +140,15 @@ class TeacherCallFn(beam.DoFn):
         schema). Raises :class:`~transforms.teachers.base.TeacherError` when the call fails for good.
         """
         key = self.key(prompt, plan, sample, response_format)
-        entry = await asyncio.to_thread(self.cache.get, key)
+        group = group_key(self.model, prompt.messages, plan, response_format) if self.cache.layout == "problem" else None
+        entry = await asyncio.to_thread(self.cache.get, key, group)
         completion = None if entry is None else from_entry(entry)
         self.count("cache_misses" if completion is None else "cache_hits")
         if completion is not None:
             self._count_tokens(completion, cached=True)
             return Answer(completion, key, cached=True)
         completion = await self._send(prompt.sent, plan, response_format, sample)
-        await asyncio.to_thread(self.cache.put, key, to_entry(completion))
+        await asyncio.to_thread(self.cache.put, key, to_entry(completion), group)
         return Answer(completion, key, cached=False)
 
     async def _send(self, messages: list[dict[str, Any]], plan: SamplingPlan,

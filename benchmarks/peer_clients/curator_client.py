@@ -53,7 +53,9 @@ def main() -> None:
                                   "top_p": first["top_p"]},
                backend_params={"base_url": args.base_url, "api_key": "unused", "max_retries": 0,
                                "request_timeout": 3600, "max_concurrent_requests": args.concurrency,
-                               "max_requests_per_minute": 10_000_000, "max_tokens_per_minute": 10_000_000_000})
+                               "max_requests_per_minute": 10_000_000, "max_tokens_per_minute": 10_000_000_000,
+                               # a chain cut at max_tokens is a result here, as for every other client
+                               "invalid_finish_reasons": ["content_filter"]})
     rows = [{"messages": r["messages"]} for r in requests]
     with Clock() as clock:
         response = llm(rows, working_dir=str(args.work / "curator"))

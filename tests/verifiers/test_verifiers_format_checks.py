@@ -123,3 +123,27 @@ def test_config_accepts_a_list_of_scripts():
 ])
 def test_infer_answer_type(gold, choices, expected):
     assert infer_answer_type(gold, choices) == expected
+
+
+def test_ngram_bound_never_below_exact_and_decision_unchanged():
+    """The hashed upper bound is >= the exact share on every text, so the repetition decision is the exact one."""
+    import random
+
+    from transforms.verifiers.format_checks import _ascii_word_hashes, _share_upper_bound, ngram_share_above
+
+    rng = random.Random(7)
+    vocab = ["the", "x", "=", "2", "so", "area", "is", "\\frac{1}{2}", "面积", "Ω", "then", "ok"]
+    spaces = [" ", "  ", "\n", "\t", "\x0b", "\x0c", "\r\n", "\x1c", "\x1f", " \u00a0 "]
+    for trial in range(300):
+        words = [rng.choice(vocab[: rng.randint(2, len(vocab))]) for _ in range(rng.randint(0, 400))]
+        if trial % 3 == 0:  # a looping tail
+            words += words[-15:] * rng.randint(0, 6)
+        text = "".join(w + rng.choice(spaces) for w in words)
+        for n in (1, 3, 10):
+            exact = repeated_ngram_share(text, n)
+            hashes = _ascii_word_hashes(text)
+            if hashes is not None:
+                assert len(hashes) == len(text.split())
+                assert _share_upper_bound(hashes, n) >= exact - 1e-12
+            for limit in (0.0, 0.1, 0.3, 0.8):
+                assert ngram_share_above(text, n, limit) == (exact > limit), (text[:80], n, limit)

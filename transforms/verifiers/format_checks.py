@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import numpy as np
+
 from transforms.verifiers.config import VerifyConfig
 from transforms.verifiers.segments import Segments
 
@@ -71,12 +73,84 @@ def repeated_ngram_share(text: str, n: int) -> float:
     """Share of token n-grams that repeat an earlier one (``1 - unique / total``); 0 when the
     text has fewer than ``4 * n`` tokens. Tokens: see :func:`tokens_of`, so Chinese text is
     measured per character."""
-    tokens = tokens_of(text)
+    return _exact_share(tokens_of(text), n)
+
+
+def _exact_share(tokens: list[str], n: int) -> float:
     total = len(tokens) - n + 1
     if len(tokens) < 4 * n or total <= 0:
         return 0.0
     unique = len(set(zip(*(tokens[i:] for i in range(n)))))
     return 1.0 - unique / total
+
+
+_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible modulo 2**64
+_powers = np.ones(1, dtype=np.uint64)
+_inverse_powers = np.ones(1, dtype=np.uint64)
+
+
+def _powers_upto(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``B**j`` and ``B**-j`` modulo 2**64 for ``j < size`` (grown on demand, kept)."""
+    global _powers, _inverse_powers
+    if len(_powers) < size:
+        size = max(size, 2 * len(_powers))
+        inverse = pow(int(_HASH_BASE), -1, 2 ** 64)
+        with np.errstate(over="ignore"):
+            _powers = np.concatenate(([np.uint64(1)], np.cumprod(np.full(size - 1, _HASH_BASE, dtype=np.uint64))))
+            _inverse_powers = np.concatenate(
+                ([np.uint64(1)], np.cumprod(np.full(size - 1, np.uint64(inverse), dtype=np.uint64))))
+    return _powers, _inverse_powers
+
+
+def _ascii_word_hashes(text: str) -> np.ndarray | None:
+    """One 64-bit hash per ``text.split()`` word of an ASCII text, without making the words
+    (a polynomial hash of the bytes through a prefix sum); None when the text is not ASCII or
+    :func:`tokens_of` would not split it on whitespace."""
+    if not text.isascii():
+        return None
+    data = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    word = np.ones(len(data) + 2, dtype=bool)
+    # str.split()'s ASCII whitespace: space, \t \n \v \f \r (9-13), \x1c-\x1f (28-31); uint8 wraps below 9 and 28
+    np.logical_not((data == 32) | ((data - 9) <= 4) | ((data - 28) <= 3), out=word[1:-1])
+    word[0] = word[-1] = False
+    edges = np.flatnonzero(word[1:] != word[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    if len(starts) * _MAX_CHARS_PER_WORD < len(text):
+        return None
+    powers, inverse = _powers_upto(len(data) + 1)
+    with np.errstate(over="ignore"):
+        prefix = np.concatenate(([np.uint64(0)], np.cumsum(data.astype(np.uint64) * powers[:len(data)])))
+        return (prefix[ends] - prefix[starts]) * inverse[starts]
+
+
+def _share_upper_bound(hashes: np.ndarray, n: int) -> float:
+    """At least the repeated n-gram share of the words these are the hashes of: n-grams counted
+    by a 64-bit polynomial hash of the words' hashes, vectorized. A collision can only merge
+    distinct n-grams (fewer unique, a higher share), never split equal ones, so a bound at or
+    under a limit proves the exact share is."""
+    total = len(hashes) - n + 1
+    if len(hashes) < 4 * n or total <= 0:
+        return 0.0
+    grams = hashes[:total].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, n):  # uint64 arithmetic wraps around (mod 2**64), which is what a hash wants
+            grams *= _HASH_BASE
+            grams += hashes[k:k + total]
+    grams.sort()
+    unique = 1 + int(np.count_nonzero(grams[1:] != grams[:-1]))
+    return 1.0 - unique / total
+
+
+def ngram_share_above(text: str, n: int, limit: float) -> bool:
+    """Whether :func:`repeated_ngram_share` exceeds ``limit``: the exact count only when the
+    cheap upper bound (:func:`_share_upper_bound`, several times faster on 8 KB) does not settle it."""
+    hashes = _ascii_word_hashes(text)
+    if hashes is None:
+        tokens = tokens_of(text)
+        hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+    if _share_upper_bound(hashes, n) <= limit:
+        return False
+    return repeated_ngram_share(text, n) > limit
 
 
 def repeated_line_share(text: str, min_line_chars: int, min_lines: int) -> float:
@@ -91,7 +165,7 @@ def repeated_line_share(text: str, min_line_chars: int, min_lines: int) -> float
 def no_repetition(text: str, config: VerifyConfig) -> CheckResult:
     if repeated_line_share(text, config.min_line_chars, config.min_lines) > config.max_repeated_line_share:
         return False, "repetition"
-    if repeated_ngram_share(text, config.ngram_size) > config.max_repeated_ngram_share:
+    if ngram_share_above(text, config.ngram_size, config.max_repeated_ngram_share):
         return False, "repetition"
     return True, ""
 
