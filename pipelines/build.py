@@ -9,7 +9,7 @@ import apache_beam as beam
 
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
-from schemas.output_sets import ORDERED_SETS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
+from schemas.output_sets import ORDERED_SETS, PROBLEMS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms import failures
 from transforms.answer_judge import AnswerJudge
 from transforms.assess import Assess
@@ -22,6 +22,7 @@ from transforms.length import PlanLength
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.rejects import CountRejects
 from transforms.sources import ReadSources, SourceSettings, require_images_by_source
+from transforms.sources.finished_run import RESTORED
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
@@ -44,14 +45,16 @@ class Front:
 
 def build_front(p: beam.Pipeline, sources: list[SourceSettings], normalize: NormalizeSettings,
                 dedup: DedupSettings) -> Front:
-    """Add read (every source) → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
+    """Add read (every source) → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it);
+    a finished run's restored problems join after normalize.
 
     Starts collecting the failures of guarded stages: :func:`write_sets` dead-letters them."""
     failures.collect(p)
     read = p | "Read" >> ReadSources(sources)
     rows = read["rows"] | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(normalize, require_images_by_source(sources))
-    deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
+    problems = (normalized.problems, read[RESTORED]) | "WithRestored" >> beam.Flatten()
+    deduped = problems | "Dedup" >> DedupProblems(dedup)
     return Front(deduped["kept"], [deduped[DROPPED]], [read[DEAD_LETTER], normalized[DEAD_LETTER]], read[READ_COUNTS])
 
 
@@ -116,6 +119,7 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
         "preference": selected[PREFERENCE],
         DROPPED: all_rejects(dropped, DROPPED),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
+        PROBLEMS.name: front.kept,
         READ_COUNTS_SET.name: front.read_counts,
     }
     write_outputs(p, outputs, dead, config)
