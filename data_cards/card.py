@@ -75,6 +75,13 @@ def _judge_and_repair(config: dict) -> list[str]:
     if repair.get("enabled"):
         lines.append(f"- Repair: {_helper_model(repair, teacher)} rewrites a wrong chain of a problem with no correct "
                      f"chain toward the reference answer (max {repair.get('max_tokens')} tokens); the rewrite is verified again.")
+    scorer, select = config.get("scorer"), config.get("select") or {}
+    if isinstance(scorer, dict):
+        bar = select.get("min_chain_quality") or 0
+        lines.append(f"- Chain scorer: {_helper_model(scorer, teacher)} scores {scorer.get('chains')} chains 0–5 "
+                     f"(R1V's reward-model score)" + (f"; chains below {bar:g} are not kept" if bar else "")
+                     + ("; preference pairs are best vs worst by score (R1V2's MPO)" if select.get("pairs") == "score" else "")
+                     + ".")
     return lines
 
 

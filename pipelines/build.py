@@ -12,6 +12,7 @@ from pipelines.endpoints import RunEndpoints
 from schemas.output_sets import ORDERED_SETS, PROBLEMS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms import failures
 from transforms.answer_judge import AnswerJudge
+from transforms.chain_score import ScoreChains
 from transforms.assess import Assess
 from transforms.curriculum import order_key, with_index
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
@@ -110,6 +111,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
     if config.repair.enabled:
         verified = verified | "Repair" >> RepairChains(
             config.repair, endpoints.of("repair"), config.verify)
+    if config.scorer is not None:  # after repair: a verified rewrite is scored like any chain
+        verified = verified | "Score" >> ScoreChains(config.scorer, endpoints.of("scorer"))
     selected = verified | "Select" >> SelectChains(config.select)
     dropped.append(selected[DROPPED])
 

@@ -18,6 +18,7 @@ from schemas.settings import Settings
 from transforms.assess import AssessSettings
 from transforms.dedup import DedupSettings
 from transforms.answer_judge import AnswerJudgeSettings
+from transforms.chain_score import ScorerSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
@@ -74,6 +75,7 @@ class PipelineConfig(Settings):
     verify: VerifyConfig = VerifyConfig()
     answer_judge: AnswerJudgeSettings | None = None
     repair: RepairSettings = RepairSettings()
+    scorer: ScorerSettings | None = None
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
 
@@ -104,6 +106,15 @@ class PipelineConfig(Settings):
         return self
 
     @model_validator(mode="after")
+    def _scorer_present(self) -> "PipelineConfig":
+        if self.scorer is None:
+            needs = [key for key, used in (("select.min_chain_quality > 0", self.select.min_chain_quality > 0),
+                                           ("select.pairs: score", self.select.pairs == "score")) if used]
+            if needs:
+                raise ValueError(f"{', '.join(needs)} needs a scorer: section (the chain scorer)")
+        return self
+
+    @model_validator(mode="after")
     def _helper_servers_known(self) -> "PipelineConfig":
         if backend(self.teacher.backend).needs_server:
             return self
@@ -114,8 +125,8 @@ class PipelineConfig(Settings):
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
-        """The judges' and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair}
+        """The judges', the repairer's and the scorer's own model endpoints, by section name (absent: they use the teacher's)."""
+        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair, "scorer": self.scorer}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def check_environment(self) -> None:
