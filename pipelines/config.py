@@ -149,6 +149,11 @@ def _describe(error: dict[str, Any]) -> str:
     return f"  {key}: {message}{got}"
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """One line per validation error, naming its key."""
+    return "\n".join(_describe(e) for e in exc.errors())
+
+
 def parse_config(data: Any, origin: str = "config") -> PipelineConfig:
     """Validate a loaded mapping; raises ConfigError naming every bad key."""
     if not isinstance(data, dict):
@@ -156,8 +161,7 @@ def parse_config(data: Any, origin: str = "config") -> PipelineConfig:
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        lines = "\n".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{origin}: {exc.error_count()} invalid key(s):\n{lines}") from None
+        raise ConfigError(f"{origin}: {exc.error_count()} invalid key(s):\n{describe_errors(exc)}") from None
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
@@ -167,11 +171,11 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     for dotted, value in (overrides or {}).items():
-        _set_dotted(data, dotted, value)
+        set_dotted(data, dotted, value)
     return parse_config(data, str(path))
 
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set ``a.b.c`` (a numeric part indexes a list: ``sources.1.limit``)."""
     *parents, last = dotted.split(".")
     node: Any = data
