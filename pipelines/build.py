@@ -19,7 +19,7 @@ from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
-from transforms.length import PlanLength
+from transforms.length import PlanLength, ReplanFromPassRate
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.rejects import CountRejects
 from transforms.sources import ReadSources, SourceSettings, require_images_by_source
@@ -98,6 +98,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
     planned = assessed | "PlanLength" >> PlanLength(config.length)
     generated = planned | "Generate" >> GenerateChains(endpoints.teacher)
     verified = generated.chains | "Verify" >> VerifyChains(config.verify)
+    if config.assess.difficulty_from == "pass_rate":  # the teacher's pass rate so far is the difficulty from here on
+        verified = verified | "PassRateDifficulty" >> ReplanFromPassRate(config.length)
     dead = [*front.dead, generated[DEAD_LETTER]]
     if config.length.policy == "pass_rate":
         escalated = verified | "Escalate" >> EscalateLowPassRate(

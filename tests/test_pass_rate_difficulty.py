@@ -1,0 +1,57 @@
+"""``assess.difficulty_from: pass_rate``: after the first samples are verified the difficulty is 1 - pass rate
+(source ``pass_rate``), the plan moves to that difficulty's band, and length-fit selection aims at its target."""
+from __future__ import annotations
+
+import dataclasses
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines.config import parse_config
+from tests.factories import PLAN, chains, generation
+from tests.test_config import MINIMAL
+from transforms.length import LengthSettings, ReplanFromPassRate, replanned
+from transforms.select import SelectChains, SelectSettings
+
+BANDS = LengthSettings().bands  # easy <= 0.34 (256 tokens), medium <= 0.67 (512), hard (1024)
+
+
+def _item(marks):
+    """Chains of (correct, tokens, unverifiable) on the factories' easy plan (difficulty 0.3, budget 64)."""
+    gens = [generation(i, ok, tokens, reasons=["unverifiable"] if unv else None) for i, (ok, tokens, unv) in enumerate(marks)]
+    return chains(gens)
+
+
+def test_the_pass_rate_sets_the_difficulty_and_moves_the_plan_to_its_band():
+    item = _item([(True, 70, False), (False, 80, False), (False, 90, False), (False, 95, True)])  # 1 of 3 decided right
+    out = replanned(item, BANDS)
+    a = out.planned.assessment
+    assert (round(a.difficulty, 4), a.difficulty_source) == (round(1 - 1 / 3, 4), "pass_rate")
+    assert (out.planned.plan.band, out.planned.plan.max_tokens, out.planned.plan.length_budget,
+            out.planned.plan.prompt_style) == ("medium", 512, 256, "standard")
+    assert all(g.assessment == a and g.difficulty == a.difficulty for g in out.generations)
+    assert [g.sampling for g in out.generations] == [PLAN] * 4  # as sampled
+    assert out.planned.plan.n == PLAN.n and out.planned.plan.first_sample == PLAN.first_sample
+    assert replanned(_item([(True, 10, False), (True, 12, False)]), BANDS).planned.plan.band == "easy"  # 0.0: easiest
+
+
+def test_a_problem_with_no_decided_sample_keeps_its_prior():
+    item = _item([(False, 40, True), (False, 50, True)])
+    assert replanned(item, BANDS) == item
+
+
+def test_length_fit_selection_follows_the_band_the_pass_rate_chose():
+    item = _item([(True, 70, False), (True, 250, False), (False, 80, False), (False, 60, False)])  # 0.5: medium, 256
+    with TestPipeline() as p:
+        items = p | beam.Create([item])
+        before = (items | "SelectPrior" >> SelectChains(SelectSettings())).sft | "PriorTokens" >> beam.Map(lambda r: r.completion_tokens)
+        after = (items | ReplanFromPassRate(LengthSettings()) | "SelectPassRate" >> SelectChains(SelectSettings())).sft
+        assert_that(before, equal_to([70]), label="prior")  # the prior plan's budget is 64
+        assert_that(after | beam.Map(lambda r: (r.completion_tokens, r.difficulty, r.assessment.difficulty_source)),
+                    equal_to([(250, 0.5, "pass_rate")]), label="pass_rate")
+
+
+def test_the_config_takes_pass_rate_as_a_difficulty_source():
+    config = parse_config({**MINIMAL, "assess": {"difficulty_from": "pass_rate"}, "length": {"policy": "pass_rate"}})
+    assert config.assess.difficulty_from == "pass_rate"
