@@ -8,11 +8,16 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+import pyarrow.parquet as pq
+
 from pipelines.config import parse_config
+from pipelines.run import run_pipeline
 from tests.factories import PLAN, chains, generation
 from tests.test_config import MINIMAL
 from transforms.length import LengthSettings, ReplanFromPassRate, replanned
 from transforms.select import SelectChains, SelectSettings
+from transforms.synth import generate, write_jsonl
+from transforms.teachers.scripted import Reply, Rule, Script, scripted_settings
 
 BANDS = LengthSettings().bands  # easy <= 0.34 (256 tokens), medium <= 0.67 (512), hard (1024)
 
@@ -55,3 +60,35 @@ def test_length_fit_selection_follows_the_band_the_pass_rate_chose():
 def test_the_config_takes_pass_rate_as_a_difficulty_source():
     config = parse_config({**MINIMAL, "assess": {"difficulty_from": "pass_rate"}, "length": {"policy": "pass_rate"}})
     assert config.assess.difficulty_from == "pass_rate"
+
+
+
+def test_a_run_with_the_pass_rate_policy_follows_the_probes_pass_rate(tmp_path):
+    problems = list(generate(4, seed=11))
+    solved = problems[0]  # solved on every sample; the others never
+    script = Script([Rule(Reply(f"Reading the chart, the answer is \\boxed{{{solved.answer}}}"), match=solved.caption)], default=Reply("I think \\boxed{-1}"))
+    config = parse_config({
+        "run": {"name": "pr", "output_dir": str(tmp_path / "out")},
+        "source": {"kind": "jsonl", "path": str(write_jsonl(problems, tmp_path / "data")), "name": "synth"},
+        "dedup": {"near_text": {"enabled": False}},
+        "assess": {"difficulty_from": "pass_rate"},
+        "length": {"policy": "pass_rate", "probe": {"samples": 2, "extra_samples": 2}},
+        "teacher": {"backend": "scripted", "model": scripted_settings(script).model, "cache_url": str(tmp_path / "cache")},
+        "verify": {"require_reasoning": False},
+        "output": {"trl_sets": False},
+    })
+    manifest = run_pipeline(config, ["--runner", "direct"], command="pytest")
+    gens = pq.read_table(tmp_path / "out" / "generations").to_pylist()
+    assert manifest.counts.balanced() and manifest.rows["problems"] == 4
+    by_problem = {}
+    for g in gens:
+        by_problem.setdefault(g["problem_id"], []).append(g)
+    for pid, chains_of in by_problem.items():
+        probe = [g for g in chains_of if g["sampling"]["policy"] == "pass_rate"]
+        rate = sum(g["verdict"]["correct"] for g in probe) / len(probe)
+        assert {(g["assessment"]["difficulty"], g["assessment"]["difficulty_source"]) for g in chains_of} == {(1 - rate, "pass_rate")}
+        more = [g for g in chains_of if g["sampling"]["policy"] == "pass_rate_escalated"]
+        band = next(b for b in BANDS if 1 - rate <= b.max_difficulty)
+        assert {g["sampling"]["max_tokens"] for g in more} == ({2 * band.max_tokens} if rate < 0.5 else set())
+    assert {pid for pid, c in by_problem.items() if any(g["verdict"]["correct"] for g in c)} == {f"synth/{solved.id}"}
+    assert {s for b in manifest.bands for s in b.signals.difficulty_sources} == {"pass_rate"}
