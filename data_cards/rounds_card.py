@@ -31,14 +31,15 @@ def _settings_line(r: RoundSummary, manifest: Manifest) -> str:
 def render_rounds_card(summary: RoundsSummary, manifests: dict[str, Manifest]) -> str:
     """The card text for a rounds output directory."""
     rows = ["| round | takes | read | taken | kept | rescued | dropped | dead-lettered | RL rows | pairs | chains (cached) | "
-            "tokens in / out (new) | adds up |",
-            "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+            "tokens in / out (new) | helper tokens in / out | adds up |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in summary.rounds:
         dropped = ", ".join(f"{k}: {n}" for k, n in r.dropped.items()) or "–"
         dead = ", ".join(f"{k}: {n}" for k, n in r.dead_lettered.items()) or "–"
+        helper = "–" if r.helper_tokens_in is None else f"{r.helper_tokens_in} / {r.helper_tokens_out}"
         rows.append(f"| {r.name} | {r.takes or 'sources'} | {r.read} | {'–' if r.taken is None else r.taken} | {r.kept} | "
                     f"{r.rescued} | {dropped} | {dead} | {r.rl_rows} | {r.preference_pairs} | {r.chains} "
-                    f"({r.chains_from_cache}) | {r.prompt_tokens} / {r.completion_tokens} | {'yes' if r.adds_up() else 'NO'} |")
+                    f"({r.chains_from_cache}) | {r.prompt_tokens} / {r.completion_tokens} | {helper} | {'yes' if r.adds_up() else 'NO'} |")
     scores = sorted({k for r in summary.rounds for k in r.chain_scores}, key=float)
     score_rows = []
     if scores:
@@ -55,7 +56,7 @@ def render_rounds_card(summary: RoundsSummary, manifests: dict[str, Manifest]) -
         "", "## Rounds", "", *settings, "", "## Funnel by round", "", *rows, "",
         "`taken` is how many problems the earlier round's manifest counts with the taken outcomes; it equals `read` when "
         "the round adds up. `rescued` counts problems kept here that the earlier round did not keep. Tokens count new "
-        "teacher calls only (cached answers are free).", "",
+        "teacher calls only (cached answers are free): the chains', and the judges', repairer's and scorer's (helper).", "",
         f"Problems kept by any round: {summary.kept_total}.", "",
         "## Chain scores by round", "",
         *(score_rows or ["No round scored its chains."]), "",

@@ -171,7 +171,7 @@ def round_summary(r: RoundSettings, config: PipelineConfig, config_hash: str, ma
         rl_rows=manifest.rows.get("rl", 0), preference_pairs=manifest.rows.get("preference", 0),
         chains=int(s.get("chains", 0)), chains_from_cache=int(s.get("chains_from_cache", 0)),
         prompt_tokens=int(s.get("prompt_tokens", 0)), completion_tokens=int(s.get("completion_tokens", 0)),
-        chain_scores=_score_counts(manifest), balanced=c.balanced())
+        chain_scores=_score_counts(manifest), balanced=c.balanced(), **_helper_tokens(manifest))
     if r.takes is None or source is None:
         return summary
     before = run_outcomes(source.output_dir)
@@ -181,6 +181,15 @@ def round_summary(r: RoundSettings, config: PipelineConfig, config_hash: str, ma
     summary.source_run_id = source.run_id
     summary.rescued = sum(1 for pid in _kept_ids(config.run.output_dir) if pid in before and before[pid].outcome != "kept")
     return summary
+
+
+def _helper_tokens(manifest: Manifest) -> dict[str, int]:
+    """New tokens of every teacher-call stage but generate (judges, repair, scorer), from the job's metrics."""
+    if manifest.metrics is None or not manifest.metrics.available:
+        return {}
+    stages = [st for name, st in manifest.metrics.stages.items() if name != "generate"]
+    return {"helper_tokens_in": sum(st.counters.get("tokens_in", 0) for st in stages),
+            "helper_tokens_out": sum(st.counters.get("tokens_out", 0) for st in stages)}
 
 
 def _score_counts(manifest: Manifest) -> dict[str, int]:
@@ -229,13 +238,17 @@ def run_rounds(path: str | Path, beam_args: list[str], teacher_url: str | None =
     return summary
 
 
+def _helper(r: RoundSummary) -> str:
+    return "–" if r.helper_tokens_in is None else f"{r.helper_tokens_in}/{r.helper_tokens_out}"
+
+
 def rounds_table(summary: RoundsSummary) -> str:
     """The cross-round summary as aligned text: a line per round, then the total."""
     head = ("round", "takes", "read", "taken", "kept", "rescued", "dropped", "dead", "chains (cached)", "tokens in/out",
-            "adds up", "ran")
+            "helper tokens in/out", "adds up", "ran")
     rows = [(r.name, r.takes or "sources", str(r.read), "–" if r.taken is None else str(r.taken), str(r.kept),
              str(r.rescued), str(sum(r.dropped.values())), str(sum(r.dead_lettered.values())),
-             f"{r.chains} ({r.chains_from_cache})", f"{r.prompt_tokens}/{r.completion_tokens}",
+             f"{r.chains} ({r.chains_from_cache})", f"{r.prompt_tokens}/{r.completion_tokens}", _helper(r),
              "yes" if r.adds_up() else "NO", "yes" if r.ran else "finished before") for r in summary.rounds]
     widths = [max(len(x[i]) for x in (head, *rows)) for i in range(len(head))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)) for line in (head, *rows)]

@@ -13,7 +13,9 @@ class RoundSummary:
 
     ``takes`` names the earlier round and outcomes it read (empty for a round on the base sources);
     ``taken`` is how many problems that round had with those outcomes (by its manifest), which must equal
-    ``read``; ``rescued`` counts kept problems the earlier round had not kept. ``config_hash`` is the
+    ``read``; ``prompt_tokens`` and ``completion_tokens`` are the new tokens of the teacher's chains,
+    ``helper_tokens_*`` those of the judges', repairer's and scorer's calls (from the job's metrics; None
+    when the runner reports none); ``rescued`` counts kept problems the earlier round had not kept. ``config_hash`` is the
     round's config before any teacher URL was filled in, ``source_run_id`` the run it read: a later
     invocation reruns the round when either changed. ``ran`` is False when this invocation found it finished.
     """
@@ -37,6 +39,8 @@ class RoundSummary:
     chains_from_cache: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    helper_tokens_in: int | None = None
+    helper_tokens_out: int | None = None
     chain_scores: dict[str, int] = field(default_factory=dict)
     balanced: bool = True
     ran: bool = True

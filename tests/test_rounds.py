@@ -94,6 +94,7 @@ def test_round_two_takes_round_ones_failures_and_the_summary_adds_up(tmp_path):
     assert second.chain_scores == {"1": 3, "4": 6} and second.preference_pairs == 0  # right chains only: no lower score
     assert summary.adds_up() and summary.kept_total == first.kept + second.kept == 5
     assert second.completion_tokens > 0 and first.chains == 2 * N and second.chains == 3 * 5
+    assert first.helper_tokens_in == 0 and second.helper_tokens_in == 10 * 9  # the scorer's 9 calls (scripted: 10 each)
     recorded = json.loads((out / SUMMARY_FILE).read_text())
     assert [r["name"] for r in recorded["rounds"]] == ["r1", "r2"]
     card = (out / "README.md").read_text()
