@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import apache_beam as beam
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -141,3 +142,14 @@ def test_a_directory_that_is_not_a_finished_run_is_refused_naming_the_key(tmp_pa
 def test_config_errors_name_the_key(source, message):
     with pytest.raises(ConfigError, match=message):
         parse_config({"run": {"name": "r", "output_dir": "out/x"}, "source": source})
+
+
+def test_a_finished_run_on_object_storage_reads_through_fsspec(tmp_path):
+    local = finished_run(tmp_path / "run")
+    fs = fsspec.filesystem("memory")
+    for path in local.rglob("*"):
+        if path.is_file():
+            fs.pipe(f"/rounds-test/{path.relative_to(local)}", path.read_bytes())
+    with TestPipeline() as pipeline:
+        read = pipeline | ReadSources([_source("memory://rounds-test", outcomes=["no_correct_chain"])])
+        assert_that(read[RESTORED], equal_to([p for p in PROBLEMS if p.id in ("a/no-chain", "b/no-chain")]))
