@@ -32,7 +32,7 @@ def score(n: int, why: str = "fine") -> Reply:
 def _chains(pid: str, marks: list[tuple[bool, int]]) -> ProblemChains:
     """A problem with one chain per (correct, tokens); each chain's text names it (``<pid> chain <i>``)."""
     p = problem(pid=pid, question=f"<image> How many dots ({pid})?")
-    gens = [dataclasses.replace(generation(i, ok, tokens, content=f"{pid} chain {i} \\boxed{{3}}", pid=pid))
+    gens = [generation(i, ok, tokens, content=f"{pid} chain {i} \\boxed{{3}}", pid=pid)
             for i, (ok, tokens) in enumerate(marks)]
     return chains(gens, p)
 

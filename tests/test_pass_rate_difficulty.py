@@ -2,7 +2,6 @@
 (source ``pass_rate``), the plan moves to that difficulty's band, and length-fit selection aims at its target."""
 from __future__ import annotations
 
-import dataclasses
 
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline

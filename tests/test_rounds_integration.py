@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from data_cards.card import load_manifest
+from schemas.plan import ASSESSMENT_TYPE
 from tests.fault_proxy import FaultProxy
 from transforms.synth import generate, write_jsonl
 
@@ -101,5 +102,9 @@ def test_two_rounds_take_round_ones_failures_and_a_killed_round_resumes_from_the
     assert s1["completion_tokens"] == r1.stats["completion_tokens"]
     card = (out / "README.md").read_text()
     assert "| r1 | sources | 6 |" in card and f"| r2 | r1: no_correct_chain | {failed} | {failed} | {s2['kept']} |" in card
+    gens = pq.read_table(out / "r2" / "generations")
+    assert gens.schema.field("assessment").type == ASSESSMENT_TYPE
+    assert all(g["assessment"]["problem_id"] == g["problem_id"] and g["assessment"]["difficulty_source"] == "metadata"
+               for g in gens.to_pylist())
     problems = datasets.load_dataset(str(out / "r1"), "problems", split="train", cache_dir=str(tmp_path / "hf"))
     assert problems.num_rows == N and problems[0]["images"][0]["bytes"]
