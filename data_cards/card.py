@@ -75,6 +75,13 @@ def _judge_and_repair(config: dict) -> list[str]:
     if repair.get("enabled"):
         lines.append(f"- Repair: {_helper_model(repair, teacher)} rewrites a wrong chain of a problem with no correct "
                      f"chain toward the reference answer (max {repair.get('max_tokens')} tokens); the rewrite is verified again.")
+    scorer, select = config.get("scorer"), config.get("select") or {}
+    if isinstance(scorer, dict):
+        bar = select.get("min_chain_quality") or 0
+        lines.append(f"- Chain scorer: {_helper_model(scorer, teacher)} scores {scorer.get('chains')} chains 0–5 "
+                     f"(R1V's reward-model score)" + (f"; chains below {bar:g} are not kept" if bar else "")
+                     + ("; preference pairs are best vs worst by score (R1V2's MPO)" if select.get("pairs") == "score" else "")
+                     + ".")
     return lines
 
 
@@ -144,6 +151,35 @@ def _bands(manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {n}" for k, n in counts.items()) or "–"
+
+
+def _signals(manifest: Manifest) -> str:
+    """The assessment signals and chain scores per band (empty when the bands carry none)."""
+    bands = [b for b in manifest.bands if b.signals.difficulty_sources or b.signals.scored_chains]
+    if not bands:
+        return ""
+    lines = ["\n### Assessment and chain scores by band\n",
+             "| band | difficulty from | judged | clarity | S_v | S_t | S_I | quality (1–5) | scored chains | "
+             "chain score mean | chain scores (0–5) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines += [f"| {b.name} | {_counts(g.difficulty_sources)} | {g.judged} | {_num(g.clarity_mean)} | {_num(g.vision_score_mean)} | "
+              f"{_num(g.text_score_mean)} | {_num(g.integration_score_mean)} | {_num(g.quality_mean)} | {g.scored_chains} | "
+              f"{_num(g.chain_score_mean)} | {_counts(g.chain_scores)} |" for b in bands for g in [b.signals]]
+    judges = sorted({m for b in bands for m in b.signals.judge_models})
+    scorers = sorted({m for b in bands for m in b.signals.scorers})
+    lines += ["", "Means over the band's problems that have the signal; S_v, S_t, S_I on the run's normalized [0, 1] scale. "
+              f"Judge: {', '.join(f'`{m}`' for m in judges) or 'none'}; chain scorer: "
+              f"{', '.join(f'`{m}`' for m in scorers) or 'none'}. Every chain in `generations/` and every row's "
+              "`assessment` carries these signals."]
+    return "\n".join(lines)
+
+
 def _examples(examples: list[Example]) -> str:
     blocks = []
     for ex in examples:
@@ -192,6 +228,7 @@ multimodal reasoning models.
 ### Difficulty and length by band
 
 {_bands(manifest)}
+{_signals(manifest)}
 
 ## Examples
 

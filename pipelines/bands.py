@@ -1,14 +1,19 @@
 """The per-band length report, computed from the tables of ``generations/`` and ``sft/``."""
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from data_cards.plots import ChainLengths
-from schemas.manifest import BandStats, Quantiles
+from schemas.manifest import BandStats, Quantiles, SignalStats
 
 CHAIN_COLUMNS = ["problem_id", "completion_tokens", "finish_reason", "sampling", "difficulty", "verdict", "provenance"]
 KEPT_COLUMNS = ["id", "difficulty", "completion_tokens"]
+SIGNAL_COLUMNS = ["problem_id", "sampling", "assessment", "chain_score", "scorer"]
+_MEANS = ("clarity", "vision_score", "text_score", "integration_score", "quality")
 
 
 def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> ChainLengths:
@@ -88,3 +93,46 @@ def band_stats(lengths: ChainLengths) -> list[BandStats]:
             tokens_kept=_quantiles(kept_tokens),
         ))
     return sorted(stats, key=lambda b: b.difficulty_mean)
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def signal_stats(generations: list[pa.Table]) -> dict[str, SignalStats]:
+    """band → the :class:`SignalStats` of its problems and chains (``generations`` hold :data:`SIGNAL_COLUMNS`;
+    a run written before the assessment or the chain score was persisted lacks them: its figures stay empty)."""
+    problems: dict[str, dict[str, dict]] = {}
+    chain_scores: dict[str, list[float]] = {}
+    scorers: dict[str, set[str]] = {}
+    for table in generations:
+        band = pc.struct_field(table["sampling"], "band").to_pylist()
+        assessment = table["assessment"].to_pylist() if "assessment" in table.column_names else [None] * table.num_rows
+        score = table["chain_score"].to_pylist() if "chain_score" in table.column_names else [None] * table.num_rows
+        scorer = table["scorer"].to_pylist() if "scorer" in table.column_names else [None] * table.num_rows
+        for pid, b, a, sc, who in zip(table["problem_id"].to_pylist(), band, assessment, score, scorer):
+            if a is not None:
+                problems.setdefault(b, {})[pid] = a
+            if sc is not None:
+                chain_scores.setdefault(b, []).append(sc)
+                scorers.setdefault(b, set()).add(who or "")
+    stats = {}
+    for b in set(problems) | set(chain_scores):
+        assessed = list(problems.get(b, {}).values())
+        scores = chain_scores.get(b, [])
+        stats[b] = SignalStats(
+            difficulty_sources=dict(sorted(Counter(a["difficulty_source"] for a in assessed).items())),
+            judged=sum(a["vision_score"] is not None for a in assessed),
+            **{f"{name}_mean": _mean([a[name] for a in assessed if a[name] is not None]) for name in _MEANS},
+            judge_models=sorted({a["judge_model"] for a in assessed if a["judge_model"]}),
+            scored_chains=len(scores),
+            chain_score_mean=_mean(scores),
+            chain_scores={f"{k:g}": n for k, n in sorted(Counter(scores).items())},
+            scorers=sorted(scorers.get(b, set())),
+        )
+    return stats
+
+
+def with_signals(bands: list[BandStats], signals: dict[str, SignalStats]) -> list[BandStats]:
+    """``bands`` each carrying its band's signals."""
+    return [dataclasses.replace(b, signals=signals.get(b.name, SignalStats())) for b in bands]

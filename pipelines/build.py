@@ -9,19 +9,21 @@ import apache_beam as beam
 
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
-from schemas.output_sets import ORDERED_SETS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
+from schemas.output_sets import ORDERED_SETS, PROBLEMS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms import failures
 from transforms.answer_judge import AnswerJudge
+from transforms.chain_score import ScoreChains
 from transforms.assess import Assess
 from transforms.curriculum import order_key, with_index
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
-from transforms.length import PlanLength
+from transforms.length import PlanLength, ReplanFromPassRate
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.rejects import CountRejects
 from transforms.sources import ReadSources, SourceSettings, require_images_by_source
+from transforms.sources.finished_run import RESTORED
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
@@ -44,14 +46,16 @@ class Front:
 
 def build_front(p: beam.Pipeline, sources: list[SourceSettings], normalize: NormalizeSettings,
                 dedup: DedupSettings) -> Front:
-    """Add read (every source) → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it).
+    """Add read (every source) → normalize → dedup to ``p`` (``mmcot run`` and ``mmcot dedup`` both start with it);
+    a finished run's restored problems join after normalize.
 
     Starts collecting the failures of guarded stages: :func:`write_sets` dead-letters them."""
     failures.collect(p)
     read = p | "Read" >> ReadSources(sources)
     rows = read["rows"] | "Spread" >> beam.Reshuffle()
     normalized = rows | "Normalize" >> NormalizeProblems(normalize, require_images_by_source(sources))
-    deduped = normalized.problems | "Dedup" >> DedupProblems(dedup)
+    problems = (normalized.problems, read[RESTORED]) | "WithRestored" >> beam.Flatten()
+    deduped = problems | "Dedup" >> DedupProblems(dedup)
     return Front(deduped["kept"], [deduped[DROPPED]], [read[DEAD_LETTER], normalized[DEAD_LETTER]], read[READ_COUNTS])
 
 
@@ -94,6 +98,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
     planned = assessed | "PlanLength" >> PlanLength(config.length)
     generated = planned | "Generate" >> GenerateChains(endpoints.teacher)
     verified = generated.chains | "Verify" >> VerifyChains(config.verify)
+    if config.assess.difficulty_from == "pass_rate":  # the teacher's pass rate so far is the difficulty from here on
+        verified = verified | "PassRateDifficulty" >> ReplanFromPassRate(config.length)
     dead = [*front.dead, generated[DEAD_LETTER]]
     if config.length.policy == "pass_rate":
         escalated = verified | "Escalate" >> EscalateLowPassRate(
@@ -107,6 +113,8 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
     if config.repair.enabled:
         verified = verified | "Repair" >> RepairChains(
             config.repair, endpoints.of("repair"), config.verify)
+    if config.scorer is not None:  # after repair: a verified rewrite is scored like any chain
+        verified = verified | "Score" >> ScoreChains(config.scorer, endpoints.of("scorer"))
     selected = verified | "Select" >> SelectChains(config.select)
     dropped.append(selected[DROPPED])
 
@@ -116,6 +124,7 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
         "preference": selected[PREFERENCE],
         DROPPED: all_rejects(dropped, DROPPED),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
+        PROBLEMS.name: front.kept,
         READ_COUNTS_SET.name: front.read_counts,
     }
     write_outputs(p, outputs, dead, config)

@@ -1,4 +1,4 @@
-"""The ``mmcot`` command: run, dedup, synth, verify, card, view, publish, teacher."""
+"""The ``mmcot`` command: run, rounds, dedup, synth, verify, card, view, publish, teacher."""
 from __future__ import annotations
 
 import argparse
@@ -53,6 +53,20 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     print(summary_table(manifest))
     print(f"output: {config.run.output_dir} (manifest.json, README.md, {len(manifest.shards)} shards)")
     return 0 if manifest.counts.balanced() else 1
+
+
+def _cmd_rounds(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.config import ConfigError
+    from pipelines.rounds import rounds_table, run_rounds
+
+    try:
+        summary = run_rounds(args.config, beam_args, args.teacher_url)
+    except (ConfigError, *_refusals()) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(rounds_table(summary))
+    print(f"output: {Path(summary.rounds[0].output_dir).parent} (rounds.json, README.md, one folder per round)")
+    return 0 if summary.adds_up() else 1
 
 
 def _dedup_sources(args: argparse.Namespace, config) -> list:
@@ -216,6 +230,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="override any config key, e.g. --set source.path=data/x.jsonl (YAML value)")
     run.set_defaults(func=_cmd_run)
 
+    rounds = sub.add_parser("rounds", help="run R1V-style iterative rounds from a rounds file (each round a run taking "
+                                           "earlier rounds' failures; extra --flags go to Beam)")
+    rounds.add_argument("--config", required=True, help="a rounds file, e.g. configs/r1v_rounds.yaml")
+    rounds.add_argument("--teacher-url", help="teacher.base_url for every round (default: each round's, else the "
+                                              "embedded teacher, started once)")
+    rounds.set_defaults(func=_cmd_rounds)
+
     dedup = sub.add_parser("dedup", help="decontaminate and dedup problem files (extra --flags go to Beam, e.g. --runner dask)")
     dedup.add_argument("--input", help="problems: a .jsonl (+ images) or .parquet file or glob (default: the config's sources)")
     dedup.add_argument("--output", required=True, help="directory for problems/, dropped/, dead_letter/")
@@ -267,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mmcot`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args, beam_args = _parser().parse_known_args(argv)
-    if beam_args and args.command not in ("run", "dedup"):
+    if beam_args and args.command not in ("run", "dedup", "rounds"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
     _setup_logging(args.verbose)
     return args.func(args, beam_args)

@@ -18,6 +18,7 @@ from schemas.settings import Settings
 from transforms.assess import AssessSettings
 from transforms.dedup import DedupSettings
 from transforms.answer_judge import AnswerJudgeSettings
+from transforms.chain_score import ScorerSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
@@ -74,6 +75,7 @@ class PipelineConfig(Settings):
     verify: VerifyConfig = VerifyConfig()
     answer_judge: AnswerJudgeSettings | None = None
     repair: RepairSettings = RepairSettings()
+    scorer: ScorerSettings | None = None
     select: SelectSettings = SelectSettings()
     output: OutputSettings = OutputSettings()
 
@@ -104,6 +106,15 @@ class PipelineConfig(Settings):
         return self
 
     @model_validator(mode="after")
+    def _scorer_present(self) -> "PipelineConfig":
+        if self.scorer is None:
+            needs = [key for key, used in (("select.min_chain_quality > 0", self.select.min_chain_quality > 0),
+                                           ("select.pairs: score", self.select.pairs == "score")) if used]
+            if needs:
+                raise ValueError(f"{', '.join(needs)} needs a scorer: section (the chain scorer)")
+        return self
+
+    @model_validator(mode="after")
     def _helper_servers_known(self) -> "PipelineConfig":
         if backend(self.teacher.backend).needs_server:
             return self
@@ -114,8 +125,8 @@ class PipelineConfig(Settings):
         return self
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
-        """The judges' and the repairer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair}
+        """The judges', the repairer's and the scorer's own model endpoints, by section name (absent: they use the teacher's)."""
+        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair, "scorer": self.scorer}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def check_environment(self) -> None:
@@ -139,6 +150,11 @@ def _describe(error: dict[str, Any]) -> str:
     return f"  {key}: {message}{got}"
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """One line per validation error, naming its key."""
+    return "\n".join(_describe(e) for e in exc.errors())
+
+
 def parse_config(data: Any, origin: str = "config") -> PipelineConfig:
     """Validate a loaded mapping; raises ConfigError naming every bad key."""
     if not isinstance(data, dict):
@@ -146,8 +162,7 @@ def parse_config(data: Any, origin: str = "config") -> PipelineConfig:
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        lines = "\n".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{origin}: {exc.error_count()} invalid key(s):\n{lines}") from None
+        raise ConfigError(f"{origin}: {exc.error_count()} invalid key(s):\n{describe_errors(exc)}") from None
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
@@ -157,11 +172,11 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     for dotted, value in (overrides or {}).items():
-        _set_dotted(data, dotted, value)
+        set_dotted(data, dotted, value)
     return parse_config(data, str(path))
 
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set ``a.b.c`` (a numeric part indexes a list: ``sources.1.limit``)."""
     *parents, last = dotted.split(".")
     node: Any = data

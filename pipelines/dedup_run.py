@@ -56,7 +56,7 @@ def run_dedup(sources: list[SourceSettings], normalize: NormalizeSettings, dedup
     require_storage(paths)
     with pipeline_options(beam_args) as options:
         guard_remote_run(options, RunPlaces(paths=paths))
-        clear_outputs(out, extra=(PROBLEMS.name,))
+        clear_outputs(out)
         with staged_mmcot(options):
             pipeline = beam.Pipeline(options=options)
             build_dedup_pipeline(pipeline, sources, normalize, dedup, out, num_shards)

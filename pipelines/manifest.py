@@ -12,7 +12,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_cards.plots import write_length_plots
-from pipelines.bands import CHAIN_COLUMNS, KEPT_COLUMNS, band_stats, chain_lengths, verdict_field
+from pipelines.bands import (
+    CHAIN_COLUMNS, KEPT_COLUMNS, SIGNAL_COLUMNS, band_stats, chain_lengths, signal_stats, verdict_field, with_signals,
+)
 from pipelines.config import PipelineConfig
 from pipelines.metrics import run_cost
 from schemas.manifest import Counts, Curriculum, Manifest, RunMetrics, ShardInfo, ShardRange, SourceCounts
@@ -148,7 +150,7 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
     length plots under ``plots/``."""
     out = config.run.output_dir
     lengths = chain_lengths(_read(out, "generations", CHAIN_COLUMNS), _read(out, "sft", KEPT_COLUMNS))
-    bands = band_stats(lengths)
+    bands = with_signals(band_stats(lengths), signal_stats(_read(out, "generations", SIGNAL_COLUMNS)))
     shards = [s for name in RUN_OUTPUT_NAMES for s in list_shards(out, name)]
     rows = {name: sum(s.rows for s in shards if s.config == name) for name in RUN_OUTPUT_NAMES}
     counts = Counts(

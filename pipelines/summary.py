@@ -4,7 +4,7 @@ from __future__ import annotations
 from schemas.manifest import Manifest, RunCost, RunMetrics, usd
 
 STAGE_ORDER = ("read", "normalize", "dedup", "assess", "judge", "plan", "generate", "verify", "length", "repair",
-               "select", "write")
+               "score", "select", "write")
 
 
 def summary_table(manifest: Manifest) -> str:

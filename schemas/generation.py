@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from schemas.plan import SAMPLING_PLAN_TYPE, PlannedProblem, SamplingPlan
+from schemas.plan import ASSESSMENT_TYPE, SAMPLING_PLAN_TYPE, Assessment, PlannedProblem, SamplingPlan
 
 
 #: Verifier checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs
@@ -77,6 +77,11 @@ class Generation:
 
     ``duplicate_of`` is the sample index of an earlier chain this one nearly repeats (set only
     by the optional chain dedup); selection skips such chains, the pass rate still counts them.
+
+    ``assessment`` is the problem's assessment the chain was planned from (judge scores, clarity,
+    difficulty and its source). ``chain_score`` is the optional scorer's 0–5 quality score
+    (``transforms/chain_score.py``), ``scorer`` its model and ``score_rationale`` its reason; None
+    when no scorer ran on the chain or it gave no valid score.
     """
 
     problem_id: str
@@ -96,6 +101,10 @@ class Generation:
     provenance: str = "teacher"
     verdict: Verdict | None = None
     duplicate_of: int | None = None
+    assessment: Assessment | None = None
+    chain_score: float | None = None
+    scorer: str | None = None
+    score_rationale: str | None = None
 
 
 GENERATION_SCHEMA = pa.schema(
@@ -117,6 +126,10 @@ GENERATION_SCHEMA = pa.schema(
         ("provenance", pa.string()),
         ("verdict", VERDICT_TYPE),
         ("duplicate_of", pa.int32()),
+        ("assessment", ASSESSMENT_TYPE),
+        ("chain_score", pa.float64()),
+        ("scorer", pa.string()),
+        ("score_rationale", pa.string()),
     ]
 )
 

@@ -64,12 +64,37 @@ class Quantiles:
 
 
 @dataclass
+class SignalStats:
+    """A band's assessment signals and chain scores, read off ``generations/``.
+
+    ``difficulty_sources`` counts the band's problems by where their difficulty came from; the
+    ``*_mean`` figures are means over the problems that have the signal (None: none has it; judge
+    scores on the run's normalized [0, 1] scale, ``quality`` the raw 1–5 mean); ``chain_scores``
+    counts the scored chains by score (``"0"`` … ``"5"``), ``judge_models`` and ``scorers`` name the models.
+    """
+
+    difficulty_sources: dict[str, int] = field(default_factory=dict)
+    judged: int = 0
+    clarity_mean: float | None = None
+    vision_score_mean: float | None = None
+    text_score_mean: float | None = None
+    integration_score_mean: float | None = None
+    quality_mean: float | None = None
+    judge_models: list[str] = field(default_factory=list)
+    scored_chains: int = 0
+    chain_score_mean: float | None = None
+    chain_scores: dict[str, int] = field(default_factory=dict)
+    scorers: list[str] = field(default_factory=list)
+
+
+@dataclass
 class BandStats:
     """One difficulty band of the length plan: its problems, their pass rate and chain lengths.
 
     ``pass_rate`` is the mean over the band's problems of the share of correct chains;
     ``chains``, ``pass_rate`` and ``tokens_all`` count the teacher's samples, ``repaired_chains`` the
-    rewrites of wrong chains; ``tokens_kept`` measures the chains kept for SFT.
+    rewrites of wrong chains; ``tokens_kept`` measures the chains kept for SFT; ``signals`` holds the
+    band's assessment signals and chain scores.
     """
 
     name: str
@@ -83,6 +108,7 @@ class BandStats:
     repaired_chains: int = 0
     tokens_all: Quantiles = field(default_factory=Quantiles)
     tokens_kept: Quantiles = field(default_factory=Quantiles)
+    signals: SignalStats = field(default_factory=SignalStats)
 
 
 @dataclass

@@ -37,6 +37,10 @@ class OutputSpec:
     description: str
 
 
+PROBLEMS = OutputSpec("problems", PROBLEM_SCHEMA, "id",
+                      "Every problem that reached the teacher stages (kept by dedup), exactly as normalized, images "
+                      "included; a later round reads them back (`source.kind: mmcot`). `mmcot dedup` writes it alone.")
+
 RUN_OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("sft", SFT_SCHEMA, "id",
                "Chat `messages` (reasoning in `<think>…</think>`, then the answer) with `images`, one kept chain per "
@@ -60,14 +64,15 @@ RUN_OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("dropped", REJECT_SCHEMA, "row_id",
                "Problems a stage decided against (duplicate, no correct chain), with stage, reason and detail."),
     OutputSpec("generations", GENERATION_SCHEMA, "problem_id",
-               "Every sampled chain with its sampling plan, token counts, finish reason and verdict."),
+               "Every sampled chain with its sampling plan, token counts, finish reason, verdict, the problem's "
+               "assessment and the chain's score."),
+    PROBLEMS,
 )
 TRL_SUFFIX = "_trl"  # TRL's twins of sft, rl and preference (`output.trl_sets`)
 ORDERED_SETS = ("rl", "rl_trl")  # written in the curriculum order of select.rl_order, numbered by extra_info.index
 READ_COUNTS_SET = OutputSpec("_meta/read_counts", READ_COUNTS_SCHEMA, "file",
                          "Rows read per source file, for the accounting identity (not a dataset config).")
-PROBLEMS = OutputSpec("problems", PROBLEM_SCHEMA, "id", "Problems kept by `mmcot dedup`.")
 DEDUP_OUTPUTS: tuple[OutputSpec, ...] = (PROBLEMS, *(s for s in RUN_OUTPUTS if s.name in ("dropped", "dead_letter")))
 
 RUN_OUTPUT_NAMES: tuple[str, ...] = tuple(s.name for s in RUN_OUTPUTS)
-DESCRIPTIONS: dict[str, str] = {s.name: s.description for s in (*RUN_OUTPUTS, PROBLEMS)}
+DESCRIPTIONS: dict[str, str] = {s.name: s.description for s in RUN_OUTPUTS}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import datasets
 import pyarrow as pa
 
+from schemas.plan import ASSESSMENT_FIELDS, Assessment
 from schemas.problem import ImageRef
 
 _STR = datasets.Value("string")
@@ -23,6 +24,8 @@ _I64 = datasets.Value("int64")
 _MESSAGES = datasets.List({"role": _STR, "content": _STR})
 _PART = {"type": _STR, "text": _STR}
 _PART_MESSAGES = datasets.List({"role": _STR, "content": datasets.List(_PART)})
+_ASSESSMENT = {name: _STR if kind == pa.string() else _F64 for name, kind in ASSESSMENT_FIELDS}
+"""The problem's assessment (``schemas.plan.Assessment``) as a struct column of every output row."""
 
 IMAGE_TAG = "<image>"
 """The image placeholder verl's ``RLHFDataset`` and LLaMA-Factory split prompts at, one per image in order."""
@@ -69,6 +72,9 @@ class SFTRow:
     teacher: str
     completion_tokens: int
     selection: str
+    assessment: Assessment | None = None
+    chain_score: float | None = None
+    scorer: str | None = None
 
 
 SFT_FEATURES = datasets.Features(
@@ -84,6 +90,9 @@ SFT_FEATURES = datasets.Features(
         "teacher": _STR,
         "completion_tokens": _I32,
         "selection": _STR,
+        "assessment": _ASSESSMENT,
+        "chain_score": _F64,
+        "scorer": _STR,
     }
 )
 SFT_SCHEMA: pa.Schema = SFT_FEATURES.arrow_schema
@@ -103,7 +112,7 @@ class RLExtraInfo:
 
     ``index`` is the row's position in the written order (shards in file order, rows in file order),
     so it is unique and follows the curriculum; ``answer_type``, ``choices`` and ``unit`` tell the
-    reward how to compare (never re-guessed from the answer).
+    reward how to compare (never re-guessed from the answer); ``assessment`` is the problem's.
     """
 
     id: str
@@ -115,6 +124,7 @@ class RLExtraInfo:
     num_samples: int
     unit: str = ""
     index: int = -1
+    assessment: Assessment | None = None
 
 
 @dataclass
@@ -146,6 +156,7 @@ RL_FEATURES = datasets.Features(
             "num_samples": _I32,
             "unit": _STR,
             "index": _I64,
+            "assessment": _ASSESSMENT,
         },
     }
 )
@@ -229,7 +240,9 @@ class PreferenceRow:
     ``rejected`` as single assistant messages, ``images``.
 
     ``rejected_reason`` says why the rejected chain lost: ``wrong`` (its answer failed
-    verification) or ``overlong`` (correct, but far longer than the chosen chain).
+    verification), ``overlong`` (correct, but far longer than the chosen chain) or ``lower_score``
+    (R1V2's MPO: the problem's worst-scored chain against its best); ``chosen_score`` and
+    ``rejected_score`` are the chains' scores by ``scorer`` (None: not scored).
     """
 
     id: str
@@ -242,6 +255,10 @@ class PreferenceRow:
     rejected_tokens: int
     difficulty: float
     pass_rate: float
+    assessment: Assessment | None = None
+    chosen_score: float | None = None
+    rejected_score: float | None = None
+    scorer: str | None = None
 
 
 PREFERENCE_FEATURES = datasets.Features(
@@ -256,6 +273,10 @@ PREFERENCE_FEATURES = datasets.Features(
         "rejected_tokens": _I32,
         "difficulty": _F64,
         "pass_rate": _F64,
+        "assessment": _ASSESSMENT,
+        "chosen_score": _F64,
+        "rejected_score": _F64,
+        "scorer": _STR,
     }
 )
 PREFERENCE_SCHEMA: pa.Schema = PREFERENCE_FEATURES.arrow_schema
@@ -273,11 +294,16 @@ class TRLPreferenceRow:
     rejected_reason: str
     difficulty: float
     pass_rate: float
+    assessment: Assessment | None = None
+    chosen_score: float | None = None
+    rejected_score: float | None = None
+    scorer: str | None = None
 
 
 PREFERENCE_TRL_FEATURES = datasets.Features(
     {"id": _STR, "prompt": _PART_MESSAGES, "images": PREFERENCE_FEATURES["images"], "chosen": _PART_MESSAGES,
-     "rejected": _PART_MESSAGES, **{k: PREFERENCE_FEATURES[k] for k in ("rejected_reason", "difficulty", "pass_rate")}}
+     "rejected": _PART_MESSAGES, **{k: PREFERENCE_FEATURES[k] for k in (
+         "rejected_reason", "difficulty", "pass_rate", "assessment", "chosen_score", "rejected_score", "scorer")}}
 )
 PREFERENCE_TRL_SCHEMA: pa.Schema = PREFERENCE_TRL_FEATURES.arrow_schema
 
@@ -292,10 +318,13 @@ class TRLSFTRow:
     messages: list[PartsMessage]
     difficulty: float
     pass_rate: float
+    assessment: Assessment | None = None
+    chain_score: float | None = None
+    scorer: str | None = None
 
 
 SFT_TRL_FEATURES = datasets.Features(
     {**{k: SFT_FEATURES[k] for k in ("id", "source", "images")}, "messages": _PART_MESSAGES,
-     **{k: SFT_FEATURES[k] for k in ("difficulty", "pass_rate")}}
+     **{k: SFT_FEATURES[k] for k in ("difficulty", "pass_rate", "assessment", "chain_score", "scorer")}}
 )
 SFT_TRL_SCHEMA: pa.Schema = SFT_TRL_FEATURES.arrow_schema

@@ -32,21 +32,22 @@ class Assessment:
     judge_error: str | None = None
 
 
-ASSESSMENT_SCHEMA = pa.schema(
-    [
-        ("problem_id", pa.string()),
-        ("difficulty", pa.float64()),
-        ("difficulty_source", pa.string()),
-        ("clarity", pa.float64()),
-        ("vision_score", pa.float64()),
-        ("text_score", pa.float64()),
-        ("integration_score", pa.float64()),
-        ("judge_model", pa.string()),
-        ("rationale", pa.string()),
-        ("quality", pa.float64()),
-        ("judge_error", pa.string()),
-    ]
-)
+ASSESSMENT_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("problem_id", pa.string()),
+    ("difficulty", pa.float64()),
+    ("difficulty_source", pa.string()),
+    ("clarity", pa.float64()),
+    ("vision_score", pa.float64()),
+    ("text_score", pa.float64()),
+    ("integration_score", pa.float64()),
+    ("judge_model", pa.string()),
+    ("rationale", pa.string()),
+    ("quality", pa.float64()),
+    ("judge_error", pa.string()),
+]
+ASSESSMENT_SCHEMA = pa.schema(ASSESSMENT_FIELDS)
+ASSESSMENT_TYPE = pa.struct(ASSESSMENT_FIELDS)
+"""The assessment as one struct column: persisted with every chain (``generations/``) and output row."""
 
 
 @dataclass

@@ -75,8 +75,10 @@ def _add_columns_other_branches_write(out: Path) -> None:
     fields["unverifiable"] = unverifiable  # a column the answers work added to the verdict
     verdict = pa.StructArray.from_arrays(list(fields.values()), list(fields))
     gens = gens.set_column(gens.schema.get_field_index("verdict"), "verdict", verdict)
-    gens = gens.append_column("assessment", pa.array([{"vision_score": 0.25, "judge_model": "judge-x"}] * n))
-    gens = gens.append_column("chain_score", pa.array([4.0] * n))
+    for name, column in (("assessment", pa.array([{"vision_score": 0.25, "judge_model": "judge-x"}] * n)),
+                         ("chain_score", pa.array([4.0] * n))):
+        gens = gens.drop_columns([name]) if name in gens.column_names else gens
+        gens = gens.append_column(name, column)
     pq.write_table(gens, out / GENERATIONS)
     table = pa.Table.from_pylist([{"id": "s/5", "source": "s", "question": "Which bar is tallest?", "answer": "B",
                                    "choices": ["A", "B"], "subject": "charts",

@@ -23,7 +23,7 @@ from schemas.plan import SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
 from transforms.failures import guarded
-from transforms.teacher_calls import Prompt, TeacherCallFn
+from transforms.teacher_calls import Prompt, TeacherCallFn, as_is
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import question_text
 from transforms.teachers.registry import Endpoint
@@ -114,7 +114,7 @@ class AnswerJudgeFn(TeacherCallFn):
     async def _judge(self, chains: ProblemChains) -> ProblemChains:
         problem = chains.planned.problem
         decided = await asyncio.gather(*(
-            self._decide(problem, g) if g.verdict and g.verdict.unverifiable else _same(g) for g in chains.generations))
+            self._decide(problem, g) if g.verdict and g.verdict.unverifiable else as_is(g) for g in chains.generations))
         return dataclasses.replace(chains, generations=list(decided))
 
     def process(self, chains: ProblemChains):
@@ -122,10 +122,6 @@ class AnswerJudgeFn(TeacherCallFn):
             yield chains
             return
         yield from self.submit(self._judge(chains), chains)
-
-
-async def _same(generation: Generation) -> Generation:
-    return generation
 
 
 class AnswerJudge(beam.PTransform):

@@ -24,12 +24,14 @@ from transforms.failures import guarded
 class AssessSettings(Settings):
     """Where difficulty comes from and the iteration's minimum judge quality.
 
-    ``difficulty_from``: ``metadata`` (fall back to the heuristic), ``heuristic`` only, or
-    ``judge`` (the mean normalized judge score; the prior where a judgement is missing).
+    ``difficulty_from``: ``metadata`` (fall back to the heuristic), ``heuristic`` only,
+    ``judge`` (the mean normalized judge score; the prior where a judgement is missing), or
+    ``pass_rate`` (the prior plans the first samples; after they are verified the difficulty becomes
+    1 - pass rate and the plan's band follows it: ``length.ReplanFromPassRate``).
     ``min_quality`` (judge scale 1–5, 0 = off): R1V's iterative rounds raise it (2, 3, 4, 5).
     """
 
-    difficulty_from: Literal["metadata", "heuristic", "judge"] = "metadata"
+    difficulty_from: Literal["metadata", "heuristic", "judge", "pass_rate"] = "metadata"
     min_quality: float = Field(default=0.0, ge=0.0, le=5.0)
     clarity_scale: float = 500.0
 

@@ -48,6 +48,7 @@ def to_generation(planned: PlannedProblem, index: int, answer: Answer, model: st
         difficulty=planned.assessment.difficulty,
         cache_key=answer.key,
         cached=answer.cached,
+        assessment=planned.assessment,
     )
 
 

@@ -13,6 +13,11 @@ Policies:
 - ``pass_rate``: a probe of ``probe.samples`` chains per problem; problems whose probe pass
   rate is below ``probe.escalate_below`` get ``probe.extra_samples`` more chains with the band
   budget times ``probe.budget_factor`` (see ``transforms/escalate.py``).
+
+With ``assess.difficulty_from: pass_rate`` the teacher's pass rate over the first samples becomes
+the difficulty (``1 - pass rate``, source ``pass_rate``) and the plan moves to that difficulty's
+band (budget, target length, prompt style) before any escalation and selection; the chains keep
+the plan they were sampled with.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from pydantic import Field, model_validator
 
+from schemas.generation import ProblemChains
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
@@ -162,3 +168,37 @@ class PlanLength(beam.PTransform):
             return PlannedProblem(problem=problem, assessment=assessment, plan=plan)
 
         return assessed | "Plan" >> guarded("plan", beam.Map(_plan))
+
+
+def replanned(chains: ProblemChains, bands: list[Band]) -> ProblemChains:
+    """The chains with the problem's difficulty set from the teacher's pass rate (``1 - pass rate``) and the plan moved
+    to that difficulty's band; unchanged when no sample was decided (all unverifiable), as the rate says nothing then."""
+    if not any(g.verdict and not g.verdict.unverifiable for g in chains.sampled):
+        return chains
+    assessment = dataclasses.replace(chains.planned.assessment, difficulty=1.0 - chains.pass_rate,
+                                     difficulty_source="pass_rate")
+    band = band_for(assessment.difficulty, bands)
+    plan = dataclasses.replace(chains.planned.plan, band=band.name, max_tokens=band.max_tokens, length_budget=band.target,
+                               prompt_style=band.prompt_style)
+    generations = [dataclasses.replace(g, difficulty=assessment.difficulty, assessment=assessment) for g in chains.generations]
+    return ProblemChains(planned=dataclasses.replace(chains.planned, assessment=assessment, plan=plan), generations=generations)
+
+
+class ReplanFromPassRate(beam.PTransform):
+    """Verified ProblemChains → the same, difficulty from the pass rate and the plan in its band (:func:`replanned`)."""
+
+    def __init__(self, settings: LengthSettings):
+        super().__init__()
+        self._bands = settings.bands
+
+    def expand(self, chains):
+        bands = self._bands
+        moved = Metrics.counter("plan", "moved_band_by_pass_rate")
+
+        def _replan(item: ProblemChains) -> ProblemChains:
+            out = replanned(item, bands)
+            if out.planned.plan.band != item.planned.plan.band:
+                moved.inc()
+            return out
+
+        return chains | "PassRateDifficulty" >> guarded("plan", beam.Map(_replan))

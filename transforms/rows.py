@@ -37,6 +37,9 @@ def sft_row(chains: ProblemChains, chosen: Generation, selection: str) -> SFTRow
         teacher=chosen.teacher,
         completion_tokens=chosen.completion_tokens,
         selection=selection,
+        assessment=chains.planned.assessment,
+        chain_score=chosen.chain_score,
+        scorer=chosen.scorer,
     )
 
 
@@ -61,12 +64,13 @@ def rl_row(chains: ProblemChains) -> RLRow:
             difficulty=chains.planned.assessment.difficulty,
             num_samples=len(chains.generations),
             unit=problem.unit,
+            assessment=chains.planned.assessment,
         ),
     )
 
 
 def preference_row(chains: ProblemChains, chosen: Generation, rejected: Generation, reason: str) -> PreferenceRow:
-    """A preference pair: the student prompt, the kept chain as chosen, a wrong or overlong chain as rejected."""
+    """A preference pair: the student prompt, the kept chain as chosen, a wrong, overlong or lower-scored chain as rejected."""
     problem = chains.planned.problem
     return PreferenceRow(
         id=problem.id,
@@ -79,4 +83,8 @@ def preference_row(chains: ProblemChains, chosen: Generation, rejected: Generati
         rejected_tokens=rejected.completion_tokens,
         difficulty=chains.planned.assessment.difficulty,
         pass_rate=chains.pass_rate,
+        assessment=chains.planned.assessment,
+        chosen_score=chosen.chain_score,
+        rejected_score=rejected.chain_score,
+        scorer=chosen.scorer or rejected.scorer,
     )

@@ -89,6 +89,11 @@ class Answer:
     cached: bool
 
 
+async def as_is(value: Any) -> Any:
+    """``value`` as an awaitable: the element of a gather that needs no call."""
+    return value
+
+
 class TeacherCallFn(beam.DoFn):
     """Base DoFn: subclasses submit coroutines from ``process`` that :meth:`ask`; results are emitted via :meth:`emit`.
 

@@ -41,7 +41,7 @@ def trl_sft_row(row: SFTRow) -> TRLSFTRow:
     """The SFT row in TRL's conversational vision layout."""
     messages = _checked([parts_message(m) for m in row.messages], row.images, row.id)
     return TRLSFTRow(id=row.id, source=row.source, images=row.images, messages=messages, difficulty=row.difficulty,
-                     pass_rate=row.pass_rate)
+                     pass_rate=row.pass_rate, assessment=row.assessment, chain_score=row.chain_score, scorer=row.scorer)
 
 
 def trl_preference_row(row: PreferenceRow) -> TRLPreferenceRow:
@@ -49,7 +49,8 @@ def trl_preference_row(row: PreferenceRow) -> TRLPreferenceRow:
     prompt = _checked([parts_message(m) for m in row.messages], row.images, row.id)
     return TRLPreferenceRow(id=row.id, prompt=prompt, images=row.images, chosen=[parts_message(row.chosen)],
                             rejected=[parts_message(row.rejected)], rejected_reason=row.rejected_reason,
-                            difficulty=row.difficulty, pass_rate=row.pass_rate)
+                            difficulty=row.difficulty, pass_rate=row.pass_rate, assessment=row.assessment,
+                            chosen_score=row.chosen_score, rejected_score=row.rejected_score, scorer=row.scorer)
 
 
 def trl_rl_row(row: RLRow) -> TRLRLRow:

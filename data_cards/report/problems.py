@@ -188,7 +188,7 @@ def _chain(row: dict, kept: bool) -> dict:
         "latency_s": row.get("latency_s"), "cached": row.get("cached"), "plan": row.get("sampling") or {},
         "verdict": _verdict(row.get("verdict")), "reasoning": row.get("reasoning") or "",
         "answer_text": row.get("answer_text") or row.get("content") or "", "kept": kept,
-        "extra": _shown({k: v for k, v in row.items() if k not in CHAIN_FIELDS}),
+        "extra": _shown({k: v for k, v in row.items() if k not in CHAIN_FIELDS and v is not None}),
     }
 
 

@@ -88,12 +88,29 @@ def _problem(case: Case, offset: int) -> Problem:
                    image_meta=meta, choices=list(case.choices), subject="math", caption="", unit=case.unit)
 
 
-def _generation(case: Case, index: int, content: str) -> Generation:
+SCORER = "scripted-scorer"
+
+
+def _assessment(case: Case, offset: int) -> Assessment:
+    """A judged assessment (normalized scores, rationale, clarity) for most cases; a failed judgement for one."""
+    if offset == 2:
+        return Assessment(case.pid, case.difficulty, "metadata", clarity=0.31, judge_model="scripted-judge",
+                          judge_error="malformed_judgement: JSON cut off")
+    scores = [round((offset + k) % 5 / 4, 2) for k in range(3)]
+    return Assessment(case.pid, case.difficulty, "judge", clarity=0.5 + offset / 20, vision_score=scores[0],
+                      text_score=scores[1], integration_score=scores[2], judge_model="scripted-judge",
+                      rationale=f"case {offset}: the image is needed", quality=1 + 4 * sum(scores) / 3)
+
+
+def _generation(case: Case, index: int, content: str, assessment: Assessment) -> Generation:
     reasoning, answer_text = split_reasoning(content, None)  # as the generate stage parses a response
+    scored = assessment.judge_error is None  # the chain scorer answered for every chain but those of one problem
     return Generation(problem_id=case.pid, teacher="scripted-teacher", sample_index=index, content=content,
                       reasoning=reasoning, answer_text=answer_text, finish_reason="stop", prompt_tokens=40,
                       completion_tokens=12 + 6 * index + len(content) // 8, latency_s=0.0, sampling=PLAN,
-                      difficulty=case.difficulty, cache_key=f"{case.pid}/{index}")
+                      difficulty=case.difficulty, cache_key=f"{case.pid}/{index}", assessment=assessment,
+                      chain_score=float((index * 3 + len(case.pid)) % 6) if scored else None,
+                      scorer=SCORER if scored else None, score_rationale="scripted" if scored else None)
 
 
 def problem_chains() -> list[ProblemChains]:
@@ -101,8 +118,10 @@ def problem_chains() -> list[ProblemChains]:
     out = []
     for offset, case in enumerate(CASES):
         problem = _problem(case, offset)
-        planned = PlannedProblem(problem=problem, assessment=Assessment(problem.id, case.difficulty, "metadata"), plan=PLAN)
-        out.append(ProblemChains(planned=planned, generations=[_generation(case, i, c) for i, c in enumerate(case.chains)]))
+        assessment = _assessment(case, offset)
+        planned = PlannedProblem(problem=problem, assessment=assessment, plan=PLAN)
+        out.append(ProblemChains(planned=planned,
+                                 generations=[_generation(case, i, c, assessment) for i, c in enumerate(case.chains)]))
     return out
 
 

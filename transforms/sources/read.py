@@ -30,6 +30,7 @@ from schemas.settings import Settings
 from schemas.source import ReadCount, SourceRow
 from transforms.failures import reason_for
 from transforms.sources import layouts
+from transforms.sources.finished_run import RESTORED, ReadFinishedRun, TakeSettings
 from transforms.sources.presets import PRESETS, PresetError
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 from transforms.validate import MAX_LINE_BYTES, RowError, parse_json_line, source_id
@@ -49,9 +50,12 @@ class SourceSettings(Settings):
     (files in order), ``weight`` keeps that share of the rows, picked by a stable hash of the row
     id (so a larger weight keeps a superset). ``require_images`` overrides ``normalize`` for this
     source (a preset may set its own default: ScienceQA's questions are often text-only).
+
+    ``mmcot`` reads a finished run's output directory (``transforms/sources/finished_run.py``):
+    ``take`` picks its problems by outcome; columns, presets and image roots do not apply.
     """
 
-    kind: Literal["jsonl", "parquet", "hf_disk", "hub"]
+    kind: Literal["jsonl", "parquet", "hf_disk", "hub", "mmcot"]
     path: str
     name: str = Field(min_length=1, pattern=r"^[^/\s]+$")
     split: str = "train"
@@ -63,6 +67,19 @@ class SourceSettings(Settings):
     weight: float = Field(default=1.0, gt=0.0, le=1.0)
     require_images: bool | None = None
     max_rows_per_file: int | None = Field(default=None, ge=1)
+    take: TakeSettings | None = None
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> "SourceSettings":
+        if self.kind != "mmcot" and self.take is not None:
+            raise ValueError("take: only a kind: mmcot source (a finished run) takes problems by outcome")
+        if self.kind == "mmcot":
+            given = [k for k in ("columns", "preset", "image_root", "config", "limit", "max_rows_per_file")
+                     if getattr(self, k) not in (None, {})] + (["weight"] if self.weight != 1.0 else [])
+            if given:
+                raise ValueError(f"{', '.join(given)}: do not apply to a kind: mmcot source (it restores problems as "
+                                 "they were); choose them with take:")
+        return self
 
     @model_validator(mode="after")
     def _known_names(self) -> "SourceSettings":
@@ -256,20 +273,23 @@ class ReadProblems(beam.PTransform):
         return (
             pbegin
             | "ListFiles" >> beam.Create(batches)
-            | "ReadFiles" >> beam.ParDo(ReadFileFn(settings)).with_outputs(DEAD_LETTER, READ_COUNTS, main="rows")
+            | "ReadFiles" >> beam.ParDo(ReadFileFn(settings)).with_outputs(DEAD_LETTER, READ_COUNTS, RESTORED, main="rows")
         )
 
 
 class ReadSources(beam.PTransform):
-    """Every configured source → one ``rows``, ``dead_letter`` and ``read_counts`` collection each."""
+    """Every configured source → one ``rows``, ``dead_letter``, ``read_counts`` and restored ``problems`` (a finished
+    run's, normalized already) collection each."""
 
     def __init__(self, sources: list[SourceSettings]):
         super().__init__()
         self._sources = sources
 
     def expand(self, pbegin):
-        reads = [pbegin | f"Read_{s.name}" >> ReadProblems(s) for s in self._sources]
+        reads = [pbegin | f"Read_{s.name}" >> (
+            ReadFinishedRun(s.name, absolute(s.path), s.take or TakeSettings()) if s.kind == "mmcot" else ReadProblems(s))
+            for s in self._sources]
         return {
             tag: [r[tag] for r in reads] | f"All_{tag}" >> beam.Flatten()
-            for tag in ("rows", DEAD_LETTER, READ_COUNTS)
+            for tag in ("rows", DEAD_LETTER, READ_COUNTS, RESTORED)
         }

@@ -1,0 +1,257 @@
+"""``mmcot rounds``: R1V's iterative rounds, each a run reading what earlier rounds failed.
+
+A rounds file names a base run config and ordered rounds; each round overrides any of its keys
+(``set``: teacher, judge, scorer, quality bars, sampling policy …) and may take an earlier round's
+problems by outcome (``takes``: a ``source.kind: mmcot`` source on that round's output). Round ``r``
+writes ``<output_dir>/<name>`` with its own manifest and card (``run.iteration`` is ``r``); after
+each round ``rounds.json`` (:class:`~schemas.rounds.RoundsSummary`) and the rounds card
+(``README.md``) at ``output_dir`` are rewritten. A round whose config, input round and manifest are
+those ``rounds.json`` recorded is finished and not rerun; a killed round has no record, so it runs
+again and its finished samples come from the response cache. The embedded teacher, when a round
+needs it, is started once for all rounds.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import logging
+import posixpath
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from data_cards.card import load_manifest
+from data_cards.rounds_card import write_rounds_card
+from pipelines.config import ConfigError, PipelineConfig, describe_errors, parse_config, set_dotted
+from pipelines.endpoints import EmbeddedTeacher
+from pipelines.run import run_pipeline
+from schemas.manifest import Manifest
+from schemas.rounds import RoundsSummary, RoundSummary
+from schemas.settings import Settings
+from transforms.sources.finished_run import FRONT_STAGES, TakeSettings, run_outcomes
+from transforms.teachers.registry import backend
+
+log = logging.getLogger(__name__)
+SUMMARY_FILE = "rounds.json"
+
+
+class RoundTake(TakeSettings):
+    """Which earlier round a round reads, and which of its problems (by outcome)."""
+
+    round: str
+
+
+class RoundSettings(Settings):
+    """One round: its name (its output folder), what it takes from an earlier round, its config overrides (dotted keys)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    takes: RoundTake | None = None
+    set: dict[str, Any] = {}
+
+
+class RoundsSettings(Settings):
+    """A rounds file: the base run config (relative to the file), where the rounds go, the rounds in order."""
+
+    base: str
+    output_dir: str
+    rounds: list[RoundSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rounds_chain(self) -> "RoundsSettings":
+        seen: list[str] = []
+        for i, r in enumerate(self.rounds):
+            if r.name in seen:
+                raise ValueError(f"rounds.{i}.name: {r.name!r} is used twice")
+            if r.takes is not None and r.takes.round not in seen:
+                raise ValueError(f"rounds.{i}.takes.round: {r.takes.round!r} is not an earlier round "
+                                 f"(earlier: {seen or 'none'})")
+            seen.append(r.name)
+        return self
+
+
+def round_data(base: dict[str, Any], settings: RoundsSettings, index: int) -> dict[str, Any]:
+    """The run config mapping of round ``index``: the base, its run section and source set for the round, its overrides."""
+    r = settings.rounds[index]
+    data = copy.deepcopy(base)
+    run = data.setdefault("run", {})
+    run.update(output_dir=posixpath.join(settings.output_dir, r.name), iteration=index + 1,
+               name=f"{run.get('name', 'mmcot')}-{r.name}")
+    if r.takes is not None:
+        data.pop("sources", None)
+        data["source"] = {"kind": "mmcot", "path": posixpath.join(settings.output_dir, r.takes.round), "name": r.takes.round,
+                          "take": r.takes.model_dump(exclude={"round"}, exclude_none=True)}
+    for dotted, value in r.set.items():
+        set_dotted(data, dotted, value)
+    return data
+
+
+def load_rounds(path: str | Path) -> tuple[RoundsSettings, list[PipelineConfig]]:
+    """The rounds file and every round's validated run config; raises ConfigError naming the file, round and key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+        settings = RoundsSettings.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc.error_count()} invalid key(s):\n{describe_errors(exc)}") from None
+    base_path = path.parent / settings.base
+    try:
+        base = yaml.safe_load(base_path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: base: cannot read {base_path}: {exc}") from None
+    configs = [parse_config(round_data(base, settings, i), f"{path} rounds.{i} ({r.name}) on {base_path}")
+               for i, r in enumerate(settings.rounds)]
+    return settings, configs
+
+
+def _read_summary(output_dir: str) -> RoundsSummary | None:
+    fs, root = fsspec.core.url_to_fs(output_dir)
+    path = posixpath.join(root, SUMMARY_FILE)
+    if not fs.exists(path):
+        return None
+    with fs.open(path) as fh:
+        return RoundsSummary.from_json(fh.read())
+
+
+def _write_summary(output_dir: str, summary: RoundsSummary) -> None:
+    fs, root = fsspec.core.url_to_fs(output_dir)
+    fs.makedirs(root, exist_ok=True)
+    with fs.open(posixpath.join(root, SUMMARY_FILE), "w") as fh:
+        fh.write(summary.to_json())
+
+
+def finished(previous: RoundsSummary | None, name: str, config_hash: str, source_run_id: str) -> RoundSummary | None:
+    """The recorded summary of round ``name`` if it finished with this config on this input round (and its manifest
+    is still the one recorded); None when the round must run."""
+    entry = next((r for r in (previous.rounds if previous else []) if r.name == name), None)
+    if entry is None or (entry.config_hash, entry.source_run_id) != (config_hash, source_run_id):
+        return None
+    try:
+        manifest = load_manifest(entry.output_dir)
+    except FileNotFoundError:
+        return None
+    return entry if manifest.run_id == entry.run_id else None
+
+
+def taken_by_manifest(source: Manifest, take: TakeSettings) -> int | None:
+    """How many problems with the taken outcomes the source round's manifest counts (None: it cannot tell, as for
+    kept problems in a pass-rate range)."""
+    c = source.counts
+    if "all" in take.outcomes:
+        return source.rows.get("problems")
+    if "kept" in take.outcomes and take.pass_rate is not None:
+        return None
+    total = 0
+    for outcome in take.outcomes:
+        if outcome == "kept":
+            total += c.kept
+        elif outcome == "dead_letter":
+            total += sum(n for key, n in c.dead_lettered.items() if key.split("/", 1)[0] not in FRONT_STAGES)
+        else:
+            total += sum(n for key, n in c.dropped.items() if key.split("/", 1)[1] == outcome)
+    return total
+
+
+def _kept_ids(output_dir: str) -> set[str]:
+    return {pid for pid, o in run_outcomes(output_dir).items() if o.outcome == "kept"}
+
+
+def round_summary(r: RoundSettings, config: PipelineConfig, config_hash: str, manifest: Manifest,
+                  source: RoundSummary | None) -> RoundSummary:
+    """A finished round's line of the summary, from its manifest (and its input round's outcomes)."""
+    c, s = manifest.counts, manifest.stats
+    summary = RoundSummary(
+        name=r.name, iteration=config.run.iteration, output_dir=config.run.output_dir, config_hash=config_hash,
+        run_id=manifest.run_id, read=c.read, kept=c.kept, dropped=c.dropped, dead_lettered=c.dead_lettered,
+        rl_rows=manifest.rows.get("rl", 0), preference_pairs=manifest.rows.get("preference", 0),
+        chains=int(s.get("chains", 0)), chains_from_cache=int(s.get("chains_from_cache", 0)),
+        prompt_tokens=int(s.get("prompt_tokens", 0)), completion_tokens=int(s.get("completion_tokens", 0)),
+        chain_scores=_score_counts(manifest), balanced=c.balanced(), **_helper_tokens(manifest))
+    if r.takes is None or source is None:
+        return summary
+    before = run_outcomes(source.output_dir)
+    summary.takes = f"{r.takes.round}: {', '.join(r.takes.outcomes)}" + (
+        f" (pass rate {r.takes.pass_rate[0]:g}–{r.takes.pass_rate[1]:g})" if r.takes.pass_rate else "")
+    summary.taken = taken_by_manifest(load_manifest(source.output_dir), r.takes)
+    summary.source_run_id = source.run_id
+    summary.rescued = sum(1 for pid in _kept_ids(config.run.output_dir) if pid in before and before[pid].outcome != "kept")
+    return summary
+
+
+def _helper_tokens(manifest: Manifest) -> dict[str, int]:
+    """New tokens of every teacher-call stage but generate (judges, repair, scorer), from the job's metrics."""
+    if manifest.metrics is None or not manifest.metrics.available:
+        return {}
+    stages = [st for name, st in manifest.metrics.stages.items() if name != "generate"]
+    return {"helper_tokens_in": sum(st.counters.get("tokens_in", 0) for st in stages),
+            "helper_tokens_out": sum(st.counters.get("tokens_out", 0) for st in stages)}
+
+
+def _score_counts(manifest: Manifest) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for band in manifest.bands:
+        for score, n in band.signals.chain_scores.items():
+            counts[score] = counts.get(score, 0) + n
+    return dict(sorted(counts.items()))
+
+
+def _with_teacher(config: PipelineConfig, url: str | None, provider: EmbeddedTeacher) -> PipelineConfig:
+    """The round's config with a teacher URL: the one given, else (for a server backend without one) the shared
+    embedded teacher's, started on first need."""
+    teacher = config.teacher
+    if url is None and (teacher.base_url or not backend(teacher.backend).needs_server):
+        return config
+    url = url or provider.server_url(teacher, "teacher")
+    return config.model_copy(update={"teacher": teacher.model_copy(update={"base_url": url})})
+
+
+def run_rounds(path: str | Path, beam_args: list[str], teacher_url: str | None = None,
+               command: str | None = None) -> RoundsSummary:
+    """Run every round of the rounds file at ``path`` that is not finished; return the cross-round summary."""
+    settings, configs = load_rounds(path)
+    previous = _read_summary(settings.output_dir)
+    summary = RoundsSummary(name=Path(path).stem)
+    by_name: dict[str, RoundSummary] = {}
+    with contextlib.ExitStack() as stack:
+        provider = EmbeddedTeacher(stack, configs[0].teacher.seed)
+        for r, config in zip(settings.rounds, configs):
+            config_hash = config.config_hash()  # before a teacher URL is filled in: a new port is the same round
+            source = by_name.get(r.takes.round) if r.takes else None
+            done = finished(previous, r.name, config_hash, source.run_id if source else "")
+            if done is not None:
+                log.info("Round %s is finished (%s): not rerun", r.name, done.output_dir)
+                line = dataclasses.replace(done, ran=False)
+            else:
+                log.info("Round %d/%d: %s → %s", config.run.iteration, len(configs), r.name, config.run.output_dir)
+                manifest = run_pipeline(_with_teacher(config, teacher_url, provider), beam_args, command)
+                line = round_summary(r, config, config_hash, manifest, source)
+            by_name[r.name] = line
+            summary.rounds.append(line)
+            summary.kept_total = len(set().union(*(_kept_ids(x.output_dir) for x in summary.rounds)))
+            _write_summary(settings.output_dir, summary)
+            write_rounds_card(settings.output_dir, summary)
+    return summary
+
+
+def _helper(r: RoundSummary) -> str:
+    return "–" if r.helper_tokens_in is None else f"{r.helper_tokens_in}/{r.helper_tokens_out}"
+
+
+def rounds_table(summary: RoundsSummary) -> str:
+    """The cross-round summary as aligned text: a line per round, then the total."""
+    head = ("round", "takes", "read", "taken", "kept", "rescued", "dropped", "dead", "chains (cached)", "tokens in/out",
+            "helper tokens in/out", "adds up", "ran")
+    rows = [(r.name, r.takes or "sources", str(r.read), "–" if r.taken is None else str(r.taken), str(r.kept),
+             str(r.rescued), str(sum(r.dropped.values())), str(sum(r.dead_lettered.values())),
+             f"{r.chains} ({r.chains_from_cache})", f"{r.prompt_tokens}/{r.completion_tokens}", _helper(r),
+             "yes" if r.adds_up() else "NO", "yes" if r.ran else "finished before") for r in summary.rounds]
+    widths = [max(len(x[i]) for x in (head, *rows)) for i in range(len(head))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths)) for line in (head, *rows)]
+    rule = "-" * len(lines[0])
+    return "\n".join([rule, *lines, rule, f"problems kept by any round: {summary.kept_total}; "
+                                          f"every round adds up: {'yes' if summary.adds_up() else 'NO'}"])

@@ -1,0 +1,183 @@
+"""A finished run as a source (``source.kind: mmcot``): its problems, chosen by what became of them.
+
+Every ``mmcot run`` writes ``problems/`` (each problem that reached the teacher stages, exactly as
+normalized, images included). This source reads that set back and keeps the problems whose outcome
+the ``take`` section names: ``kept`` (an SFT row; ``take.pass_rate`` narrows it to a pass-rate range),
+a drop reason (``no_correct_chain``, ``unverifiable``, ``below_min_chain_quality``,
+``below_min_quality``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read
+from the run's ``sft/``, ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only)
+when the pipeline is built.
+
+Restored problems skip normalize (they are normalized already, ids and sources unchanged, so a
+round's rows match the last round's ids); their rows read count under each problem's own source,
+so the accounting identity holds per source across rounds. A row that does not fit the Problem
+schema, or whose images, image facts and markers disagree, is dead-lettered (``corrupt_problem``).
+"""
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import apache_beam as beam
+import fsspec
+import pyarrow.parquet as pq
+from apache_beam.metrics import Metrics
+from pydantic import Field, model_validator
+
+from schemas.convert import from_row
+from schemas.output_sets import PROBLEMS
+from schemas.outputs import RejectRow
+from schemas.problem import IMAGE_MARKER, PROBLEM_SCHEMA, Problem
+from schemas.settings import Settings
+from schemas.source import ReadCount
+from transforms.tags import DEAD_LETTER, READ_COUNTS
+
+Outcome = Literal["all", "kept", "no_correct_chain", "unverifiable", "below_min_chain_quality", "below_min_quality",
+                  "dead_letter"]
+RESTORED = "problems"  # the read output restored problems leave on (normalize is skipped)
+FRONT_STAGES = ("read", "normalize", "dedup")  # dead letters of these never reached problems/
+
+
+class TakeSettings(Settings):
+    """Which of a finished run's problems a source takes: by outcome, kept ones optionally by pass rate (inclusive)."""
+
+    outcomes: list[Outcome] = Field(default=["all"], min_length=1)
+    pass_rate: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> "TakeSettings":
+        if self.pass_rate is not None:
+            lo, hi = self.pass_rate
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise ValueError(f"pass_rate: need 0 <= low <= high <= 1, got {list(self.pass_rate)}")
+            if "kept" not in self.outcomes:
+                raise ValueError("pass_rate: narrows the kept problems; add kept to outcomes")
+        return self
+
+
+@dataclass(frozen=True)
+class ProblemOutcome:
+    """What became of one problem in a run: ``kept`` (with its pass rate) or the reason it left."""
+
+    outcome: str
+    pass_rate: float | None = None
+
+
+class RunLayoutError(FileNotFoundError):
+    """A source path that is not a finished run's output directory."""
+
+
+def _tables(fs, root: str, name: str, columns: list[str]):
+    for path in sorted(fs.glob(posixpath.join(root, name, "*.parquet"))):
+        with fs.open(path, "rb") as fh:
+            yield pq.read_table(fh, columns=columns)
+
+
+def run_outcomes(run_dir: str) -> dict[str, ProblemOutcome]:
+    """problem id → its outcome in the finished run at ``run_dir`` (problems that never left the front are absent)."""
+    fs, root = fsspec.core.url_to_fs(run_dir)
+    outcomes: dict[str, ProblemOutcome] = {}
+    for table in _tables(fs, root, "dead_letter", ["row_id", "stage"]):
+        for pid, stage in zip(table["row_id"].to_pylist(), table["stage"].to_pylist()):
+            if stage not in FRONT_STAGES:
+                outcomes[pid] = ProblemOutcome("dead_letter")
+    for table in _tables(fs, root, "dropped", ["row_id", "reason"]):
+        for pid, reason in zip(table["row_id"].to_pylist(), table["reason"].to_pylist()):
+            outcomes[pid] = ProblemOutcome(reason)
+    for table in _tables(fs, root, "sft", ["id", "pass_rate"]):
+        for pid, rate in zip(table["id"].to_pylist(), table["pass_rate"].to_pylist()):
+            outcomes[pid] = ProblemOutcome("kept", rate)
+    return outcomes
+
+
+def taken(outcome: ProblemOutcome, take: TakeSettings) -> bool:
+    """Whether a problem with ``outcome`` is taken."""
+    if "all" in take.outcomes:
+        return True
+    if outcome.outcome not in take.outcomes:
+        return False
+    if outcome.outcome == "kept" and take.pass_rate is not None:
+        return take.pass_rate[0] <= outcome.pass_rate <= take.pass_rate[1]
+    return True
+
+
+def problem_files(run_dir: str, key: str) -> list[str]:
+    """The ``problems/`` shards of the finished run at ``run_dir``; raises naming ``key`` when it is not one."""
+    fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
+    if not fs.exists(posixpath.join(root, "manifest.json")):
+        raise RunLayoutError(f"{key}.path: {run_dir} is not a finished mmcot run (no manifest.json)")
+    files = sorted(fs.glob(posixpath.join(root, PROBLEMS.name, "*.parquet")))
+    if not files:
+        raise RunLayoutError(f"{key}.path: {run_dir} has no {PROBLEMS.name}/ set (written by mmcot run since rounds)")
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return [f if protocol == "file" else f"{protocol}://{f}" for f in files]
+
+
+def restore(row: dict) -> Problem:
+    """The Problem of a ``problems/`` row; raises ValueError when its images, image facts and markers disagree."""
+    problem = from_row(Problem, row)
+    markers = problem.question.count(IMAGE_MARKER)
+    if not len(problem.images) == len(problem.image_meta) == markers:
+        raise ValueError(f"{len(problem.images)} images, {len(problem.image_meta)} image facts, {markers} markers")
+    if any(image.bytes is None for image in problem.images):
+        raise ValueError("an image without bytes")
+    return problem
+
+
+class ReadRunFn(beam.DoFn):
+    """A finished run's ``problems/`` shard → the taken Problems (on :data:`RESTORED`), read counts per source,
+    dead letters for corrupt rows and unreadable files."""
+
+    def __init__(self, name: str, ids: frozenset[str] | None):
+        self._name = name
+        self._ids = ids  # None: every problem
+        self._restored = Metrics.counter("read", "restored_problems")
+
+    def process(self, path: str) -> Iterator:
+        counts: dict[str, int] = {}
+        try:
+            with fsspec.open(path, "rb") as fh:
+                shard = pq.ParquetFile(fh)
+                if not shard.schema_arrow.equals(PROBLEM_SCHEMA):
+                    raise ValueError(f"schema is not the problems schema: {shard.schema_arrow}")
+                for batch in shard.iter_batches(batch_size=64):
+                    for row in batch.to_pylist():
+                        if self._ids is None or row["id"] in self._ids:
+                            counts[row["source"]] = counts.get(row["source"], 0) + 1
+                            yield self._restore(row)
+        except Exception as exc:  # noqa: BLE001 - the file, not the job, fails
+            counts[self._name] = counts.get(self._name, 0) + 1
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
+                row_id=f"{self._name}/{posixpath.basename(path)}", source=self._name, stage="read",
+                reason="unreadable_file", detail=f"{type(exc).__name__}: {exc}", payload=path))
+        for source, rows in sorted(counts.items()):
+            yield beam.pvalue.TaggedOutput(READ_COUNTS, ReadCount(file=path, rows=rows, source=source))
+
+    def _restore(self, row: dict):
+        try:
+            problem = restore(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            return beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
+                row_id=str(row.get("id")), source=str(row.get("source")), stage="read", reason="corrupt_problem",
+                detail=f"{type(exc).__name__}: {exc}"))
+        self._restored.inc()
+        return beam.pvalue.TaggedOutput(RESTORED, problem)
+
+
+class ReadFinishedRun(beam.PTransform):
+    """A finished run's taken problems: ``rows`` (always empty: nothing to normalize), :data:`RESTORED`,
+    dead letters and read counts."""
+
+    def __init__(self, name: str, path: str, take: TakeSettings):
+        super().__init__()
+        self._name, self._path, self._take = name, path, take
+
+    def expand(self, pbegin):
+        files = problem_files(self._path, f"sources[{self._name}]")
+        ids = None if "all" in self._take.outcomes else frozenset(
+            pid for pid, outcome in run_outcomes(self._path).items() if taken(outcome, self._take))
+        return (pbegin | "ListProblemFiles" >> beam.Create(files)
+                | "ReadProblemFiles" >> beam.ParDo(ReadRunFn(self._name, ids)).with_outputs(
+                    DEAD_LETTER, READ_COUNTS, RESTORED, main="rows"))
