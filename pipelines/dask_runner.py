@@ -1,19 +1,27 @@
 """A DaskRunner that runs mmcot's graph correctly.
 
-Beam 2.77's ``DaskRunner`` (checked by reading ``apache_beam/runners/dask``) has three gaps
-that break any pipeline with side outputs or several sinks, silently:
+Beam 2.77's ``DaskRunner`` (checked by reading ``apache_beam/runners/dask``) has four gaps
+that break any pipeline with side outputs, side inputs or several sinks:
 
 1. a multi-output ParDo puts every output, main and tagged, into one bag, so each consumer
    receives the elements of all outputs;
 2. elements emitted in ``finish_bundle`` are dropped (results are collected before it runs);
-3. only the bag of the last visited transform is computed, so other sinks never run.
+3. only the bag of the last visited transform is computed, so other sinks never run (and
+   ``dask.optimize`` of several sinks apart would run the work they share once per sink);
+4. a side input is a bag that each task computes itself, inside the worker (``list(bag)`` in
+   ``DaskBagWindowedIterator``): the side input's whole upstream graph is pickled again from the
+   worker, with DoFns a task there has already set up (an executor's ``SimpleQueue`` cannot be
+   pickled: ``Could not serialize object of type _HLGExprSequence``), and run again per task.
 
-This subclass keeps Beam's translations for Create, GroupByKey and Flatten and fixes the three:
+This subclass keeps Beam's translations for Create, GroupByKey and Flatten and fixes the four:
 ParDo results keep their tag and are collected after ``finish_bundle``, each consumer selects
-its tag, and every leaf transform is computed. It lives in ``pipelines/`` because it is
+its tag, every leaf transform is computed, and each side input is one Dask dependency of the
+tasks that read it, computed once by the scheduler and handed to them as a list. It lives in ``pipelines/`` because it is
 runner-specific; the transforms themselves know nothing of it.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import dask
 from apache_beam import DoFn, ParDo, TaggedOutput, pvalue
@@ -48,8 +56,24 @@ class _Receivers(dict):
         return self[tag]
 
 
-def _run_bundle(items, transform, window_fn, side_inputs):
-    """Run one Dask partition through the DoFn, finish_bundle included; outputs keep their tags."""
+@dataclass(frozen=True)
+class _SideView:
+    """How a ParDo reads one side input (its view class and options); the values come as a task argument."""
+
+    view_class: type
+    view_options: dict
+    window_fn: object
+
+    def side_input_map(self, values: list) -> SideInputMap:
+        return SideInputMap(self.view_class, self.view_options,
+                            [te.get_windowed_value(value, self.window_fn) for value in values])
+
+
+def _run_bundle(items, transform, window_fn, views, *side_values):
+    """Run one Dask partition through the DoFn, finish_bundle included; outputs keep their tags.
+
+    ``side_values`` holds each side input's elements, in the order of ``views``."""
+    side_inputs = [view.side_input_map(values) for view, values in zip(views, side_values)] or None
     receivers = _Receivers()
     handler = _OutputHandler(
         window_fn=window_fn,
@@ -80,14 +104,25 @@ def _run_bundle(items, transform, window_fn, side_inputs):
     return receivers.values
 
 
+def _concat(partitions):
+    return [item for partition in partitions for item in partition]
+
+
+def _whole(bag):
+    """One Dask value holding every element of ``bag``: a dependency the scheduler computes once."""
+    return dask.delayed(_concat)(bag.to_delayed(optimize_graph=False))
+
+
 class _ParDo(te.DaskBagOp):
-    """A ParDo over a bag: one bundle per partition."""
+    """A ParDo over a bag: one bundle per partition; ``side_inputs`` are (view, bag) pairs."""
 
     def apply(self, input_bag, side_inputs=None):
         main_input = next(iter(self.applied.main_inputs.values()))
         window_fn = main_input.windowing.windowfn if hasattr(main_input, "windowing") else None
+        views = [view for view, _ in side_inputs or ()]
+        values = [_whole(bag) for _, bag in side_inputs or ()]
         return input_bag.map(te.get_windowed_value, window_fn).map_partitions(
-            _run_bundle, self.transform, window_fn, side_inputs
+            _run_bundle, self.transform, window_fn, views, *values
         )
 
 
@@ -129,13 +164,8 @@ class _Visitor(PipelineVisitor):
             input_bag = inputs
         else:
             input_bag = inputs[0] if inputs else None
-        side_inputs = None
-        if node.side_inputs:
-            side_inputs = [
-                SideInputMap(type(si), si._view_options(),
-                             te.DaskBagWindowedIterator(self._input_bag(si.pvalue), si._window_mapping_fn))
-                for si in node.side_inputs
-            ]
+        side_inputs = [(_SideView(type(si), si._view_options(), si.pvalue.windowing.windowfn), self._input_bag(si.pvalue))
+                       for si in node.side_inputs]
         self.ops[node] = op
         self.bags[node] = op.apply(input_bag=input_bag, side_inputs=side_inputs)
 
@@ -166,5 +196,5 @@ class FixedDaskRunner(DaskRunner):
         pipeline.replace_all(dask_overrides())
         visitor = _Visitor(bag_kwargs)
         pipeline.visit(visitor)
-        futures = client.compute(list(dask.optimize(*visitor.leaves())))
+        futures = client.compute(visitor.leaves())  # optimized together: work shared by sinks runs once
         return _ClosingResult(client, futures)

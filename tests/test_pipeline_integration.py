@@ -144,13 +144,7 @@ def _outcomes(out: str) -> dict[str, set[str]]:
             for name, key in (("sft", "id"), ("dropped", "row_id"), ("dead_letter", "row_id"))}
 
 
-@pytest.mark.parametrize("runner", [
-    pytest.param("dask", marks=pytest.mark.xfail(
-        reason="known regression since this session's merges: on the Dask runner a side input evaluated inside a "
-               "worker fails to serialize (TypeError: cannot pickle '_queue.SimpleQueue'); mmcot dedup on Dask passes",
-        strict=False)),
-    "portable",
-])
+@pytest.mark.parametrize("runner", ["dask", "portable"])
 def test_other_runners_keep_the_same_problems(sample, vllm_server, direct_run, runner):
     root, jsonl = sample
     config = _config(root, jsonl, vllm_server, runner)

@@ -1,7 +1,8 @@
-"""Runner presets, and the Dask runner fixes (tagged outputs, finish_bundle outputs, every sink)."""
+"""Runner presets, and the Dask runner fixes (tagged outputs, finish_bundle outputs, every sink, side inputs)."""
 from __future__ import annotations
 
 import json
+import threading
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
@@ -47,6 +48,39 @@ def test_dask_runner_routes_each_output_to_its_own_consumer_and_runs_every_sink(
         p.run().wait_until_finish()
     result = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("main", "three", "held")}
     assert result == {"main": [1, 4, 7, 10], "three": [0, 3, 6, 9], "held": [2, 5, 8, 11]}
+
+
+class _Counted(beam.DoFn):
+    """Yields its input, appending each element to ``log``; holds a lock once set up (a lock cannot be pickled)."""
+
+    def __init__(self, log):
+        self.log = str(log)
+
+    def setup(self):
+        self.lock = threading.Lock()
+
+    def process(self, x):
+        with self.lock, open(self.log, "a") as fh:
+            fh.write(f"{x}\n")
+        yield x
+
+
+def test_dask_runner_computes_each_side_input_once_without_repickling_set_up_dofns(tmp_path):
+    with pipeline_options(["--runner", "dask"]) as options:
+        p = beam.Pipeline(options=options)
+        counted = p | "Numbers" >> beam.Create(range(6)) | "Counted" >> beam.ParDo(_Counted(tmp_path / "log"))
+        squares = counted | "Squares" >> beam.Map(lambda x: (x, x * x))
+        total = counted | "Total" >> beam.Map(lambda x, sq: sq[x] + len(sq), beam.pvalue.AsDict(squares))
+        both = (p | "Keys" >> beam.Create([1, 4])
+                | "Look" >> beam.Map(lambda k, xs, sq, tot: (k, sorted(xs), sq[k], sorted(tot)),
+                                     beam.pvalue.AsList(counted), beam.pvalue.AsDict(squares), beam.pvalue.AsList(total)))
+        counted | "Sink" >> beam.Map(lambda x: x)  # the side input's producer has a consumer of its own as well
+        (both | "One" >> beam.Map(lambda kv: (0, kv)) | "Group" >> beam.GroupByKey()
+         | "Write" >> beam.Map(lambda kv: (tmp_path / "out.json").write_text(json.dumps(sorted(kv[1])))))
+        p.run().wait_until_finish()
+    totals = [x * x + 6 for x in range(6)]  # a side input computed from another side input
+    assert json.loads((tmp_path / "out.json").read_text()) == [[1, list(range(6)), 1, totals], [4, list(range(6)), 16, totals]]
+    assert sorted(int(x) for x in (tmp_path / "log").read_text().split()) == list(range(6))  # each element once
 
 
 def test_presets_expand_to_beam_options():
