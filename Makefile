@@ -3,7 +3,7 @@
 PY ?= python3
 SAMPLE_N ?= 120
 
-.PHONY: install demo test test-fast
+.PHONY: install lint demo test test-fast
 
 install:
 	$(PY) -m pip install -q -e ".[cpu,test]"
@@ -12,6 +12,9 @@ install:
 	# the report's browser tests drive Debian's chromium with playwright (playwright cannot download browsers here)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "chromium not installed: the report's browser tests will skip"
+
+lint: install
+	$(PY) -m ruff check .
 
 demo: install
 	mmcot teacher prepare

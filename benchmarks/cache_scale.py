@@ -90,7 +90,7 @@ def _emulator() -> tuple[subprocess.Popen, str]:
             return proc, f"http://127.0.0.1:{port}"
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("GCS emulator did not start")
+                raise RuntimeError("GCS emulator did not start") from None
             time.sleep(0.3)
 
 

@@ -35,10 +35,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher  # noqa: E402
-from pipelines.vllm_server import VllmServer, find_free_port  # noqa: E402
-from schemas.plan import SamplingPlan  # noqa: E402
-from teacher_throughput import planned_problems, requests_of, reset_prefix_cache, warm_up  # noqa: E402
+from teacher_throughput import planned_problems, requests_of, reset_prefix_cache, warm_up
+
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher
+from pipelines.vllm_server import VllmServer, find_free_port
+from schemas.plan import SamplingPlan
 
 HERE = Path(__file__).resolve().parent
 CLIENTS = HERE / "peer_clients"

@@ -49,18 +49,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import apache_beam as beam  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-from datasketch import MinHash, MinHashLSH  # noqa: E402
+import apache_beam as beam
+import pyarrow.parquet as pq
+from datasketch import MinHash, MinHashLSH
 
-from pipelines.runners import pipeline_options  # noqa: E402
-from schemas.outputs import REJECT_SCHEMA  # noqa: E402
-from schemas.problem import ImageMeta, Problem  # noqa: E402
-from transforms.dedup import DedupProblems, DedupSettings  # noqa: E402
-from transforms.dedup.text import shingles  # noqa: E402
-from transforms.synth.duplicates import TEMPLATES, recase, renumber, repunctuate, respace, reword, shuffle_options  # noqa: E402
-from transforms.tags import DROPPED  # noqa: E402
-from transforms.write import WriteShards  # noqa: E402
+from pipelines.runners import pipeline_options
+from schemas.outputs import REJECT_SCHEMA
+from schemas.problem import ImageMeta, Problem
+from transforms.dedup import DedupProblems, DedupSettings
+from transforms.dedup.text import shingles
+from transforms.synth.duplicates import TEMPLATES, recase, renumber, repunctuate, respace, reword, shuffle_options
+from transforms.tags import DROPPED
+from transforms.write import WriteShards
 
 RANDOM_TEMPLATES = (
     "A shop sells {a} apples in the morning and {b} apples in the afternoon. How many apples does it sell in total?",
@@ -190,8 +190,13 @@ def run_datatrove(n: int, n_originals: int, args) -> list[tuple[str, str]]:
     """datatrove's four MinHash stages on local executors; drops are attributed to their cluster's kept document."""
     from datatrove.data import Document
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
 

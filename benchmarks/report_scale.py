@@ -28,20 +28,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow.parquet as pq  # noqa: E402
+import pyarrow.parquet as pq
 
-from data_cards.report.render import write_report  # noqa: E402
-from data_cards.report.serve import ReportServer  # noqa: E402
-from pipelines.config import parse_config  # noqa: E402
-from pipelines.run import write_run_report  # noqa: E402
-from schemas.convert import to_table  # noqa: E402
-from schemas.generation import GENERATION_SCHEMA, Generation, Verdict  # noqa: E402
-from schemas.output_sets import READ_COUNTS_SET  # noqa: E402
-from schemas.outputs import REJECT_SCHEMA, SFT_SCHEMA, Message, RejectRow, SFTRow  # noqa: E402
-from schemas.plan import SamplingPlan  # noqa: E402
-from schemas.problem import ImageRef  # noqa: E402
-from schemas.source import ReadCount  # noqa: E402
-from transforms.synth import generate  # noqa: E402
+from data_cards.report.render import write_report
+from data_cards.report.serve import ReportServer
+from pipelines.config import parse_config
+from pipelines.run import write_run_report
+from schemas.convert import to_table
+from schemas.generation import GENERATION_SCHEMA, Generation, Verdict
+from schemas.output_sets import READ_COUNTS_SET
+from schemas.outputs import REJECT_SCHEMA, SFT_SCHEMA, Message, RejectRow, SFTRow
+from schemas.plan import SamplingPlan
+from schemas.problem import ImageRef
+from schemas.source import ReadCount
+from transforms.synth import generate
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
@@ -79,7 +79,8 @@ def build_run(out: Path, n: int, k: int, chain_chars: int) -> str:
         else:
             dropped.append(RejectRow(pid, "synth", "select", "no_correct_chain"))
     for name, rows, schema in (("generations", gens, GENERATION_SCHEMA), ("sft", sft, SFT_SCHEMA),
-                               ("dropped", dropped, REJECT_SCHEMA), (READ_COUNTS_SET.name, [ReadCount("x.jsonl", n)], READ_COUNTS_SET.schema)):
+                               ("dropped", dropped, REJECT_SCHEMA),
+                               (READ_COUNTS_SET.name, [ReadCount("x.jsonl", n)], READ_COUNTS_SET.schema)):
         (out / name).mkdir(parents=True)
         pq.write_table(to_table(rows, schema), out / name / "train-00000-of-00001.parquet")
     config = parse_config({"run": {"name": "report-scale", "output_dir": str(out)},
@@ -106,7 +107,8 @@ def browse(url: str, word: str) -> dict[str, float]:
             ("next page", lambda: page.click(".pager .next >> nth=0"),
              "() => document.querySelector('#status').textContent.startsWith('problems 51')"),
             ("search", lambda: page.fill('input[name="q"]', word),
-             f"() => [...document.querySelectorAll('article.problem')].every(a => a.querySelector('.question')?.textContent.includes({word!r}))"),
+             "() => [...document.querySelectorAll('article.problem')]"
+             f".every(a => a.querySelector('.question')?.textContent.includes({word!r}))"),
         ):
             t = time.perf_counter()
             action()

@@ -55,7 +55,7 @@ class RssSampler:
                         self.workers[child.pid] = max(self.workers.get(child.pid, 0), rss)
             self._stop.wait(self._interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

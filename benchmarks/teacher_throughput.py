@@ -38,18 +38,18 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher  # noqa: E402
-from pipelines.vllm_server import VllmServer  # noqa: E402
-from schemas.plan import Assessment, PlannedProblem, SamplingPlan  # noqa: E402
-from schemas.problem import Problem  # noqa: E402
-from transforms.generate import GenerateChains  # noqa: E402
-from transforms.synth import generate  # noqa: E402
-from transforms.teachers.engine_inputs import sampling_params  # noqa: E402
-from transforms.teachers.messages import build_messages  # noqa: E402
-from transforms.teachers.openai_http import OpenAIChatTeacher, parse_choice  # noqa: E402
-from transforms.teachers.registry import Endpoint  # noqa: E402
-from transforms.teachers.settings import TeacherSettings  # noqa: E402
-from transforms.teachers.vllm_engine import load_engine, shared_engine  # noqa: E402
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, prepare_embedded_teacher
+from pipelines.vllm_server import VllmServer
+from schemas.plan import Assessment, PlannedProblem, SamplingPlan
+from schemas.problem import Problem
+from transforms.generate import GenerateChains
+from transforms.synth import generate
+from transforms.teachers.engine_inputs import sampling_params
+from transforms.teachers.messages import build_messages
+from transforms.teachers.openai_http import OpenAIChatTeacher, parse_choice
+from transforms.teachers.registry import Endpoint
+from transforms.teachers.settings import TeacherSettings
+from transforms.teachers.vllm_engine import load_engine, shared_engine
 
 
 @dataclasses.dataclass

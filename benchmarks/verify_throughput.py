@@ -115,7 +115,10 @@ def numeric(rng: random.Random, chars: int) -> tuple:
         x = rng.uniform(1, 100)
         gold, said = f"{x:.2f}", f"{x + (0.3 if wrong else 0):.5f}"
     elif kind == 6:  # a quantity in another unit (pint converts), sometimes in the problem's unit field
-        gold, said = (f"{n} m", f"{n * 100 + (7 if wrong else 0)} cm") if rng.random() < 0.5 else (str(n), f"{n}{'' if wrong else '0'}00 \\text{{ mm}}")
+        if rng.random() < 0.5:
+            gold, said = f"{n} m", f"{n * 100 + (7 if wrong else 0)} cm"
+        else:
+            gold, said = str(n), f"{n}{'' if wrong else '0'}00 \\text{{ mm}}"
         unit = "" if gold.endswith("m") else "m"
     else:  # an angle in degrees against radians
         k = rng.choice((2, 3, 4, 6))

@@ -15,7 +15,8 @@ from data_cards.trainers import DATASET_INFO, trainers_section, write_dataset_in
 from schemas.manifest import Manifest, usd
 from schemas.output_sets import DESCRIPTIONS
 
-CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR, DATASET_INFO)  # what a run writes besides its output sets
+# what a run writes besides its output sets
+CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR, DATASET_INFO)
 
 CITATIONS = """```bibtex
 @article{peng2025skyworkr1v,

@@ -9,7 +9,7 @@ import fsspec
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
 PLOTS_DIR = "plots"
 SCATTER = f"{PLOTS_DIR}/length_by_difficulty.png"

@@ -12,8 +12,8 @@ from pipelines.endpoints import RunEndpoints
 from schemas.output_sets import ORDERED_SETS, PROBLEMS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms import failures
 from transforms.answer_judge import AnswerJudge
-from transforms.chain_score import ScoreChains
 from transforms.assess import Assess
+from transforms.chain_score import ScoreChains
 from transforms.curriculum import order_key, with_index
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
@@ -22,11 +22,11 @@ from transforms.judge import Judge
 from transforms.length import PlanLength, ReplanFromPassRate
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.rejects import CountRejects
-from transforms.sources import ReadSources, SourceSettings, require_images_by_source
-from transforms.sources.finished_run import RESTORED
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
 from transforms.select import PREFERENCE, RL, SelectChains
+from transforms.sources import ReadSources, SourceSettings, require_images_by_source
+from transforms.sources.finished_run import RESTORED
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.trl_rows import trl_preference_row, trl_rl_row, trl_sft_row
 from transforms.verify import VerifyChains

@@ -14,21 +14,21 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from schemas.output_sets import TRL_SUFFIX
 from schemas.settings import Settings
-from transforms.assess import AssessSettings
-from transforms.dedup import DedupSettings
 from transforms.answer_judge import AnswerJudgeSettings
+from transforms.assess import AssessSettings
 from transforms.chain_score import ScorerSettings
+from transforms.dedup import DedupSettings
 from transforms.judge import JudgeSettings
 from transforms.length import LengthSettings
 from transforms.normalize import NormalizeSettings
-from transforms.sources import SourceSettings
 from transforms.repair import RepairSettings
 from transforms.select import SelectSettings
+from transforms.sources import SourceSettings
 from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
-from schemas.output_sets import TRL_SUFFIX
 
 
 class ConfigError(ValueError):
@@ -80,7 +80,7 @@ class PipelineConfig(Settings):
     output: OutputSettings = OutputSettings()
 
     @model_validator(mode="after")
-    def _sources_given(self) -> "PipelineConfig":
+    def _sources_given(self) -> PipelineConfig:
         if (self.source is None) == (not self.sources):
             raise ValueError("give either source: (one) or sources: (a list), not both" if self.source
                              else "sources: at least one source is needed (or a source: section)")
@@ -96,7 +96,7 @@ class PipelineConfig(Settings):
         return [self.source] if self.source is not None else list(self.sources)
 
     @model_validator(mode="after")
-    def _judge_present(self) -> "PipelineConfig":
+    def _judge_present(self) -> PipelineConfig:
         if self.judge is None:
             needs = [key for key, used in (("assess.difficulty_from: judge", self.assess.difficulty_from == "judge"),
                                            ("assess.min_quality > 0", self.assess.min_quality > 0),
@@ -106,7 +106,7 @@ class PipelineConfig(Settings):
         return self
 
     @model_validator(mode="after")
-    def _scorer_present(self) -> "PipelineConfig":
+    def _scorer_present(self) -> PipelineConfig:
         if self.scorer is None:
             needs = [key for key, used in (("select.min_chain_quality > 0", self.select.min_chain_quality > 0),
                                            ("select.pairs: score", self.select.pairs == "score")) if used]
@@ -115,7 +115,7 @@ class PipelineConfig(Settings):
         return self
 
     @model_validator(mode="after")
-    def _helper_servers_known(self) -> "PipelineConfig":
+    def _helper_servers_known(self) -> PipelineConfig:
         if backend(self.teacher.backend).needs_server:
             return self
         for name, endpoint in self.helper_endpoints().items():

@@ -15,8 +15,8 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from pipelines.build import all_rejects, build_front, write_sets
 from pipelines.manifest import list_shards, reason_counts, rows_read
-from pipelines.run import clear_outputs
 from pipelines.remote_guard import RunPlaces, guard_remote_run
+from pipelines.run import clear_outputs
 from pipelines.runners import pipeline_options
 from pipelines.staging import staged_mmcot
 from pipelines.storage import require_storage

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 
 import fsspec
@@ -13,7 +13,14 @@ import pyarrow.parquet as pq
 
 from data_cards.plots import write_length_plots
 from pipelines.bands import (
-    CHAIN_COLUMNS, KEPT_COLUMNS, SIGNAL_COLUMNS, band_stats, chain_lengths, signal_stats, verdict_field, with_signals,
+    CHAIN_COLUMNS,
+    KEPT_COLUMNS,
+    SIGNAL_COLUMNS,
+    band_stats,
+    chain_lengths,
+    signal_stats,
+    verdict_field,
+    with_signals,
 )
 from pipelines.config import PipelineConfig
 from pipelines.metrics import run_cost
@@ -162,7 +169,7 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
     )
     return Manifest(
         run_id=run_id,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         command=command,
         config_hash=config.config_hash(),
         config=config.model_dump(mode="json"),

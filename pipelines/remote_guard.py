@@ -9,8 +9,8 @@ external workers) are never refused.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from apache_beam.options.pipeline_options import PipelineOptions

@@ -61,7 +61,7 @@ class RoundsSettings(Settings):
     rounds: list[RoundSettings] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _rounds_chain(self) -> "RoundsSettings":
+    def _rounds_chain(self) -> RoundsSettings:
         seen: list[str] = []
         for i, r in enumerate(self.rounds):
             if r.name in seen:

@@ -15,9 +15,9 @@ from data_cards.card import CARD_FILES, load_manifest, write_card
 from data_cards.report.render import write_report
 from pipelines.build import build_pipeline
 from pipelines.config import PipelineConfig
+from pipelines.embedded_teacher import mmcot_home
 from pipelines.endpoints import run_endpoints
 from pipelines.manifest import build_manifest
-from pipelines.embedded_teacher import mmcot_home
 from pipelines.metrics import query_metrics
 from pipelines.remote_guard import guard_remote_run, run_places
 from pipelines.runners import pipeline_options, worker_processes

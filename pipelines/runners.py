@@ -9,7 +9,7 @@ anything is built; any other runner is passed to Beam unchanged.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from apache_beam.options.pipeline_options import PipelineOptions
 

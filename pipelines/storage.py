@@ -7,7 +7,7 @@ half-way through clearing outputs, into one message naming the extra to install.
 from __future__ import annotations
 
 import importlib
-from typing import Mapping
+from collections.abc import Mapping
 
 # scheme -> (mmcot extra, modules Beam's and fsspec's filesystems need)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -18,7 +18,8 @@ def summary_table(manifest: Manifest) -> str:
                   f"{sum(sc.dead_lettered.values())}") for name, sc in c.by_source.items()]
     rows += [
         ("rl rows / preference pairs", f"{manifest.rows.get('rl', 0)} / {manifest.rows.get('preference', 0)}"),
-        ("chains (correct / truncated)", f"{int(s.get('chains', 0))} ({int(s.get('chains_correct', 0))} / {int(s.get('chains_truncated', 0))})"),
+        ("chains (correct / truncated)",
+         f"{int(s.get('chains', 0))} ({int(s.get('chains_correct', 0))} / {int(s.get('chains_truncated', 0))})"),
         ("chains from cache", f"{int(s.get('chains_from_cache', 0))}"),
         ("tokens in / out (new)", f"{int(s.get('prompt_tokens', 0))} / {int(s.get('completion_tokens', 0))}"),
         *teacher_call_rows({n: st.counters for n, st in manifest.metrics.stages.items()} if manifest.metrics else {}),

@@ -7,7 +7,6 @@ import pyarrow as pa
 
 from schemas.plan import ASSESSMENT_TYPE, SAMPLING_PLAN_TYPE, Assessment, PlannedProblem, SamplingPlan
 
-
 #: Verifier checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs
 #: only on an existing block and only when ``require_reasoning`` (a missing block already failed
 #: ``single_reasoning_block``); ``answer_match`` is skipped when no answer was found

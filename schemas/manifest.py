@@ -218,6 +218,6 @@ class Manifest:
         return json.dumps(to_row(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "Manifest":
+    def from_json(cls, text: str) -> Manifest:
         """A manifest from :meth:`to_json` output."""
         return from_row(cls, json.loads(text))

@@ -66,5 +66,5 @@ class RoundsSummary:
         return json.dumps(to_row(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "RoundsSummary":
+    def from_json(cls, text: str) -> RoundsSummary:
         return from_row(cls, json.loads(text))

@@ -2,11 +2,12 @@
 
 Upload (``POST /v1/files``), create (``POST /v1/batches``), poll (``GET /v1/batches/{id}``: the
 batch stays ``in_progress`` for ``in_progress_polls`` polls, or while ``hold`` is set, then ends
-``status``, or the n-th batch ``status[n]``; 404 while ``lost`` is set), and file contents (``GET /v1/files/{id}/content``: the output file and, when some
-items failed, the error file). Each reply echoes the request's last user message, so a test can
-check that results came back to the requests they answer. Items whose text contains one of
-``fail_on`` go to the error file as HTTP 500 (a request for JSON gets a fixed judgement); in an ``expired`` batch only the first half of the
-items have results. ``POST /v1/chat/completions`` answers online the same way. Not a model.
+``status``, or the n-th batch ``status[n]``; 404 while ``lost`` is set), and file contents (``GET
+/v1/files/{id}/content``: the output file and, when some items failed, the error file). Each reply
+echoes the request's last user message, so a test can check that results came back to the requests
+they answer. Items whose text contains one of ``fail_on`` go to the error file as HTTP 500 (a
+request for JSON gets a fixed judgement); in an ``expired`` batch only the first half of the items
+have results. ``POST /v1/chat/completions`` answers online the same way. Not a model.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from typing import Any
 from aiohttp import web
 
 from tests.loopback_app import LoopbackApp
-
 
 JUDGEMENT = json.dumps({"vision_score": 4, "text_score": 3, "integration_score": 2, "rationale": "stub"})
 

@@ -14,7 +14,6 @@ loopback listener the URL rows point at (it must never be contacted).
 """
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os

@@ -35,7 +35,7 @@ def _card(repo: Path, configs: dict[str, dict[str, str]]) -> None:
     for name, splits in configs.items():
         lines += [f"- config_name: {name}", "  data_files:"]
         lines += [f"  - split: {split}\n    path: {pattern}" for split, pattern in splits.items()]
-    (repo / "README.md").write_text("\n".join(lines + ["---", "# a local copy for tests", ""]))
+    (repo / "README.md").write_text("\n".join([*lines, "---", "# a local copy for tests", ""]))
 
 
 MATHVISTA_FEATURES = datasets.Features({

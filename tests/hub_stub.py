@@ -1,9 +1,10 @@
 """A recording stand-in for the Hugging Face Hub's HTTP API on loopback (the few endpoints a commit uses).
 
-It answers repo creation, README metadata validation (parsed with ``DatasetCard``), branch creation, the preupload and LFS batch calls (``.parquet`` and ``.png``
-go through LFS, everything else inline), LFS uploads and the commit call, and records what arrived:
-``requests`` (method, path, parsed JSON/NDJSON body), ``lfs_objects`` (sha256 → bytes received) and
-``commits`` (the NDJSON lines of each commit). Anything else is answered 404 and recorded.
+It answers repo creation, README metadata validation (parsed with ``DatasetCard``), branch creation,
+the preupload and LFS batch calls (``.parquet`` and ``.png`` go through LFS, everything else
+inline), LFS uploads and the commit call, and records what arrived: ``requests`` (method, path,
+parsed JSON/NDJSON body), ``lfs_objects`` (sha256 → bytes received) and ``commits`` (the NDJSON
+lines of each commit). Anything else is answered 404 and recorded.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class HubStub:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "HubStub":
+    def __enter__(self) -> HubStub:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

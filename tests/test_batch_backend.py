@@ -16,8 +16,8 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.metrics import query_metrics
-from tests.batch_api_stub import BatchAPIStub
 from schemas.plan import SamplingPlan
+from tests.batch_api_stub import BatchAPIStub
 from tests.factories import PLAN, planned, problem
 from transforms.generate import GenerateChains
 from transforms.tags import DEAD_LETTER

@@ -312,5 +312,5 @@ def test_publish_sends_one_commit_with_every_file_to_the_hub_api(run_copy, monke
 
 def test_plan_refuses_missing_files(run_copy):
     (run_copy / "README.md").unlink()
-    with pytest.raises(PublishRefused, match="missing README.md"):
+    with pytest.raises(PublishRefused, match=r"missing README\.md"):
         plan_publish(run_copy, load_manifest(str(run_copy)), "me/fake")

@@ -26,7 +26,8 @@ CHAINS = {  # id: (question, answer, [(correct, reasoning)])
             [(True, "I count one, two, three dots, so there are 3."), (False, "There are many dots, maybe 5."),
              (True, "Three.")]),
     "s/2": ("What is 12 divided by 4?", "3", [(True, "12 / 4 = 3 because 4 * 3 = 12."), (False, "12 / 4 = 4.")]),
-    "s/3": ("How many sides does a triangle have?", "3", [(True, "A triangle has three sides."), (True, "3 sides, since tri means three.")]),
+    "s/3": ("How many sides does a triangle have?", "3", [(True, "A triangle has three sides."),
+                                                     (True, "3 sides, since tri means three.")]),
 }
 _SEEN: dict[str, list] = {}
 

@@ -16,8 +16,8 @@ from transforms.dedup.components import ResolveSurvivors, greedy_survivors
 from transforms.dedup.images import hamming, hash_chunks, images_match
 from transforms.dedup.minhash import Fingerprinter, answer_value
 from transforms.dedup.quantities import canonical, numbers
-from transforms.dedup.terms import terms
 from transforms.dedup.settings import DedupSettings, ImageMatchSettings
+from transforms.dedup.terms import terms
 from transforms.dedup.text import jaccard, shingle_hashes, shingles
 from transforms.tags import DROPPED
 

@@ -17,8 +17,8 @@ import yaml
 from pipelines.cli import main
 from pipelines.dedup_run import run_dedup
 from schemas.output_sets import PROBLEMS
-from transforms.dedup.near import GUARDS
 from transforms.dedup import DedupSettings
+from transforms.dedup.near import GUARDS
 from transforms.normalize import NormalizeSettings
 from transforms.sources import SourceSettings
 from transforms.synth import write_jsonl, write_parquet
@@ -96,7 +96,8 @@ def test_cli_dedups_and_decontaminates_files_and_prints_the_summary(tmp_path, ca
     jsonl = write_jsonl(problems, tmp_path / "in")
     target = problems[0]
     bench = tmp_path / "bench.jsonl"
-    bench.write_text(json.dumps({"id": "b-1", "question": "Ignore this text entirely.", "image": str(tmp_path / "in" / f"images/{target.id}.png")}))
+    bench.write_text(json.dumps({"id": "b-1", "question": "Ignore this text entirely.",
+                                 "image": str(tmp_path / "in" / f"images/{target.id}.png")}))
     config = {"run": {"name": "d", "output_dir": "unused"}, "source": {"kind": "jsonl", "path": "unused", "name": "cli"},
               "dedup": {"decontam": {"benchmarks": [{"name": "evalset", "path": str(bench), "image_column": "image"}]}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))

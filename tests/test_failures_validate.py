@@ -13,10 +13,10 @@ from schemas.outputs import RejectRow
 from schemas.source import SourceRow
 from tests.factories import PLAN, problem
 from transforms import failures, validate
-from transforms.sources import read
 from transforms.confined import read_image_file
 from transforms.identity import RepeatedIds, unique_id
 from transforms.length import LengthSettings, PlanLength
+from transforms.sources import read
 from transforms.teacher_calls import TeacherCallFn
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
@@ -40,9 +40,8 @@ def test_a_guarded_map_turns_one_element_s_exception_into_its_dead_letter():
 
 
 def test_without_a_collector_a_failure_fails_the_pipeline():
-    with pytest.raises(Exception, match="plan failed on bad: internal_error:IndexError"):
-        with TestPipeline() as p:
-            p | beam.Create([{"id": "bad", "source": "s"}]) | failures.guarded("plan", beam.Map(_explode))
+    with pytest.raises(Exception, match="plan failed on bad: internal_error:IndexError"), TestPipeline() as p:
+        p | beam.Create([{"id": "bad", "source": "s"}]) | failures.guarded("plan", beam.Map(_explode))
 
 
 def test_a_real_stage_dead_letters_the_problem_it_failed_on(monkeypatch):

@@ -125,9 +125,8 @@ def test_restored_problems_pass_the_front_unchanged(tmp_path):
 def test_a_directory_that_is_not_a_finished_run_is_refused_naming_the_key(tmp_path):
     run = finished_run(tmp_path / "run")
     (run / "manifest.json").unlink()
-    with pytest.raises(RunLayoutError, match=r"sources\[round1\]\.path: .* not a finished mmcot run"):
-        with TestPipeline() as pipeline:
-            pipeline | ReadSources([_source(run)])
+    with pytest.raises(RunLayoutError, match=r"sources\[round1\]\.path: .* not a finished mmcot run"), TestPipeline() as pipeline:
+        pipeline | ReadSources([_source(run)])
 
 
 @pytest.mark.parametrize("source, message", [

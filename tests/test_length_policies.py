@@ -85,6 +85,6 @@ def test_judge_dependent_settings_without_a_judge_name_the_key(section, key):
 
 
 def test_drlc_alpha_must_be_positive():
-    with pytest.raises(ConfigError, match="length.drlc.alpha"):
+    with pytest.raises(ConfigError, match=r"length\.drlc\.alpha"):
         parse_config({"run": {"name": "x", "output_dir": "o"}, "source": SOURCE,
                       "judge": {}, "length": {"policy": "r1v_drlc", "drlc": {"alpha": 0}}})

@@ -2,12 +2,10 @@
 (source ``pass_rate``), the plan moves to that difficulty's band, and length-fit selection aims at its target."""
 from __future__ import annotations
 
-
 import apache_beam as beam
+import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-
-import pyarrow.parquet as pq
 
 from pipelines.config import parse_config
 from pipelines.run import run_pipeline
@@ -65,7 +63,8 @@ def test_the_config_takes_pass_rate_as_a_difficulty_source():
 def test_a_run_with_the_pass_rate_policy_follows_the_probes_pass_rate(tmp_path):
     problems = list(generate(4, seed=11))
     solved = problems[0]  # solved on every sample; the others never
-    script = Script([Rule(Reply(f"Reading the chart, the answer is \\boxed{{{solved.answer}}}"), match=solved.caption)], default=Reply("I think \\boxed{-1}"))
+    script = Script([Rule(Reply(f"Reading the chart, the answer is \\boxed{{{solved.answer}}}"), match=solved.caption)],
+                    default=Reply("I think \\boxed{-1}"))
     config = parse_config({
         "run": {"name": "pr", "output_dir": str(tmp_path / "out")},
         "source": {"kind": "jsonl", "path": str(write_jsonl(problems, tmp_path / "data")), "name": "synth"},
@@ -82,7 +81,7 @@ def test_a_run_with_the_pass_rate_policy_follows_the_probes_pass_rate(tmp_path):
     by_problem = {}
     for g in gens:
         by_problem.setdefault(g["problem_id"], []).append(g)
-    for pid, chains_of in by_problem.items():
+    for _pid, chains_of in by_problem.items():
         probe = [g for g in chains_of if g["sampling"]["policy"] == "pass_rate"]
         rate = sum(g["verdict"]["correct"] for g in probe) / len(probe)
         assert {(g["assessment"]["difficulty"], g["assessment"]["difficulty_source"]) for g in chains_of} == {(1 - rate, "pass_rate")}

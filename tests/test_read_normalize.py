@@ -82,9 +82,11 @@ def _run_read(settings: SourceSettings):
     with TestPipeline() as p:
         read = p | ReadProblems(settings)
         normalized = read.rows | NormalizeProblems(NormalizeSettings())
-        assert_that(normalized.problems | "ids" >> beam.Map(lambda pr: (pr.id, pr.answer)), equal_to([("src/p1", "3"), ("src/p2", "B")]), label="problems")
+        assert_that(normalized.problems | "ids" >> beam.Map(lambda pr: (pr.id, pr.answer)),
+                    equal_to([("src/p1", "3"), ("src/p2", "B")]), label="problems")
         dead = (read[DEAD_LETTER], normalized[DEAD_LETTER]) | beam.Flatten()
-        assert_that(dead | "reasons" >> beam.Map(lambda r: (r.row_id.split(":")[0], r.reason)), equal_to(EXPECTED_DEAD[settings.kind]), label="dead")
+        assert_that(dead | "reasons" >> beam.Map(lambda r: (r.row_id.split(":")[0], r.reason)),
+                    equal_to(EXPECTED_DEAD[settings.kind]), label="dead")
         assert_that(read[READ_COUNTS] | "counts" >> beam.Map(lambda c: c.rows), equal_to([EXPECTED_READ[settings.kind]]), label="read")
 
 
@@ -129,6 +131,5 @@ def test_saved_hugging_face_dataset_source(tmp_path):
 
 
 def test_a_source_path_that_matches_nothing_names_the_key(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"sources\[x\]\.path: no files match"):
-        with TestPipeline() as p:
-            p | ReadProblems(SourceSettings(kind="jsonl", path=str(tmp_path / "none*.jsonl"), name="x"))
+    with pytest.raises(FileNotFoundError, match=r"sources\[x\]\.path: no files match"), TestPipeline() as p:
+        p | ReadProblems(SourceSettings(kind="jsonl", path=str(tmp_path / "none*.jsonl"), name="x"))

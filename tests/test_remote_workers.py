@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.dedup_run import run_dedup
-from schemas.output_sets import PROBLEMS
 from pipelines.staging import build_wheel
+from schemas.output_sets import PROBLEMS
 from tests.venvs import REPO, deps_venv, python_of, wheel_venv
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings

@@ -21,7 +21,6 @@ import pytest
 from PIL import Image
 
 from data_cards.report.problems import image_view, matches, problem_details, problem_index
-from data_cards.report.render import write_report
 from data_cards.report.serve import ReportServer
 from data_cards.report.shards import OutputShards
 from pipelines.cli import main

@@ -1,12 +1,12 @@
 """The run report opened in headless Chromium (Debian's ``chromium`` driven by playwright), on a real run.
 
-The run is a small sample pipeline on the scripted teacher backend (12 synthetic problems, 2
-chains each; the script answers half the problems right on their first sample and every other
-chain wrong, so kept and dropped problems both exist whatever an engine would have drawn; a
-planted duplicate and a corrupt image give a drop and a dead-letter reason). The report is what
-is under test here; the real engine's runs are tested in the pipeline integration tests. ``mmcot run`` writes ``report.html`` at its end; the tests open that
-file, then the same report served by ``mmcot view --serve``, and check what a person sees against
-the manifest and the Parquet shards.
+The run is a small sample pipeline on the scripted teacher backend (12 synthetic problems, 2 chains
+each; the script answers half the problems right on their first sample and every other chain wrong,
+so kept and dropped problems both exist whatever an engine would have drawn; a planted duplicate and
+a corrupt image give a drop and a dead-letter reason). The report is what is under test here; the
+real engine's runs are tested in the pipeline integration tests. ``mmcot run`` writes
+``report.html`` at its end; the tests open that file, then the same report served by ``mmcot view
+--serve``, and check what a person sees against the manifest and the Parquet shards.
 """
 from __future__ import annotations
 
@@ -148,7 +148,8 @@ def test_funnel_numbers_equal_the_manifest(report, sample_run):
     for step in funnel(manifest.counts):
         assert page.text_content(f'#funnel tr[data-step="{step.name}"] td.count').strip() == str(step.remaining)
         shown = page.eval_on_selector_all(f'#funnel tr[data-step="{step.name}"] a.reason[data-reason]',
-                                          "els => els.map(e => [e.dataset.outcome + ' ' + e.dataset.reason, e.querySelector('.n').textContent])")
+                                          "els => els.map(e => [e.dataset.outcome + ' ' + e.dataset.reason, "
+                                          "e.querySelector('.n').textContent])")
         assert {k: v for k, v in shown} == {k: f"({n})" for k, n in step.removed.items()}
     c = manifest.counts
     assert f"read ({c.read}) = kept ({c.kept}) + dropped ({sum(c.dropped.values())}) + dead-lettered " \

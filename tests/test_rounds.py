@@ -152,6 +152,6 @@ def test_the_rounds_file_is_validated_naming_the_round_and_key(tmp_path, rounds,
 
 
 def test_the_shipped_rounds_file_validates():
-    settings, (r1, r2) = load_rounds(Path(__file__).resolve().parents[1] / "configs" / "r1v_rounds.yaml")
+    _settings, (r1, r2) = load_rounds(Path(__file__).resolve().parents[1] / "configs" / "r1v_rounds.yaml")
     assert r2.all_sources[0].kind == "mmcot" and r2.all_sources[0].path.endswith("/r1")
     assert r2.scorer is not None and r2.select.min_chain_quality == 2 and r2.length.samples != r1.length.samples

@@ -9,7 +9,15 @@ from schemas.convert import from_table, to_table
 from schemas.generation import GENERATION_SCHEMA, Generation, Verdict
 from schemas.manifest import Counts, Manifest, ShardInfo
 from schemas.outputs import (
-    REJECT_SCHEMA, RL_SCHEMA, SFT_SCHEMA, Message, RejectRow, RewardModel, RLExtraInfo, RLRow, SFTRow,
+    REJECT_SCHEMA,
+    RL_SCHEMA,
+    SFT_SCHEMA,
+    Message,
+    RejectRow,
+    RewardModel,
+    RLExtraInfo,
+    RLRow,
+    SFTRow,
 )
 from schemas.plan import ASSESSMENT_SCHEMA, Assessment, SamplingPlan
 from schemas.problem import PROBLEM_SCHEMA, ImageMeta, ImageRef, Problem

@@ -1,15 +1,15 @@
 """Selection of the shortest correct chain, the RL rule, and the shape of output rows."""
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-import dataclasses
-
-from tests.factories import PLAN, chains, generation, planned, problem
 from schemas.generation import ProblemChains
+from tests.factories import PLAN, chains, generation, planned, problem
 from transforms.rows import assistant_text, preference_row, rl_row, sft_row
 from transforms.select import (
     PREFERENCE,

@@ -16,8 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from transforms.synth import FAMILIES, SynthProblem, generate, problem, write_jsonl, write_parquet
-from transforms.synth import bar_chart, clock, geometry, grid_points
+from transforms.synth import FAMILIES, SynthProblem, bar_chart, clock, generate, geometry, grid_points, problem, write_jsonl, write_parquet
 from transforms.synth.draw import PALETTE
 from transforms.synth.writers import png_bytes
 

@@ -17,8 +17,8 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 from vllm import SamplingParams
 
 from pipelines.config import parse_config
-from pipelines.run import run_pipeline
 from pipelines.embedded_teacher import prepare_embedded_teacher
+from pipelines.run import run_pipeline
 from schemas.plan import Assessment, PlannedProblem
 from tests.factories import PLAN, problem
 from transforms.generate import GenerateChains

@@ -107,11 +107,11 @@ def test_split_reasoning_prefers_the_server_field_then_think_tags():
 def test_retry_classification():
     assert is_retryable(HTTPStatusError(503, "busy", None)) and is_retryable(HTTPStatusError(429, "slow", 2.0))
     assert not is_retryable(HTTPStatusError(400, "bad", None))
-    assert is_retryable(asyncio.TimeoutError()) and is_retryable(aiohttp.ServerDisconnectedError())
+    assert is_retryable(TimeoutError()) and is_retryable(aiohttp.ServerDisconnectedError())
     assert is_retryable(aiohttp.ClientPayloadError("torn body"))
     assert not is_retryable(ValueError("not JSON"))
     assert failure_reason(HTTPStatusError(404, "no model", None)) == ("http_404", "no model")
-    assert failure_reason(asyncio.TimeoutError())[0] == "timeout"
+    assert failure_reason(TimeoutError())[0] == "timeout"
     assert failure_reason(aiohttp.ClientOSError(111, "refused"))[0] == "connection_error"
 
 

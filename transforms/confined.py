@@ -54,7 +54,7 @@ def _read_stream(url: str, name: str, max_bytes: int) -> bytes:
     try:
         with FileSystems.open(url) as fh:
             data = fh.read(max_bytes + 1)
-    except (OSError, IOError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         raise RowError("missing_image", f"{name}: {exc}") from None
     if len(data) > max_bytes:
         raise RowError("image_too_large", f"{name}: more than {max_bytes} bytes")

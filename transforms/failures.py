@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import traceback
 import weakref
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Awaitable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.transforms.error_handling import ErrorHandler
@@ -27,7 +28,7 @@ from schemas.outputs import RejectRow
 
 FAILED = "failed"  # Beam's dead-letter tag for unexpected exceptions
 SPECIFIC = {RecursionError: "nested_too_deep", MemoryError: "too_large", UnicodeError: "bad_text"}
-_COLLECTORS: "weakref.WeakKeyDictionary[beam.Pipeline, _Collector]" = weakref.WeakKeyDictionary()
+_COLLECTORS: weakref.WeakKeyDictionary[beam.Pipeline, _Collector] = weakref.WeakKeyDictionary()
 
 
 def reason_for(exc_type: type) -> str:
@@ -89,7 +90,7 @@ async def settle(work: Awaitable, element: Any) -> Any:
     """``work``'s result, or :class:`Caught` if it raised."""
     try:
         return await work
-    except Exception as exc:  # noqa: BLE001 - every failure becomes this element's dead letter
+    except Exception as exc:
         return Caught(element, exc)
 
 

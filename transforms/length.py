@@ -90,7 +90,7 @@ class LengthSettings(Settings):
     ]
 
     @model_validator(mode="after")
-    def _bands_cover(self) -> "LengthSettings":
+    def _bands_cover(self) -> LengthSettings:
         limits = [b.max_difficulty for b in self.bands]
         if not limits or limits != sorted(limits) or limits[-1] < 1.0:
             raise ValueError("bands must be sorted by max_difficulty and the last must reach 1.0")

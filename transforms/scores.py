@@ -99,4 +99,5 @@ class ScaleScores(beam.PTransform):
 
     def expand(self, pairs):
         ranges = pairs | "Assessments" >> beam.Map(lambda pair: pair[1]) | "ScoreRanges" >> beam.CombineGlobally(ScoreRangeFn())
-        return pairs | "Normalize" >> guarded("judge", beam.ParDo(self._fn, beam.pvalue.AsSingleton(ranges)).with_outputs(DROPPED, main="pairs"))
+        normalize = beam.ParDo(self._fn, beam.pvalue.AsSingleton(ranges)).with_outputs(DROPPED, main="pairs")
+        return pairs | "Normalize" >> guarded("judge", normalize)

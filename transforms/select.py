@@ -181,4 +181,5 @@ class SelectChains(beam.PTransform):
         self._settings = settings
 
     def expand(self, chains):
-        return chains | "Select" >> guarded("select", beam.ParDo(_SelectFn(self._settings)).with_outputs(RL, PREFERENCE, DROPPED, main="sft"))
+        select = beam.ParDo(_SelectFn(self._settings)).with_outputs(RL, PREFERENCE, DROPPED, main="sft")
+        return chains | "Select" >> guarded("select", select)

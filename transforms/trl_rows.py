@@ -8,7 +8,16 @@ it. Splitting at the tags keeps each image where the question had it.
 from __future__ import annotations
 
 from schemas.outputs import (
-    IMAGE_TAG, ContentPart, Message, PartsMessage, PreferenceRow, RLRow, SFTRow, TRLPreferenceRow, TRLRLRow, TRLSFTRow,
+    IMAGE_TAG,
+    ContentPart,
+    Message,
+    PartsMessage,
+    PreferenceRow,
+    RLRow,
+    SFTRow,
+    TRLPreferenceRow,
+    TRLRLRow,
+    TRLSFTRow,
 )
 
 

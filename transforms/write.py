@@ -12,13 +12,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import posixpath
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 
 from schemas.convert import to_row
 from transforms.failures import guarded
@@ -40,18 +41,17 @@ def write_shard(path: str, rows: Iterable[dict[str, Any]], schema: pa.Schema) ->
     """Write ``rows`` to one Parquet file in batches; returns the row count."""
     tmp = path + ".tmp"
     count = 0
-    with FileSystems.create(tmp) as sink:
-        with pq.ParquetWriter(sink, schema) as writer:
-            batch: list[dict[str, Any]] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= BATCH_ROWS:
-                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                    count += len(batch)
-                    batch = []
-            if batch:
+    with FileSystems.create(tmp) as sink, pq.ParquetWriter(sink, schema) as writer:
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH_ROWS:
                 writer.write_table(pa.Table.from_pylist(batch, schema=schema))
                 count += len(batch)
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            count += len(batch)
     FileSystems.rename([tmp], [path])
     return count
 
@@ -87,7 +87,8 @@ class WriteShards(beam.PTransform):
             shards.inc()
             yield path, count
 
-        return records | "KeyByShard" >> guarded("write", beam.Map(_keyed)) | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
+        keyed = records | "KeyByShard" >> guarded("write", beam.Map(_keyed))
+        return keyed | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
 
 
 def shard_plan(keys: list[tuple], num_shards: int) -> tuple[list[tuple], list[int]]:

@@ -9,7 +9,6 @@ import asyncio
 import json
 
 import aiohttp
-
 from common import Clock, arguments, load_requests, report
 
 
@@ -22,10 +21,9 @@ async def run(args, requests: list[dict]) -> tuple[int, int]:
 
     async def one(session: aiohttp.ClientSession, body: dict) -> None:
         nonlocal done, tokens
-        async with semaphore:
-            async with session.post(f"{args.base_url}/chat/completions", json={"model": args.model, **body}) as resp:
-                resp.raise_for_status()
-                result = await resp.json()
+        async with semaphore, session.post(f"{args.base_url}/chat/completions", json={"model": args.model, **body}) as resp:
+            resp.raise_for_status()
+            result = await resp.json()
         out.write(json.dumps(result) + "\n")
         done += 1
         tokens += result["usage"]["completion_tokens"]

@@ -36,7 +36,7 @@ def _cpu() -> float:
 class Clock:
     """Wall and CPU seconds between ``with`` entry and exit."""
 
-    def __enter__(self) -> "Clock":
+    def __enter__(self) -> Clock:
         self.wall, self.cpu = time.monotonic(), _cpu()
         return self
 

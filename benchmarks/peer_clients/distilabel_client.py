@@ -6,9 +6,8 @@ equals the other clients'). Sampling arguments are distilabel's own names.
 """
 from __future__ import annotations
 
-from distilabel.models.llms import OpenAILLM
-
 from common import Clock, arguments, load_requests, report
+from distilabel.models.llms import OpenAILLM
 
 
 def main() -> None:

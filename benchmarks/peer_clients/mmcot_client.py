@@ -15,10 +15,11 @@ import apache_beam as beam
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from common import Clock, arguments, report  # noqa: E402
-from transforms.generate import GenerateChains  # noqa: E402
-from transforms.teachers.registry import Endpoint  # noqa: E402
-from transforms.teachers.settings import TeacherSettings  # noqa: E402
+from common import Clock, arguments, report
+
+from transforms.generate import GenerateChains
+from transforms.teachers.registry import Endpoint
+from transforms.teachers.settings import TeacherSettings
 
 
 def main() -> None:
@@ -27,13 +28,12 @@ def main() -> None:
     cache = args.work / "cache"
     settings = TeacherSettings(model=args.model, base_url=args.base_url, max_in_flight=args.concurrency, timeout_s=3600)
     totals = args.work / "totals.json"
-    with Clock() as clock:
-        with beam.Pipeline(runner="DirectRunner") as p:
-            chains = p | beam.Create(planned) | GenerateChains(Endpoint(settings, str(cache)))
-            _ = (chains.chains
-                 | beam.FlatMap(lambda pc: [(1, g.completion_tokens) for g in pc.generations])
-                 | beam.CombineGlobally(lambda pairs: [sum(c) for c in zip(*pairs)] if pairs else [0, 0])
-                 | beam.Map(lambda sums: totals.write_text(json.dumps(list(sums)))))
+    with Clock() as clock, beam.Pipeline(runner="DirectRunner") as p:
+        chains = p | beam.Create(planned) | GenerateChains(Endpoint(settings, str(cache)))
+        _ = (chains.chains
+             | beam.FlatMap(lambda pc: [(1, g.completion_tokens) for g in pc.generations])
+             | beam.CombineGlobally(lambda pairs: [sum(c) for c in zip(*pairs)] if pairs else [0, 0])
+             | beam.Map(lambda sums: totals.write_text(json.dumps(list(sums)))))
     done, tokens = json.loads(totals.read_text())
     report(sum(pp.plan.n for pp in planned), done, tokens, clock)
 

@@ -13,7 +13,8 @@ import io
 import json
 import math
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 

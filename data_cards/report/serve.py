@@ -58,7 +58,7 @@ class ReportServer:
         finally:
             self.httpd.server_close()
 
-    def start(self) -> "ReportServer":
+    def start(self) -> ReportServer:
         """Serve from a background thread (returns at once)."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -69,7 +69,7 @@ class ReportServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "ReportServer":
+    def __enter__(self) -> ReportServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -86,7 +86,7 @@ def _handler(server: ReportServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 (the http.server hook's name)
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query).items() if k in (*FILTERS, "q", "offset", "limit")}
             if url.path in ("/", "/report.html"):

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from pipelines.build import write_outputs
-from schemas.output_sets import READ_COUNTS_SET
-from transforms import failures
 from pipelines.config import PipelineConfig, parse_config
 from pipelines.run import write_run_report
 from schemas.generation import Generation, ProblemChains
+from schemas.output_sets import READ_COUNTS_SET
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import ImageMeta, ImageRef, Problem
 from tests.helpers import png_bytes
+from transforms import failures
 from transforms.select import PREFERENCE, RL, SelectChains
 from transforms.tags import DROPPED
 from transforms.teachers.parse import split_reasoning

@@ -15,7 +15,6 @@ import sys
 from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
 from llamafactory.hparams import get_train_args
 from llamafactory.model import load_tokenizer
-
 from tiny_vlm import embedded_tokenizer_dir, tiny_processor
 
 IMAGE_TOKEN = "<image>"  # what LLaMA-Factory's llava template expands each <image> tag into
@@ -40,7 +39,7 @@ def load(out_dir: str, model_dir: str, work: str, dataset: str, stage: str) -> d
             "dataset_dir": out_dir, "dataset": dataset, "template": "llava", "cutoff_len": 2048,
             "output_dir": os.path.join(work, stage), "overwrite_cache": True, "preprocessing_num_workers": None,
             "report_to": "none", "use_cpu": True}
-    model_args, data_args, training_args, finetuning_args, _ = get_train_args(args)
+    model_args, data_args, training_args, _finetuning_args, _ = get_train_args(args)
     tokenizer_module = load_tokenizer(model_args)
     template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
     module = get_dataset(template, model_args, data_args, training_args, stage=stage, **tokenizer_module)

@@ -7,12 +7,12 @@ import math
 import pyarrow.parquet as pq
 import pytest
 
+from tests.factories import problem
 from transforms.rewards import score as score_module
 from transforms.rewards.score import AnswerSpec, RewardSettings
 from transforms.rewards.trl_reward import accuracy_reward, make_reward
 from transforms.rewards.verl_reward import compute_score
 from transforms.teachers.messages import student_prompt
-from tests.factories import problem
 
 
 def rows(out, name):

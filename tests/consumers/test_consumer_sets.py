@@ -120,7 +120,7 @@ def test_sorted_shards_hold_contiguous_ranges_of_one_order_numbered_from_zero(tm
 
 
 def test_rl_order_is_validated_naming_the_key():
-    with pytest.raises(ConfigError, match="select.rl_order"):
+    with pytest.raises(ConfigError, match=r"select\.rl_order"):
         parse_config({"run": {"name": "x", "output_dir": "o"}, "source": {"kind": "jsonl", "path": "p", "name": "s"},
                       "select": {"rl_order": "hardest"}})
 

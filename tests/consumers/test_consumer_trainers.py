@@ -66,9 +66,8 @@ def test_llamafactory_converts_and_tokenizes_every_sft_and_preference_row(consum
 def test_deepseek_r1_distill_template_drops_the_reasoning_unless_trls_assistant_only_loss_template(consumer_run):
     """The card's warning, checked: the template cuts the <think> block; SFTConfig(assistant_only_loss=True)'s does not."""
     trl_templates = pytest.importorskip("trl.chat_template_utils")
-    from transformers import AutoTokenizer
-
     from tiny_vlm import embedded_tokenizer_dir
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(embedded_tokenizer_dir()))
     tokenizer.chat_template = trl_templates.deepseek_r1_distill_chat_template

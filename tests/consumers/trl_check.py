@@ -13,9 +13,8 @@ import sys
 
 import datasets
 import torch
-from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
-
 from tiny_vlm import IMAGE_TOKEN, embedded_tokenizer_dir, tiny_model, tiny_processor
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 COMMON = dict(max_steps=1, per_device_train_batch_size=2, learning_rate=1e-3, report_to=[], save_strategy="no",
               logging_steps=1, use_cpu=True, dataloader_num_workers=0, seed=0)
@@ -48,7 +47,8 @@ def run(out_dir: str, work: str) -> dict:
                      "literal_tags": sum(processor.tokenizer.decode(row).count("<image>") for row in ids)}
 
     pref = datasets.load_dataset(out_dir, "preference_trl", split="train")
-    trainer = DPOTrainer(model=tiny_model(processor), ref_model=tiny_model(processor), args=DPOConfig(output_dir=os.path.join(work, "dpo"), max_length=None, **COMMON),
+    trainer = DPOTrainer(model=tiny_model(processor), ref_model=tiny_model(processor),
+                         args=DPOConfig(output_dir=os.path.join(work, "dpo"), max_length=None, **COMMON),
                          train_dataset=pref, processing_class=processor)
     batch = first_batch(trainer)
     result = trainer.train()

@@ -21,7 +21,6 @@ import tempfile
 
 import pyarrow.parquet as pq
 from omegaconf import OmegaConf
-
 from tiny_vlm import IMAGE_TOKEN, embedded_tokenizer_dir, tiny_processor
 from verl.trainer.ppo.reward import get_custom_reward_fn
 from verl.utils.dataset.rl_dataset import RLHFDataset

@@ -1,6 +1,7 @@
 """The thread-safe time budget and the guarded math-verify wrapper."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -60,10 +61,8 @@ def test_budget_counts_cpu_not_waiting():
 
 def test_budget_redelivers_when_swallowed():
     def swallow_once():
-        try:
+        with contextlib.suppress(BaseException):
             spin_forever()
-        except BaseException:  # noqa: BLE001 - simulating library code that swallows it
-            pass
         spin_forever()
 
     def job():

@@ -62,7 +62,7 @@ def test_foreign_share():
     assert foreign_char_share("x² + π ≤ ∞, 三角形 (ok) — “fine”", scripts) == 0.0
     assert foreign_char_share("abcd привет", scripts) == pytest.approx(6 / 10)
     assert foreign_char_share("日本語のテキスト", scripts) > 0.0  # kana is not in the default set
-    assert foreign_char_share("日本語のテキスト", scripts + ("kana",)) == 0.0
+    assert foreign_char_share("日本語のテキスト", (*scripts, "kana")) == 0.0
 
 
 @pytest.mark.parametrize("finish_reason,passed", [("length", False), ("LENGTH", False), ("stop", True),

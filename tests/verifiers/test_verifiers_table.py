@@ -82,7 +82,8 @@ CASES: list[Case] = [
     ok("marker_last_one_wins", think("The answer is 10? No. The answer is 12."), "12", "12"),
     bad("marker_wrong", think("Answer: 13"), "12", "wrong_answer", extracted="13"),
     ok("bare_final_number", think("42"), "42", "42"),
-    bad("long_final_without_marker", think("We found that the quantity equals forty two after\nsimplifying all the terms carefully."), "42", "no_answer", extracted=None),
+    bad("long_final_without_marker", think("We found that the quantity equals forty two after\nsimplifying all the terms carefully."),
+        "42", "no_answer", extracted=None),
     # ---- Chinese ----
     ok("zh_answer_colon", think("答案：12"), "12", "12"),
     ok("zh_answer_is_unit", think("所以答案是 5米。"), "5"),
@@ -199,7 +200,8 @@ CASES: list[Case] = [
     ok("finish_reason_none", think("\\boxed{5}"), "5", finish_reason=None),
     # ---- repetition ----
     bad("repetition_ngram_loop", think("\\boxed{5}", REASONING + " " + LOOP), "5", "repetition"),
-    bad("repetition_lines", think("\\boxed{5}", "\n".join(["Check the value of x again."] * 8 + ["Step one.", "x is five now."])), "5", "repetition"),
+    bad("repetition_lines", think("\\boxed{5}", "\n".join(["Check the value of x again."] * 8 + ["Step one.", "x is five now."])),
+        "5", "repetition"),
     bad("repetition_short_lines_only", think("\\boxed{5}", "\n".join(
         line for i in range(5) for line in ("Recheck the sum.", f"Step {i}: the partial total after adding term {i} "
                                             f"is {i * 7 + 3}, which stays below the bound {100 + i}."))), "5",

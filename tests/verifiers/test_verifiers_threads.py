@@ -5,6 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from test_verifiers_table import CASES, Case, run, think
+
 from transforms.verifiers import symbolic, warm_up
 
 EXTRA = [

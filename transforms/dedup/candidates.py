@@ -23,8 +23,8 @@ as blocked by that guard, so the guard's effect can be counted.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import combinations
-from typing import Mapping
 
 from transforms.dedup.components import Node
 from transforms.dedup.images import hash_chunks, images_match

@@ -18,7 +18,7 @@ kept (never a wrong drop; counted in ``dedup/unresolved_nodes``).
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics

@@ -14,8 +14,9 @@ from __future__ import annotations
 import io
 import json
 import posixpath
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import apache_beam as beam
 import fsspec

@@ -17,9 +17,8 @@ from apache_beam.metrics import Metrics
 from schemas.outputs import RejectRow
 from schemas.problem import Problem
 from transforms.dedup.components import survivor_rank
-from transforms.dedup.text import normalize_text
-from transforms.failures import guarded
 from transforms.dedup.quantities import canonical
+from transforms.failures import guarded
 from transforms.tags import DROPPED
 
 

@@ -6,6 +6,8 @@ disjoint bit ranges (pigeonhole), so grouping by (range, bits in range) finds ev
 """
 from __future__ import annotations
 
+import itertools
+
 from schemas.problem import ImageMeta
 
 HASH_BITS = 64
@@ -25,7 +27,7 @@ def hash_chunks(value: int, max_distance: int) -> list[tuple[int, int]]:
     """``(range index, bits)`` for ``max_distance + 1`` disjoint bit ranges of a 64-bit hash."""
     parts = max_distance + 1
     bounds = [HASH_BITS * i // parts for i in range(parts + 1)]
-    return [(i, (value >> lo) & ((1 << (hi - lo)) - 1)) for i, (lo, hi) in enumerate(zip(bounds, bounds[1:]))]
+    return [(i, (value >> lo) & ((1 << (hi - lo)) - 1)) for i, (lo, hi) in enumerate(itertools.pairwise(bounds))]
 
 
 def images_match(a: tuple[int, ...], b: tuple[int, ...], max_distance: int) -> bool:

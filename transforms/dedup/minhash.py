@@ -1,10 +1,11 @@
 """Fingerprints for near-duplicate search: MinHash band hashes, shingle set, image hashes, guards.
 
 Signatures are datasketch ``MinHash`` objects over hashed shingles of the normalized question
-(choices are left out: the same question on the same picture with the same answer value is the
-same problem whatever its distractors, and the answer value is compared separately); the LSH bands and rows are those datasketch's ``MinHashLSH`` picks for the
-configured threshold, but bands become Beam keys instead of entries of an in-memory index.
-The question's normalized numbers and terms and the normalized option texts ride along for the guards.
+(choices are left out: the same question on the same picture with the same answer value is the same
+problem whatever its distractors, and the answer value is compared separately); the LSH bands and
+rows are those datasketch's ``MinHashLSH`` picks for the configured threshold, but bands become Beam
+keys instead of entries of an in-memory index. The question's normalized numbers and terms and the
+normalized option texts ride along for the guards.
 """
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ block with something in it and an answer the verifier can read after it.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from transforms.verifiers import DEFAULT_CONFIG, Verdict, VerifyConfig, verify
 from transforms.verifiers.segments import split_output
@@ -29,7 +30,7 @@ class AnswerSpec:
     unit: str = ""
 
     @classmethod
-    def from_row(cls, ground_truth: str, extra_info: Mapping[str, Any] | None) -> "AnswerSpec":
+    def from_row(cls, ground_truth: str, extra_info: Mapping[str, Any] | None) -> AnswerSpec:
         """From ``reward_model.ground_truth`` and ``extra_info`` (``answer_type``, ``choices``, ``unit``; any may be absent)."""
         info = extra_info or {}
         choices = info.get("choices")

@@ -9,7 +9,8 @@ TRL passes every dataset column except ``prompt`` as a keyword list: the answer 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from transforms.rewards.score import AnswerSpec, RewardSettings, reward
 

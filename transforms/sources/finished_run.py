@@ -47,7 +47,7 @@ class TakeSettings(Settings):
     pass_rate: tuple[float, float] | None = None
 
     @model_validator(mode="after")
-    def _range(self) -> "TakeSettings":
+    def _range(self) -> TakeSettings:
         if self.pass_rate is not None:
             lo, hi = self.pass_rate
             if not 0.0 <= lo <= hi <= 1.0:
@@ -147,7 +147,7 @@ class ReadRunFn(beam.DoFn):
                         if self._ids is None or row["id"] in self._ids:
                             counts[row["source"]] = counts.get(row["source"], 0) + 1
                             yield self._restore(row)
-        except Exception as exc:  # noqa: BLE001 - the file, not the job, fails
+        except Exception as exc:
             counts[self._name] = counts.get(self._name, 0) + 1
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
                 row_id=f"{self._name}/{posixpath.basename(path)}", source=self._name, stage="read",

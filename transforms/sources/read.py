@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import apache_beam as beam
 import fsspec
@@ -70,7 +71,7 @@ class SourceSettings(Settings):
     take: TakeSettings | None = None
 
     @model_validator(mode="after")
-    def _kind_fits(self) -> "SourceSettings":
+    def _kind_fits(self) -> SourceSettings:
         if self.kind != "mmcot" and self.take is not None:
             raise ValueError("take: only a kind: mmcot source (a finished run) takes problems by outcome")
         if self.kind == "mmcot":
@@ -82,7 +83,7 @@ class SourceSettings(Settings):
         return self
 
     @model_validator(mode="after")
-    def _known_names(self) -> "SourceSettings":
+    def _known_names(self) -> SourceSettings:
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"preset {self.preset!r} is unknown; known: {', '.join(sorted(PRESETS))}")
         unknown = sorted(set(self.columns) - set(FIELDS))
@@ -220,7 +221,7 @@ class ReadFileFn(beam.DoFn):
             row_id = fallback if local_id is None else f"{s.name}/{local_id}"
             return row_id, SourceRow(row_id=row_id, source=s.name, split=s.split, fields=fields,
                                      image_root=s.image_root or posixpath.dirname(path), file=path, index=index)
-        except Exception as exc:  # noqa: BLE001 - this row, not the rest of the file, fails
+        except Exception as exc:
             if isinstance(exc, (RowError, PresetError)):
                 reason, detail = exc.reason, exc.detail
             else:
@@ -244,7 +245,7 @@ class ReadFileFn(beam.DoFn):
                     continue
                 count += 1
                 yield out
-        except Exception as exc:  # noqa: BLE001 - the file, not the job, fails
+        except Exception as exc:
             count += 1
             detail = f"{type(exc).__name__}: {exc} (after {count - 1} rows)"
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(

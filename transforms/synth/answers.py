@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Iterable
 
 LETTERS = "ABCD"
 Number = int | Fraction

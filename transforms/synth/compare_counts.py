@@ -38,7 +38,7 @@ def make(rng: random.Random, difficulty: float) -> Draft:
     colour, form = rng.choice(list(PALETTE)), rng.choice(("circle", "square", "triangle"))
     kind = rng.choice(KINDS)
     noun = f"{colour} {form}s"
-    cited = (2, 1) if kind == "difference" and second > first or kind == "which" and rng.random() < 0.5 else (1, 2)
+    cited = (2, 1) if (kind == "difference" and second > first) or (kind == "which" and rng.random() < 0.5) else (1, 2)
     shown = [(first, second)[i - 1] for i in cited]  # the counts in the order the question shows the pictures
     a, b = (f"<image{i}>" for i in cited)
     if kind == "difference":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -23,7 +23,7 @@ PALETTE: dict[str, RGB] = {
 SHAPES = ("circle", "square", "triangle")
 
 
-@lru_cache(maxsize=None)
+@cache
 def font(size: int) -> ImageFont.FreeTypeFont:
     """Pillow's bundled font at ``size`` px."""
     return ImageFont.load_default(size=size)

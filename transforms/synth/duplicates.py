@@ -25,9 +25,9 @@ import json
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 from PIL import Image
 
@@ -84,7 +84,7 @@ def _alt_number(match: re.Match, rng: random.Random) -> str:
     raw = match.group()
     value = Fraction(raw)
     if value.denominator == 1 and value >= 1000:
-        return rng.choice(("{:,}".format(int(value)), f"{int(value):,}".replace(",", "{,}")))
+        return rng.choice((f"{int(value):,}", f"{int(value):,}".replace(",", "{,}")))
     if value.denominator == 1:
         return rng.choice((raw, f"{raw}.0"))
     return rng.choice((f"{raw}0", f"\\frac{{{value.numerator}}}{{{value.denominator}}}", f"{value.numerator}/{value.denominator}"))

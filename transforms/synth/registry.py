@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 from transforms.synth import bar_chart, clock, compare_counts, counting, geometry, grid_points
 from transforms.synth.record import Draft, SynthProblem

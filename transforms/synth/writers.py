@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import fsspec
+
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError
 from transforms.teachers.openai_http import OpenAIChatTeacher, chat_body, parse_choice

@@ -165,8 +165,7 @@ class OpenAIChatTeacher:
         try:
             data = await retrying(self._settings, self._count_retry)(self._post, body)
             content, reasoning, finish, prompt_tokens, completion_tokens = parse_choice(data)
-        except (HTTPStatusError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, IndexError, ValueError,
-                TypeError) as exc:
+        except (TimeoutError, HTTPStatusError, aiohttp.ClientError, KeyError, IndexError, ValueError, TypeError) as exc:
             raise TeacherError(*failure_reason(exc)) from exc
         return Completion(
             content=content,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apache_beam.utils.shared import Shared
-from vllm import LLM, RequestOutput, SamplingParams
+from vllm import LLM, SamplingParams
 from vllm.platforms import current_platform
 
 from schemas.plan import SamplingPlan

@@ -11,9 +11,9 @@ Public API::
 Modules: ``segments`` (reasoning block vs final part), ``extract`` (answer tags, boxes, answer
 markers, option letters), ``normalize`` (canonical text, numbers and their unit text, yes/no,
 letters, AMC answers), ``solutions`` (answers listing several solutions), ``units`` (pint:
-dimensions, conversion, angles), ``equivalence`` (which rule decides), ``symbolic`` (math-verify, thread-safe and bounded), ``budget`` (per-thread wall-clock
-budget), ``format_checks`` (think tags, truncation, repetition, script mix, length), ``verdict``
-(runs them all into a ``Verdict``).
+dimensions, conversion, angles), ``equivalence`` (which rule decides), ``symbolic`` (math-verify,
+thread-safe and bounded), ``budget`` (per-thread wall-clock budget), ``format_checks`` (think tags,
+truncation, repetition, script mix, length), ``verdict`` (runs them all into a ``Verdict``).
 """
 from schemas.generation import CHECK_NAMES, Verdict
 from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type

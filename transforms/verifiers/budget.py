@@ -22,7 +22,8 @@ import itertools
 import os
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -50,7 +51,7 @@ def _thread_cpu_clock(thread_id: int) -> int | None:
 
 
 class _Ticket:
-    __slots__ = ("thread_id", "lock", "active", "fired", "budget", "clock", "cpu_start")
+    __slots__ = ("active", "budget", "clock", "cpu_start", "fired", "lock", "thread_id")
 
     def __init__(self, thread_id: int, budget: float) -> None:
         self.thread_id = thread_id

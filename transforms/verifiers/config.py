@@ -129,7 +129,7 @@ class VerifyConfig(Settings):
         return scripts
 
     @model_validator(mode="after")
-    def _length_range(self) -> "VerifyConfig":
+    def _length_range(self) -> VerifyConfig:
         if self.max_chars < self.min_chars:
             raise ValueError(f"need min_chars <= max_chars, got {self.min_chars}, {self.max_chars}")
         return self

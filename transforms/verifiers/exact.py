@@ -391,7 +391,7 @@ def _interval(tokens: list[tuple[str, str]]) -> tuple | None:
 def _endpoint(tokens: list[tuple[str, str]], infinite_sign: int) -> Value | None:
     """An interval end: a constant, or None for ``\\infty`` on its own side."""
     values = [v for _, v in tokens]
-    if values in (["infty"], ["+", "infty"]) and infinite_sign == 1 or values == ["-", "infty"] and infinite_sign == -1:
+    if (values in (["infty"], ["+", "infty"]) and infinite_sign == 1) or (values == ["-", "infty"] and infinite_sign == -1):
         return None
     parser = _Parser(list(tokens))
     value = parser.expression()

@@ -70,7 +70,7 @@ def last_box(text: str) -> Box | None:
     closes is ``unclosed`` and swallows everything after it; ``\\boxed 5`` is accepted.
     """
     found = None
-    for found, _ in top_level_boxes(text):
+    for found, _ in top_level_boxes(text):  # noqa: B007 - the last box is the one kept
         pass
     return found
 
@@ -139,7 +139,7 @@ def marked_answer(text: str) -> str | None:
     """The text after the last answer marker: the rest of its line, or the next non-empty line
     when the marker ends its line; cut at the end of the sentence."""
     last = None
-    for last in _MARKER_RE.finditer(text):
+    for last in _MARKER_RE.finditer(text):  # noqa: B007 - the last marker is the one kept
         pass
     if last is None:
         return None
@@ -202,7 +202,7 @@ def answer_block(final: str) -> str | None:
     if "<" not in final:
         return None
     opening = None
-    for opening in _ANSWER_OPEN_RE.finditer(final):
+    for opening in _ANSWER_OPEN_RE.finditer(final):  # noqa: B007 - the last opening is the one kept
         pass
     if opening is None:
         return None

@@ -15,7 +15,8 @@ from functools import lru_cache
 # ---------------------------------------------------------------- cleaning
 
 _WRAPPER_COMMANDS = ("text", "textbf", "textit", "textrm", "mathrm", "mathbf", "mathit", "mbox", "emph", "operatorname")
-_WRAPPER_RE = re.compile(r"^\\(?:%s)\s*\{(.*)\}$" % "|".join(_WRAPPER_COMMANDS), re.S)
+_WRAPPERS = "|".join(_WRAPPER_COMMANDS)
+_WRAPPER_RE = re.compile(rf"^\\(?:{_WRAPPERS})\s*\{{(.*)\}}$", re.S)
 _MATH_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _MARKDOWN_RE = re.compile(r"^(\*\*|__|\*|_|`)(.+)\1$", re.S)
 _DECORATION_START = frozenset("$\\*_`")
@@ -86,7 +87,7 @@ def normalize_expression(text: str) -> str:
 
 _ARTICLES_RE = re.compile(r"\b(?:a|an|the)\b")
 _PUNCT_TABLE = str.maketrans({c: " " for c in string.punctuation + "。，；：！？、（）【】《》「」『』“”‘’…·"})
-_LATEX_WRAPPER_ANYWHERE_RE = re.compile(r"\\(?:%s)\s*\{([^{}]*)\}" % "|".join(_WRAPPER_COMMANDS))
+_LATEX_WRAPPER_ANYWHERE_RE = re.compile(rf"\\(?:{_WRAPPERS})\s*\{{([^{{}}]*)\}}")
 
 
 def normalize_text(text: str) -> str:
@@ -271,8 +272,8 @@ def parse_number(text: str) -> Number | None:
 
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+     "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
 _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
                       "ninety": 90, "hundred": 100, "a hundred": 100, "one hundred": 100, "thousand": 1000})
 

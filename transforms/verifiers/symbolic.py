@@ -19,6 +19,7 @@ Parsed answers are cached (the same gold is compared with every sampled chain).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -128,10 +129,8 @@ def warm_up() -> None:
         if _warm:
             return
         for gold, pred in _WARM_PAIRS:
-            try:
+            with contextlib.suppress(Exception):  # warming is best effort
                 _compare(gold, pred, 6, 15)
-            except Exception:  # pragma: no cover - warming is best effort
-                pass
         _warm = True
 
 

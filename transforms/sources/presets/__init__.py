@@ -8,8 +8,8 @@ canonical. A row the preset cannot parse raises :class:`PresetError` and is dead
 """
 from __future__ import annotations
 
-from transforms.sources.presets.common import PresetError
 from transforms.sources.presets import chartqa, geometry3k, mathvista, mmmu, scienceqa
+from transforms.sources.presets.common import PresetError
 
 PRESETS = {m.NAME: m for m in (mathvista, mmmu, geometry3k, scienceqa, chartqa)}
 
