@@ -2,12 +2,14 @@
 a run killed after submission resumed by polling, and vLLM's real ``run_batch`` on the embedded model."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -162,3 +164,36 @@ def test_a_batch_that_cannot_be_polled_fails_after_max_attempts_polls(tmp_path):
         chains, dead, _ = generate(endpoint)
     assert not chains and len(dead) == len(QUESTIONS) and all("batch_failed" in d.reason + d.detail for d in dead)
     assert stub.counts["polls"] == 3 and stub.counts["batches"] == 1
+
+
+def test_concurrent_first_calls_read_the_ledger_once_and_keep_what_a_submission_added(tmp_path, monkeypatch):
+    """Calls that start together all read the batch ledger; a read finishing after this teacher submitted its
+    batch must not replace the index that holds it (every request would then wait forever)."""
+    from transforms.teachers.registry import create_teacher
+
+    reads, lock = [], threading.Lock()
+    read_index = BatchLedger.index
+
+    def slow_after_the_first(self):
+        with lock:
+            reads.append(1)
+            first = len(reads) == 1
+        index = read_index(self)
+        if not first:
+            time.sleep(0.6)  # longer than linger_s: the batch is submitted before this read returns
+        return index
+
+    monkeypatch.setattr(BatchLedger, "index", slow_after_the_first)
+
+    async def ask_all(teacher):
+        asks = [teacher.complete([{"role": "user", "content": q}], PLAN, None, 0) for q in QUESTIONS.values()]
+        try:
+            return await asyncio.wait_for(asyncio.gather(*asks), timeout=20)
+        finally:
+            await teacher.aclose()
+
+    with BatchAPIStub(in_progress_polls=20) as stub:  # the first batch still runs when the late reads return
+        completions = asyncio.run(ask_all(create_teacher(_endpoint(stub.base_url, tmp_path / "cache").settings)))
+    assert len(reads) == len(QUESTIONS)  # the first call's batch, then one for the two late calls
+    assert stub.counts["batches"] == 2 and stub.counts["uploads"] == 2
+    assert [q in c.content for q, c in zip(QUESTIONS.values(), completions)] == [True] * len(QUESTIONS)

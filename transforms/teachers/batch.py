@@ -156,7 +156,9 @@ class BatchTeacher:
                        response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
         """The batch result for this request (queued, or found in a recorded batch); see the module's failure rule."""
         if self._index is None:
-            self._index = await asyncio.to_thread(self._ledger.index)
+            index = await asyncio.to_thread(self._ledger.index)
+            if self._index is None:  # the first of the calls that read it concurrently: later ones keep its updates
+                self._index = index
         body = chat_body(self._settings, messages, plan, response_format, sample)
         cid = custom_id(body, sample)
         started = time.monotonic()
