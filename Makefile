@@ -21,7 +21,7 @@ demo: install
 	mmcot synth --out data/sample --n $(SAMPLE_N) --seed 0
 	mmcot run --config configs/sample.yaml
 
-test: install
+test: lint
 	$(PY) -m pytest -q -rs
 
 test-fast: install
