@@ -1,4 +1,4 @@
-"""Runner presets, and the Dask runner fixes (tagged outputs, finish_bundle outputs, every sink, side inputs)."""
+"""Runner presets, and the Dask runner fixes (tagged outputs, finish_bundle outputs, every sink, side inputs, shuffles spread)."""
 from __future__ import annotations
 
 import json
@@ -7,6 +7,7 @@ import threading
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 
+from pipelines.dask_runner import PARTITIONS_PER_THREAD
 from pipelines.runners import DASK_RUNNER, pipeline_options
 
 
@@ -81,6 +82,41 @@ def test_dask_runner_computes_each_side_input_once_without_repickling_set_up_dof
     totals = [x * x + 6 for x in range(6)]  # a side input computed from another side input
     assert json.loads((tmp_path / "out.json").read_text()) == [[1, list(range(6)), 1, totals], [4, list(range(6)), 16, totals]]
     assert sorted(int(x) for x in (tmp_path / "log").read_text().split()) == list(range(6))  # each element once
+
+
+class _BundleSizes(beam.DoFn):
+    """Appends each bundle's element count to ``log``, one line per bundle."""
+
+    def __init__(self, log):
+        self.log = str(log)
+
+    def start_bundle(self):
+        self.count = 0
+
+    def process(self, x):
+        self.count += 1
+        yield x
+
+    def finish_bundle(self):
+        with open(self.log, "a") as fh:
+            fh.write(f"{self.count}\n")
+
+
+def test_dask_runner_spreads_reshuffle_and_group_by_key_over_the_cluster(tmp_path):
+    partitions = PARTITIONS_PER_THREAD * 2  # pipeline_options' local cluster: 2 workers of 1 thread
+    with pipeline_options(["--runner", "dask"]) as options:
+        p = beam.Pipeline(options=options)
+        chunks = p | beam.Create([0, 1, 2]) | beam.Reshuffle() | "Spread" >> beam.ParDo(_BundleSizes(tmp_path / "spread"))
+        groups = (chunks | beam.FlatMap(lambda c: range(c * 100, c * 100 + 100)) | beam.Map(lambda x: (x % 30, x))
+                  | beam.GroupByKey() | "Groups" >> beam.ParDo(_BundleSizes(tmp_path / "groups")))
+        groups | beam.Map(lambda kv: (tmp_path / f"g{kv[0]}.json").write_text(json.dumps(sorted(kv[1]))))
+        p.run().wait_until_finish()
+    assert {k: json.loads((tmp_path / f"g{k}.json").read_text()) for k in range(30)} == {
+        k: sorted(x for x in range(300) if x % 30 == k) for k in range(30)}
+    spread = [int(n) for n in (tmp_path / "spread").read_text().split()]
+    groups = [int(n) for n in (tmp_path / "groups").read_text().split()]
+    assert len(spread) == partitions and sorted(spread)[-3:] == [1, 1, 1]  # 3 elements, no longer one partition of 3
+    assert len(groups) == partitions and sum(groups) == 30 and max(groups) < 30
 
 
 def test_presets_expand_to_beam_options():

@@ -46,7 +46,7 @@ def image_keys(fp: Fingerprint, max_distance: int) -> set[SubKey]:
 
 def text_keys(fp: Fingerprint) -> set[SubKey]:
     """The ``(band, hash)`` LSH keys of a problem's question."""
-    return set(enumerate(fp.bands))
+    return set(enumerate(fp.band_values()))
 
 
 def _scope(fp: Fingerprint, text: NearTextSettings) -> str:
@@ -94,11 +94,15 @@ def blocking_guard(a: Fingerprint, b: Fingerprint, text: NearTextSettings) -> st
     return None
 
 
-def similar(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings) -> bool:
-    """The check before the guards: true Jaccard of the shingle sets, image Hamming distances, answers, per the mode."""
+def similar(a: Fingerprint, b: Fingerprint, text: NearTextSettings, images: ImageMatchSettings,
+            shingle_sets: tuple[frozenset[int], frozenset[int]] | None = None) -> bool:
+    """The check before the guards: true Jaccard of the shingle sets, image Hamming distances, answers, per the mode.
+
+    ``shingle_sets``: the two fingerprints' shingle sets, when the caller has unpacked them already."""
     if text.same_answer and a.answer != b.answer:
         return False
-    text_ok = jaccard(a.shingles, b.shingles) >= text.threshold
+    set_a, set_b = shingle_sets or (a.shingle_set(), b.shingle_set())
+    text_ok = jaccard(set_a, set_b) >= text.threshold
     if images.mode == "text_only":
         return text_ok
     image_ok = images_match(a.phashes, b.phashes, images.hamming)
@@ -132,10 +136,11 @@ def group_edges(group: GroupKey, members: list[Fingerprint], text: NearTextSetti
     """Verified near-duplicate edges ``(smaller, larger)`` of one (sub-)group, and the pairs a guard blocked."""
     members = sorted(members, key=lambda fp: fp.node)
     keys = [(_scope(fp, text), set(_keys(fp, images)), text_keys(fp)) for fp in members]
+    sets = [fp.shingle_set() for fp in members]  # unpacked once per member, not once per pair
     verified: list[Edge] = []
     blocked: list[tuple[Edge, str]] = []
-    for (ka, a), (kb, b) in combinations(zip(keys, members), 2):
-        if _first_shared_group(ka, kb, hot, images) != group or not similar(a, b, text, images):
+    for (ka, sa, a), (kb, sb, b) in combinations(zip(keys, sets, members), 2):
+        if _first_shared_group(ka, kb, hot, images) != group or not similar(a, b, text, images, (sa, sb)):
             continue
         guard = blocking_guard(a, b, text)
         if guard is None:

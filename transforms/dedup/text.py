@@ -5,6 +5,7 @@ import re
 import unicodedata
 from typing import Literal
 
+import numpy as np
 from datasketch.hashfunc import sha1_hash32
 
 _LATEX_SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b")
@@ -40,3 +41,13 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
+
+
+def pack_hashes(hashes: frozenset[int]) -> bytes:
+    """The 32-bit hashes sorted and packed (4 bytes each; a frozenset of them takes ~30 times that in memory)."""
+    return np.fromiter(sorted(hashes), dtype=np.uint32, count=len(hashes)).tobytes()
+
+
+def unpack_hashes(packed: bytes) -> frozenset[int]:
+    """The set :func:`pack_hashes` packed."""
+    return frozenset(np.frombuffer(packed, dtype=np.uint32).tolist())
