@@ -15,9 +15,8 @@ a whole job on one worker:
    pickled: ``Could not serialize object of type _HLGExprSequence``), and run again per task;
 5. a bag keeps the partition count of the ``Create`` it comes from (a few file names or chunk
    starts: one partition), ``Reshuffle`` is a no-op and ``Bag.groupby``'s task shuffle keeps its
-   input's partition count, so every element downstream lands in that one partition: one task of
-   one worker holds the whole data set at every step (dedup at 3×10^4 problems: 2.3 GB in one
-   worker, the other idle).
+   input's partition count, so every element downstream lands in that one partition: one task
+   holds the whole data set at every step (dedup at 3×10^4 problems: 2.3 GB in one worker).
 
 This subclass keeps Beam's translations for Create and Flatten and fixes the five:
 ParDo results keep their tag and are collected after ``finish_bundle``, each consumer selects
