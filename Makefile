@@ -1,5 +1,5 @@
 # mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests
-# (`make test-fast`: the unit tier only, no vLLM server or model).
+# (`make test-fast`: the unit tier only, nothing beyond the test process: no model, server or worker processes).
 PY ?= python3
 SAMPLE_N ?= 120
 

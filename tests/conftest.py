@@ -35,7 +35,8 @@ class TeacherEndpoint(NamedTuple):
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "integration: needs the embedded teacher model or a live vLLM server (slow)",
+        "integration: needs more than this test process: the embedded teacher or a vLLM server, worker processes "
+        "or a cluster, a storage server, a trainer or its venv (slow; the unit tier is `-m 'not integration'`)",
     )
 
 

@@ -82,6 +82,7 @@ def test_without_the_guards_coinciding_answers_merge_templated_siblings(planted_
     assert precision < 0.9 and counts.guards["blocked_pairs_quantities"] == 0
 
 
+@pytest.mark.integration
 def test_dask_keeps_the_same_survivors_as_direct(planted_run):
     data, group, source, _, root = planted_run
     counts = run_dedup([source], NormalizeSettings(), DedupSettings(), str(root / "dask"), ["--runner", "dask"])

@@ -11,6 +11,7 @@ import yaml
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.portability.stager import Stager
 
+from pipelines.cli import main
 from pipelines.config import parse_config
 from pipelines.remote_guard import RemoteRunRefused, guard_remote_run, run_places, workers_are_remote
 from pipelines.runners import RunnerOptionsError, parse_options
@@ -145,11 +146,11 @@ def test_mmcot_run_refuses_before_clearing_or_starting_anything(tmp_path):
     assert "teacher.base_url" in proc.stderr and (out / "sft" / "keep.parquet").exists()
 
 
-def test_mmcot_run_names_the_missing_preset_option(tmp_path):
+def test_mmcot_run_names_the_missing_preset_option(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(REMOTE_OK))
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--config", str(tmp_path / "c.yaml"),
-                           "--runner", "dataflow", "--project=p"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--region is missing" in proc.stderr and "--temp_location is missing" in proc.stderr
+    assert main(["run", "--config", str(tmp_path / "c.yaml"), "--runner", "dataflow", "--project=p"]) == 2
+    stderr = capsys.readouterr().err
+    assert "--region is missing" in stderr and "--temp_location is missing" in stderr
 
 
 def test_a_missing_extra_is_named_before_anything_runs(monkeypatch):

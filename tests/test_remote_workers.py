@@ -30,6 +30,7 @@ from transforms.sources import SourceSettings
 from transforms.synth import write_parquet
 from transforms.synth.duplicates import planted
 
+pytestmark = pytest.mark.integration  # venvs, an external worker pool, moto's server
 SOURCE = "w"
 JOB_TIMEOUT_S = 600
 

@@ -5,6 +5,7 @@ import json
 import threading
 
 import apache_beam as beam
+import pytest
 from apache_beam.transforms.window import GlobalWindows
 
 from pipelines.dask_runner import PARTITIONS_PER_THREAD
@@ -38,6 +39,7 @@ def _write_sorted(directory, name):
     return write
 
 
+@pytest.mark.integration  # a LocalCluster of worker processes
 def test_dask_runner_routes_each_output_to_its_own_consumer_and_runs_every_sink(tmp_path):
     with pipeline_options(["--runner", "dask"]) as options:
         assert options.get_all_options()["runner"] == DASK_RUNNER
@@ -66,6 +68,7 @@ class _Counted(beam.DoFn):
         yield x
 
 
+@pytest.mark.integration  # a LocalCluster of worker processes
 def test_dask_runner_computes_each_side_input_once_without_repickling_set_up_dofns(tmp_path):
     with pipeline_options(["--runner", "dask"]) as options:
         p = beam.Pipeline(options=options)

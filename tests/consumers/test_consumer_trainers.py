@@ -14,6 +14,7 @@ import pytest
 
 from tests.consumer_venvs import run_in
 
+pytestmark = pytest.mark.integration  # real trainers: TRL here, verl and LLaMA-Factory in their venvs
 HERE = Path(__file__).resolve().parent
 TOKENS_PER_IMAGE = 4
 
