@@ -105,6 +105,7 @@ class _BundleSizes(beam.DoFn):
             fh.write(f"{self.count}\n")
 
 
+@pytest.mark.integration  # a LocalCluster of worker processes
 def test_dask_runner_spreads_reshuffle_and_group_by_key_over_the_cluster(tmp_path):
     partitions = PARTITIONS_PER_THREAD * 2  # pipeline_options' local cluster: 2 workers of 1 thread
     with pipeline_options(["--runner", "dask"]) as options:
