@@ -135,19 +135,14 @@ class _ParDo(te.DaskBagOp):
         )
 
 
-def _spread(bag, partitions: int):
-    """``bag`` over ``partitions`` partitions: each split evenly, or neighbours joined (a Flatten's many)."""
-    return bag.repartition(partitions)
-
-
 @dataclass
 class _Spread(te.DaskBagOp):
-    """Reshuffle: the elements spread over ``partitions`` partitions."""
+    """Reshuffle: the elements spread over ``partitions`` partitions (each split evenly, or neighbours joined)."""
 
     partitions: int = field(default=1, kw_only=True)
 
     def apply(self, input_bag, side_inputs=None):
-        return _spread(input_bag, self.partitions)
+        return input_bag.repartition(self.partitions)
 
 
 @dataclass
@@ -157,7 +152,7 @@ class _GroupByKey(te.GroupByKey):
     partitions: int = field(default=1, kw_only=True)
 
     def apply(self, input_bag, side_inputs=None):
-        return super().apply(_spread(input_bag, self.partitions), side_inputs)
+        return super().apply(input_bag.repartition(self.partitions), side_inputs)
 
 
 SPREAD = {_Reshuffle: _Spread, _GroupByKeyOnly: _GroupByKey}
