@@ -8,11 +8,14 @@ shuffling (verl: ``data.shuffle=False``) sees the curriculum.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Literal, TypeVar
 
 from schemas.outputs import RLRow, TRLRLRow
 
 RLOrder = Literal["id", "pass_rate", "difficulty"]
+# One of the RL row types, the same in and out. Not ``RLRow | TRLRLRow``: Beam (2.78+) folds a union of
+# dataclasses into one merged schema type that neither row type is consistent with.
+AnyRLRow = TypeVar("AnyRLRow", RLRow, TRLRLRow)
 ORDER_DESCRIPTIONS = {
     "id": "by problem id",
     "pass_rate": "easiest first: teacher pass rate high to low (ties: difficulty low to high, then id)",
@@ -22,7 +25,7 @@ ORDER_DESCRIPTIONS = {
 
 def order_key(order: RLOrder):
     """The sort key function of ``order`` for RL rows (verl's or TRL's: both carry ``extra_info``)."""
-    def key(row: RLRow | TRLRLRow) -> tuple:
+    def key(row: AnyRLRow) -> tuple:
         info = row.extra_info
         if order == "pass_rate":
             return (-info.pass_rate, info.difficulty, info.id)
@@ -32,6 +35,6 @@ def order_key(order: RLOrder):
     return key
 
 
-def with_index(row: RLRow | TRLRLRow, index: int) -> RLRow | TRLRLRow:
+def with_index(row: AnyRLRow, index: int) -> AnyRLRow:
     """``row`` with ``extra_info.index`` set to its place in the written order."""
     return dataclasses.replace(row, extra_info=dataclasses.replace(row.extra_info, index=index))
