@@ -54,6 +54,11 @@ def deps_venv() -> Path:
 def wheel_venv(target: Path, wheel: Path) -> Path:
     """A copy of :func:`deps_venv` at ``target`` with ``wheel`` (mmcot, no dependencies) installed."""
     shutil.copytree(deps_venv(), target, symlinks=True)
+    # run outside the checkout: `python -m pip` puts its working directory on sys.path, and the mmcot.egg-info an
+    # editable install leaves there would pass for mmcot installed ("already installed", and no wheel)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([str(python_of(target)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--no-deps", str(wheel)], check=True)
+                    "--no-deps", str(wheel)], check=True, cwd=target, env=env)
+    done = subprocess.run([str(python_of(target)), "-c", "import pipelines.cli"], cwd=target, env=env)
+    assert done.returncode == 0, f"the mmcot wheel did not install into {target}"
     return target
