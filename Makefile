@@ -1,9 +1,11 @@
 # mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests
-# (`make test-fast`: the unit tier only, nothing beyond the test process: no model, server or worker processes).
+# (`make test-fast`: the unit tier only, nothing beyond the test process: no model, server or worker processes;
+# `make loop`: the closed loop, a student trained on a run's output and evaluated on held-out problems, ~30 min, not in CI).
 PY ?= python3
 SAMPLE_N ?= 120
+LOOP_ARGS ?=
 
-.PHONY: install lint demo test test-fast
+.PHONY: install lint demo test test-fast loop
 
 install:
 	$(PY) -m pip install -q -e ".[cpu,test]"
@@ -26,3 +28,6 @@ test: lint
 
 test-fast: install
 	$(PY) -m pytest -q -rs -m "not integration"
+
+loop: install
+	$(PY) benchmarks/closed_loop.py $(LOOP_ARGS)

@@ -48,7 +48,7 @@ def train(rows: list[dict], base: Path, out: Path, steps: int = STEPS, batch: in
     started = time.monotonic()
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    config = SFTConfig(output_dir=str(out / "trainer"), max_steps=steps, per_device_train_batch_size=batch,
+    config = SFTConfig(output_dir=str(out.parent / f"{out.name}.trainer"), max_steps=steps, per_device_train_batch_size=batch,
                        learning_rate=learning_rate, lr_scheduler_type="linear", warmup_steps=WARMUP_STEPS,
                        weight_decay=0.0, max_length=MAX_LENGTH, seed=seed, data_seed=seed, use_cpu=True, bf16=bf16,
                        logging_steps=1, save_strategy="no", report_to=[], dataloader_num_workers=0,

@@ -74,9 +74,9 @@ def served_name(model_dir: str | Path) -> str:
     served and cached under (a retrained model in the same folder gets a new name)."""
     root = Path(model_dir)
     digest = hashlib.sha256()
-    files = sorted([*root.glob("*.safetensors"), *root.glob("*.bin"), *root.glob("config.json")])
+    files = sorted([*root.glob("*.safetensors"), *root.glob("pytorch_model*.bin"), *root.glob("config.json")])
     if not files:
-        raise FileNotFoundError(f"{root} holds no model weights (*.safetensors, *.bin) or config.json")
+        raise FileNotFoundError(f"{root} holds no model weights (*.safetensors, pytorch_model*.bin) or config.json")
     for path in files:
         digest.update(path.name.encode())
         with open(path, "rb") as fh:
