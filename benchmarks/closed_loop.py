@@ -2,7 +2,7 @@
 
 Run from the repository root (``make loop``; needs the embedded teacher, ``mmcot teacher prepare``)::
 
-    PYTHONPATH=. python3 benchmarks/closed_loop.py [--work out/loop] [--train 200] [--heldout 200] [--steps 10] ...
+    PYTHONPATH=. python3 benchmarks/closed_loop.py [--work out/loop] [--train 120] [--heldout 160] [--steps 6] ...
 
 1. ``mmcot synth`` makes a train set and a held-out set with disjoint seeds.
 2. The held-out set is checked against the train set with mmcot's own dedup (``mmcot dedup`` over both,
@@ -23,14 +23,15 @@ Run from the repository root (``make loop``; needs the embedded teacher, ``mmcot
 Arms: ``mmcot`` (sft: verified chains, length-fit, token_budget), ``every chain`` (the run's
 ``generations``: no verifier filter), ``shortest`` (sft with shortest_correct), ``pass_rate`` (sft of
 the pass_rate run). Writes ``<work>/loop.json`` and prints the table. A rerun in the same work
-directory takes the teacher's chains and the evaluations' answers from ``<work>/cache``; the
-students are trained again (their served names carry a hash of their weights, so an answer is
-never taken from another model's cache).
+directory takes the teacher's chains and the evaluations' answers from ``<work>/cache`` and reuses
+a student trained on the same rows with the same settings (a student's served name carries a hash
+of its weights, so an answer is never taken from another model's cache).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import statistics
@@ -170,17 +171,30 @@ def generation_rows(run_dir: Path) -> tuple[list[dict], list[int]]:
 
 
 def train_student(rows: list[dict], base: Path, out: Path, args: argparse.Namespace) -> dict:
-    """Fine-tune ``base`` on ``rows`` in a child process (``benchmarks/loop_train.py``); its report."""
+    """Fine-tune ``base`` on ``rows`` in a child process (``benchmarks/loop_train.py``); its report.
+
+    A student this work directory already holds, trained on the same rows with the same settings
+    (``training.json`` beside it), is reused: a rerun after a failure later in the loop does not train again.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    recipe = {"rows_sha256": hashlib.sha256(text.encode()).hexdigest(), "base": str(base), "steps": args.steps,
+              "batch": args.batch, "learning_rate": args.learning_rate, "seed": args.seed}
+    record = out.parent / f"{out.name}.training.json"
+    if record.exists() and json.loads(record.read_text()).get("recipe") == recipe:
+        log.info("loop: reusing the student in %s (same rows and settings)", out)
+        return json.loads(record.read_text())["report"]
     rows_path = out.parent / f"{out.name}.rows.jsonl"
-    rows_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rows_path.write_text(text)
     command = [sys.executable, str(TRAINER), "--rows", str(rows_path), "--base", str(base), "--out", str(out),
                "--steps", str(args.steps), "--batch", str(args.batch), "--learning-rate", str(args.learning_rate),
                "--seed", str(args.seed)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"training failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    record.write_text(json.dumps({"recipe": recipe, "report": report}, indent=2) + "\n")
+    return report
 
 
 def correct_by_problem(report_dir: Path) -> dict[str, bool]:
@@ -189,7 +203,7 @@ def correct_by_problem(report_dir: Path) -> dict[str, bool]:
 
 
 def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:+.1f}" if x < 0 else f"{100 * x:.1f}"
+    return "-" if x is None else f"{100 * x:.1f}"
 
 
 def _delta(d: PairedDifference | None) -> str:
@@ -202,14 +216,17 @@ def _delta(d: PairedDifference | None) -> str:
 def loop_table(base: EvalReport, arms: list[ArmResult], args: argparse.Namespace) -> str:
     """The loop's figures for a person: accuracy with intervals, differences with paired intervals, lengths."""
     header = (f"{'arm':<12} {'rows':>5} {'chain':>6} {'accuracy %':>10} {'95 % Wilson':>14} "
-              f"{'vs base, points [95 % paired]':>34} {'vs mmcot, points [95 % paired]':>34} {'answer':>7} {'correct':>8}")
+              f"{'vs base, points [95 % paired]':>34} {'vs mmcot, points [95 % paired]':>34} {'answer':>7} {'correct':>8} "
+              f"{'no answer':>9}")
     lines = [f"closed loop: {base.evaluated} held-out problems, greedy, at most {args.max_tokens} answer tokens; "
              f"each student {args.steps} steps x {args.batch} rows, lr {args.learning_rate:g}, seed {args.seed}", header]
 
     def line(name: str, rows: str, chain: str, report: EvalReport, vs_base: str, vs_mmcot: str) -> str:
         o = report.overall
+        no_answer = report.reasons.get("no_answer", 0) / max(report.evaluated, 1)
         return (f"{name:<12} {rows:>5} {chain:>6} {_pct(o.accuracy):>10} {f'[{_pct(o.low)}, {_pct(o.high)}]':>14} "
-                f"{vs_base:>34} {vs_mmcot:>34} {o.mean_tokens or 0:>7.0f} {o.mean_tokens_correct or 0:>8.0f}")
+                f"{vs_base:>34} {vs_mmcot:>34} {o.mean_tokens or 0:>7.0f} {o.mean_tokens_correct or 0:>8.0f} "
+                f"{_pct(no_answer):>9}")
 
     lines.append(line("base", "-", "-", base, "-", "-"))
     for arm in arms:
@@ -217,7 +234,8 @@ def loop_table(base: EvalReport, arms: list[ArmResult], args: argparse.Namespace
         lines.append(line(arm.name, str(arm.rows), chain, arm.evaluation, _delta(arm.vs_base),
                           "-" if arm.name == "mmcot" else _delta(arm.vs_mmcot)))
     lines.append("rows: training rows of the arm; chain: their mean chain tokens (the teacher's count); answer / correct: "
-                 "mean tokens of the student's answers / of its correct ones; (noise): the paired interval holds 0")
+                 "mean tokens of the student's answers / of its correct ones; no answer: % of answers the verifier found "
+                 "no answer in; (noise): the paired interval holds 0")
     return "\n".join(lines)
 
 
@@ -285,13 +303,13 @@ def run_loop(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("out/loop"), help="where everything goes")
-    parser.add_argument("--train", type=int, default=200, help="train problems made (before the check)")
-    parser.add_argument("--heldout", type=int, default=200, help="held-out problems")
+    parser.add_argument("--train", type=int, default=120, help="train problems made (before the check)")
+    parser.add_argument("--heldout", type=int, default=160, help="held-out problems")
     parser.add_argument("--train-seed", type=int, default=1)
     parser.add_argument("--heldout-seed", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=10, help="training steps of every student")
+    parser.add_argument("--steps", type=int, default=6, help="training steps of every student")
     parser.add_argument("--batch", type=int, default=8, help="rows per step")
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--max-tokens", type=int, default=256, help="the evaluated answers' budget")
     parser.add_argument("--seed", type=int, default=0, help="training, servers and bootstrap seed")
     args = parser.parse_args()

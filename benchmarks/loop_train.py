@@ -20,9 +20,9 @@ import json
 import time
 from pathlib import Path
 
-STEPS = 10
+STEPS = 6
 BATCH = 8
-LEARNING_RATE = 5e-5
+LEARNING_RATE = 1e-4
 WARMUP_STEPS = 1
 MAX_LENGTH = 512
 SEED = 0
@@ -55,12 +55,13 @@ def train(rows: list[dict], base: Path, out: Path, steps: int = STEPS, batch: in
                        completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=config, train_dataset=datasets.Dataset.from_list(rows),
                          processing_class=tokenizer)
-    completion_tokens = sum(sum(mask) for mask in trainer.train_dataset["completion_mask"])
+    completion_tokens = sum(sum(label != -100 for label in labels) for labels in trainer.train_dataset["labels"])
+    all_tokens = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     result = trainer.train()
     trainer.save_model(str(out))
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return {"rows": len(rows), "steps": result.global_step, "examples": result.global_step * batch,
-            "completion_tokens_per_epoch": int(completion_tokens), "first_loss": losses[0] if losses else None,
+            "completion_tokens_per_epoch": int(completion_tokens), "tokens_per_epoch": int(all_tokens), "first_loss": losses[0] if losses else None,
             "last_loss": losses[-1] if losses else None, "learning_rate": learning_rate, "batch": batch, "seed": seed,
             "bf16": bf16, "seconds": round(time.monotonic() - started, 1)}
 

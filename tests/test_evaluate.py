@@ -91,7 +91,7 @@ def test_every_problem_is_asked_once_with_the_student_prompt_and_verified(heldou
     assert report.overall.mean_tokens_correct == pytest.approx(
         sum(i.completion_tokens for i in items if i.correct) / len(right), abs=0.05)
     on_disk = EvalReport.from_json((tmp_path / "eval" / "evaluation.json").read_text())
-    assert on_disk == report
+    assert on_disk == report and json.loads(report.to_json())["interval"].startswith("Wilson")
     table = evaluation_table(report)
     assert f"{report.overall.correct:>7}" in table and "band easy" in table and "Wilson" in table
 
@@ -106,9 +106,6 @@ def test_a_rerun_takes_every_answer_from_the_cache_and_says_the_same(heldout, tm
                            str(tmp_path / "b"))
     assert not silent.calls and again.from_cache == N and first.from_cache == 0
     assert (again.overall, again.by_band, again.by_answer_type) == (first.overall, first.by_band, first.by_answer_type)
-    budget = run_evaluation(_setup(path, max_tokens=99), Endpoint(scripted_settings(Script(), name=name),
-                                                                  str(tmp_path / "cache")), str(tmp_path / "c"))
-    assert budget.from_cache == 0  # another budget is another request
 
 
 HOSTILE = ["", "\\boxed{", "\x00\x07\x1b[2J" * 50, "<think><think></think>\\boxed{A}", "\\boxed{}" * 2000,
@@ -205,12 +202,3 @@ def test_the_command_refuses_an_endpoint_without_its_model_name(tmp_path, capsys
     code = mmcot(["evaluate", "--problems", str(tmp_path / "p.jsonl"), "--base-url", "http://127.0.0.1:9/v1",
                   "--output-dir", str(tmp_path / "out")])
     assert code == 2 and "model name" in capsys.readouterr().err
-
-
-def test_the_report_json_round_trips(heldout, tmp_path):
-    path, problems = heldout
-    report = run_evaluation(_setup(path), Endpoint(scripted_settings(_answering(problems)), str(tmp_path / "c")),
-                            str(tmp_path / "eval"))
-    data = json.loads(report.to_json())
-    assert data["overall"]["n"] == N and data["interval"].startswith("Wilson")
-    assert EvalReport.from_json(report.to_json()) == report
