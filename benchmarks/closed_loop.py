@@ -2,7 +2,7 @@
 
 Run from the repository root (``make loop``; needs the embedded teacher, ``mmcot teacher prepare``)::
 
-    PYTHONPATH=. python3 benchmarks/closed_loop.py [--work out/loop] [--train 120] [--heldout 160] [--steps 6] ...
+    PYTHONPATH=. python3 benchmarks/closed_loop.py [--work out/loop] [--train 120] [--heldout 160] [--steps 12] ...
 
 1. ``mmcot synth`` makes a train set and a held-out set with disjoint seeds.
 2. The held-out set is checked against the train set with mmcot's own dedup (``mmcot dedup`` over both,
@@ -307,13 +307,14 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=160, help="held-out problems")
     parser.add_argument("--train-seed", type=int, default=1)
     parser.add_argument("--heldout-seed", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=6, help="training steps of every student")
+    parser.add_argument("--steps", type=int, default=12, help="training steps of every student")
     parser.add_argument("--batch", type=int, default=8, help="rows per step")
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--max-tokens", type=int, default=256, help="the evaluated answers' budget")
     parser.add_argument("--seed", type=int, default=0, help="training, servers and bootstrap seed")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        force=True)  # Beam logs a warning on import, which configures the root logger first
     for name in ("apache_beam", "httpx", "httpcore", "urllib3", "filelock", "fsspec"):
         logging.getLogger(name).setLevel(logging.WARNING)
     result = run_loop(args)

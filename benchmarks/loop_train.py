@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-STEPS = 6
+STEPS = 12
 BATCH = 8
 LEARNING_RATE = 1e-4
 WARMUP_STEPS = 1
@@ -61,9 +61,10 @@ def train(rows: list[dict], base: Path, out: Path, steps: int = STEPS, batch: in
     trainer.save_model(str(out))
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     return {"rows": len(rows), "steps": result.global_step, "examples": result.global_step * batch,
-            "completion_tokens_per_epoch": int(completion_tokens), "tokens_per_epoch": int(all_tokens), "first_loss": losses[0] if losses else None,
-            "last_loss": losses[-1] if losses else None, "learning_rate": learning_rate, "batch": batch, "seed": seed,
-            "bf16": bf16, "seconds": round(time.monotonic() - started, 1)}
+            "completion_tokens_per_epoch": int(completion_tokens), "tokens_per_epoch": int(all_tokens),
+            "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+            "learning_rate": learning_rate, "batch": batch, "seed": seed, "bf16": bf16,
+            "seconds": round(time.monotonic() - started, 1)}
 
 
 def bf16_available() -> bool:
