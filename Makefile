@@ -1,17 +1,19 @@
 # mmcot: `make demo` runs the sample pipeline on the embedded CPU teacher, `make test` runs the tests
-# (`make test-fast`: the unit tier only, nothing beyond the test process: no model, server or worker processes).
+# (`make test-fast`: the unit tier only, nothing beyond the test process: no model, server or worker processes;
+# `make loop`: the closed loop, a student trained on a run's output and evaluated on held-out problems, ~30 min, not in CI).
 # `make install` installs requirements/cpu-test.txt (the lock: the whole resolved environment) with pip, then mmcot;
 # `make lock` re-resolves the locks from pyproject.toml (UPGRADE=1: the newest allowed versions, not the locked ones);
 # `make test-latest` runs the unit tier in a fresh virtualenv on the newest versions pyproject.toml allows today.
 PY ?= python3
 SAMPLE_N ?= 120
+LOOP_ARGS ?=
 LOCK ?= requirements/cpu-test.txt
 # Where torch's CPU build comes from when pip cannot find it on this machine (PyTorch's CPU wheel index)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 LATEST_VENV ?= /tmp/mmcot-latest-venv
 export TORCH_INDEX
 
-.PHONY: install lock lint demo test test-fast test-latest
+.PHONY: install lock lint demo test test-fast test-latest loop
 
 install:
 	$(PY) tools/locks.py install $(LOCK)
@@ -38,3 +40,6 @@ test-fast: install
 
 test-latest:
 	$(PY) tools/locks.py latest $(LATEST_VENV)
+
+loop: install
+	$(PY) benchmarks/closed_loop.py $(LOOP_ARGS)
