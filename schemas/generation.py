@@ -11,9 +11,9 @@ from schemas.plan import ASSESSMENT_TYPE, SAMPLING_PLAN_TYPE, Assessment, Planne
 #: only on an existing block and only when ``require_reasoning`` (a missing block already failed
 #: ``single_reasoning_block``); ``answer_match`` is skipped when no answer was found
 #: (``answer_found`` already failed). A skipped check is absent from ``Verdict.checks``.
-#: ``finished`` and ``hygiene`` are the verify stage's checks of a teacher's chain
+#: :data:`REPLY_CHECKS` are the verify stage's checks of a teacher's chain
 #: (``transforms/verifiers/reply_checks.py``), absent from a verdict on a student's output.
-CHECK_NAMES = (
+ANSWER_CHECKS = (
     "single_reasoning_block",
     "reasoning_nonempty",
     "not_truncated",
@@ -22,9 +22,9 @@ CHECK_NAMES = (
     "length_ok",
     "answer_found",
     "answer_match",
-    "finished",
-    "hygiene",
 )
+REPLY_CHECKS = ("finished", "hygiene")
+CHECK_NAMES = ANSWER_CHECKS + REPLY_CHECKS
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from schemas.generation import REPLY_CHECKS
 from transforms.verifiers.hygiene import HygieneSettings, hygiene, pieces_finds
 
 KEPT_FINISH = ("stop", "length")
@@ -49,6 +50,5 @@ def check_chain(reasoning: str, answer_text: str, extracted_answer: str | None, 
     if finds and settings.policy == "escape" and "bad_text" not in finds:
         reasoning, answer_text = rules.escape(reasoning), rules.escape(answer_text)
         extracted_answer = None if extracted_answer is None else rules.escape(extracted_answer)
-        return ChainCheck(reasoning, answer_text, extracted_answer, {"finished": done, "hygiene": True}, reasons, True)
-    return ChainCheck(reasoning, answer_text, extracted_answer, {"finished": done, "hygiene": not finds},
-                      reasons + finds)
+        return ChainCheck(reasoning, answer_text, extracted_answer, dict(zip(REPLY_CHECKS, (done, True))), reasons, True)
+    return ChainCheck(reasoning, answer_text, extracted_answer, dict(zip(REPLY_CHECKS, (done, not finds))), reasons + finds)
