@@ -21,7 +21,7 @@ import yaml
 from schemas.manifest import Manifest
 from schemas.output_sets import TRL_SUFFIX
 from tests.hostile_teacher import CASES, SCRIPT, HostileTeacher
-from tests.test_hostile_corpus import Listener
+from tests.test_hostile_corpus import listener  # noqa: F401  (the loopback listener fixture, shared)
 from tests.test_report_browser import CHROMIUM, CHROMIUM_FLAGS, _ensure_chromium
 from transforms.row_invariant import violation
 from transforms.synth import generate, write_jsonl
@@ -39,13 +39,6 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def _rows(out: Path, name: str) -> list[dict]:
     return [r for shard in sorted((out / name).glob("*.parquet")) for r in pq.read_table(shard).to_pylist()]
-
-
-@pytest.fixture(scope="module")
-def listener():
-    server = Listener()
-    yield server
-    server.sock.close()
 
 
 @pytest.fixture(scope="module")
