@@ -164,8 +164,13 @@ class TeacherCallFn(beam.DoFn):
         return Answer(completion, key, cached=False)
 
     def _gated(self, completion: Completion) -> Completion:
-        """``completion`` through the reply gate (its repairs counted); raises TeacherError for a reply no stage can use."""
-        gated = reply_gate.checked(completion)
+        """``completion`` through the reply gate (its repairs counted); raises TeacherError for a reply no stage can use
+        (counted as ``replies_refused``)."""
+        try:
+            gated = reply_gate.checked(completion)
+        except TeacherError:
+            self.count("replies_refused")
+            raise
         for note in gated.notes:
             self.count(note)
         return gated.completion
