@@ -115,6 +115,7 @@ def test_every_written_row_passes_the_invariant_and_unknown_usage_stays_unknown(
     manifest = Manifest.from_json((out / "manifest.json").read_text())
     counters = manifest.metrics.stages["generate"].counters
     assert counters["usage_out_of_range"] >= 6 and counters["usage_missing"] >= 4
+    assert counters["replies_refused"] == sum(c.outcome == "dead" for c in CASES)  # each dead class: its sample 0
 
 
 def test_the_report_runs_no_chain_script_and_loads_nothing(hostile_run, listener, tmp_path):

@@ -164,13 +164,8 @@ class TeacherCallFn(beam.DoFn):
         return Answer(completion, key, cached=False)
 
     def _gated(self, completion: Completion) -> Completion:
-        """``completion`` through the reply gate (its repairs counted); raises TeacherError for a reply no stage can use
-        (counted as ``replies_refused``)."""
-        try:
-            gated = reply_gate.checked(completion)
-        except TeacherError:
-            self.count("replies_refused")
-            raise
+        """``completion`` through the reply gate (its repairs counted); raises TeacherError for a reply no stage can use."""
+        gated = reply_gate.checked(completion)
         for note in gated.notes:
             self.count(note)
         return gated.completion
@@ -186,19 +181,30 @@ class TeacherCallFn(beam.DoFn):
         self.count("cache_rejected")
         return None
 
+    async def _reply(self, messages: list[dict[str, Any]], plan: SamplingPlan, response_format: dict[str, Any] | None,
+                     sample: int) -> Completion:
+        """The backend's completion through the gate; a reply the gate (in the backend's body parsing or here) refuses
+        is counted as ``replies_refused`` before its TeacherError goes on."""
+        try:
+            return self._gated(await self.teacher.complete(messages, plan, response_format, sample))
+        except TeacherError as exc:
+            if exc.reason in reply_gate.REASONS:
+                self.count("replies_refused")
+            raise
+
     async def _send(self, messages: list[dict[str, Any]], plan: SamplingPlan,
                     response_format: dict[str, Any] | None, sample: int) -> Completion:
         """The one place a request leaves this DoFn, under the in-flight bound and the endpoint's rate limit."""
         async with self._sem:
             if self._limiter is None:
-                completion = self._gated(await self.teacher.complete(messages, plan, response_format, sample))
+                completion = await self._reply(messages, plan, response_format, sample)
             else:
                 estimate = estimate_tokens(messages, plan.max_tokens, self._limiter.settings)
                 waited = await self._limiter.acquire(estimate)
                 if waited:
                     self.count("rate_limited")
                     self.count("rate_limit_wait_ms", int(waited * 1000))
-                completion = self._gated(await self.teacher.complete(messages, plan, response_format, sample))
+                completion = await self._reply(messages, plan, response_format, sample)
                 if completion.prompt_tokens is not None and completion.completion_tokens is not None:
                     self._limiter.correct(estimate, completion.prompt_tokens + completion.completion_tokens)
         ms = int(completion.latency_s * 1000)
