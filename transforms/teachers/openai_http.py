@@ -100,13 +100,17 @@ def retrying(settings: TeacherSettings, before_sleep) -> AsyncRetrying:
 
 def chat_body(settings: TeacherSettings, messages: list[dict[str, Any]], plan: SamplingPlan,
               response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
-    """The ``/chat/completions`` JSON body for one sample (online, and a batch file's line)."""
+    """The ``/chat/completions`` JSON body for one sample (online, and a batch file's line), asking for token log
+    probabilities when the settings have ``logprobs``."""
     body = {"model": settings.model, "messages": messages, "n": 1, **sampling_fields(plan)}
     seed = settings.request_seed(sample)
     if seed is not None:
         body["seed"] = seed
     if response_format is not None:
         body["response_format"] = response_format
+    if settings.logprobs is not None:
+        body["logprobs"] = True
+        body["top_logprobs"] = settings.logprobs.top
     return body
 
 
