@@ -3,7 +3,7 @@
 :class:`TokenLogprobs` is the compact form the reply gate turns any backend's log probabilities into
 (``transforms/teachers/logprob_gate.py``): it is what the response cache holds and what a chain keeps
 with ``teacher.logprobs.keep``. :class:`ChainSignals` are the figures computed once from it per chain
-(``transforms/signals.py``), persisted on every chain in ``generations/`` and with the rows;
+(``transforms/chain_signals.py``), persisted on every chain in ``generations/`` and with the rows;
 :class:`ProblemSignals` is a problem's summary over its teacher chains (RL rows' ``extra_info``).
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ class ChainSignals:
     """One chain's signals from its token probabilities (all entropies in nats, per token position).
 
     ``tokens`` positions had probabilities; ``mean_entropy`` is the mean entropy of the teacher's next-token
-    distribution over them, estimated from the listed top-k (``transforms/signals.py`` says how);
+    distribution over them, estimated from the listed top-k (``transforms/chain_signals.py`` says how);
     ``critical_entropy`` the mean over the ``critical_tokens`` positions whose sampled token is on the
     configured list (or opens the answer), None when there is none; ``answer_logprob`` the mean log
     probability of the answer span's ``answer_tokens`` tokens (None: no answer span found);

@@ -9,24 +9,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections import Counter
 
-import apache_beam as beam
 import pytest
 from aiohttp import web
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.testing.test_pipeline import TestPipeline
 
 from tests.batch_api_stub import BatchAPIStub
 from tests.factories import planned, problem
+from tests.generate_run import run_generate
 from tests.logprob_payloads import confident, vllm_logprobs
 from tests.loopback_app import LoopbackApp
 from transforms.answer_judge import AnswerJudgeFn
 from transforms.chain_score import ScoreFn
-from transforms.generate import GenerateChains, GenerateFn
+from transforms.generate import GenerateFn
 from transforms.judge import JudgeFn
 from transforms.repair import RepairFn
-from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.cache import request_key
 from transforms.teachers.openai_http import chat_body
@@ -37,28 +33,6 @@ from transforms.teachers.settings import BatchSettings, LogprobSettings, Teacher
 CHAIN = ["<think>", "So", " 3", " dots", ".", " Wait", ",", " yes", ".</think>", " \\boxed{", "3", "}"]
 RIGHT = "".join(CHAIN)
 GOOD = vllm_logprobs(confident(CHAIN, p=0.8), 3)
-_SEEN: dict[str, list] = {}
-
-
-def _keep(item, label: str):
-    _SEEN.setdefault(label, []).append(item)
-
-
-def _generate(endpoint: Endpoint, items) -> tuple[dict, list, Counter]:
-    """Generate over ``items``: (chains by problem id, dead letters, generate counters)."""
-    p = TestPipeline()
-    out = p | beam.Create(items) | GenerateChains(endpoint)
-    for label in ("chains", "dead"):
-        _SEEN[label] = []
-    out.chains | "KeepChains" >> beam.Map(_keep, "chains")
-    out[DEAD_LETTER] | "KeepDead" >> beam.Map(_keep, "dead")
-    result = p.run()
-    result.wait_until_finish()
-    found = result.metrics().query(MetricsFilter().with_namespace("generate"))["counters"]
-    chains = {c.planned.problem.id: c for c in _SEEN.pop("chains")}
-    return chains, _SEEN.pop("dead"), Counter({r.key.metric.name: r.result for r in found})
-
-
 def _scripted(tmp_path, script: Script, logprobs: LogprobSettings | None, name: str = "scripted-logprobs") -> Endpoint:
     return Endpoint(scripted_settings(script, name=name, logprobs=logprobs), str(tmp_path / "cache"))
 
@@ -67,7 +41,7 @@ def test_every_chain_gets_signals_and_a_bad_payload_leaves_them_unknown_with_its
     nan = {"content": [{"token": "x", "logprob": math.nan}]}
     script = Script([Rule(Reply(RIGHT, logprobs=nan), sample=1), Rule(Reply(RIGHT), sample=2)],
                     default=Reply(RIGHT, logprobs=GOOD))
-    chains, dead, counters = _generate(_scripted(tmp_path, script, LogprobSettings(top=3)), [planned()])
+    chains, dead, counters = run_generate(_scripted(tmp_path, script, LogprobSettings(top=3)), [planned()])
     gens = chains["s/1"].generations
     assert not dead and [g.sample_index for g in gens] == [0, 1, 2]
     known = gens[0].signals
@@ -81,10 +55,10 @@ def test_every_chain_gets_signals_and_a_bad_payload_leaves_them_unknown_with_its
 
 def test_keep_writes_the_per_token_data_and_off_means_no_signals(tmp_path):
     script = Script(default=Reply(RIGHT, logprobs=GOOD))
-    kept, _, _ = _generate(_scripted(tmp_path, script, LogprobSettings(top=3, keep=True)), [planned()])
+    kept, _, _ = run_generate(_scripted(tmp_path, script, LogprobSettings(top=3, keep=True)), [planned()])
     data = kept["s/1"].generations[0].token_logprobs
     assert data.tokens == CHAIN and len(data.top) == len(CHAIN) and all(len(t) == 3 for t in data.top)
-    off, _, counters = _generate(_scripted(tmp_path, script, None, name="scripted-off"), [planned()])
+    off, _, counters = run_generate(_scripted(tmp_path, script, None, name="scripted-off"), [planned()])
     assert all(g.signals is None and g.token_logprobs is None for g in off["s/1"].generations)
     assert not any(name.startswith("logprobs_") for name in counters)
 
@@ -96,7 +70,7 @@ def test_a_reply_without_logprobs_never_answers_a_request_for_them(tmp_path, lay
     def run(logprobs):
         settings = scripted_settings(script, name="scripted-cache", logprobs=logprobs, cache_layout=layout)
         before = len(script.calls)
-        chains, _, _ = _generate(Endpoint(settings, str(tmp_path / "cache")), [planned()])
+        chains, _, _ = run_generate(Endpoint(settings, str(tmp_path / "cache")), [planned()])
         return chains["s/1"].generations, len(script.calls) - before
 
     plain, calls = run(None)
@@ -153,7 +127,7 @@ def test_the_http_backend_asks_for_logprobs_and_hostile_ones_never_stop_a_chain(
         planned().plan, n=1)) for pid, q in questions.items()]
     with HostileLogprobsStub({w: p for w, (p, _) in HOSTILE.items()}) as stub:
         settings = TeacherSettings(base_url=stub.base_url, model="hostile", logprobs={"top": 3}, max_attempts=1)
-        chains, dead, counters = _generate(Endpoint(settings, str(tmp_path / "cache")), items)
+        chains, dead, counters = run_generate(Endpoint(settings, str(tmp_path / "cache")), items)
     assert not dead and len(chains) == len(questions)
     for word, (_, reason) in HOSTILE.items():
         assert chains[f"h/{word}"].generations[0].signals.unknown == reason, word
@@ -191,7 +165,7 @@ def test_the_batch_backend_carries_logprobs_in_its_batch_file_and_back(tmp_path)
     with BatchAPIStub(in_progress_polls=1) as stub:
         settings = TeacherSettings(backend="openai_batch", base_url=stub.base_url, model="hosted", logprobs={"top": 2},
                                    cache_url=str(tmp_path / "cache"), batch=BatchSettings(linger_s=0.2, poll_s=0.05))
-        chains, dead, _ = _generate(Endpoint(settings, str(tmp_path / "cache")), [planned()])
+        chains, dead, _ = run_generate(Endpoint(settings, str(tmp_path / "cache")), [planned()])
         lines = [json.loads(line) for line in stub.files["file-0"].splitlines()]
     assert not dead and all(line["body"]["logprobs"] is True and line["body"]["top_logprobs"] == 2 for line in lines)
     signals = [g.signals for g in chains["s/1"].generations]

@@ -47,7 +47,7 @@ CRITICAL_TOKENS = ("wait", "but", "so", "therefore", "thus", "hence", "however",
 
 class LogprobSettings(Settings):
     """Log probabilities on request (``teacher.logprobs: {top: 5}``; absent: off) and the chain signals computed
-    from them (:mod:`transforms.signals`).
+    from them (:mod:`transforms.chain_signals`).
 
     ``top`` alternatives are asked per token (OpenAI ``top_logprobs``, vLLM ``SamplingParams.logprobs``); it is part of
     the cache key. ``keep`` writes each chain's per-token data (:class:`schemas.signals.TokenLogprobs`) into
