@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipelines.evaluate_cli import add_evaluate_parser
 from pipelines.logs import setup_logging
+from pipelines.reach import reach_failure
 from pipelines.teacher_cli import add_teacher_parser
 
 CACHE_ONLY_HELP = ("do not require the model servers to answer before the run (a rerun answered from the response "
@@ -317,8 +318,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, beam_args)
     except Exception as exc:
-        from pipelines.reach import reach_failure
-
         line = reach_failure(exc)
         if line is None:
             raise
