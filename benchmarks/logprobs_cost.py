@@ -37,7 +37,7 @@ from transforms.teachers import reply_gate
 from transforms.teachers.cache import ResponseCache, request_key, to_entry
 from transforms.teachers.messages import build_messages
 from transforms.teachers.openai_http import chat_body
-from transforms.teachers.settings import TeacherSettings
+from transforms.teachers.settings import LogprobSettings, TeacherSettings
 
 
 @dataclasses.dataclass
@@ -121,7 +121,7 @@ def main() -> None:
         base = TeacherSettings(base_url=server.base_url, model=EMBEDDED_MODEL_NAME)
         run_arm("warm-up", base, conversations[:4], plan, args.in_flight, work)
         for label, top in arms:
-            settings = base if top is None else base.model_copy(update={"logprobs": {"top": top}})
+            settings = base if top is None else base.model_copy(update={"logprobs": LogprobSettings(top=top)})
             results.append(run_arm(label, settings, conversations, plan, args.in_flight, work))
             arm = results[-1]
             print(f"{arm.label:>10}: {arm.tokens} tokens in {arm.seconds:.1f} s = {arm.rate:.1f} tok/s", flush=True)
