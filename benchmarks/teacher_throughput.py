@@ -48,7 +48,7 @@ from transforms.teachers.engine_inputs import sampling_params
 from transforms.teachers.messages import build_messages
 from transforms.teachers.openai_http import OpenAIChatTeacher
 from transforms.teachers.registry import Endpoint
-from transforms.teachers.reply_gate import completion_from_body
+from transforms.teachers.reply_gate import completions_from_body
 from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.vllm_engine import load_engine, shared_engine
 
@@ -113,7 +113,7 @@ def bare_async(settings: TeacherSettings, base_url: str, conversations: list[lis
         async def one(body: dict) -> int:
             response = await client.post("/chat/completions", json=body)
             response.raise_for_status()
-            return completion_from_body(response.json(), 0).completion_tokens
+            return completions_from_body(response.json(), 0)[0].completion_tokens
         return await asyncio.gather(*(one(b) for b in bodies))
 
     async def run() -> list[int]:
@@ -135,7 +135,7 @@ def naive(settings: TeacherSettings, base_url: str, conversations: list[list[dic
         for body in bodies:
             response = client.post("/chat/completions", json=body)
             response.raise_for_status()
-            tokens += completion_from_body(response.json(), 0).completion_tokens
+            tokens += completions_from_body(response.json(), 0)[0].completion_tokens
         seconds = time.monotonic() - started
     return Result("c naive sequential", len(bodies), tokens, seconds)
 

@@ -94,8 +94,11 @@ class Prompt:
 
     @functools.cached_property
     def sent(self) -> list[dict[str, Any]]:
-        """The messages as sent: image references replaced by data URLs (encoded once per prompt)."""
-        return self.messages if self.problem is None else with_data_urls(self.messages, self.problem)
+        """The messages as sent: image references replaced by data URLs (encoded once per prompt; messages without
+        typed parts hold no image and are sent as they are)."""
+        if self.problem is None or all(isinstance(m["content"], str) for m in self.messages):
+            return self.messages
+        return with_data_urls(self.messages, self.problem)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,14 @@ class Answer:
     completion: Completion
     key: str
     cached: bool
+
+
+async def all_of(coroutines: list[Coroutine]) -> None:
+    """Run ``coroutines`` concurrently (one is awaited as it is: a gather's tasks cost more than its request)."""
+    if len(coroutines) == 1:
+        await coroutines[0]
+    elif coroutines:
+        await asyncio.gather(*coroutines)
 
 
 async def as_is(value: Any) -> Any:
@@ -188,8 +199,8 @@ class TeacherCallFn(beam.DoFn):
         if answers:
             self._count_cached([a.completion for a in answers.values()], len(self._requests_for(sorted(answers))))
         missing = sorted(s for s in keys if s not in answers)
-        await asyncio.gather(*(self._fetch(prompt, plan, response_format, run, keys, group, answers)
-                               for run in self._requests_for(missing)))
+        await all_of([self._fetch(prompt, plan, response_format, run, keys, group, answers)
+                      for run in self._requests_for(missing)])
         return [answers[sample] for sample in samples]
 
     def _requests_for(self, samples: list[int]) -> list[list[int]]:
@@ -229,8 +240,7 @@ class TeacherCallFn(beam.DoFn):
         rest = run[len(replies):]
         if rest:
             note_refusal(self._endpoint_id, f"asked for {len(run)} samples, the reply held {len(replies)}")
-            await asyncio.gather(*(self._fetch(prompt, plan, response_format, [sample], keys, group, answers)
-                                   for sample in rest))
+            await all_of([self._fetch(prompt, plan, response_format, [sample], keys, group, answers) for sample in rest])
 
     async def _cache_io(self, call, *args):
         """A cache read or write: on local disk right here (a few file calls cost less than handing them to a

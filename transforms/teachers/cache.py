@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -70,9 +71,18 @@ def group_key(model: str, messages: list[dict[str, Any]], plan: SamplingPlan,
     return request_key(model, messages, plan, -1, response_format)
 
 
+_TMP_PREFIX = uuid.uuid4().hex[:12]  # temporary names: this import's prefix, the process id and a counter
+_TMP_NUMBERS = itertools.count()
+
+
 def _write_file(path: str, data: bytes) -> None:
-    with open(path, "wb") as file:
-        file.write(data)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 LAYOUTS = ("sample", "problem")
@@ -135,7 +145,7 @@ class ResponseCache:
             self._fs.pipe_file(path, data)
             return
         directory = path.rsplit("/", 1)[0]
-        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        tmp = f"{path}.{_TMP_PREFIX}{os.getpid()}-{next(_TMP_NUMBERS)}.tmp"
         if directory not in self._made:
             os.makedirs(directory, exist_ok=True)
             self._made.add(directory)
