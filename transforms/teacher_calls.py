@@ -62,7 +62,7 @@ from transforms.teachers.cache import ResponseCache, from_entry, group_key, requ
 from transforms.teachers.messages import with_data_urls
 from transforms.teachers.rate_limit import estimate_tokens, shared_limiter
 from transforms.teachers.registry import Endpoint, create_teacher
-from transforms.teachers.samples import MAYBE_REFUSED, note_refusal, refuses_n, request_groups
+from transforms.teachers.samples import MAYBE_REFUSED, note_refusal, refuses_n, request_groups, samples_per_request
 
 LATENCY_BOUNDS_MS = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 60_000, 120_000, 300_000)
 LATENCY_BUCKET_PREFIX = "latency_ms_le_"
@@ -197,16 +197,16 @@ class TeacherCallFn(beam.DoFn):
         self.count("cache_hits", len(answers))
         self.count("cache_misses", len(keys) - len(answers))
         if answers:
-            self._count_cached([a.completion for a in answers.values()], len(self._requests_for(sorted(answers))))
+            self._count_cached([a.completion for a in answers.values()], len(self._requests_for(sorted(answers), plan)))
         missing = sorted(s for s in keys if s not in answers)
         await all_of([self._fetch(prompt, plan, response_format, run, keys, group, answers)
-                      for run in self._requests_for(missing)])
+                      for run in self._requests_for(missing, plan)])
         return [answers[sample] for sample in samples]
 
-    def _requests_for(self, samples: list[int]) -> list[list[int]]:
-        """``samples`` as this endpoint's requests would take them."""
+    def _requests_for(self, samples: list[int], plan: SamplingPlan) -> list[list[int]]:
+        """``samples`` of ``plan`` as this endpoint's requests would take them."""
         settings = self.endpoint.settings
-        per_request = 1 if refuses_n(self._endpoint_id) else self.teacher.max_n
+        per_request = 1 if refuses_n(self._endpoint_id) else samples_per_request(plan, self.teacher.max_n)
         return request_groups(samples, per_request, settings.send_seed)
 
     async def _fetch(self, prompt: Prompt, plan: SamplingPlan, response_format: dict[str, Any] | None,

@@ -8,6 +8,8 @@ request (``teacher.send_seed``) carries its first sample's seed, and vLLM seeds 
 sample with ``seed + i`` (``vllm.v1.engine.parallel_sampling.ParentRequest``): exactly the seed
 :meth:`~transforms.teachers.settings.TeacherSettings.request_seed` gives sample ``first + i`` alone, so
 a seeded request takes only a run of consecutive sample numbers and every sample keeps its own seed.
+A greedy plan (temperature 0) asks one sample a request: vLLM refuses ``n`` > 1 with greedy sampling
+(``SamplingParams._verify_greedy_sampling``), and its samples are the same chain anyway.
 
 A server that answers a request for several samples with a client error (HTTP 400 or 422, online or in
 a batch) while the same prompt for one sample goes through, or that sends fewer choices than asked,
@@ -20,6 +22,8 @@ import logging
 import threading
 from collections.abc import Sequence
 
+from schemas.plan import SamplingPlan
+
 log = logging.getLogger(__name__)
 
 #: Failure reasons of a request for several samples that may mean the server refuses ``n``.
@@ -28,6 +32,15 @@ MAYBE_REFUSED = frozenset({"http_400", "http_422", "batch_http_400", "batch_http
 Endpoint = tuple[str, str | None, str]  # backend, base URL, model
 _REFUSED: set[Endpoint] = set()
 _REFUSED_LOCK = threading.Lock()
+
+
+#: Below this temperature vLLM samples greedily (its ``_SAMPLING_EPS``).
+GREEDY_BELOW = 1e-5
+
+
+def samples_per_request(plan: SamplingPlan, max_n: int) -> int:
+    """The most samples of ``plan`` one request takes from a backend that takes ``max_n``: 1 for a greedy plan."""
+    return 1 if plan.temperature < GREEDY_BELOW else max_n
 
 
 def request_groups(missing: Sequence[int], per_request: int, seeded: bool) -> list[list[int]]:
