@@ -181,7 +181,7 @@ def _plain(number: Number | None) -> Number | None:
         return number
     if parse_unit(number.unit) is not None:
         return number
-    word = normalize_text(number.unit)
+    word = normalize_text(number.unit).replace(" ", "")
     return number if len(word) >= 3 and not number.attached and word.isalpha() else None
 
 

@@ -52,6 +52,8 @@ _POWER_PAREN_RE = re.compile(r"\^\s*\(")
 _PRODUCT_BEFORE_PAREN_RE = re.compile(r"((?<![_^\w.])\d+(?:\.\d+)?|\)|\\pi)\s*(?=\()")
 _PRODUCT_AFTER_PAREN_RE = re.compile(r"\)\s*(?=\d)")
 _WRAPPED_TEXT_RE = re.compile(r"\\(?:text|textrm|mathrm|mbox|operatorname|textbf|mathbf)\s*\{[^{}]*\}")
+_TEXT_CONTENT_RE = re.compile(r"\\(?:text|textrm|textbf|textit|mbox|mathrm)\s*\{([^{}]*)\}")
+_TEXT_WORD_RE = re.compile(r"(?<![A-Za-z])(?!(?:and|or)(?![A-Za-z]))[A-Za-z]{2,}")
 _LETTER_RUN_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
 _SPACED_NUMBERS_RE = re.compile(r"\d\s+\.?\d")
 _NUMBER_BEFORE_FRAC_RE = re.compile(r"(?<![\^_\d.])\d+(?:\.\d+)?\s*\\frac\s*\{\s*[\d.]+\s*\}\s*\{\s*[\d.]+\s*\}")
@@ -163,9 +165,12 @@ def _power_groups(s: str) -> str | None:
 
 
 def _words(s: str) -> bool:
-    """A letter run outside ``\\text{}`` that the grammar would read as a product of letters but is
-    a word: a function name with more letters (``sinx``, ``xsqrt``; a bare name became a command),
-    four letters or more (``largest``), or a short English word (``is``, ``the``)."""
+    """Words the grammar would read as a product of letters or as one symbol: a ``\\text{}`` of
+    words inside the math (``n \\text{ is } 34``), or a letter run outside it that is a function
+    name with more letters (``sinx``, ``xsqrt``; a bare name became a command), four letters or
+    more (``largest``), or a short English word (``is``, ``the``)."""
+    if any(_TEXT_WORD_RE.search(m.group(1)) for m in _TEXT_CONTENT_RE.finditer(s)):
+        return True
     for run in _LETTER_RUN_RE.finditer(_WRAPPED_TEXT_RE.sub(" ", s)):
         word = run.group()
         if len(word) >= 4 or word.lower() in _PROSE_WORDS or any(name in word for name in (*_FUNCTIONS, "sqrt")):

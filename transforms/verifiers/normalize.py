@@ -174,6 +174,8 @@ _UNIT_LETTERS = frozenset("mgsLKNJWVh")
 _NOT_UNITS = frozenset({"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "frac",
                         "cdot", "times", "infty", "circ", "mod", "and", "or", "i", "e"})
 _LETTERS_RE = re.compile(r"[A-Za-zµμΩ]+")
+#: ``\\mathrm{e}``, ``\\text{i}``: Euler's number and the imaginary unit, not units.
+_CONSTANT_TEXT_RE = re.compile(r"\{\s*[ei]\s*\}")
 _CJK_UNIT_SUFFIX_RE = re.compile(r"\s*[\u4e00-\u9fff]{1,4}$")
 
 _SEP = r"(?:,|\{,\}|\\,|\\ |\u2009|\u202f|\u00a0| )"
@@ -235,16 +237,17 @@ def strip_units(s: str, words: bool = True) -> tuple[str, Decorations]:
     units: list[str] = []
     for _ in range(4):
         before = s
+        if _PERCENT_SUFFIX_RE.search(s):  # before currency: "per cent" is no cent
+            s = _PERCENT_SUFFIX_RE.sub("", s)
+            percent = True
         s, mark = _cut_start(_CURRENCY_PREFIX_RE, s)
         currency = currency or (_currency_code(mark) if mark else "")
         s, mark = _cut(_CURRENCY_SUFFIX_RE, s)
         currency = currency or (_currency_code(mark) if mark else "")
-        if _PERCENT_SUFFIX_RE.search(s):
-            s = _PERCENT_SUFFIX_RE.sub("", s)
-            percent = True
         for pattern in (_DEGREE_SUFFIX_RE, _TEXT_UNIT_SUFFIX_RE, _CJK_UNIT_SUFFIX_RE):
-            s, unit = _cut(pattern, s)
-            if unit:
+            rest, unit = _cut(pattern, s)
+            if unit and rest.strip() and not _CONSTANT_TEXT_RE.search(unit):
+                s = rest
                 units.append(unit)
         if words and s and (s[-1].isalpha() or "^" in s[-4:] or s[-1] in "²³"):
             s, unit = _strip_word_unit(s)

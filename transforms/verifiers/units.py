@@ -22,7 +22,8 @@ from fractions import Fraction
 from functools import lru_cache
 
 #: Unit texts that are words, not units, even where pint defines them (``a`` is a year, ``units`` a luminance).
-_NOT_UNITS = frozenset({"a", "an", "unit", "units", "u", "square units", "sq units", "times", "points", "point"})
+_NOT_UNITS = frozenset({"a", "an", "unit", "units", "u", "square units", "sq units", "sq. units", "cubic units",
+                        "units^2", "units**2", "units**3", "times", "points", "point"})
 #: Chinese unit names pint does not know.
 _CJK_UNITS = {"米": "m", "厘米": "cm", "毫米": "mm", "千米": "km", "公里": "km", "克": "g", "千克": "kg",
               "公斤": "kg", "秒": "s", "分钟": "min", "小时": "h", "升": "L", "毫升": "mL", "度": "degree",
@@ -93,7 +94,8 @@ def _common(name: str) -> bool:
 
 def is_count_word(unit: str) -> bool:
     """``units``, ``points``, ``times``: words that say "no unit" (``5 square units`` is a bare 5)."""
-    return pint_syntax(unit).lower() in _NOT_UNITS
+    words = " ".join(_WRAPPER_RE.sub(r" \1 ", unit).split()).lower()
+    return words in _NOT_UNITS or pint_syntax(unit).lower() in _NOT_UNITS
 
 
 @dataclass(frozen=True)
