@@ -223,10 +223,32 @@ TEXT_GOLDS = [
     bad("text_word_not_expression", think("\\boxed{2 red}"), "\\text{red}", "unverifiable"),
 ]
 
+# ---- expressions and large numbers in their usual forms (also the bases of the sum/product rewrites) ----
+FORMS = [
+    ok("expanded_square", think("\\boxed{x^2+2x+1}"), "(x+1)^2"),
+    ok("factored_quadratic", think("\\boxed{3x^2 - 5x + 2}"), "(3x-2)(x-1)"),
+    ok("sum_with_radical", think("\\boxed{2+\\sqrt{3}}"), "\\frac{1}{2-\\sqrt{3}}"),
+    ok("sum_with_pi", think("The answer is $\\pi + 1$."), "1+\\pi"),
+    ok("sum_of_fractions", think("\\boxed{\\frac{1}{2} + \\frac{\\sqrt{3}}{2}}"), "\\frac{1+\\sqrt{3}}{2}"),
+    ok("difference_of_radicals", think("\\boxed{3\\sqrt{2} - 2\\sqrt{3}}"), "\\sqrt{18}-\\sqrt{12}"),
+    ok("sum_in_two_variables", think("\\boxed{a^2 + 2ab + b^2}"), "(a+b)^2"),
+    ok("coefficient_radical", think("\\boxed{4\\sqrt{3}}"), "\\sqrt{48}"),
+    ok("coefficient_pi", think("\\boxed{6\\pi}"), "\\frac{12\\pi}{2}"),
+    ok("coefficient_variable", think("\\boxed{7x}"), "x+6x"),
+    ok("large_number", think("\\boxed{12500}"), "12,500"),
+    ok("large_money", think("Final Answer: \\$2500"), "2500 dollars"),
+    ok("large_count", think("\\boxed{1048576}"), "2^{20}", answer_type="expression"),
+    bad("expanded_square_wrong", think("\\boxed{x^2+x+1}"), "(x+1)^2", "wrong_answer"),
+    bad("factored_quadratic_sign", think("\\boxed{3x^2 + 5x + 2}"), "(3x-2)(x-1)", "wrong_answer"),
+    bad("sum_with_radical_wrong", think("\\boxed{2+\\sqrt{2}}"), "\\frac{1}{2-\\sqrt{3}}", "wrong_answer"),
+    bad("coefficient_radical_wrong", think("\\boxed{4\\sqrt{2}}"), "\\sqrt{48}", "wrong_answer"),
+    bad("large_number_off_by_one", think("\\boxed{12501}"), "12,500", "wrong_answer"),
+]
+
 CLASSES = {
     "plain_functions": PLAIN_FUNCTIONS, "juxtaposition": JUXTAPOSITION, "several_solutions": SEVERAL,
     "answer_phrases": PHRASES, "percent": PERCENT, "degrees": DEGREES, "euler_e": EULER, "units": UNITS,
-    "text_golds": TEXT_GOLDS,
+    "text_golds": TEXT_GOLDS, "forms": FORMS,
 }
 CLASS_CASES: list[Case] = [case for cases in CLASSES.values() for case in cases]
 

@@ -186,10 +186,11 @@ def _plain(number: Number | None) -> Number | None:
 
 
 def _symbolic_match(pred: str, gold: str, config: VerifyConfig, unit: str) -> Match:
-    """Split units, ``%`` and currency off both sides, relate them, then compare the bodies exactly
-    or with math-verify; a body that cannot be read whole leaves the comparison undecided."""
-    pred_body, pred_marks = strip_units(pred, words=False)
-    gold_body, gold_marks = strip_units(gold, words=False)
+    """Split units, ``%`` and currency off both sides (a bare unit word only off a plain number:
+    in ``x + 2 m`` the ``m`` is a variable), relate them, then compare the bodies exactly or with
+    math-verify; a body that cannot be read whole leaves the comparison undecided."""
+    pred_body, pred_marks = strip_units(pred, words=_plain(parse_number(pred)) is not None)
+    gold_body, gold_marks = strip_units(gold, words=_plain(parse_number(gold)) is not None)
     gold_unit = gold_marks.unit or ("" if gold_marks.currency else unit)
     rel = relation(pred_marks.unit, pred_marks.currency, gold_unit, gold_marks.currency)
     if rel.kind in ("differ", "unknown"):

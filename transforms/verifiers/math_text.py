@@ -47,7 +47,7 @@ _EULER_RE = re.compile(r"\\(?:mathrm|text|textrm|operatorname|rm)\s*\{\s*([ei])\
 _PLAIN_FUNCTION_RE = re.compile(r"(?<![\\A-Za-z])(" + "|".join(_FUNCTIONS + _GREEK) + r"|pi)(?![A-Za-z])")
 _SQRT_RE = re.compile(r"\\sqrt(?![A-Za-z])\s*|(?<![A-Za-z\\])sqrt(?![A-Za-z])\s*")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
-_SINGLE_ARG_RE = re.compile(r"\\(frac|sqrt)\s*(?=[0-9A-Za-z{])")
+_SINGLE_ARG_RE = re.compile(r"\\([dt]?frac|sqrt)\s*(?=[0-9A-Za-z{])")
 _POWER_PAREN_RE = re.compile(r"\^\s*\(")
 _PRODUCT_BEFORE_PAREN_RE = re.compile(r"((?<![_^\w.])\d+(?:\.\d+)?|\)|\\pi)\s*(?=\()")
 _PRODUCT_AFTER_PAREN_RE = re.compile(r"\)\s*(?=\d)")
@@ -133,7 +133,7 @@ def _single_arguments(s: str) -> str:
             continue
         out.append(s[pos:m.end()])
         i = m.end()
-        for _ in range(2 if m.group(1) == "frac" else 1):
+        for _ in range(2 if m.group(1).endswith("frac") else 1):
             if i < len(s) and s[i] == "{":
                 end = _matching(s, i, "{", "}")
                 if end is None:

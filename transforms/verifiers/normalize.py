@@ -165,7 +165,7 @@ _TEXT_UNIT_SUFFIX_RE = re.compile(
     r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?-?\d\}?)?$")
 _UNIT_WORD = r"[A-Za-zµμΩ]+(?:\^\{?-?\d\}?|[²³])?"
 _WORD_UNIT_SUFFIX_RE = re.compile(
-    r"(?:(?<=\d)|\s+)"  # a unit follows a digit directly (5cm) or after a space
+    r"(?:(?<=[\d}])|\s+)"  # a unit follows a digit or a fraction directly (5cm) or after a space
     + _UNIT_WORD + r"(?:\s*(?:/|\bper\b|\\cdot|·)\s*" + _UNIT_WORD + r")?"
     + r"(?:\s+" + _UNIT_WORD + r"){0,3}$"
 )
@@ -192,7 +192,8 @@ _FRAC_RE = re.compile(
 _MIXED_RE = re.compile(r"^(?P<sign>[+-]?)\s*(?P<whole>\d+)\s*\\[dt]?frac\s*\{\s*(?P<n>\d+)\s*\}\s*\{\s*(?P<d>\d+)\s*\}$")
 _SLASH_RE = re.compile(r"^(?P<sign>[+-]?)\s*(?P<n>\d+(?:\.\d+)?)\s*/\s*(?P<d>\d+(?:\.\d+)?)$")
 _SEP_RE = re.compile(_SEP)
-_ASSIGNMENT_PREFIX_RE = re.compile(r"^[A-Za-z](?:_\{?\w{1,3}\}?)?\s*(?:=|\\approx|≈)\s*")
+_SPACE = r"(?:\s|\\[,;:! ]|~)*"
+_ASSIGNMENT_PREFIX_RE = re.compile(r"^[A-Za-z](?:_\{?\w{1,3}\}?)?" + _SPACE + r"(?:=|\\approx|≈)" + _SPACE)
 
 
 def _strip_word_unit(s: str) -> tuple[str, str]:
@@ -280,8 +281,8 @@ def parse_number(text: str) -> Number | None:
         return None
     s = _ASSIGNMENT_PREFIX_RE.sub("", s, count=1)
     s, marks = strip_units(s)
-    s = s.replace("−", "-").replace("\\!", "").strip()
-    if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):
+    s = s.replace("−", "-").replace("\\!", "").replace("\\left(", "(").replace("\\right)", ")").strip()
+    if s[:1] + s[-1:] in ("{}", "()") and _balanced(s[1:-1].replace("(", "{").replace(")", "}")):
         s = s[1:-1].strip()
 
     m = _DECIMAL_RE.match(s)
@@ -325,9 +326,12 @@ _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
                       "ninety": 90, "hundred": 100, "a hundred": 100, "one hundred": 100, "thousand": 1000})
 
 
+_SIGNED_RE = re.compile(r"[-+−±]")
+
+
 def number_word(text: str) -> Number | None:
     """An English number word as a number (``three`` -> 3, ``Twenty.`` -> 20), else None."""
-    value = _NUMBER_WORDS.get(normalize_text(text)) if len(text) <= 24 else None
+    value = _NUMBER_WORDS.get(normalize_text(text)) if len(text) <= 24 and not _SIGNED_RE.search(text) else None
     return None if value is None else Number(Fraction(value), 0, True, False)
 
 

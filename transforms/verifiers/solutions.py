@@ -24,8 +24,10 @@ from transforms.verifiers.normalize import clean_answer, parse_number
 
 _WORD_SEP_RE = re.compile(r"\\(?:text|mathrm|textrm|mbox)\s*\{\s*(or|and)\s*\}|\\quad|\\qquad")
 _SEPARATOR_RE = re.compile(r"[,;]|(?<![A-Za-z\\])(?:or|and)(?![A-Za-z])")
-_ASSIGNMENT_RE = re.compile(r"^(?P<letter>[A-Za-z])(?P<index>_\{?\w{1,3}\}?)?\s*=\s*(?=\S)")
+_ASSIGNMENT_RE = re.compile(r"^(?P<letter>[A-Za-z])(?P<index>_\{?\w{1,3}\}?)?(?:\s|\\[,;:! ]|~)*=(?:\s|\\[,;:! ]|~)*(?=\S)")
 _GROUP_SEP_RE = re.compile(";")
+#: Spacing around ``=`` (``x \\quad = \\quad 2``) is spacing, even ``\\quad``, which elsewhere separates.
+_EQUALS_SPACING_RE = re.compile(r"(?:\s|\\q?quad|\\[,;:! ]|~)*=(?:\s|\\q?quad|\\[,;:! ]|~)*")
 _SPACING_EDGE_RE = re.compile(r"^(?:\s|\\[,;:! ]|~)+|(?:\s|\\[,;:! ]|~)+$")
 _OPEN = "([{"
 _CLOSE = ")]}"
@@ -125,7 +127,7 @@ def solutions(answer: str) -> tuple[Solution, ...]:
     s = clean_answer(answer)
     if parse_number(s) is not None:
         return (Solution(s),)
-    s = _unwrap_set(s)
+    s = _EQUALS_SPACING_RE.sub("=", _unwrap_set(s))
     s = _WORD_SEP_RE.sub(lambda m: f" {m.group(1) or ','} ", s)
     found: list[Solution] = []
     for group in _top_level_split(s, _GROUP_SEP_RE):

@@ -194,9 +194,11 @@ _PI_FORMS = [
 def pi_multiple(text: str) -> Fraction | None:
     """``c`` when ``text`` is ``c * pi`` (radians): ``\\pi/2`` -> 1/2, ``\\frac{3\\pi}{4}`` -> 3/4,
     ``2\\pi`` -> 2, ``\\frac{1}{6}\\pi`` -> 1/6; None for anything else."""
-    s = text.strip().replace("−", "-")
+    s = text.strip().replace("−", "-").replace("\\left(", "(").replace("\\right)", ")")
     if "pi" not in s and "π" not in s:
         return None
+    if s.startswith("(") and s.endswith(")") and "(" not in s[1:-1] and ")" not in s[1:-1]:
+        s = s[1:-1].strip()
     for form in _PI_FORMS:
         m = form.match(s)
         if m:
