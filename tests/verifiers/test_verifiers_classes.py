@@ -60,12 +60,15 @@ JUXTAPOSITION = [
     bad("mixed_then_variable", think("\\boxed{3\\frac{1}{2}x}"), "\\frac{3x}{2}", "unverifiable"),
     bad("prose_is_no_product", think("\\boxed{n \\text{ is } 34}"), "34", "unverifiable"),
     bad("prose_words_unverifiable", think("\\boxed{largest n 34}"), "34", "unverifiable"),
+    bad("digits_side_by_side_not_a_number", think("\\boxed{3 4}"), "34", "unverifiable"),
+    bad("digits_thin_space_not_thousands", think("\\boxed{3\\,4}"), "34", "unverifiable"),
     ok("parens_product", think("\\boxed{(2)(3)}"), "6", answer_type="expression"),
     ok("number_paren_product", think("\\boxed{2(3)}"), "6", answer_type="expression"),
     ok("pi_paren_product", think("\\boxed{\\pi(2)}"), "2\\pi"),
     ok("mixed_number_gold", think("\\boxed{3.5}"), "3\\frac{1}{2}"),
     bad("mixed_number_gold_not_product", think("\\boxed{\\frac{3}{2}}"), "3\\frac{1}{2}", "wrong_answer"),
     ok("mixed_number_pred", think("\\boxed{2\\frac{1}{4}}"), "\\frac{9}{4}"),
+    ok("space_thousands", think("\\boxed{12 345}"), "12345"),
 ]
 
 # ---- several solutions: the whole gold, a subset is partial, spacing never splits ----

@@ -38,7 +38,7 @@ _FUNCTIONS = ("arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sin", "cos"
               "log", "ln", "exp")
 _UNICODE = {"−": "-", "–": "-", "×": "\\times ", "·": "\\cdot ", "÷": "\\div ", "π": "\\pi ", "∞": "\\infty ",
             "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "±": "\\pm ", "∪": "\\cup ", "∩": "\\cap ", "∈": "\\in ",
-            "²": "^{2}", "³": "^{3}", "°": "^{\\circ}", "√": "\\sqrt"}
+            "²": "^{2}", "³": "^{3}", "°": "^{\\circ}", "√": " sqrt"}  # like plain ``sqrt``: ``√10`` is sqrt(10)
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
 _THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|\\,)(?=\d{3}(?!\d))")
 _DROP_RE = re.compile(r"\\displaystyle|\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![A-Za-z])")

@@ -72,14 +72,17 @@ def _balanced(s: str) -> bool:
 
 
 _LATEX_SPACING_RE = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])|\\[,;:! ]|\\quad|\\qquad|~")
+_DIGIT_GAP_RE = re.compile(r"(?<=\d)(?:\s|\\[,;:! ]|~)+(?=\d)(?=(\d{3}(?![\d.]))?)")
 _FRAC_VARIANTS_RE = re.compile(r"\\[dt]frac(?![A-Za-z])")
 
 
 def normalize_expression(text: str) -> str:
     """A spacing-insensitive form of a math answer for a cheap exact comparison:
     delimiters, ``\\left``/``\\right``, LaTeX spacing and all whitespace removed,
-    ``\\dfrac``/``\\tfrac`` spelled ``\\frac``."""
+    ``\\dfrac``/``\\tfrac`` spelled ``\\frac``. A gap between two digits stays (as ``␣``) unless
+    it separates thousands: ``3 4`` is not ``34``, ``12 345`` is ``12345``."""
     s = clean_answer(text)
+    s = _DIGIT_GAP_RE.sub(lambda m: "" if m.group(1) else "␣", s)
     s = _LATEX_SPACING_RE.sub("", s)
     s = _FRAC_VARIANTS_RE.sub(r"\\frac", s)
     return "".join(s.split())
