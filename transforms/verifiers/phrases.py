@@ -60,10 +60,6 @@ def _has_math(text: str) -> bool:
     return bool(_MATH_SPAN_RE.search(text)) or looks_mathy(_masked(text).replace("#", ""))
 
 
-def _prose_words(text: str) -> int:
-    return len(_PROSE_WORD_RE.findall(_masked(text)))
-
-
 def answer_phrase(text: str) -> str:
     """The value ``text`` names (see the module docstring); ``text`` itself when it is a value."""
     text = text.strip()
@@ -71,7 +67,7 @@ def answer_phrase(text: str) -> str:
     cut = _CLAUSE_RE.search(masked)
     if cut and cut.start() > 0:
         text, masked = text[:cut.start()].strip(), masked[:cut.start()]
-    sentence = _prose_words(text) > MAX_VALUE_WORDS
+    sentence = len(_PROSE_WORD_RE.findall(masked)) > MAX_VALUE_WORDS
     copulas = list((_COPULA_RE if sentence else _WORD_COPULA_RE).finditer(masked))
     if copulas:
         head, tail = text[:copulas[0].start()], text[copulas[-1].end():]
