@@ -92,6 +92,7 @@ def _common(name: str) -> bool:
     return any(name.startswith(prefix) and name[len(prefix):] in _COMMON_UNITS for prefix in _PREFIXES)
 
 
+@lru_cache(maxsize=4096)
 def is_count_word(unit: str) -> bool:
     """``units``, ``points``, ``times``: words that say "no unit" (``5 square units`` is a bare 5)."""
     words = " ".join(_WRAPPER_RE.sub(r" \1 ", unit).split()).lower()
@@ -113,6 +114,7 @@ class Relation:
 _MONEY_MASS = frozenset({"pound", "pounds", "lb", "lbs"})
 
 
+@lru_cache(maxsize=4096)
 def relation(pred_unit: str, pred_currency: str, gold_unit: str, gold_currency: str) -> Relation:
     """The relation of a prediction's unit (or currency) to the gold's; see :class:`Relation`.
     A noun pint does not know (``apples``) never makes units ignored: against another unit it is
