@@ -112,8 +112,8 @@ def parse_whole(text: str):
 
 
 def _compare(gold: str, pred: str, float_rounding: int, numeric_precision: int) -> bool | None:
-    gold_parsed = parse_whole(gold)
-    pred_parsed = parse_whole(pred)
+    pred_parsed = parse_whole(pred)  # first: a prediction that cannot be read whole needs no gold
+    gold_parsed = parse_whole(gold) if pred_parsed is not None else None
     if gold_parsed is None or pred_parsed is None:
         return None
     # Gold first: math-verify's comparison is not symmetric (assignments, intervals).

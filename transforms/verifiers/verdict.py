@@ -80,8 +80,8 @@ def verify(
     record("language_consistent", fc.language_consistent(whole, cfg))
     record("length_ok", fc.length_ok(len(whole), cfg))
 
-    gold_solutions = solutions(gold)
-    several = answer_type != "multiple_choice" and (len(gold_solutions) > 1 or bool(gold_solutions[0].names))
+    gold_solutions = solutions(gold) if answer_type != "multiple_choice" else ()
+    several = len(gold_solutions) > 1 or any(sol.names for sol in gold_solutions)
     extracted = extract_from_final(segments.final, answer_type, choices, cfg, several=several)
     record("answer_found", (True, "") if extracted is not None else (False, "no_answer"))
     decided_by = ""
