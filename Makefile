@@ -2,8 +2,9 @@
 # (`make test-fast`: the unit tier only, nothing beyond the test process: no model, server or worker processes).
 PY ?= python3
 SAMPLE_N ?= 120
+VISION_N ?= 12
 
-.PHONY: install lint demo test test-fast
+.PHONY: install lint demo demo-vision test test-fast
 
 install:
 	$(PY) -m pip install -q -e ".[cpu,test]"
@@ -20,6 +21,12 @@ demo: install
 	mmcot teacher prepare
 	mmcot synth --out data/sample --n $(SAMPLE_N) --seed 0
 	mmcot run --config configs/sample.yaml
+
+# The image path end to end on the plumbing vision teacher (untrained vision tower: proves plumbing, not quality).
+demo-vision: install
+	mmcot teacher prepare --vision
+	mmcot synth --out data/sample_vision --n $(VISION_N) --seed 0 --families compare_counts,counting,bar_chart
+	mmcot run --config configs/sample_vision.yaml
 
 test: lint
 	$(PY) -m pytest -q -rs

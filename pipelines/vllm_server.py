@@ -73,7 +73,7 @@ def _set_parent_death_signal() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _group_members(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
     """Pids of the live (non-zombie) processes in process group ``pgid``."""
     members = []
     for entry in Path("/proc").iterdir():
@@ -98,9 +98,9 @@ def terminate_process_group(pgid: int, grace: float = STOP_GRACE_SECONDS) -> Non
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _group_members(pgid):
+    while time.monotonic() < deadline and group_members(pgid):
         time.sleep(0.2)
-    leftovers = _group_members(pgid)
+    leftovers = group_members(pgid)
     if leftovers:
         log.warning("vLLM processes %s still running %.0f s after SIGTERM; killing them",
                     leftovers, grace)
