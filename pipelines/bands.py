@@ -20,12 +20,15 @@ def chain_lengths(generations: list[pa.Table], kept_rows: list[pa.Table]) -> Cha
     """Every chain's band, difficulty, length, verdict and provenance, and every kept chain's band and length.
 
     ``generations`` hold :data:`CHAIN_COLUMNS` of ``generations/`` (``provenance`` may be missing: all
-    chains are then the teacher's samples), ``kept_rows`` :data:`KEPT_COLUMNS` of ``sft/``.
+    chains are then the teacher's samples), ``kept_rows`` :data:`KEPT_COLUMNS` of ``sft/``. Chains whose
+    length is unknown (the reply gate refused the server's count) are left out.
     """
     if not generations:
         return ChainLengths()
     gens = pa.concat_tables(generations)
+    gens = gens.filter(pc.is_valid(gens["completion_tokens"]))
     kept = pa.concat_tables(kept_rows) if kept_rows else pa.table({c: [] for c in KEPT_COLUMNS})
+    kept = kept.filter(pc.is_valid(kept["completion_tokens"]))
     band_of = dict(zip(gens["problem_id"].to_pylist(), pc.struct_field(gens["sampling"], "band").to_pylist()))
     kept_ids = kept["id"].to_pylist()
     unverifiable = verdict_field(gens, "unverifiable")
