@@ -5,19 +5,17 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from pipelines.evaluate_cli import add_evaluate_parser
+from pipelines.logs import setup_logging
+from pipelines.reach import reach_failure
 from pipelines.teacher_cli import add_teacher_parser
 
-QUIET_LOGGERS = ("apache_beam", "distributed", "httpx", "httpcore", "urllib3", "filelock", "fsspec")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    if not verbose:
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
+CACHE_ONLY_HELP = ("do not require the model servers to answer before the run (a rerun answered from the response "
+                   "cache; a reply it lacks is dead-lettered if its server is down)")
+VERBOSE_HELP = "also show Beam's and the HTTP clients' logs, library notes, and the traceback of a failure to reach something"
 
 
 def _refusals() -> tuple[type[Exception], ...]:
@@ -47,7 +45,7 @@ def _cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         overrides[key] = yaml.safe_load(value)
     try:
         config = load_config(args.config, overrides)
-        manifest = run_pipeline(config, beam_args)
+        manifest = run_pipeline(config, beam_args, cache_only=args.cache_only)
     except (ConfigError, *_refusals()) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -61,7 +59,7 @@ def _cmd_rounds(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.rounds import rounds_table, run_rounds
 
     try:
-        summary = run_rounds(args.config, beam_args, args.teacher_url)
+        summary = run_rounds(args.config, beam_args, args.teacher_url, cache_only=args.cache_only)
     except (ConfigError, *_refusals()) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -94,12 +92,15 @@ def _dedup_sources(args: argparse.Namespace, config) -> list:
 def _cmd_dedup(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pipelines.config import ConfigError, load_config
     from pipelines.dedup_run import GUARDS, run_dedup
+    from pipelines.preflight import check_places
+    from pipelines.storage import source_paths
     from transforms.dedup import DedupSettings
     from transforms.normalize import NormalizeSettings
 
     try:
         config = load_config(args.config) if args.config else None
         sources = _dedup_sources(args, config)
+        check_places({**source_paths(sources), "--output": args.output})
         normalize = config.normalize if config else NormalizeSettings()
         counts = run_dedup(sources, normalize, config.dedup if config else DedupSettings(), args.output, beam_args)
     except (ConfigError, FileNotFoundError, ValueError, *_refusals()) as exc:
@@ -147,12 +148,21 @@ def _cmd_verify(args: argparse.Namespace, _beam_args: list[str]) -> int:
     return 0
 
 
+def _output_reachable(output_dir: str) -> None:
+    """Raise MissingExtra or Unreachable unless ``output_dir``'s storage can be read here and answers."""
+    from pipelines.preflight import check_places
+    from pipelines.storage import require_storage
+
+    require_storage({"output_dir": output_dir})
+    check_places({"output_dir": output_dir})
+
+
 def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from data_cards.card import load_manifest, write_card
-    from pipelines.storage import MissingExtra, require_storage
+    from pipelines.storage import MissingExtra
 
     try:
-        require_storage({"output_dir": args.output_dir})
+        _output_reachable(args.output_dir)
     except MissingExtra as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -183,11 +193,11 @@ def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
     from data_cards.card import load_manifest, write_card
     from data_cards.publish import PublishRefused, check_output, plan_publish, publish
-    from pipelines.storage import MissingExtra, require_storage
+    from pipelines.storage import MissingExtra
 
     out = args.output_dir
     try:
-        require_storage({"output_dir": out})
+        _output_reachable(out)
     except MissingExtra as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -219,7 +229,7 @@ def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmcot", description="Adaptive-length CoT distillation for multimodal reasoning data.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="also show Beam's and the HTTP client's logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a pipeline from a config (extra --flags go to Beam, e.g. --runner dask)")
@@ -229,6 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-url", help="override teacher.cache_url (a directory or fsspec URL)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override any config key, e.g. --set source.path=data/x.jsonl (YAML value)")
+    run.add_argument("--cache-only", action="store_true", help=CACHE_ONLY_HELP)
     run.set_defaults(func=_cmd_run)
 
     rounds = sub.add_parser("rounds", help="run R1V-style iterative rounds from a rounds file (each round a run taking "
@@ -236,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
     rounds.add_argument("--config", required=True, help="a rounds file, e.g. configs/r1v_rounds.yaml")
     rounds.add_argument("--teacher-url", help="teacher.base_url for every round (default: each round's, else the "
                                               "embedded teacher, started once)")
+    rounds.add_argument("--cache-only", action="store_true", help=CACHE_ONLY_HELP)
     rounds.set_defaults(func=_cmd_rounds)
 
     dedup = sub.add_parser("dedup", help="decontaminate and dedup problem files (extra --flags go to Beam, e.g. --runner dask)")
@@ -284,7 +296,16 @@ def _parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=_cmd_publish)
 
     add_teacher_parser(sub)
+    _add_verbose(sub)
     return parser
+
+
+def _add_verbose(commands: argparse._SubParsersAction) -> None:
+    """``-v`` after any command too (``mmcot run --config x -v``), however deep, without overriding one given first."""
+    for parser in commands.choices.values():
+        parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+        for action in parser._subparsers._group_actions if parser._subparsers else ():
+            _add_verbose(action)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,8 +314,17 @@ def main(argv: list[str] | None = None) -> int:
     args, beam_args = _parser().parse_known_args(argv)
     if beam_args and args.command not in ("run", "dedup", "rounds"):
         _parser().error(f"unrecognized arguments: {' '.join(beam_args)}")
-    _setup_logging(args.verbose)
-    return args.func(args, beam_args)
+    setup_logging(args.verbose)
+    try:
+        return args.func(args, beam_args)
+    except Exception as exc:
+        line = reach_failure(exc)
+        if line is None:
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {line}", file=sys.stderr)
+        return 2
 
 
 def console() -> None:

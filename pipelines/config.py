@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from pipelines.config_keys import keys_at, nearest_key
 from schemas.output_sets import TRL_SUFFIX
 from schemas.settings import Settings
 from transforms.answer_judge import AnswerJudgeSettings
@@ -149,16 +150,25 @@ class PipelineConfig(Settings):
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _unknown_key(loc: tuple[str | int, ...], root: type[BaseModel]) -> str:
+    near = nearest_key(root, loc)
+    if near is not None:
+        return f"unknown key (did you mean {near}?)"
+    known = keys_at(root, loc[:-1])
+    return f"unknown key (known here: {', '.join(known)})" if known else "unknown key"
+
+
+def _describe(error: dict[str, Any], root: type[BaseModel]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+    message = _unknown_key(error["loc"], root) if error["type"] == "extra_forbidden" else error["msg"]
     got = "" if error["type"] in ("missing", "extra_forbidden") else f" (got {error.get('input')!r})"
     return f"  {key}: {message}{got}"
 
 
-def describe_errors(exc: ValidationError) -> str:
-    """One line per validation error, naming its key."""
-    return "\n".join(_describe(e) for e in exc.errors())
+def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None) -> str:
+    """One line per validation error, naming its key; an unknown key gets the nearest valid one at its place in
+    ``root`` (the model validated; default :class:`PipelineConfig`)."""
+    return "\n".join(_describe(e, root or PipelineConfig) for e in exc.errors())
 
 
 def parse_config(data: Any, origin: str = "config") -> PipelineConfig:

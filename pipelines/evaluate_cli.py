@@ -30,12 +30,16 @@ def eval_setup(args: argparse.Namespace):
 def _cmd_evaluate(args: argparse.Namespace, _beam_args: list[str]) -> int:
     from pipelines.config import ConfigError
     from pipelines.evaluate import evaluation_table, model_endpoint, run_evaluation
+    from pipelines.preflight import check_endpoints, check_places
+    from pipelines.storage import source_paths
     from pipelines.vllm_server import TeacherServerError
 
     try:
         setup = eval_setup(args)
+        check_places({**source_paths([setup.source]), "--output-dir": args.output_dir, "--cache-url": args.cache_url})
         with model_endpoint(args.cache_url, args.model_dir, args.base_url, args.model, args.api_key_env,
                             args.max_in_flight, args.seed) as endpoint:
+            check_endpoints({"--base-url": args.base_url}, lambda _key: "start the server there or set --base-url")
             report = run_evaluation(setup, endpoint, args.output_dir)
     except (ConfigError, ValueError, FileNotFoundError, TeacherServerError) as exc:
         print(f"error: {exc}", file=sys.stderr)

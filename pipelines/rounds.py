@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError, model_validator
 from data_cards.card import load_manifest
 from data_cards.rounds_card import write_rounds_card
 from pipelines.config import ConfigError, PipelineConfig, describe_errors, parse_config, set_dotted
-from pipelines.endpoints import EmbeddedTeacher
+from pipelines.endpoints import EmbeddedTeacher, with_image_limit
 from pipelines.run import run_pipeline
 from schemas.manifest import Manifest
 from schemas.rounds import RoundsSummary, RoundSummary
@@ -98,7 +98,7 @@ def load_rounds(path: str | Path) -> tuple[RoundsSettings, list[PipelineConfig]]
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {exc.error_count()} invalid key(s):\n{describe_errors(exc)}") from None
+        raise ConfigError(f"{path}: {exc.error_count()} invalid key(s):\n{describe_errors(exc, RoundsSettings)}") from None
     base_path = path.parent / settings.base
     try:
         base = yaml.safe_load(base_path.read_text())
@@ -206,13 +206,14 @@ def _with_teacher(config: PipelineConfig, url: str | None, provider: EmbeddedTea
     teacher = config.teacher
     if url is None and (teacher.base_url or not backend(teacher.backend).needs_server):
         return config
-    url = url or provider.server_url(teacher, "teacher")
+    url = url or provider.server_url(with_image_limit(teacher, config.normalize.limits.max_images), "teacher")
     return config.model_copy(update={"teacher": teacher.model_copy(update={"base_url": url})})
 
 
 def run_rounds(path: str | Path, beam_args: list[str], teacher_url: str | None = None,
-               command: str | None = None) -> RoundsSummary:
-    """Run every round of the rounds file at ``path`` that is not finished; return the cross-round summary."""
+               command: str | None = None, cache_only: bool = False) -> RoundsSummary:
+    """Run every round of the rounds file at ``path`` that is not finished; return the cross-round summary
+    (``cache_only``: as :func:`~pipelines.run.run_pipeline`'s)."""
     settings, configs = load_rounds(path)
     previous = _read_summary(settings.output_dir)
     summary = RoundsSummary(name=Path(path).stem)
@@ -228,7 +229,7 @@ def run_rounds(path: str | Path, beam_args: list[str], teacher_url: str | None =
                 line = dataclasses.replace(done, ran=False)
             else:
                 log.info("Round %d/%d: %s → %s", config.run.iteration, len(configs), r.name, config.run.output_dir)
-                manifest = run_pipeline(_with_teacher(config, teacher_url, provider), beam_args, command)
+                manifest = run_pipeline(_with_teacher(config, teacher_url, provider), beam_args, command, cache_only)
                 line = round_summary(r, config, config_hash, manifest, source)
             by_name[r.name] = line
             summary.rounds.append(line)

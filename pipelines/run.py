@@ -19,6 +19,7 @@ from pipelines.embedded_teacher import mmcot_home
 from pipelines.endpoints import run_endpoints
 from pipelines.manifest import build_manifest
 from pipelines.metrics import query_metrics
+from pipelines.preflight import check_run
 from pipelines.remote_guard import guard_remote_run, run_places
 from pipelines.runners import pipeline_options, worker_processes
 from pipelines.staging import staged_mmcot
@@ -39,8 +40,12 @@ def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
     fs.makedirs(root, exist_ok=True)
 
 
-def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | None = None) -> Manifest:
-    """Run the job described by ``config``; write manifest.json and README.md; return the manifest."""
+def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | None = None,
+                 cache_only: bool = False) -> Manifest:
+    """Run the job described by ``config``; write manifest.json and README.md; return the manifest.
+
+    Every bucket, Hub repo and model server it names must answer first (:mod:`pipelines.preflight`); with
+    ``cache_only`` the model servers need not (a rerun answered from the response cache)."""
     started = time.monotonic()
     config.check_environment()
     out = config.run.output_dir
@@ -48,6 +53,7 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
     require_storage(config_paths(config, cache_url))
     with pipeline_options(beam_args) as options:
         guard_remote_run(options, run_places(config, config.teacher.cache_url))
+        check_run(config, options, cache_url, cache_only)
         clear_outputs(out)
         limited = any(s.rate_limit for s in (config.teacher, *config.helper_endpoints().values()))
         with staged_mmcot(options), run_endpoints(config, worker_processes(options) if limited else 1) as endpoints:

@@ -41,12 +41,21 @@ def _missing(modules: tuple[str, ...]) -> list[str]:
     return missing
 
 
+def source_paths(sources) -> dict[str, str | None]:
+    """Every path ``sources`` (SourceSettings) read, by config key; a Hub source's repo id as the ``hf://`` URL it is
+    read from."""
+    from transforms.sources.layouts import hub_root
+
+    return {
+        **{f"sources[{s.name}].path": hub_root(s.path) if s.kind == "hub" else s.path for s in sources},
+        **{f"sources[{s.name}].image_root": s.image_root for s in sources},
+    }
+
+
 def config_paths(config, cache_url: str | None = None) -> dict[str, str | None]:
     """Every path a run's workers read or write, by config key (``config`` is a PipelineConfig)."""
-    sources = config.all_sources
     return {
-        **{f"sources[{s.name}].path": s.path for s in sources},
-        **{f"sources[{s.name}].image_root": s.image_root for s in sources},
+        **source_paths(config.all_sources),
         "run.output_dir": config.run.output_dir,
         "teacher.cache_url": cache_url if cache_url is not None else config.teacher.cache_url,
     }

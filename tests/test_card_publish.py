@@ -23,6 +23,7 @@ from pipelines.cli import main
 from pipelines.config import parse_config
 from pipelines.manifest import list_shards
 from pipelines.run import write_run_report
+from pipelines.vllm_server import find_free_port
 from schemas.convert import to_table
 from schemas.generation import GENERATION_SCHEMA
 from schemas.manifest import Manifest
@@ -314,3 +315,15 @@ def test_plan_refuses_missing_files(run_copy):
     (run_copy / "README.md").unlink()
     with pytest.raises(PublishRefused, match=r"missing README\.md"):
         plan_publish(run_copy, load_manifest(str(run_copy)), "me/fake")
+
+
+def test_publish_to_a_hub_out_of_reach_is_one_line_naming_hf_endpoint(run_copy, monkeypatch, capsys):
+    dead = f"http://127.0.0.1:{find_free_port()}"  # nothing listens: the upload's own connection error surfaces
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    monkeypatch.setenv("HF_ENDPOINT", dead)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", dead)
+    assert _publish_cli(run_copy) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: cannot reach the Hugging Face Hub at {dead}/api/repos/create (connection refused); "
+                                f"HF_ENDPOINT is {dead}: start that Hub there or unset HF_ENDPOINT (a source can also be "
+                                "a local copy of the repo: its folder as the path)"]

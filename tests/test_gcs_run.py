@@ -3,7 +3,8 @@
 ``gcp-storage-emulator`` serves the GCS JSON API on loopback; ``STORAGE_EMULATOR_HOST`` points
 Beam's GCS filesystem and gcsfs at it. The response cache is filled once against the real vLLM
 server; then a local run and a gs:// run (input, images, cache, outputs, manifest, card) both read
-every chain from that cache, with a teacher URL nothing listens on, so any cache miss would show.
+every chain from that cache, with a teacher URL nothing listens on (``cache_only``: not checked before the run), so
+any cache miss would show.
 """
 from __future__ import annotations
 
@@ -98,10 +99,10 @@ def test_a_gs_run_writes_what_a_local_run_writes_from_the_same_cache(gcs, vllm_s
     gcs.pipe_file(f"{BUCKET}/out/sft/train-stale.parquet", b"stale")  # cleared first, like a local run
 
     local = run_pipeline(_config(str(jsonl), str(tmp_path / "local"), str(tmp_path / "cache"), DEAD_TEACHER,
-                                 vllm_server.model), [])
+                                 vllm_server.model), [], cache_only=True)
     remote_out = f"gs://{BUCKET}/out"
     remote = run_pipeline(_config(f"gs://{BUCKET}/src/problems.jsonl", remote_out, f"gs://{BUCKET}/cache", DEAD_TEACHER,
-                                  vllm_server.model), [])
+                                  vllm_server.model), [], cache_only=True)
 
     for manifest in (local, remote):
         assert manifest.counts.balanced() and manifest.counts.read == 6 and not manifest.counts.dead_lettered

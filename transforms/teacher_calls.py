@@ -5,7 +5,8 @@ one coroutine per element to :meth:`TeacherCallFn.submit` (a coroutine that rais
 element's dead letter on ``failures.FAILED``, as a guarded ParDo's would); an element's output is emitted as
 soon as its coroutine finishes, not when a batch does, and bundles end only when their work is
 done. Inside the coroutine, :meth:`TeacherCallFn.ask` is the one way to the teacher: cache key →
-cache → call (at most ``max_in_flight`` at once) → reply gate → store. Every reply and every cache entry read
+cache → budget (a prompt over the model's context or image limit fails here, unsent) → call (at most
+``max_in_flight`` at once) → reply gate → store. Every reply and every cache entry read
 back passes the reply gate (``teachers/reply_gate.py``) before anything counts, caches or reads it: a reply it
 refuses raises :class:`~transforms.teachers.base.TeacherError` with its reason, a cache entry it refuses is a
 miss (``cache_rejected``), and out-of-range usage is unknown (``usage_out_of_range``, ``usage_missing``).
@@ -39,12 +40,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import functools
 import queue
 import threading
 import time
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
@@ -58,8 +58,9 @@ from transforms.failures import FAILED, Caught, settle
 from transforms.tags import DEAD_LETTER
 from transforms.teachers import reply_gate
 from transforms.teachers.base import Completion, Teacher, TeacherError
+from transforms.teachers.budget import PromptBudget, image_side
 from transforms.teachers.cache import ResponseCache, from_entry, group_key, request_key, to_entry
-from transforms.teachers.messages import with_data_urls
+from transforms.teachers.messages import keyed_as_sent, sent_image_sizes, with_data_urls
 from transforms.teachers.rate_limit import estimate_tokens, shared_limiter
 from transforms.teachers.registry import Endpoint, create_teacher
 from transforms.teachers.samples import MAYBE_REFUSED, note_refusal, refuses_n, request_groups, samples_per_request
@@ -91,14 +92,30 @@ class Prompt:
 
     messages: list[dict[str, Any]]
     problem: Problem | None = None
+    _sent: dict[int | None, list[dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
 
-    @functools.cached_property
-    def sent(self) -> list[dict[str, Any]]:
-        """The messages as sent: image references replaced by data URLs (encoded once per prompt; messages without
-        typed parts hold no image and are sent as they are)."""
-        if self.problem is None or all(isinstance(m["content"], str) for m in self.messages):
+    @property
+    def _imageless(self) -> bool:
+        """Whether no message can hold an image (no problem to read them from, or no message with typed parts): then
+        the messages are sent and keyed as they are, with no pass over them."""
+        return self.problem is None or all(isinstance(m["content"], str) for m in self.messages)
+
+    def sent(self, max_side: int | None) -> list[dict[str, Any]]:
+        """The messages as sent: image references replaced by data URLs, images scaled down to ``max_side``
+        (encoded once per prompt)."""
+        if self._imageless:
             return self.messages
-        return with_data_urls(self.messages, self.problem)
+        if max_side not in self._sent:
+            self._sent[max_side] = with_data_urls(self.messages, self.problem, max_side)
+        return self._sent[max_side]
+
+    def image_sizes(self, max_side: int | None) -> list[tuple[int, int]]:
+        """(width, height) of each image as sent, in order."""
+        return [] if self._imageless else sent_image_sizes(self.messages, self.problem, max_side)
+
+    def keyed(self, max_side: int | None) -> list[dict[str, Any]]:
+        """The messages a cache key reads: an image scaled down to ``max_side`` is named with its size."""
+        return self.messages if self._imageless else keyed_as_sent(self.messages, self.problem, max_side)
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,8 @@ class TeacherCallFn(beam.DoFn):
         self.cache = ResponseCache(self.endpoint.cache_url, settings.cache_layout)
         self._limiter = shared_limiter(settings.backend, settings.base_url, settings.model, settings.rate_limit)
         self._endpoint_id = (settings.backend, settings.base_url, settings.model)
+        self._budget = PromptBudget(settings.limits)
+        self._image_side = image_side(settings.image_max_side, settings.limits.processor_path)
         self._reported_retries = 0
         self._reported_at = 0.0
         self.failed = 0
@@ -165,7 +184,7 @@ class TeacherCallFn(beam.DoFn):
 
     def key(self, prompt: Prompt, plan: SamplingPlan, sample: int, response_format: dict[str, Any] | None) -> str:
         """The cache key of one ask."""
-        return request_key(self.model, prompt.messages, plan, sample, response_format,
+        return request_key(self.model, prompt.keyed(self._image_side), plan, sample, response_format,
                            self.endpoint.settings.request_seed(sample))
 
     async def ask(self, prompt: Prompt, plan: SamplingPlan, sample: int = 0,
@@ -173,7 +192,8 @@ class TeacherCallFn(beam.DoFn):
         """Sample number ``sample`` of ``prompt`` under ``plan``: from the cache, else from the teacher (then cached).
 
         ``response_format`` constrains the output (an OpenAI ``response_format``, e.g. a JSON
-        schema). Raises :class:`~transforms.teachers.base.TeacherError` when the call fails for good.
+        schema). Raises :class:`~transforms.teachers.base.TeacherError` when the call fails for good, or,
+        with no request made, when the prompt is over the model's limits (:mod:`transforms.teachers.budget`).
         """
         (answer,) = await self.ask_samples(prompt, plan, [sample], response_format)
         if isinstance(answer, TeacherError):
@@ -187,7 +207,8 @@ class TeacherCallFn(beam.DoFn):
         as soon as its request returns. One entry per sample, in order: its Answer, or the TeacherError that failed it
         for good."""
         keys = {sample: self.key(prompt, plan, sample, response_format) for sample in samples}
-        group = group_key(self.model, prompt.messages, plan, response_format) if self.cache.layout == "problem" else None
+        group = (group_key(self.model, prompt.keyed(self._image_side), plan, response_format)
+                 if self.cache.layout == "problem" else None)
         entries = await self._cache_io(self.cache.get_many, list(keys.values()), group)
         answers: dict[int, Answer | TeacherError] = {}
         for (sample, key), entry in zip(keys.items(), entries):
@@ -199,6 +220,14 @@ class TeacherCallFn(beam.DoFn):
         if answers:
             self._count_cached([a.completion for a in answers.values()], len(self._requests_for(sorted(answers), plan)))
         missing = sorted(s for s in keys if s not in answers)
+        if not missing:
+            return [answers[sample] for sample in samples]
+        try:  # before any request
+            self._budget.check(prompt.messages, prompt.image_sizes(self._image_side), plan.max_tokens)
+        except TeacherError as exc:
+            self.count(f"refused_{exc.reason}")
+            answers.update(dict.fromkeys(missing, exc))
+            return [answers[sample] for sample in samples]
         await all_of([self._fetch(prompt, plan, response_format, run, keys, group, answers)
                       for run in self._requests_for(missing, plan)])
         return [answers[sample] for sample in samples]
@@ -215,13 +244,13 @@ class TeacherCallFn(beam.DoFn):
         """Ask the teacher for the samples ``run`` in one request and store what comes back; a server that refuses
         several samples in one request (see :mod:`transforms.teachers.samples`) gets the rest one by one."""
         try:
-            replies = await self._send(prompt.sent, plan, response_format, run[0], len(run))
+            replies = await self._send(prompt.sent(self._image_side), plan, response_format, run[0], len(run))
         except TeacherError as exc:
             if len(run) == 1 or exc.reason not in MAYBE_REFUSED:
                 answers.update(dict.fromkeys(run, exc))
                 return
             try:  # the same prompt for one sample: if it goes through, the server refused n
-                replies = await self._send(prompt.sent, plan, response_format, run[0], 1)
+                replies = await self._send(prompt.sent(self._image_side), plan, response_format, run[0], 1)
             except TeacherError as alone:
                 answers.update(dict.fromkeys(run, exc))
                 answers[run[0]] = alone

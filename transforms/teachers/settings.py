@@ -1,11 +1,12 @@
 """The ``teacher`` section of a config: which backend, where it is, how hard to push it."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from schemas.settings import Settings
+from transforms.teachers.budget import LimitSettings
 from transforms.teachers.cost import PriceSettings
 from transforms.teachers.rate_limit import RateLimitSettings
 
@@ -56,12 +57,18 @@ class TeacherSettings(Settings):
     ``samples_per_request``: the most samples of one prompt asked in one request (OpenAI's ``n``, the
     engine's ``SamplingParams.n``); 1 asks one request per sample. A server that refuses ``n`` gets one
     request per sample from then on (:mod:`transforms.teachers.samples`).
+    ``limits``: what one request may hold (context tokens, images per prompt), checked before it is
+    sent (:mod:`transforms.teachers.budget`; empty fields are read from the model). ``image_max_side``:
+    images longer than this are scaled down before they are sent; ``processor``: to the side the
+    model's processor resizes to (read from its config; unknown: sent as stored); null: as stored.
     """
 
     backend: str = "openai"
     base_url: str | None = None
     model: str = "smollm2-135m-instruct"
     modality: Literal["text", "vision"] = "text"
+    limits: LimitSettings = LimitSettings()
+    image_max_side: Annotated[int, Field(ge=16)] | Literal["processor"] | None = "processor"
     api_key_env: str | None = None
     max_in_flight: int = Field(default=64, ge=1)
     timeout_s: float = Field(default=300.0, gt=0)
