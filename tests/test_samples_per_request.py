@@ -24,10 +24,13 @@ from hypothesis import strategies as st
 
 from tests.factories import PLAN, planned, problem
 from tests.loopback_app import LoopbackApp
+from tests.vision_cases import image_problem
 from transforms.generate import GenerateChains
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import Answer, Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
+from transforms.teachers.budget import LimitSettings
+from transforms.teachers.messages import build_messages
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.samples import request_groups
 from transforms.teachers.settings import TeacherSettings
@@ -97,6 +100,21 @@ def test_a_greedy_plan_asks_one_sample_a_request_as_vllm_refuses_n_with_greedy_s
     with NStub() as stub:
         answers = _ask(_settings(stub), tmp_path / "c", [0, 1, 2], dataclasses.replace(PLAN, temperature=0.0))
     assert stub.ns == [1, 1, 1] and all(isinstance(a, Answer) for a in answers)
+
+
+def test_a_prompt_over_the_models_limits_asks_nothing_and_fails_every_missing_sample(tmp_path):
+    """Three images where the model takes two: the budget refuses before any request, for every missing sample."""
+    with NStub() as stub:
+        settings = _settings(stub).model_copy(update={"limits": LimitSettings(max_images=2)})
+        images = image_problem("v/1", ["Compare", "with", "and", "."], [(30, 30)] * 3)
+        fn = TeacherCallFn("ask", Endpoint(settings, str(tmp_path / "c")))
+        fn.setup()
+        try:
+            prompt = Prompt(build_messages(images, "standard", "vision"), images)
+            answers = fn._run(fn.ask_samples(prompt, PLAN, [0, 1, 2]))
+        finally:
+            fn.teardown()
+    assert stub.ns == [] and [a.reason for a in answers] == ["too_many_images"] * 3
 
 
 def test_a_server_that_refuses_n_gets_one_request_per_sample_said_once(tmp_path, caplog):
