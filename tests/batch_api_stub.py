@@ -23,14 +23,18 @@ JUDGEMENT = json.dumps({"vision_score": 4, "text_score": 3, "integration_score":
 
 
 def reply_to(body: dict[str, Any]) -> dict[str, Any]:
-    """A chat completion echoing the last user message, or a fixed judgement when the request asks for JSON
-    (usage: the message's words in, 5 out)."""
+    """A chat completion echoing the last user message, or a fixed judgement when the request asks for JSON, once per
+    sample asked (``n``; each choice's ``token_ids`` when asked for them; usage: the message's words in, 5 out a
+    sample)."""
     question = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
     text = question if isinstance(question, str) else " ".join(p.get("text", "") for p in question)
     content = JUDGEMENT if body.get("response_format") else f"<think>{text}</think> \\boxed{{3}}"
+    n = body.get("n", 1)
+    ids = {"token_ids": [1] * 5} if body.get("return_token_ids") else {}
     return {"id": "stub", "object": "chat.completion", "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 5}}
+            "choices": [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": content}, **ids}
+                        for i in range(n)],
+            "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 5 * n}}
 
 
 class BatchAPIStub(LoopbackApp):

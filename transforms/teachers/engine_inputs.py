@@ -3,7 +3,7 @@
 OpenAI-format messages become ``LLM.chat`` conversations whose images are decoded PIL images
 (``image_pil`` parts, which vLLM turns into the prompt's ``multi_modal_data`` in placeholder
 order), so the engine thread never decodes base64; a plan and an optional ``response_format``
-become one request's ``SamplingParams``; a ``RequestOutput`` becomes a :class:`Completion`.
+become one request's ``SamplingParams`` (``n`` samples); a ``RequestOutput`` becomes a :class:`Completion` per sample.
 """
 from __future__ import annotations
 
@@ -56,19 +56,24 @@ def structured_outputs(response_format: dict[str, Any] | None) -> StructuredOutp
     raise TeacherError("bad_request", f"unsupported response_format type {kind!r}")
 
 
-def sampling_params(plan: SamplingPlan, response_format: dict[str, Any] | None, seed: int | None) -> SamplingParams:
-    """One sample's SamplingParams: the plan's settings, the output constraint, a seed only when given."""
-    return SamplingParams(n=1, seed=seed, structured_outputs=structured_outputs(response_format), **sampling_fields(plan))
+def sampling_params(plan: SamplingPlan, response_format: dict[str, Any] | None, seed: int | None,
+                    n: int = 1) -> SamplingParams:
+    """One request's SamplingParams for ``n`` samples: the plan's settings, the output constraint, a seed only when
+    given (vLLM seeds the request's i-th sample with ``seed + i``)."""
+    return SamplingParams(n=n, seed=seed, structured_outputs=structured_outputs(response_format), **sampling_fields(plan))
 
 
-def to_completion(output: RequestOutput, latency_s: float) -> Completion:
-    """The first (only) sample of ``output`` with its finish reason and token counts."""
-    sample = output.outputs[0]
-    return Completion(
-        content=sample.text,
-        reasoning=None,
-        finish_reason=sample.finish_reason or "unknown",
-        prompt_tokens=len(output.prompt_token_ids or ()),
-        completion_tokens=len(sample.token_ids),
-        latency_s=latency_s,
-    )
+def to_completions(output: RequestOutput, latency_s: float) -> list[Completion]:
+    """Every sample of ``output``, in index order, with its finish reason and token counts."""
+    prompt_tokens = len(output.prompt_token_ids or ())
+    return [
+        Completion(
+            content=sample.text,
+            reasoning=None,
+            finish_reason=sample.finish_reason or "unknown",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(sample.token_ids),
+            latency_s=latency_s,
+        )
+        for sample in sorted(output.outputs, key=lambda sample: sample.index)
+    ]

@@ -54,6 +54,9 @@ class TeacherSettings(Settings):
     tokens for the run's cost (:mod:`transforms.teachers.cost`). ``cache_layout``: ``sample``
     (one cache object per sample) or ``problem`` (one per prompt, holding all its samples: a
     resume reads one object per problem; :class:`transforms.teachers.cache.ResponseCache`).
+    ``samples_per_request``: the most samples of one prompt asked in one request (OpenAI's ``n``, the
+    engine's ``SamplingParams.n``); 1 asks one request per sample. A server that refuses ``n`` gets one
+    request per sample from then on (:mod:`transforms.teachers.samples`).
     ``limits``: what one request may hold (context tokens, images per prompt), checked before it is
     sent (:mod:`transforms.teachers.budget`; empty fields are read from the model). ``image_max_side``:
     images longer than this are scaled down before they are sent; ``processor``: to the side the
@@ -75,6 +78,7 @@ class TeacherSettings(Settings):
     seed: int = 0
     cache_url: str | None = None
     cache_layout: Literal["sample", "problem"] = "sample"
+    samples_per_request: int = Field(default=16, ge=1)
     engine: EngineSettings = EngineSettings()
     rate_limit: RateLimitSettings | None = None
     batch: BatchSettings = BatchSettings()

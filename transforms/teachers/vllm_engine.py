@@ -2,7 +2,7 @@
 
 Concurrent :meth:`VllmEngineTeacher.complete` calls queue their request; the engine thread feeds
 them into the running engine between steps (continuous batching, one ``SamplingParams`` per
-request) and resolves each caller's future when its request finishes. The engine is built once
+request, ``n`` samples each) and resolves each caller's future when its request finishes. The engine is built once
 per worker process and model through Beam's ``Shared`` and lives as long as the process.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from vllm.platforms import current_platform
 
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError
-from transforms.teachers.engine_inputs import engine_conversation, sampling_params, to_completion
+from transforms.teachers.engine_inputs import engine_conversation, sampling_params, to_completions
 from transforms.teachers.settings import EngineSettings, TeacherSettings
 from transforms.teachers.vllm_cpu import CPU_DTYPE, CPU_ENFORCE_EAGER, CPU_RESERVED_CPUS, vllm_environment
 
@@ -203,20 +203,23 @@ class VllmEngineTeacher:
     def __init__(self, settings: TeacherSettings):
         self.model = settings.model
         self.retries = 0  # failures are not transient here: nothing is retried
+        self.max_n = settings.samples_per_request
         self._settings = settings
         self._engine = shared_engine(settings)
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
-        """One completion from the engine; raises TeacherError if the engine fails it."""
+                       response_format: dict[str, Any] | None = None, sample: int = 0,
+                       n: int = 1) -> list[Completion | TeacherError]:
+        """``n`` samples in one engine request; raises TeacherError if the engine fails it."""
         started = time.monotonic()
         conversation = await asyncio.to_thread(engine_conversation, messages)
-        future = self._engine.submit(conversation, sampling_params(plan, response_format, self._settings.request_seed(sample)))
+        params = sampling_params(plan, response_format, self._settings.request_seed(sample), n)
+        future = self._engine.submit(conversation, params)
         try:
             output = await asyncio.wrap_future(future)
         except Exception as exc:
             raise TeacherError("engine_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
-        return to_completion(output, time.monotonic() - started)
+        return to_completions(output, time.monotonic() - started)
 
     async def aclose(self) -> None:
         """Nothing to release: the engine is shared by the process and lives as long as it."""
