@@ -46,8 +46,9 @@ from transforms.generate import GenerateChains
 from transforms.synth import generate
 from transforms.teachers.engine_inputs import sampling_params
 from transforms.teachers.messages import build_messages
-from transforms.teachers.openai_http import OpenAIChatTeacher, parse_choice
+from transforms.teachers.openai_http import OpenAIChatTeacher
 from transforms.teachers.registry import Endpoint
+from transforms.teachers.reply_gate import completions_from_body
 from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.vllm_engine import load_engine, shared_engine
 
@@ -112,7 +113,7 @@ def bare_async(settings: TeacherSettings, base_url: str, conversations: list[lis
         async def one(body: dict) -> int:
             response = await client.post("/chat/completions", json=body)
             response.raise_for_status()
-            return parse_choice(response.json())[4]
+            return completions_from_body(response.json(), 0)[0].completion_tokens
         return await asyncio.gather(*(one(b) for b in bodies))
 
     async def run() -> list[int]:
@@ -134,7 +135,7 @@ def naive(settings: TeacherSettings, base_url: str, conversations: list[list[dic
         for body in bodies:
             response = client.post("/chat/completions", json=body)
             response.raise_for_status()
-            tokens += parse_choice(response.json())[4]
+            tokens += completions_from_body(response.json(), 0)[0].completion_tokens
         seconds = time.monotonic() - started
     return Result("c naive sequential", len(bodies), tokens, seconds)
 

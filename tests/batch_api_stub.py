@@ -33,16 +33,20 @@ def stub_logprobs(content: str, top: int) -> dict[str, Any]:
 
 
 def reply_to(body: dict[str, Any]) -> dict[str, Any]:
-    """A chat completion echoing the last user message, or a fixed judgement when the request asks for JSON
-    (usage: the message's words in, 5 out), with :func:`stub_logprobs` when the request asks for log probabilities."""
+    """A chat completion echoing the last user message, or a fixed judgement when the request asks for JSON, once per
+    sample asked (``n``; each choice's ``token_ids`` when asked for them, :func:`stub_logprobs` when the request asks
+    for log probabilities; usage: the message's words in, 5 out a sample)."""
     question = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
     text = question if isinstance(question, str) else " ".join(p.get("text", "") for p in question)
     content = JUDGEMENT if body.get("response_format") else f"<think>{text}</think> \\boxed{{3}}"
-    choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+    n = body.get("n", 1)
+    ids = {"token_ids": [1] * 5} if body.get("return_token_ids") else {}
     if body.get("logprobs"):
-        choice["logprobs"] = stub_logprobs(content, body.get("top_logprobs") or 1)
-    return {"id": "stub", "object": "chat.completion", "model": body["model"], "choices": [choice],
-            "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 5}}
+        ids["logprobs"] = stub_logprobs(content, body.get("top_logprobs") or 1)
+    return {"id": "stub", "object": "chat.completion", "model": body["model"],
+            "choices": [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": content}, **ids}
+                        for i in range(n)],
+            "usage": {"prompt_tokens": len(text.split()), "completion_tokens": 5 * n}}
 
 
 class BatchAPIStub(LoopbackApp):

@@ -2,11 +2,13 @@
 
 For a configurable share of requests it answers 500 or 503, answers 429 with ``Retry-After``,
 stalls past the client's timeout, or drops the connection without a response; every other
-request is forwarded unchanged. It counts what it did, and how many requests reached upstream.
+request is forwarded unchanged. It counts what it did, how many requests reached upstream
+(``counts["forwarded"]``) and how many samples they asked for (``samples``: the sum of their ``n``).
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import Counter
 
@@ -26,6 +28,7 @@ class FaultProxy(LoopbackApp):
         self.rate = rate
         self.stall_s = stall_s
         self.counts: Counter[str] = Counter()
+        self.samples = 0
         self._rng = random.Random(seed)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -42,6 +45,7 @@ class FaultProxy(LoopbackApp):
         if fault == "drop":
             request.transport.close()
             return web.Response(status=500)
+        self.samples += json.loads(body).get("n", 1)
         async with httpx.AsyncClient(timeout=None) as client:
             upstream = await client.post(f"{self.upstream}{request.path.removeprefix('/v1')}", content=body,
                                          headers={"Content-Type": "application/json"})

@@ -2,8 +2,9 @@
 
 It refuses, as a hosted provider does, with 429 and ``Retry-After`` any request above
 ``requests_per_minute`` or ``tokens_per_minute``: each limit is a bucket refilled continuously that
-holds ``burst_s`` seconds' worth. A request is admitted when its prompt tokens plus its
-``max_tokens`` fit in the token bucket, and then charged the tokens it used (prompt + completion).
+holds ``burst_s`` seconds' worth. A request for ``n`` samples is admitted when its prompt tokens plus
+``n`` times its ``max_tokens`` fit in the token bucket, and then charged the tokens it used (the prompt
+once, every sample's completion); each choice carries its ``token_ids`` when asked to.
 Its tokenizer is not the client's (a token is ``CHARS_PER_TOKEN`` characters of message text), and
 every reply is a short fixed chain, so a client that does not correct its estimate by the usage
 returned is slower than it needs to be. Not a teacher: no model behind it.
@@ -50,19 +51,23 @@ class RateLimitedStub(LoopbackApp):
         text = "".join(m["content"] if isinstance(m["content"], str) else "".join(p.get("text", "") for p in m["content"])
                        for m in body["messages"])
         prompt_tokens = len(text) // CHARS_PER_TOKEN
-        if self._requests.refill() < 1 or self._tokens.refill() < prompt_tokens + body["max_tokens"]:
+        n = body.get("n", 1)
+        if self._requests.refill() < 1 or self._tokens.refill() < prompt_tokens + n * body["max_tokens"]:
             self.counts["refused_429"] += 1
             return web.Response(status=429, text="rate limit reached", headers={"Retry-After": "1"})
-        completion_tokens = min(REPLY_TOKENS, body["max_tokens"])
+        each = min(REPLY_TOKENS, body["max_tokens"])
+        completion_tokens = n * each
         self._requests.level -= 1
         self._tokens.level -= prompt_tokens + completion_tokens
         self.counts["served"] += 1
+        self.counts["samples"] += n
         self.counts["prompt_tokens"] += prompt_tokens
         self.counts["completion_tokens"] += completion_tokens
         self.arrivals.append(time.monotonic())
         return web.json_response({
             "id": "stub", "object": "chat.completion", "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop"}],
+            "choices": [{"index": i, "message": {"role": "assistant", "content": REPLY}, "finish_reason": "stop",
+                         **({"token_ids": [0] * each} if body.get("return_token_ids") else {})} for i in range(n)],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         })

@@ -46,10 +46,11 @@ def test_a_bundle_goes_as_one_batch_its_results_come_back_by_custom_id_and_a_rer
             assert [g.sample_index for g in chains[pid].generations] == list(range(PLAN.n))
             assert all(question in g.reasoning and g.answer_text == "\\boxed{3}" and not g.cached
                        for g in chains[pid].generations)
-        assert counters["requests"] == 3 * PLAN.n and counters["tokens_out"] == 5 * 3 * PLAN.n
+        assert counters["requests"] == 3 and counters["tokens_out"] == 5 * 3 * PLAN.n  # a problem's samples: one line
         lines = stub.files["file-0"].splitlines()
-        assert len(lines) == 3 * PLAN.n and len({json.loads(line)["custom_id"] for line in lines}) == 3 * PLAN.n
+        assert len(lines) == 3 and len({json.loads(line)["custom_id"] for line in lines}) == 3
         assert {json.loads(line)["url"] for line in lines} == {"/v1/chat/completions"}
+        assert [json.loads(line)["body"]["n"] for line in lines] == [PLAN.n] * 3
 
         again, _, counters = generate(_endpoint(stub.base_url, tmp_path / "cache"))
         assert stub.counts["batches"] == 1 and counters["cache_hits"] == 3 * PLAN.n
@@ -70,7 +71,7 @@ def test_failed_and_expired_items_are_dead_lettered_by_default(tmp_path):
 def test_with_on_failure_online_only_the_failed_items_are_sent_again_online(tmp_path):
     with BatchAPIStub(status="expired", fail_on=("squares",)) as stub:
         chains, dead, counters = generate(_endpoint(stub.base_url, tmp_path / "c", on_failure="online"))
-    items = 3 * PLAN.n
+    items = len(stub.files[stub.batches["batch_0"]["input_file_id"]].splitlines())
     served_in_batch = sum(1 for line in stub.files[stub.batches["batch_0"]["output_file_id"]].splitlines())
     assert not dead and sorted(chains) == sorted(QUESTIONS)
     assert stub.counts["online"] == items - served_in_batch and counters["retries"] == stub.counts["online"]
@@ -119,9 +120,11 @@ def test_vllm_run_batch_on_the_embedded_model_end_to_end(tmp_path):
     batches = list((tmp_path / "cache" / "_batches").glob("*.output.jsonl"))
     assert len(batches) == 1 and not dead and sorted(chains) == sorted(two)
     outputs = [json.loads(line) for line in batches[0].read_text().splitlines()]
-    assert len(outputs) == 4 and all(o["response"]["status_code"] == 200 for o in outputs)
+    assert len(outputs) == 2 and all(o["response"]["status_code"] == 200 for o in outputs)  # a problem's 2 samples: 1 line
+    assert [len(o["response"]["body"]["choices"]) for o in outputs] == [2, 2]
     assert all(0 < g.completion_tokens <= 16 and g.prompt_tokens > 0 for c in chains.values() for g in c.generations)
-    assert counters["requests"] == 4
+    assert counters["requests"] == 2 and counters["tokens_out"] == sum(
+        o["response"]["body"]["usage"]["completion_tokens"] for o in outputs)
 
 
 def test_a_rerun_after_an_expired_batch_sends_only_its_unserved_items_again_in_a_new_batch(tmp_path):
@@ -129,11 +132,12 @@ def test_a_rerun_after_an_expired_batch_sends_only_its_unserved_items_again_in_a
         chains, dead, _ = generate(_endpoint(stub.base_url, tmp_path / "cache"))
         served = [json.loads(line)["custom_id"] for line in stub.files[stub.batches["batch_0"]["output_file_id"]].splitlines()]
         assert dead and len(chains) + len(dead) == len(QUESTIONS)
+        sent = [json.loads(line)["custom_id"] for line in stub.files[stub.batches["batch_0"]["input_file_id"]].splitlines()]
         chains, dead, counters = generate(_endpoint(stub.base_url, tmp_path / "cache"))
         resent = [json.loads(line)["custom_id"] for line in stub.files[stub.batches["batch_1"]["input_file_id"]].splitlines()]
     assert stub.counts["batches"] == 2 and not dead and sorted(chains) == sorted(QUESTIONS)
-    assert len(resent) == 3 * PLAN.n - len(served) and not set(resent) & set(served)
-    assert counters["cache_hits"] == len(served) and stub.counts["online"] == 0
+    assert len(resent) == len(sent) - len(served) and not set(resent) & set(served)
+    assert counters["cache_hits"] == PLAN.n * len(served) and stub.counts["online"] == 0
 
 
 def test_a_batch_that_cannot_be_polled_fails_after_max_attempts_polls(tmp_path):
@@ -176,4 +180,4 @@ def test_concurrent_first_calls_read_the_ledger_once_and_keep_what_a_submission_
         completions = asyncio.run(ask_all(create_teacher(_endpoint(stub.base_url, tmp_path / "cache").settings)))
     assert len(reads) == len(QUESTIONS)  # the first call's batch, then one for the two late calls
     assert stub.counts["batches"] == 2 and stub.counts["uploads"] == 2
-    assert [q in c.content for q, c in zip(QUESTIONS.values(), completions)] == [True] * len(QUESTIONS)
+    assert [q in c.content for q, (c,) in zip(QUESTIONS.values(), completions)] == [True] * len(QUESTIONS)

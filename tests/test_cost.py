@@ -53,7 +53,8 @@ def test_the_cost_is_the_tokens_the_server_counted_times_the_prices_and_a_rerun_
         first = _run(endpoint, 4)
         served = dict(stub.counts)
         second = _run(endpoint, 4)
-    assert served["served"] == 4 * PLAN.n and stub.counts["served"] == served["served"]  # the rerun sent nothing
+    assert served["served"] == 4 and served["samples"] == 4 * PLAN.n  # a problem's samples in one request
+    assert stub.counts["served"] == served["served"]  # the rerun sent nothing
     dollars = served["prompt_tokens"] * 2.5 / 1e6 + served["completion_tokens"] * 10.0 / 1e6
     paid, saved = run_cost(first), run_cost(second)
     assert paid.cost_usd == pytest.approx(dollars, rel=1e-12) and paid.cache_saved_usd == 0

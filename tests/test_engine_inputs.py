@@ -8,7 +8,7 @@ from vllm import CompletionOutput, RequestOutput
 
 from tests.factories import PLAN, problem
 from transforms.teachers.base import TeacherError
-from transforms.teachers.engine_inputs import engine_conversation, sampling_params, to_completion
+from transforms.teachers.engine_inputs import engine_conversation, sampling_params, to_completions
 from transforms.teachers.messages import build_messages, with_data_urls
 from transforms.teachers.settings import EngineSettings
 from transforms.teachers.vllm_engine import engine_kwargs
@@ -48,14 +48,18 @@ def test_sampling_params_follow_the_plan_and_the_response_format():
         sampling_params(plan, {"type": "xml"}, None)
 
 
-def test_request_output_becomes_a_completion():
-    sample = CompletionOutput(index=0, text="<think>a</think> \\boxed{3}", token_ids=[1, 2, 3], cumulative_logprob=None,
-                              logprobs=None, finish_reason="length")
+def test_request_output_becomes_a_completion_per_sample_in_index_order():
+    def sample(index: int, text: str, tokens: int, finish: str) -> CompletionOutput:
+        return CompletionOutput(index=index, text=text, token_ids=list(range(tokens)), cumulative_logprob=None,
+                                logprobs=None, finish_reason=finish)
+
     output = RequestOutput(request_id="0", prompt=None, prompt_token_ids=[5] * 11, prompt_logprobs=None,
-                           outputs=[sample], finished=True)
-    completion = to_completion(output, 0.5)
-    assert (completion.content, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens) == (
-        "<think>a</think> \\boxed{3}", "length", 11, 3)
+                           outputs=[sample(1, "second", 2, "stop"), sample(0, "<think>a</think> \\boxed{3}", 3, "length")],
+                           finished=True)
+    completions = to_completions(output, 0.5)
+    assert [(c.content, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_s) for c in completions] == [
+        ("<think>a</think> \\boxed{3}", "length", 11, 3, 0.5), ("second", "stop", 11, 2, 0.5)]
+    assert sampling_params(PLAN, None, seed=7, n=3).n == 3
 
 
 def test_engine_kwargs_use_cpu_defaults_only_where_unset_on_cpu():

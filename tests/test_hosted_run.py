@@ -35,7 +35,8 @@ def test_a_hosted_run_with_a_batch_judge_and_a_limited_priced_teacher(tmp_path):
         })
         manifest = run_pipeline(config, ["--runner", "direct"], command="pytest")
     assert manifest.counts.balanced() and manifest.counts.read == N
-    assert teacher.counts["refused_429"] == 0 and teacher.counts["served"] == N * SAMPLES
+    assert teacher.counts["refused_429"] == 0 and teacher.counts["served"] == N  # a problem's samples in one request
+    assert teacher.counts["samples"] == N * SAMPLES
     assert judge.counts["batches"] >= 1 and judge.counts["uploads"] == judge.counts["batches"]
     judged = sum(len(judge.files[b["input_file_id"]].splitlines()) for b in judge.batches.values())
     assert judged == N and judge.counts["online"] == 0

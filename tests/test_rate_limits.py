@@ -10,6 +10,7 @@ import asyncio
 import time
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from pipelines.metrics import query_metrics
@@ -70,9 +71,10 @@ def test_a_worker_gets_its_share_and_sections_calling_one_model_share_one_limite
     assert shared_limiter("openai", "http://h/v1", "m", RateLimitSettings()) is None
 
 
-def _generate(base_url: str, tmp_path, rate_limit: RateLimitSettings | None):
+def _generate(base_url: str, tmp_path, rate_limit: RateLimitSettings | None, samples_per_request: int = 16):
     settings = TeacherSettings(base_url=base_url, model=f"stub-{time.monotonic_ns()}", max_in_flight=32,
-                               max_attempts=8, max_backoff_s=2, rate_limit=rate_limit)
+                               max_attempts=8, max_backoff_s=2, rate_limit=rate_limit,
+                               samples_per_request=samples_per_request)
     p = TestPipeline()
     items = [planned(problem(pid=f"s/{i}", question=f"How many dots are in picture {i}?")) for i in range(PROBLEMS)]
     _ = p | beam.Create(items) | GenerateChains(Endpoint(settings, str(tmp_path / "cache")))
@@ -81,11 +83,14 @@ def _generate(base_url: str, tmp_path, rate_limit: RateLimitSettings | None):
     return query_metrics(result, "TestPipeline").stages["generate"].counters
 
 
-def test_a_limited_run_stays_under_both_limits_with_no_429_and_reports_its_waits(tmp_path):
+@pytest.mark.parametrize("per_request", [1, PLAN.n])
+def test_a_limited_run_stays_under_both_limits_with_no_429_and_reports_its_waits(tmp_path, per_request):
+    """One request per sample, or a problem's samples in one request (charged ``n`` times ``max_tokens``)."""
     with RateLimitedStub(RPM, TPM, burst_s=2.0) as stub:
-        counters = _generate(stub.base_url, tmp_path, RateLimitSettings(requests_per_minute=RPM, tokens_per_minute=TPM))
-    requests = PROBLEMS * PLAN.n
-    assert stub.counts["refused_429"] == 0
+        counters = _generate(stub.base_url, tmp_path, RateLimitSettings(requests_per_minute=RPM, tokens_per_minute=TPM),
+                             per_request)
+    requests = PROBLEMS * PLAN.n // per_request
+    assert stub.counts["refused_429"] == 0 and stub.counts["samples"] == PROBLEMS * PLAN.n
     assert stub.counts["served"] == requests and counters["requests"] == requests and counters.get("retries", 0) == 0
     used = stub.counts["prompt_tokens"] + stub.counts["completion_tokens"]
     assert counters["tokens_in"] + counters["tokens_out"] == used

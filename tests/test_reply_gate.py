@@ -59,6 +59,13 @@ bodies = st.one_of(
     st.lists(st.integers(), max_size=3), st.text(max_size=5), st.none())
 
 
+def raise_error(reply: Completion | TeacherError) -> Completion:
+    """A sample's reply, its TeacherError raised."""
+    if isinstance(reply, TeacherError):
+        raise reply
+    return reply
+
+
 def _bounded(completion: Completion) -> None:
     assert isinstance(completion.content, str) and (completion.reasoning is None or isinstance(completion.reasoning, str))
     assert not any(0xD800 <= ord(c) <= 0xDFFF for c in completion.content + (completion.reasoning or ""))
@@ -70,14 +77,21 @@ def _bounded(completion: Completion) -> None:
 
 @QUICK
 @given(bodies, st.floats(allow_nan=True, allow_infinity=True))
-def test_any_body_is_a_checked_completion_or_a_reason_word(body, latency):
+def test_any_body_is_a_checked_completion_or_a_reason_word_per_choice(body, latency):
     try:
-        gated = reply_gate.checked(reply_gate.completion_from_body(body, latency))
+        replies = reply_gate.completions_from_body(body, latency)
     except TeacherError as exc:
         assert exc.reason in REASONS
         return
-    _bounded(gated.completion)
-    assert set(gated.notes) <= {"usage_missing", "usage_out_of_range", "latency_out_of_range"}
+    assert 1 <= len(replies) == len(body["choices"])
+    for reply in replies:
+        try:
+            gated = reply_gate.checked(raise_error(reply))
+        except TeacherError as exc:
+            assert exc.reason in REASONS
+            continue
+        _bounded(gated.completion)
+        assert set(gated.notes) <= {"usage_missing", "usage_out_of_range", "latency_out_of_range"}
 
 
 @QUICK
@@ -112,7 +126,8 @@ def test_the_named_failures_get_their_reason_words():
     assert big.value.reason == "too_large"
     parts = {"choices": [{"message": {"content": [{"type": "text", "text": "<think>a</think>"},
                                                   {"type": "text", "text": " \\boxed{1}"}]}, "finish_reason": "stop"}]}
-    assert reply_gate.checked(reply_gate.completion_from_body(parts, 0.1)).completion.content == "<think>a</think> \\boxed{1}"
+    (joined,) = reply_gate.completions_from_body(parts, 0.1)
+    assert reply_gate.checked(joined).completion.content == "<think>a</think> \\boxed{1}"
     huge = reply_gate.parse_body('{"usage": {"completion_tokens": ' + "9" * 100_000 + "}}")
     assert huge["usage"]["completion_tokens"] == math.inf  # never a 10^5-digit int
     gated = reply_gate.checked(Completion("x", None, "Content_Filter", 10**30, -3, 0.1))
@@ -126,7 +141,8 @@ def test_each_hostile_stub_reply_meets_the_gate_as_its_class_says(case):
     for sample, (status, data, _) in enumerate(case.replies("B", 9)):
         assert status == 200
         try:
-            reply_gate.checked(reply_gate.completion_from_body(reply_gate.parse_body(data), 0.1))
+            (reply,) = reply_gate.completions_from_body(reply_gate.parse_body(data), 0.1)
+            reply_gate.checked(raise_error(reply))
         except TeacherError as exc:
             assert (case.outcome, sample, f"generate/teacher_{exc.reason}") == ("dead", 0, case.reason)
         else:

@@ -30,7 +30,8 @@ def _rounds_file(tmp_path: Path, base_url: str, model: str) -> Path:
         "run": {"name": "rounds-real", "output_dir": "unused"},
         "source": {"kind": "jsonl", "path": str(write_jsonl(list(generate(N, seed=5)), tmp_path / "data")), "name": "synth"},
         "length": {"samples": K1, "temperature": 0.7, "bands": [{"name": "all", "max_difficulty": 1.0, "max_tokens": 48}]},
-        "teacher": {"base_url": base_url, "model": model, "cache_url": str(tmp_path / "cache"), "max_in_flight": 2},
+        "teacher": {"base_url": base_url, "model": model, "cache_url": str(tmp_path / "cache"), "max_in_flight": 2,
+                    "samples_per_request": 1},  # the kill lands between one problem's samples
         "verify": {"require_reasoning": False},
         "output": {"trl_sets": False},
     }

@@ -19,7 +19,7 @@ from transforms.teachers.cache import ENTRY_VERSION, ResponseCache, cache_key, f
 from transforms.teachers.messages import IMAGE_URL_PREFIX, build_messages, with_data_urls
 from transforms.teachers.openai_http import HTTPStatusError, failure_reason, is_retryable
 from transforms.teachers.parse import split_reasoning
-from transforms.teachers.reply_gate import checked, completion_from_body
+from transforms.teachers.reply_gate import checked, completions_from_body
 
 
 def test_text_teacher_gets_caption_question_options_and_instruction():
@@ -140,7 +140,8 @@ def test_a_refused_connection_fails_with_its_reason_after_the_retries():
 def test_a_body_reads_reasoning_fields_and_usage():
     body = {"choices": [{"message": {"content": "B", "reasoning_content": "think"}, "finish_reason": "length"}],
             "usage": {"prompt_tokens": 12, "completion_tokens": 7}}
-    assert checked(completion_from_body(body, 0.5)).completion == Completion("B", "think", "length", 12, 7, 0.5)
+    (completion,) = completions_from_body(body, 0.5)
+    assert checked(completion).completion == Completion("B", "think", "length", 12, 7, 0.5)
 
 
 def test_progress_counts_chains_and_tokens_as_requests_finish(monkeypatch, caplog):

@@ -1,14 +1,14 @@
 """Generate stage: k chains per problem from a teacher, concurrently, through the response cache.
 
-Each problem's missing samples become requests (run by :class:`TeacherCallFn`: at most
-``max_in_flight`` in flight, a problem emitted as soon as its last sample finishes, not when a
-batch does). Cached samples cost nothing. With ``teacher.logprobs`` every chain carries its signals
-(:mod:`transforms.chain_signals`). A problem with a sample that failed for good is dead-lettered with the reason
-(its successful samples stay cached, so a rerun pays only for the failed one).
+Each problem's missing samples become requests (run by :class:`TeacherCallFn`: as few as the backend
+takes, ``teacher.samples_per_request`` samples each, at most ``max_in_flight`` in flight, a problem
+emitted as soon as its last sample finishes, not when a batch does). Cached samples cost nothing. With
+``teacher.logprobs`` every chain carries its signals (:mod:`transforms.chain_signals`). A problem with a
+sample that failed for good is dead-lettered with the reason (its successful samples stay cached, so a
+rerun pays only for the failed ones).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -78,9 +78,8 @@ def sample_indices(plan: SamplingPlan) -> range:
 class _Progress:
     """Logs problems done of submitted, chains, new tokens, throughput, retries and failures every few seconds.
 
-    A chain counts when its answer arrives (on the event loop's thread: at once from the cache, else
-    when its request finishes) and a problem when it is emitted; so the figures move while long
-    problems run.
+    A chain counts when its problem's answers are in (on the event loop's thread) and a problem when it
+    is emitted; so the figures move while long problems run.
     """
 
     def __init__(self):
@@ -134,30 +133,27 @@ class GenerateFn(TeacherCallFn):
         super().setup()
         self._progress = _Progress()
 
-    async def _sample(self, planned: PlannedProblem, prompt: Prompt, index: int) -> Generation:
-        answer = await self.ask(prompt, planned.plan, index)
-        self._progress.sample(answer, self.teacher.retries, self.failed)
-        return to_generation(planned, index, answer, self.model, self.endpoint.settings.logprobs)
-
     async def _generate(self, planned: PlannedProblem):
         messages = build_messages(planned.problem, planned.plan.prompt_style, self.endpoint.settings.modality)
         prompt = Prompt(messages, planned.problem)  # images encoded once per problem, not per sample
-        tasks = [self._sample(planned, prompt, i) for i in sample_indices(planned.plan)]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        failures = {i: r for i, r in zip(sample_indices(planned.plan), results) if isinstance(r, BaseException)}
+        indices = list(sample_indices(planned.plan))
+        answers = await self.ask_samples(prompt, planned.plan, indices)
+        for answer in answers:
+            if isinstance(answer, Answer):
+                self._progress.sample(answer, self.teacher.retries, self.failed)
+        failures = {i: a for i, a in zip(indices, answers) if isinstance(a, TeacherError)}
         if failures:
-            why = {i: (e.reason, e.detail) if isinstance(e, TeacherError) else ("internal_error", repr(e))
-                   for i, e in failures.items()}
-            (reason, detail), *_ = why.values()
-            each = ", ".join(f"{i} {r}" for i, (r, _) in why.items())
+            (first, *_) = failures.values()
+            each = ", ".join(f"{i} {e.reason}" for i, e in failures.items())
             return RejectRow(
                 row_id=planned.problem.id,
                 source=planned.problem.source,
                 stage="generate",
-                reason=f"teacher_{reason}",
-                detail=f"{len(failures)}/{planned.plan.n} samples failed (sample reason: {each}); first: {detail}",
+                reason=f"teacher_{first.reason}",
+                detail=f"{len(failures)}/{planned.plan.n} samples failed (sample reason: {each}); first: {first.detail}",
             )
-        return ProblemChains(planned=planned, generations=list(results))
+        return ProblemChains(planned=planned, generations=[
+            to_generation(planned, i, a, self.model, self.endpoint.settings.logprobs) for i, a in zip(indices, answers)])
 
     def process(self, planned: PlannedProblem):
         self._progress.submit()

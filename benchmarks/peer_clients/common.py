@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 
 
-def arguments(description: str) -> argparse.Namespace:
+def arguments(description: str, *extra: tuple[str, dict]) -> argparse.Namespace:
+    """The runners' shared options, and ``extra`` ones of a runner's own (name, ``add_argument`` keywords)."""
     parser = argparse.ArgumentParser(description=description)
+    for name, options in extra:
+        parser.add_argument(name, **options)
     parser.add_argument("--requests", type=Path, required=True, help="JSONL of request bodies")
     parser.add_argument("--base-url", required=True, help="OpenAI API root, e.g. http://127.0.0.1:8000/v1")
     parser.add_argument("--model", required=True)

@@ -36,16 +36,20 @@ class TeacherError(RuntimeError):
 
 
 class Teacher(Protocol):
-    """An async backend that samples one completion per call."""
+    """An async backend that samples completions of a prompt, up to ``max_n`` of them in one request."""
 
     model: str
     retries: int
+    max_n: int
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
-        """Sample one completion for ``messages`` under ``plan`` (constrained by an OpenAI
-        ``response_format`` such as a JSON schema when given); ``sample`` is the sample's number
-        (a seeded request's seed is offset by it). Raises TeacherError."""
+                       response_format: dict[str, Any] | None = None, sample: int = 0,
+                       n: int = 1) -> list[Completion | TeacherError]:
+        """Samples ``sample`` to ``sample + n - 1`` of ``messages`` under ``plan`` in one request (constrained by an
+        OpenAI ``response_format`` such as a JSON schema when given; a seeded request carries sample ``sample``'s
+        seed). One entry per sample the reply holds, in order (fewer than ``n`` when the server sent fewer): its
+        Completion, or the TeacherError that makes that sample's reply unusable. Raises TeacherError when the
+        request fails."""
         ...
 
     async def aclose(self) -> None:

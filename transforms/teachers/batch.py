@@ -1,12 +1,12 @@
 """Batch backends: a teacher's requests sent as OpenAI batch files instead of one call each.
 
 :class:`BatchTeacher` is a Teacher like the online ones, so a stage's one ask path (cache key →
-cache → call → store) is unchanged: each ``complete`` call becomes one line of the OpenAI batch
-JSONL format (``custom_id``, ``method``, ``url``, ``body``: the online request's body). The lines
+cache → call → store) is unchanged: each ``complete`` call (one request, ``n`` samples) becomes one line of
+the OpenAI batch JSONL format (``custom_id``, ``method``, ``url``, ``body``: the online request's body). The lines
 a DoFn's calls queue are submitted together once ``max_in_flight`` of them wait (the in-flight
 bound is the batch size) or ``batch.linger_s`` after the first, so a bundle's requests go as
 one batch or a few. The batch is polled every ``batch.poll_s``; its results are matched back by
-``custom_id`` and parsed as an online response (:func:`~transforms.teachers.reply_gate.completion_from_body`),
+``custom_id`` and parsed as an online response (:func:`~transforms.teachers.reply_gate.completions_from_body`),
 and the stage caches them as it caches online answers.
 
 **Resume.** A submitted batch's id and custom ids are recorded beside the response cache
@@ -41,7 +41,7 @@ import fsspec
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError
 from transforms.teachers.openai_http import OpenAIChatTeacher, chat_body
-from transforms.teachers.reply_gate import completion_from_body, parse_body
+from transforms.teachers.reply_gate import completions_from_body, parse_body
 from transforms.teachers.settings import TeacherSettings
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ class BatchTeacher:
         if not settings.cache_url:
             raise ValueError(f"{settings.backend}: needs the response cache's URL (cache_url) to record its batches")
         self.model = settings.model
+        self.max_n = settings.samples_per_request
         self._settings = settings
         self._batch = settings.batch
         self._service = service
@@ -177,13 +178,15 @@ class BatchTeacher:
         return self._retries + (self._online.retries if self._online else 0)
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
-        """The batch result for this request (queued, or found in a recorded batch); see the module's failure rule."""
+                       response_format: dict[str, Any] | None = None, sample: int = 0,
+                       n: int = 1) -> list[Completion | TeacherError]:
+        """The batch result for this request of ``n`` samples (queued, or found in a recorded batch); see the
+        module's failure rule."""
         if self._index is None:
             index = await asyncio.to_thread(self._ledger.index)
             if self._index is None:  # the first of the calls that read it concurrently: later ones keep its updates
                 self._index = index
-        body = chat_body(self._settings, messages, plan, response_format, sample)
+        body = chat_body(self._settings, messages, plan, response_format, sample, n)
         cid = custom_id(body, sample)
         started = time.monotonic()
         future = asyncio.get_running_loop().create_future()
@@ -197,10 +200,10 @@ class BatchTeacher:
         result = await future
         why = result_failure(result)
         if why is not None:
-            return await self._failed(why, json.dumps(result)[:500], messages, plan, response_format, sample)
-        return completion_from_body(result["response"]["body"], time.monotonic() - started)
+            return await self._failed(why, json.dumps(result)[:500], messages, plan, response_format, sample, n)
+        return completions_from_body(result["response"]["body"], time.monotonic() - started)
 
-    async def _failed(self, why: str, detail: str, *request) -> Completion:
+    async def _failed(self, why: str, detail: str, *request) -> list[Completion | TeacherError]:
         if self._online is None:
             raise TeacherError(why, detail)
         self._retries += 1

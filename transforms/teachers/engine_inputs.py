@@ -3,8 +3,8 @@
 OpenAI-format messages become ``LLM.chat`` conversations whose images are decoded PIL images
 (``image_pil`` parts, which vLLM turns into the prompt's ``multi_modal_data`` in placeholder
 order), so the engine thread never decodes base64; a plan and an optional ``response_format``
-become one request's ``SamplingParams``; a ``RequestOutput`` becomes a :class:`Completion` (its log
-probabilities in the OpenAI chat shape, which the reply gate reads as it reads a server's).
+become one request's ``SamplingParams`` (``n`` samples); a ``RequestOutput`` becomes a :class:`Completion` per
+sample (its log probabilities in the OpenAI chat shape, which the reply gate reads as it reads a server's).
 """
 from __future__ import annotations
 
@@ -59,10 +59,10 @@ def structured_outputs(response_format: dict[str, Any] | None) -> StructuredOutp
 
 
 def sampling_params(plan: SamplingPlan, response_format: dict[str, Any] | None, seed: int | None,
-                    logprobs: int | None = None) -> SamplingParams:
-    """One sample's SamplingParams: the plan's settings, the output constraint, a seed only when given, ``logprobs``
-    alternatives per token when asked for."""
-    return SamplingParams(n=1, seed=seed, structured_outputs=structured_outputs(response_format), logprobs=logprobs,
+                    n: int = 1, logprobs: int | None = None) -> SamplingParams:
+    """One request's SamplingParams for ``n`` samples: the plan's settings, the output constraint, a seed only when
+    given (vLLM seeds the request's i-th sample with ``seed + i``), ``logprobs`` alternatives per token when asked for."""
+    return SamplingParams(n=n, seed=seed, structured_outputs=structured_outputs(response_format), logprobs=logprobs,
                           **sampling_fields(plan))
 
 
@@ -84,16 +84,19 @@ def chat_logprobs(sample: CompletionOutput, top: int) -> dict[str, Any] | None:
     return {"content": content}
 
 
-def to_completion(output: RequestOutput, latency_s: float, logprobs: int | None = None) -> Completion:
-    """The first (only) sample of ``output`` with its finish reason, token counts and (``logprobs``: the top count
-    asked for) log probabilities."""
-    sample = output.outputs[0]
-    return Completion(
-        content=sample.text,
-        reasoning=None,
-        finish_reason=sample.finish_reason or "unknown",
-        prompt_tokens=len(output.prompt_token_ids or ()),
-        completion_tokens=len(sample.token_ids),
-        latency_s=latency_s,
-        logprobs=None if logprobs is None else chat_logprobs(sample, logprobs),
-    )
+def to_completions(output: RequestOutput, latency_s: float, logprobs: int | None = None) -> list[Completion]:
+    """Every sample of ``output``, in index order, with its finish reason, token counts and (``logprobs``: the top
+    count asked for) log probabilities."""
+    prompt_tokens = len(output.prompt_token_ids or ())
+    return [
+        Completion(
+            content=sample.text,
+            reasoning=None,
+            finish_reason=sample.finish_reason or "unknown",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(sample.token_ids),
+            latency_s=latency_s,
+            logprobs=None if logprobs is None else chat_logprobs(sample, logprobs),
+        )
+        for sample in sorted(output.outputs, key=lambda sample: sample.index)
+    ]

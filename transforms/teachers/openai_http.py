@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
-from transforms.teachers.reply_gate import MAX_BODY_BYTES, completion_from_body, parse_body
+from transforms.teachers.reply_gate import MAX_BODY_BYTES, completions_from_body, parse_body
 from transforms.teachers.settings import TeacherSettings
 
 
@@ -99,10 +99,11 @@ def retrying(settings: TeacherSettings, before_sleep) -> AsyncRetrying:
 
 
 def chat_body(settings: TeacherSettings, messages: list[dict[str, Any]], plan: SamplingPlan,
-              response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
-    """The ``/chat/completions`` JSON body for one sample (online, and a batch file's line), asking for token log
-    probabilities when the settings have ``logprobs``."""
-    body = {"model": settings.model, "messages": messages, "n": 1, **sampling_fields(plan)}
+              response_format: dict[str, Any] | None = None, sample: int = 0, n: int = 1) -> dict[str, Any]:
+    """The ``/chat/completions`` JSON body for samples ``sample`` to ``sample + n - 1`` (online, and a batch file's
+    line); a body for several asks for each choice's token ids (vLLM's ``return_token_ids``), since usage then
+    counts every choice's tokens together; asks for token log probabilities when the settings have ``logprobs``."""
+    body = {"model": settings.model, "messages": messages, "n": n, **sampling_fields(plan)}
     seed = settings.request_seed(sample)
     if seed is not None:
         body["seed"] = seed
@@ -111,11 +112,13 @@ def chat_body(settings: TeacherSettings, messages: list[dict[str, Any]], plan: S
     if settings.logprobs is not None:
         body["logprobs"] = True
         body["top_logprobs"] = settings.logprobs.top
+    if n > 1:
+        body["return_token_ids"] = True
     return body
 
 
 class OpenAIChatTeacher:
-    """Async client for ``POST {base_url}/chat/completions`` with retries; one sample per call.
+    """Async client for ``POST {base_url}/chat/completions`` with retries; up to ``samples_per_request`` samples a call.
 
     The aiohttp session is opened on first use, on the event loop the calls run on.
     """
@@ -125,6 +128,7 @@ class OpenAIChatTeacher:
             raise ValueError("teacher.backend openai needs a base_url")
         self.model = settings.model
         self.retries = 0
+        self.max_n = settings.samples_per_request
         self._settings = settings
         headers = {}
         if settings.api_key_env:
@@ -146,9 +150,9 @@ class OpenAIChatTeacher:
         return self._session
 
     def request_body(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                     response_format: dict[str, Any] | None = None, sample: int = 0) -> dict[str, Any]:
-        """The JSON body for one sample."""
-        return chat_body(self._settings, messages, plan, response_format, sample)
+                     response_format: dict[str, Any] | None = None, sample: int = 0, n: int = 1) -> dict[str, Any]:
+        """The JSON body for ``n`` samples from ``sample`` on."""
+        return chat_body(self._settings, messages, plan, response_format, sample, n)
 
     async def _post(self, body: dict[str, Any]) -> bytes:
         """The response body (at most one byte past ``reply_gate.MAX_BODY_BYTES`` is read)."""
@@ -159,19 +163,39 @@ class OpenAIChatTeacher:
                 raise HTTPStatusError(response.status, text, retry_after_seconds(response.headers.get("Retry-After")))
         return raw
 
+    async def _post_retrying(self, body: dict[str, Any]) -> bytes:
+        """``_post`` with tenacity's retries. The first attempt runs outside tenacity's loop (setting the loop up and
+        running it cost a third of a request's client CPU against a fast server); a transient failure hands on to
+        the loop, which meets that failure again as its own first attempt, so waits, ``Retry-After`` and the attempt
+        count are tenacity's as if it had run them all."""
+        try:
+            return await self._post(body)
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
+            first = [exc]
+
+        async def attempt() -> bytes:
+            if first:
+                raise first.pop()
+            return await self._post(body)
+
+        return await retrying(self._settings, self._count_retry)(attempt)
+
     def _count_retry(self, _retry_state) -> None:
         self.retries += 1
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
-        """One completion; raises TeacherError once retries are exhausted or the error is permanent."""
-        body = self.request_body(messages, plan, response_format, sample)
+                       response_format: dict[str, Any] | None = None, sample: int = 0,
+                       n: int = 1) -> list[Completion | TeacherError]:
+        """``n`` samples in one request; raises TeacherError once retries are exhausted or the error is permanent."""
+        body = self.request_body(messages, plan, response_format, sample, n)
         started = time.monotonic()
         try:
-            raw = await retrying(self._settings, self._count_retry)(self._post, body)
+            raw = await self._post_retrying(body)
         except (TimeoutError, HTTPStatusError, aiohttp.ClientError) as exc:
             raise TeacherError(*failure_reason(exc)) from exc
-        return completion_from_body(parse_body(raw), time.monotonic() - started)
+        return completions_from_body(parse_body(raw), time.monotonic() - started)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

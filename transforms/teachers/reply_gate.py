@@ -3,14 +3,19 @@
 Every backend's answer and every cache entry read back reaches a stage only through
 :func:`checked`, which :class:`~transforms.teacher_calls.TeacherCallFn` calls on its one ask path;
 the HTTP and batch backends turn a response body into a :class:`Completion` with
-:func:`parse_body` and :func:`completion_from_body` first. What is accepted and what becomes what:
+:func:`parse_body` and :func:`completions_from_body` first. What is accepted and what becomes what:
 
 - **body**: JSON of at most :data:`MAX_BODY_BYTES`, UTF-8. Failures are :class:`TeacherError` with
   the reason ``too_large``, ``bad_text`` (not UTF-8), ``nested_too_deep`` (past the parser's depth),
-  ``not_json``, ``bad_response`` (not an object, a choice or message that is not an object),
-  ``no_choices`` (``choices`` missing, empty or not a list). Integers of more than
+  ``not_json``, ``bad_response`` (not an object), ``no_choices`` (``choices`` missing, empty or not a
+  list). Integers of more than
   :data:`MAX_INT_DIGITS` digits parse as infinity (so a 10^5-digit usage count is an out-of-range
   count, not a parser error).
+- **choices**: each is a sample of its own (a request for ``n`` samples gets ``n``), in ``index`` order
+  when the indexes number them from 0: a choice or message that is not an object (``bad_response``) or
+  a refusal fails that sample alone. A reply of several choices counts their tokens together in its
+  usage, so each choice's completion tokens are the length of its ``token_ids`` (vLLM's
+  ``return_token_ids``), unknown without.
 - **content** and **reasoning** (``reasoning_content`` or ``reasoning``): a string, or typed parts
   (``[{"type": "text", "text": ...}]``, also ``output_text``) joined in order; anything else is
   ``bad_content``; a message with only a ``refusal`` is ``refusal``. Together at most
@@ -111,25 +116,51 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def completion_from_body(body: Any, latency_s: float) -> Completion:
-    """The first choice of an OpenAI chat response as a Completion whose fields :func:`checked` has yet to check
-    (content and reasoning as sent: text or typed parts)."""
+def _in_index_order(choices: list[Any]) -> list[Any]:
+    """Choices by their ``index`` when those number them 0 to n-1, else as sent."""
+    indexes = [c.get("index") if isinstance(c, dict) else None for c in choices]
+    if sorted(i for i in indexes if type(i) is int) == list(range(len(choices))):
+        return [c for _, c in sorted(zip(indexes, choices), key=lambda pair: pair[0])]
+    return choices
+
+
+def _choice_completion(choice: Any, usage: dict[str, Any], single: bool, latency_s: float) -> Completion:
+    """One choice as a Completion whose fields :func:`checked` has yet to check; its completion tokens are the usage's
+    when it is the reply's only choice, else the length of its ``token_ids`` (vLLM's ``return_token_ids``), else
+    unknown: a usage block counts the tokens of every choice together."""
+    choice = _object(choice, "a choice")
+    message = _object(choice.get("message"), "a choice's message")
+    content = message.get("content")
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if not content and not reasoning and message.get("refusal"):
+        raise TeacherError("refusal", "the message holds only a refusal")
+    token_ids = choice.get("token_ids")
+    completion_tokens = usage.get("completion_tokens") if single else (
+        len(token_ids) if isinstance(token_ids, list) else None)
+    return Completion(content=content, reasoning=reasoning, finish_reason=choice.get("finish_reason"),
+                      prompt_tokens=usage.get("prompt_tokens"), completion_tokens=completion_tokens,
+                      latency_s=latency_s, logprobs=choice.get("logprobs"))
+
+
+def completions_from_body(body: Any, latency_s: float) -> list[Completion | TeacherError]:
+    """Every choice of an OpenAI chat response, in ``index`` order: a Completion whose fields :func:`checked` has yet
+    to check (content and reasoning as sent: text or typed parts), or the TeacherError that makes that choice
+    unusable (``bad_response``, ``refusal``). A body that is no response at all raises. Each choice's prompt
+    tokens are the usage's (the prompt every choice continues)."""
     if not isinstance(body, dict):
         raise TeacherError("bad_response", f"the reply is a {_kind(body)}, not an object")
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices:
         raise TeacherError("no_choices", f"choices is {'empty' if choices == [] else 'a ' + _kind(choices)}")
-    choice = _object(choices[0], "choices[0]")
-    message = _object(choice.get("message"), "choices[0].message")
-    content = message.get("content")
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if not content and not reasoning and message.get("refusal"):
-        raise TeacherError("refusal", "the message holds only a refusal")
     usage = body.get("usage")
     usage = usage if isinstance(usage, dict) else {}
-    return Completion(content=content, reasoning=reasoning, finish_reason=choice.get("finish_reason"),
-                      prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
-                      latency_s=latency_s, logprobs=choice.get("logprobs"))
+    out: list[Completion | TeacherError] = []
+    for choice in _in_index_order(choices):
+        try:
+            out.append(_choice_completion(choice, usage, len(choices) == 1, latency_s))
+        except TeacherError as exc:
+            out.append(exc)
+    return out
 
 
 def finish_reason(value: Any) -> str:

@@ -71,29 +71,37 @@ class Rule:
 
 @dataclass
 class Script:
-    """Rules tried in order (the first that applies answers); ``default`` answers the rest (None: they fail as ``unscripted``)."""
+    """Rules tried in order (the first that applies answers); ``default`` answers the rest (None: they fail as ``unscripted``).
+
+    ``takes_n``: the backend takes several samples in one request (up to ``samples_per_request``), as a
+    server with OpenAI's ``n`` does; ``requests`` records each request's (first sample, number of samples).
+    """
 
     rules: list[Rule] = field(default_factory=list)
     default: Reply | None = Reply("<think>scripted</think> \\boxed{0}")
+    takes_n: bool = False
     calls: list[Call] = field(default_factory=list)
+    requests: list[tuple[int, int]] = field(default_factory=list)
     peak_in_flight: int = 0
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def start(self, call: Call) -> Reply:
-        """Record ``call`` and pick its reply."""
+    def start(self, calls: list[Call]) -> list[Reply]:
+        """Record one request for ``calls`` (one per sample) and pick each sample's reply."""
         with self._lock:
-            self.calls.append(call)
+            self.calls.extend(calls)
+            self.requests.append((calls[0].sample, len(calls)))
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
-            for rule in self.rules:
-                if rule.applies(call):
-                    if rule.times is not None:
-                        rule.times -= 1
-                    return rule.reply
-        if self.default is None:
-            return Reply(fail="unscripted")
-        return self.default
+            return [self._pick(call) for call in calls]
+
+    def _pick(self, call: Call) -> Reply:
+        for rule in self.rules:
+            if rule.applies(call):
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule.reply
+        return self.default if self.default is not None else Reply(fail="unscripted")
 
     def finish(self) -> None:
         with self._lock:
@@ -134,18 +142,27 @@ class ScriptedTeacher:
         self.model = settings.model
         self.retries = 0
         self._script = SCRIPTS[settings.model]
+        self.max_n = settings.samples_per_request if self._script.takes_n else 1
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
-        """The scripted reply for this call (after its delay); raises TeacherError for a scripted failure."""
-        reply = self._script.start(Call(message_text(messages), plan, response_format, sample))
+                       response_format: dict[str, Any] | None = None, sample: int = 0,
+                       n: int = 1) -> list[Completion | TeacherError]:
+        """The scripted replies for this request's samples (after the longest delay); a scripted failure of any
+        sample fails the request, as a server's error does."""
+        text = message_text(messages)
+        replies = self._script.start([Call(text, plan, response_format, s) for s in range(sample, sample + n)])
         try:
-            await asyncio.sleep(reply.delay_s)
+            await asyncio.sleep(max(reply.delay_s for reply in replies))
         finally:
             self._script.finish()
-        self.retries += reply.retries
-        if reply.fail is not None:
-            raise TeacherError(reply.fail, "scripted failure")
+        self.retries += max(reply.retries for reply in replies)
+        failed = next((reply.fail for reply in replies if reply.fail is not None), None)
+        if failed is not None:
+            raise TeacherError(failed, "scripted failure")
+        return [self._completion(reply, plan) for reply in replies]
+
+    @staticmethod
+    def _completion(reply: Reply, plan: SamplingPlan) -> Completion:
         words = len(reply.content.split()) if isinstance(reply.content, str) else 0
         tokens = min(words, plan.max_tokens) if reply.completion_tokens is None else reply.completion_tokens
         return Completion(content=reply.content, reasoning=reply.reasoning, finish_reason=reply.finish_reason,

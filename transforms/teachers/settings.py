@@ -1,11 +1,12 @@
 """The ``teacher`` section of a config: which backend, where it is, how hard to push it."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from schemas.settings import Settings
+from transforms.teachers.budget import LimitSettings
 from transforms.teachers.cost import PriceSettings
 from transforms.teachers.rate_limit import RateLimitSettings
 
@@ -87,12 +88,21 @@ class TeacherSettings(Settings):
     (one cache object per sample) or ``problem`` (one per prompt, holding all its samples: a
     resume reads one object per problem; :class:`transforms.teachers.cache.ResponseCache`). ``logprobs`` asks the
     generate stage's requests for token log probabilities (:class:`LogprobSettings`; other stages never ask).
+    ``samples_per_request``: the most samples of one prompt asked in one request (OpenAI's ``n``, the
+    engine's ``SamplingParams.n``); 1 asks one request per sample. A server that refuses ``n`` gets one
+    request per sample from then on (:mod:`transforms.teachers.samples`).
+    ``limits``: what one request may hold (context tokens, images per prompt), checked before it is
+    sent (:mod:`transforms.teachers.budget`; empty fields are read from the model). ``image_max_side``:
+    images longer than this are scaled down before they are sent; ``processor``: to the side the
+    model's processor resizes to (read from its config; unknown: sent as stored); null: as stored.
     """
 
     backend: str = "openai"
     base_url: str | None = None
     model: str = "smollm2-135m-instruct"
     modality: Literal["text", "vision"] = "text"
+    limits: LimitSettings = LimitSettings()
+    image_max_side: Annotated[int, Field(ge=16)] | Literal["processor"] | None = "processor"
     api_key_env: str | None = None
     max_in_flight: int = Field(default=64, ge=1)
     timeout_s: float = Field(default=300.0, gt=0)
@@ -102,6 +112,7 @@ class TeacherSettings(Settings):
     seed: int = 0
     cache_url: str | None = None
     cache_layout: Literal["sample", "problem"] = "sample"
+    samples_per_request: int = Field(default=16, ge=1)
     engine: EngineSettings = EngineSettings()
     rate_limit: RateLimitSettings | None = None
     batch: BatchSettings = BatchSettings()

@@ -2,7 +2,7 @@
 
 Concurrent :meth:`VllmEngineTeacher.complete` calls queue their request; the engine thread feeds
 them into the running engine between steps (continuous batching, one ``SamplingParams`` per
-request) and resolves each caller's future when its request finishes. The engine is built once
+request, ``n`` samples each) and resolves each caller's future when its request finishes. The engine is built once
 per worker process and model through Beam's ``Shared`` and lives as long as the process.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from vllm.platforms import current_platform
 
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError
-from transforms.teachers.engine_inputs import engine_conversation, sampling_params, to_completion
+from transforms.teachers.engine_inputs import engine_conversation, sampling_params, to_completions
 from transforms.teachers.settings import EngineSettings, TeacherSettings
 from transforms.teachers.vllm_cpu import CPU_DTYPE, CPU_ENFORCE_EAGER, CPU_RESERVED_CPUS, vllm_environment
 
@@ -32,8 +32,9 @@ _ENGINES: dict[str, Shared] = {}  # one handle per model: a Shared holds one obj
 _ENGINES_LOCK = threading.Lock()
 
 
-def engine_kwargs(settings: EngineSettings, seed: int, on_cpu: bool) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM``: the settings, CPU defaults where unset on a CPU host."""
+def engine_kwargs(settings: EngineSettings, seed: int, on_cpu: bool, max_images: int | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM``: the settings, CPU defaults where unset on a CPU host, at most
+    ``max_images`` images per prompt when given (``engine_kwargs`` may say otherwise)."""
     if settings.model_path is None:
         raise TeacherError("bad_config", "teacher.engine.model_path is not set")
     dtype = settings.dtype or (CPU_DTYPE if on_cpu else "auto")
@@ -45,17 +46,18 @@ def engine_kwargs(settings: EngineSettings, seed: int, on_cpu: bool) -> dict[str
         "max_model_len": settings.max_model_len,
         "gpu_memory_utilization": settings.gpu_memory_utilization,
         "seed": seed,
+        **({"limit_mm_per_prompt": {"image": max_images}} if max_images is not None else {}),
         **settings.engine_kwargs,
     }
 
 
-def load_engine(settings: EngineSettings, seed: int) -> LLM:
+def load_engine(settings: EngineSettings, seed: int, max_images: int | None = None) -> LLM:
     """A ``vllm.LLM`` for ``settings`` (on a CPU host, the CPU environment is set first unless already set)."""
     on_cpu = current_platform.is_cpu()
     if on_cpu:
         for name, value in vllm_environment(settings.cpu_kv_cache_gib, CPU_RESERVED_CPUS).items():
             os.environ.setdefault(name, value)
-    kwargs = engine_kwargs(settings, seed, on_cpu)
+    kwargs = engine_kwargs(settings, seed, on_cpu, max_images)
     started = time.monotonic()
     llm = LLM(**kwargs)
     log.info("vLLM engine for %s loaded in %.0f s", kwargs["model"], time.monotonic() - started)
@@ -79,8 +81,9 @@ class EngineLoop:
     waits for a batch's slowest one (as with one ``LLM.chat`` call per micro-batch).
     """
 
-    def __init__(self, settings: EngineSettings, seed: int):
+    def __init__(self, settings: EngineSettings, seed: int, max_images: int | None = None):
         self._settings = settings
+        self._max_images = max_images
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()  # None: close
         self._broken: BaseException | None = None
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -108,7 +111,7 @@ class EngineLoop:
 
     def _serve(self, seed: int, started: concurrent.futures.Future) -> None:
         try:
-            llm = load_engine(self._settings, seed)
+            llm = load_engine(self._settings, seed, self._max_images)
         except BaseException as exc:  # handed to the constructor's caller
             started.set_exception(exc)
             return
@@ -185,11 +188,13 @@ def _running_id(running: dict[str, concurrent.futures.Future], output_id: str) -
 
 
 def shared_engine(settings: TeacherSettings) -> EngineLoop:
-    """This process's engine for ``settings`` (loaded on first use)."""
-    tag = f"{settings.engine.model_dump_json()}|seed={settings.seed}"
+    """This process's engine for ``settings`` (loaded on first use; at most ``limits.max_images`` images per prompt
+    when set)."""
+    max_images = settings.limits.max_images
+    tag = f"{settings.engine.model_dump_json()}|seed={settings.seed}|images={max_images}"
     with _ENGINES_LOCK:
         handle = _ENGINES.setdefault(tag, Shared())
-    return handle.acquire(lambda: EngineLoop(settings.engine, settings.seed), tag=tag)
+    return handle.acquire(lambda: EngineLoop(settings.engine, settings.seed, max_images), tag=tag)
 
 
 class VllmEngineTeacher:
@@ -198,22 +203,24 @@ class VllmEngineTeacher:
     def __init__(self, settings: TeacherSettings):
         self.model = settings.model
         self.retries = 0  # failures are not transient here: nothing is retried
+        self.max_n = settings.samples_per_request
         self._settings = settings
         self._engine = shared_engine(settings)
 
     async def complete(self, messages: list[dict[str, Any]], plan: SamplingPlan,
-                       response_format: dict[str, Any] | None = None, sample: int = 0) -> Completion:
-        """One completion from the engine; raises TeacherError if the engine fails it."""
+                       response_format: dict[str, Any] | None = None, sample: int = 0,
+                       n: int = 1) -> list[Completion | TeacherError]:
+        """``n`` samples in one engine request; raises TeacherError if the engine fails it."""
         started = time.monotonic()
         conversation = await asyncio.to_thread(engine_conversation, messages)
         top = self._settings.logprobs.top if self._settings.logprobs is not None else None
-        params = sampling_params(plan, response_format, self._settings.request_seed(sample), top)
+        params = sampling_params(plan, response_format, self._settings.request_seed(sample), n, top)
         future = self._engine.submit(conversation, params)
         try:
             output = await asyncio.wrap_future(future)
         except Exception as exc:
             raise TeacherError("engine_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
-        return to_completion(output, time.monotonic() - started, top)
+        return to_completions(output, time.monotonic() - started, top)
 
     async def aclose(self) -> None:
         """Nothing to release: the engine is shared by the process and lives as long as it."""
