@@ -68,7 +68,7 @@ async def _ask_all(settings: TeacherSettings, conversations: list[list[dict]], p
                                        json=chat_body(settings, conversation, plan)) as response:
             raw = await response.read()
             response.raise_for_status()
-        completion = reply_gate.checked(reply_gate.completion_from_body(reply_gate.parse_body(raw), 0.0), top).completion
+        completion = reply_gate.checked(reply_gate.completions_from_body(reply_gate.parse_body(raw), 0.0)[0], top).completion
         key = request_key(settings.model, conversation, plan, index, logprobs=top)
         await asyncio.to_thread(cache.put, key, to_entry(completion))
         return len(raw), completion

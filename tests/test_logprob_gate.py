@@ -125,7 +125,7 @@ def test_each_named_failure_gets_its_reason_word_and_the_chain_is_kept(reason, p
 def test_a_huge_number_parses_as_infinity_and_is_refused():
     body = ('{"choices": [{"message": {"content": "x"}, "finish_reason": "stop", "logprobs": {"content": '
             '[{"token": "x", "logprob": -' + "9" * 100_000 + "}]}}]}")
-    completion = reply_gate.completion_from_body(reply_gate.parse_body(body), 0.1)
+    (completion,) = reply_gate.completions_from_body(reply_gate.parse_body(body), 0.1)
     assert reply_gate.checked(completion, 5).completion.logprobs_error == "logprobs_bad_number"
 
 

@@ -88,8 +88,9 @@ class HostileLogprobsStub(LoopbackApp):
     """A HOSTILE LOGPROBS STUB: answers every chat request with a right chain whose ``logprobs`` are the raw JSON text
     ``payloads`` names for the question's last word (valid ones when none), and records every request body."""
 
-    def __init__(self, payloads: dict[str, str]):
+    def __init__(self, payloads: dict[str, str], by_choice: list[str] | None = None):
         self.payloads = payloads
+        self.by_choice = by_choice  # a request for n samples: choice i's logprobs are by_choice[i]
         self.bodies: list[dict] = []
 
     async def _chat(self, request: web.Request) -> web.Response:
@@ -97,10 +98,15 @@ class HostileLogprobsStub(LoopbackApp):
         self.bodies.append(body)
         text = body["messages"][-1]["content"]
         word = next((w for w in self.payloads if w in text), None)
-        logprobs = self.payloads[word] if word else json.dumps(GOOD)
-        choice = json.dumps({"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": RIGHT}})
-        reply = (f'{{"choices": [{choice[:-1]}, "logprobs": {logprobs}}}], '
-                 f'"usage": {{"prompt_tokens": 9, "completion_tokens": {len(CHAIN)}}}}}')
+        n = body.get("n", 1)
+        payloads = self.by_choice[:n] if self.by_choice else [self.payloads[word] if word else json.dumps(GOOD)] * n
+        choices = []
+        for i, logprobs in reversed(list(enumerate(payloads))):  # out of index order: the index decides
+            choice = json.dumps({"index": i, "finish_reason": "stop", "token_ids": [1] * len(CHAIN),
+                                 "message": {"role": "assistant", "content": RIGHT}})
+            choices.append(f'{choice[:-1]}, "logprobs": {logprobs}}}')
+        reply = (f'{{"choices": [{", ".join(choices)}], '
+                 f'"usage": {{"prompt_tokens": 9, "completion_tokens": {n * len(CHAIN)}}}}}')
         return web.Response(text=reply, content_type="application/json")
 
     def routes(self, app: web.Application) -> None:
@@ -135,6 +141,24 @@ def test_the_http_backend_asks_for_logprobs_and_hostile_ones_never_stop_a_chain(
     assert chains["h/fine"].generations[0].signals.tokens == len(CHAIN)
     assert all(b["logprobs"] is True and b["top_logprobs"] == 3 for b in stub.bodies)
     assert sum(n for name, n in counters.items() if name.startswith("logprobs_")) == len(HOSTILE)
+
+
+def test_k_samples_in_one_request_each_carry_their_own_logprobs(tmp_path):
+    """One request for n=3 samples whose choices hold a good, a NaN and a flooded payload (sent out of index order):
+    each chain's signals follow its own choice, and a rerun reads each sample's own entry from the cache."""
+    by_choice = [json.dumps(GOOD), HOSTILE["nan"][0], HOSTILE["flood"][0]]
+    with HostileLogprobsStub({}, by_choice) as stub:
+        settings = TeacherSettings(base_url=stub.base_url, model="hostile", logprobs={"top": 3}, max_attempts=1,
+                                   samples_per_request=3)
+        endpoint = Endpoint(settings, str(tmp_path / "cache"))
+        chains, dead, _ = run_generate(endpoint, [planned()])
+        again, _, _ = run_generate(endpoint, [planned()])
+    assert not dead and len(stub.bodies) == 1 and stub.bodies[0]["n"] == 3
+    for run in (chains, again):
+        gens = run["s/1"].generations
+        assert [g.signals.unknown for g in gens] == [None, "logprobs_bad_number", "logprobs_too_many"]
+        assert gens[0].signals.tokens == len(CHAIN)
+    assert all(g.cached for g in again["s/1"].generations)
 
 
 class _OtherStage(TeacherCallFn):
