@@ -12,6 +12,7 @@ from data_cards.examples import EXAMPLES_DIR, Example, write_examples
 from data_cards.funnel import funnel_section
 from data_cards.metadata import OutputSet, card_data, loadable, output_sets
 from data_cards.plots import PLOTS_DIR
+from data_cards.signals import signals_section
 from data_cards.trainers import DATASET_INFO, trainers_section, write_dataset_info
 from schemas.manifest import Manifest, usd
 from schemas.output_sets import DESCRIPTIONS
@@ -238,6 +239,7 @@ multimodal reasoning models.
 
 {_bands(manifest)}
 {_signals(manifest)}
+{signals_section(manifest)}
 
 ## Examples
 

@@ -117,6 +117,13 @@ class PipelineConfig(Settings):
         return self
 
     @model_validator(mode="after")
+    def _logprobs_present(self) -> PipelineConfig:
+        needs = self.select.uses_signals()
+        if needs and self.teacher.logprobs is None:
+            raise ValueError(f"{', '.join(needs)} needs the chain signals: set teacher.logprobs (e.g. {{top: 5}})")
+        return self
+
+    @model_validator(mode="after")
     def _helper_servers_known(self) -> PipelineConfig:
         if backend(self.teacher.backend).needs_server:
             return self

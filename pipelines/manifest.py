@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_cards.plots import write_length_plots
+from data_cards.signals import write_signal_plot
 from pipelines.bands import (
     CHAIN_COLUMNS,
     KEPT_COLUMNS,
@@ -24,6 +25,8 @@ from pipelines.bands import (
 )
 from pipelines.config import PipelineConfig
 from pipelines.metrics import run_cost
+from pipelines.signal_figures import COLUMNS as SIGNAL_FIGURE_COLUMNS
+from pipelines.signal_figures import signal_figures
 from schemas.manifest import Counts, Curriculum, Manifest, RunMetrics, ShardInfo, ShardRange, SourceCounts
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
 from transforms.curriculum import ORDER_DESCRIPTIONS
@@ -154,8 +157,11 @@ def curriculum(out_dir: str, order: str, shards: list[ShardInfo]) -> Curriculum:
 def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
                    metrics: RunMetrics | None = None) -> Manifest:
     """The manifest of a finished run, read off its output directory (plus the job's ``metrics``); writes the
-    length plots under ``plots/``."""
+    length plots (and with chain signals, their plot) under ``plots/``."""
     out = config.run.output_dir
+    chain_signals = signal_figures(_read(out, "generations", SIGNAL_FIGURE_COLUMNS))
+    if chain_signals is not None and chain_signals.chains:
+        chain_signals.plot = write_signal_plot(out, chain_signals)
     lengths = chain_lengths(_read(out, "generations", CHAIN_COLUMNS), _read(out, "sft", KEPT_COLUMNS))
     bands = with_signals(band_stats(lengths), signal_stats(_read(out, "generations", SIGNAL_COLUMNS)))
     shards = [s for name in RUN_OUTPUT_NAMES for s in list_shards(out, name)]
@@ -184,4 +190,5 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         metrics=metrics,
         curriculum=curriculum(out, config.select.rl_order, shards),
         cost=run_cost(metrics),
+        chain_signals=chain_signals,
     )

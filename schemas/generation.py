@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from schemas.plan import ASSESSMENT_TYPE, SAMPLING_PLAN_TYPE, Assessment, PlannedProblem, SamplingPlan
+from schemas.signals import CHAIN_SIGNALS_TYPE, TOKEN_LOGPROBS_TYPE, ChainSignals, TokenLogprobs
 
 #: Verifier checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs
 #: only on an existing block and only when ``require_reasoning`` (a missing block already failed
@@ -87,6 +88,10 @@ class Generation:
     difficulty and its source). ``chain_score`` is the optional scorer's 0–5 quality score
     (``transforms/chain_score.py``), ``scorer`` its model and ``score_rationale`` its reason; None
     when no scorer ran on the chain or it gave no valid score.
+
+    ``signals`` are the chain's signals from the teacher's token probabilities (``teacher.logprobs``; None when
+    they were not asked for, :class:`~schemas.signals.ChainSignals` with ``unknown`` set when the reply had no
+    usable ones); ``token_logprobs`` the per-token data itself (only with ``teacher.logprobs.keep``).
     """
 
     problem_id: str
@@ -110,6 +115,8 @@ class Generation:
     chain_score: float | None = None
     scorer: str | None = None
     score_rationale: str | None = None
+    signals: ChainSignals | None = None
+    token_logprobs: TokenLogprobs | None = None
 
 
 GENERATION_SCHEMA = pa.schema(
@@ -135,6 +142,8 @@ GENERATION_SCHEMA = pa.schema(
         ("chain_score", pa.float64()),
         ("scorer", pa.string()),
         ("score_rationale", pa.string()),
+        ("signals", CHAIN_SIGNALS_TYPE),
+        ("token_logprobs", TOKEN_LOGPROBS_TYPE),
     ]
 )
 

@@ -88,6 +88,40 @@ class SignalStats:
 
 
 @dataclass
+class SignalDistribution:
+    """One chain signal over the correct or the wrong chains: how many have it, its mean (exact), its quantiles (read
+    off ``counts``, to within a bin) and ``counts`` per bin of the figure's ``edges``."""
+
+    n: int = 0
+    mean: float | None = None
+    quantiles: Quantiles = field(default_factory=Quantiles)
+    counts: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SignalFigure:
+    """One signal's distributions for correct and wrong chains over shared bins (``edges``: bin boundaries; a value
+    outside them counts in the first or last bin)."""
+
+    name: str
+    edges: list[float]
+    correct: SignalDistribution = field(default_factory=SignalDistribution)
+    wrong: SignalDistribution = field(default_factory=SignalDistribution)
+
+
+@dataclass
+class ChainSignalStats:
+    """The teacher chains' signals from token probabilities (``teacher.logprobs``), correct against wrong (verifier's
+    verdicts; unverifiable chains and repairs left out): ``chains`` with known signals, ``unknown`` chains by the
+    reason they have none, ``figures`` one per signal, ``plot`` the distributions' PNG."""
+
+    chains: int = 0
+    unknown: dict[str, int] = field(default_factory=dict)
+    figures: list[SignalFigure] = field(default_factory=list)
+    plot: str | None = None
+
+
+@dataclass
 class BandStats:
     """One difficulty band of the length plan: its problems, their pass rate and chain lengths.
 
@@ -212,6 +246,7 @@ class Manifest:
     metrics: RunMetrics | None = None
     curriculum: Curriculum | None = None
     cost: RunCost | None = None
+    chain_signals: ChainSignalStats | None = None
 
     def to_json(self) -> str:
         """Pretty, key-sorted JSON."""

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from schemas.plan import ASSESSMENT_FIELDS, Assessment
 from schemas.problem import ImageRef
+from schemas.signals import CHAIN_SIGNALS_FEATURE, PROBLEM_SIGNALS_FEATURE, ChainSignals, ProblemSignals
 
 _STR = datasets.Value("string")
 _F64 = datasets.Value("float64")
@@ -59,7 +60,8 @@ class PartsMessage:
 
 @dataclass
 class SFTRow:
-    """A kept chain as chat ``messages`` (reasoning in ``<think>`` before the answer) + images."""
+    """A kept chain as chat ``messages`` (reasoning in ``<think>`` before the answer) + images; ``signals`` are the
+    chain's signals from the teacher's token probabilities (None without ``teacher.logprobs``)."""
 
     id: str
     source: str
@@ -75,6 +77,7 @@ class SFTRow:
     assessment: Assessment | None = None
     chain_score: float | None = None
     scorer: str | None = None
+    signals: ChainSignals | None = None
 
 
 SFT_FEATURES = datasets.Features(
@@ -93,6 +96,7 @@ SFT_FEATURES = datasets.Features(
         "assessment": _ASSESSMENT,
         "chain_score": _F64,
         "scorer": _STR,
+        "signals": CHAIN_SIGNALS_FEATURE,
     }
 )
 SFT_SCHEMA: pa.Schema = SFT_FEATURES.arrow_schema
@@ -112,7 +116,8 @@ class RLExtraInfo:
 
     ``index`` is the row's position in the written order (shards in file order, rows in file order),
     so it is unique and follows the curriculum; ``answer_type``, ``choices`` and ``unit`` tell the
-    reward how to compare (never re-guessed from the answer); ``assessment`` is the problem's.
+    reward how to compare (never re-guessed from the answer); ``assessment`` is the problem's; ``signals`` the means of
+    its teacher chains' signals from token probabilities (None without ``teacher.logprobs``).
     """
 
     id: str
@@ -125,6 +130,7 @@ class RLExtraInfo:
     unit: str = ""
     index: int = -1
     assessment: Assessment | None = None
+    signals: ProblemSignals | None = None
 
 
 @dataclass
@@ -157,6 +163,7 @@ RL_FEATURES = datasets.Features(
             "unit": _STR,
             "index": _I64,
             "assessment": _ASSESSMENT,
+            "signals": PROBLEM_SIGNALS_FEATURE,
         },
     }
 )
@@ -242,7 +249,8 @@ class PreferenceRow:
     ``rejected_reason`` says why the rejected chain lost: ``wrong`` (its answer failed
     verification), ``overlong`` (correct, but far longer than the chosen chain) or ``lower_score``
     (R1V2's MPO: the problem's worst-scored chain against its best); ``chosen_score`` and
-    ``rejected_score`` are the chains' scores by ``scorer`` (None: not scored).
+    ``rejected_score`` are the chains' scores by ``scorer`` (None: not scored); ``chosen_signals`` and
+    ``rejected_signals`` the chains' signals from the teacher's token probabilities (None without them).
     """
 
     id: str
@@ -259,6 +267,8 @@ class PreferenceRow:
     chosen_score: float | None = None
     rejected_score: float | None = None
     scorer: str | None = None
+    chosen_signals: ChainSignals | None = None
+    rejected_signals: ChainSignals | None = None
 
 
 PREFERENCE_FEATURES = datasets.Features(
@@ -277,6 +287,8 @@ PREFERENCE_FEATURES = datasets.Features(
         "chosen_score": _F64,
         "rejected_score": _F64,
         "scorer": _STR,
+        "chosen_signals": CHAIN_SIGNALS_FEATURE,
+        "rejected_signals": CHAIN_SIGNALS_FEATURE,
     }
 )
 PREFERENCE_SCHEMA: pa.Schema = PREFERENCE_FEATURES.arrow_schema
@@ -298,12 +310,15 @@ class TRLPreferenceRow:
     chosen_score: float | None = None
     rejected_score: float | None = None
     scorer: str | None = None
+    chosen_signals: ChainSignals | None = None
+    rejected_signals: ChainSignals | None = None
 
 
 PREFERENCE_TRL_FEATURES = datasets.Features(
     {"id": _STR, "prompt": _PART_MESSAGES, "images": PREFERENCE_FEATURES["images"], "chosen": _PART_MESSAGES,
      "rejected": _PART_MESSAGES, **{k: PREFERENCE_FEATURES[k] for k in (
-         "rejected_reason", "difficulty", "pass_rate", "assessment", "chosen_score", "rejected_score", "scorer")}}
+         "rejected_reason", "difficulty", "pass_rate", "assessment", "chosen_score", "rejected_score", "scorer",
+         "chosen_signals", "rejected_signals")}}
 )
 PREFERENCE_TRL_SCHEMA: pa.Schema = PREFERENCE_TRL_FEATURES.arrow_schema
 
@@ -321,10 +336,11 @@ class TRLSFTRow:
     assessment: Assessment | None = None
     chain_score: float | None = None
     scorer: str | None = None
+    signals: ChainSignals | None = None
 
 
 SFT_TRL_FEATURES = datasets.Features(
     {**{k: SFT_FEATURES[k] for k in ("id", "source", "images")}, "messages": _PART_MESSAGES,
-     **{k: SFT_FEATURES[k] for k in ("difficulty", "pass_rate", "assessment", "chain_score", "scorer")}}
+     **{k: SFT_FEATURES[k] for k in ("difficulty", "pass_rate", "assessment", "chain_score", "scorer", "signals")}}
 )
 SFT_TRL_SCHEMA: pa.Schema = SFT_TRL_FEATURES.arrow_schema

@@ -12,6 +12,7 @@ have results. ``POST /v1/chat/completions`` answers online the same way. Not a m
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -22,15 +23,26 @@ from tests.loopback_app import LoopbackApp
 JUDGEMENT = json.dumps({"vision_score": 4, "text_score": 3, "integration_score": 2, "rationale": "stub"})
 
 
+def stub_logprobs(content: str, top: int) -> dict[str, Any]:
+    """Fixed log probabilities for ``content`` cut at spaces (each piece at probability e^-0.1, ``top - 1`` others at
+    e^-5): a stub's, not a model's."""
+    pieces = [p for p in re.split("(?= )", content) if p]
+    others = [{"token": f"other{i}", "logprob": -5.0} for i in range(top - 1)]
+    return {"content": [{"token": p, "logprob": -0.1, "top_logprobs": [{"token": p, "logprob": -0.1}, *others]}
+                        for p in pieces]}
+
+
 def reply_to(body: dict[str, Any]) -> dict[str, Any]:
     """A chat completion echoing the last user message, or a fixed judgement when the request asks for JSON, once per
-    sample asked (``n``; each choice's ``token_ids`` when asked for them; usage: the message's words in, 5 out a
-    sample)."""
+    sample asked (``n``; each choice's ``token_ids`` when asked for them, :func:`stub_logprobs` when the request asks
+    for log probabilities; usage: the message's words in, 5 out a sample)."""
     question = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
     text = question if isinstance(question, str) else " ".join(p.get("text", "") for p in question)
     content = JUDGEMENT if body.get("response_format") else f"<think>{text}</think> \\boxed{{3}}"
     n = body.get("n", 1)
     ids = {"token_ids": [1] * 5} if body.get("return_token_ids") else {}
+    if body.get("logprobs"):
+        ids["logprobs"] = stub_logprobs(content, body.get("top_logprobs") or 1)
     return {"id": "stub", "object": "chat.completion", "model": body["model"],
             "choices": [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": content}, **ids}
                         for i in range(n)],

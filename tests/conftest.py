@@ -56,3 +56,16 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeacherEnd
         yield TeacherEndpoint(server.base_url, EMBEDDED_MODEL_NAME, str(log_path))
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def engine_settings(tmp_path_factory):
+    """Teacher settings for the in-process engine on the embedded teacher; its processes are stopped after the
+    module (vLLM is imported here, not at collection: the unit tier never pays for it)."""
+    from transforms.teachers.settings import TeacherSettings
+    from transforms.teachers.vllm_engine import shared_engine
+
+    settings = TeacherSettings(backend="vllm", engine={"model_path": str(prepare_embedded_teacher())},
+                               cache_url=str(tmp_path_factory.mktemp("cache-vllm")))
+    yield settings
+    shared_engine(settings).close()

@@ -13,29 +13,18 @@ import threading
 import time
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines.metrics import query_metrics
 from schemas.plan import SamplingPlan
 from tests.batch_api_stub import BatchAPIStub
 from tests.factories import PLAN, planned, problem
-from transforms.generate import GenerateChains
-from transforms.tags import DEAD_LETTER
+from tests.generate_run import run_generate
 from transforms.teachers.batch import BatchLedger
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import BatchSettings, TeacherSettings
 
 ROOT = Path(__file__).parents[1]
 QUESTIONS = {"s/1": "How many dots?", "s/2": "How many squares?", "s/3": "How many lines?"}
-_SEEN: dict[str, list] = {}
-
-
-def _keep(item, label: str):
-    _SEEN.setdefault(label, []).append(item)
-
-
 def _endpoint(base_url: str, cache: Path, **batch) -> Endpoint:
     settings = TeacherSettings(backend="openai_batch", base_url=base_url, model="hosted-judge", cache_url=str(cache),
                                batch=BatchSettings(linger_s=0.2, poll_s=0.05, **batch))
@@ -44,17 +33,8 @@ def _endpoint(base_url: str, cache: Path, **batch) -> Endpoint:
 
 def generate(endpoint: Endpoint, questions: dict[str, str] = QUESTIONS, plan: SamplingPlan = PLAN):
     """Run Generate under ``plan``; (chains by problem id, dead letters, generate counters)."""
-    p = TestPipeline()
     items = [dataclasses.replace(planned(problem(pid=pid, question=q)), plan=plan) for pid, q in questions.items()]
-    out = p | beam.Create(items) | GenerateChains(endpoint)
-    for label in ("chains", "dead"):
-        _SEEN[label] = []
-    out.chains | "KeepChains" >> beam.Map(_keep, "chains")
-    out[DEAD_LETTER] | "KeepDead" >> beam.Map(_keep, "dead")
-    result = p.run()
-    result.wait_until_finish()
-    chains = {c.planned.problem.id: c for c in _SEEN.pop("chains")}
-    return chains, _SEEN.pop("dead"), query_metrics(result, "TestPipeline").stages["generate"].counters
+    return run_generate(endpoint, items)
 
 
 def test_a_bundle_goes_as_one_batch_its_results_come_back_by_custom_id_and_a_rerun_reads_the_cache(tmp_path):

@@ -169,7 +169,7 @@ def test_score_pair_honours_the_bar_and_breaks_ties():
             for i, (ok, t, s) in enumerate([(True, 30, 4.0), (True, 20, 4.0), (True, 50, 2.0), (False, 70, 2.0)])]
     best, worst = score_pair(gens)
     assert (best.sample_index, worst.sample_index) == (1, 3)  # shorter of the 4s; longer of the 2s
-    assert score_pair(gens, min_quality=5) is None
+    assert score_pair(gens, SelectSettings(min_chain_quality=5)) is None
 
 
 def test_scorer_config_is_validated_and_its_endpoint_is_a_helper():

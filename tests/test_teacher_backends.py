@@ -17,7 +17,6 @@ from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 from vllm import SamplingParams
 
 from pipelines.config import parse_config
-from pipelines.embedded_teacher import prepare_embedded_teacher
 from pipelines.run import run_pipeline
 from schemas.plan import Assessment, PlannedProblem
 from tests.factories import PLAN, problem
@@ -47,15 +46,6 @@ def _planned() -> list[PlannedProblem]:
         p = problem(pid=pid, question=questions[pid], answer="3")
         out.append(PlannedProblem(problem=p, assessment=Assessment(pid, 0.3, "metadata"), plan=plan))
     return out
-
-
-@pytest.fixture(scope="module")
-def engine_settings(tmp_path_factory):
-    """The in-process engine on the embedded teacher; its processes are stopped after the module."""
-    settings = TeacherSettings(backend="vllm", engine={"model_path": str(prepare_embedded_teacher())},
-                               cache_url=str(tmp_path_factory.mktemp("cache-vllm")))
-    yield settings
-    shared_engine(settings).close()
 
 
 @pytest.fixture(scope="module", params=["openai", "vllm"])

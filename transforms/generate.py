@@ -2,9 +2,10 @@
 
 Each problem's missing samples become requests (run by :class:`TeacherCallFn`: as few as the backend
 takes, ``teacher.samples_per_request`` samples each, at most ``max_in_flight`` in flight, a problem
-emitted as soon as its last sample finishes, not when a batch does). Cached samples cost nothing. A
-problem with a sample that failed for good is dead-lettered with the reason (its successful samples
-stay cached, so a rerun pays only for the failed ones).
+emitted as soon as its last sample finishes, not when a batch does). Cached samples cost nothing. With
+``teacher.logprobs`` every chain carries its signals (:mod:`transforms.chain_signals`). A problem with a
+sample that failed for good is dead-lettered with the reason (its successful samples stay cached, so a
+rerun pays only for the failed ones).
 """
 from __future__ import annotations
 
@@ -17,22 +18,37 @@ import apache_beam as beam
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import RejectRow
 from schemas.plan import PlannedProblem, SamplingPlan
+from schemas.signals import ChainSignals
+from transforms.chain_signals import chain_signals
 from transforms.failures import guarded
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import Answer, Prompt, TeacherCallFn
-from transforms.teachers.base import TeacherError
+from transforms.teachers.base import Completion, TeacherError
 from transforms.teachers.messages import build_messages
 from transforms.teachers.parse import split_reasoning
 from transforms.teachers.registry import Endpoint
+from transforms.teachers.settings import LogprobSettings
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
 
 
-def to_generation(planned: PlannedProblem, index: int, answer: Answer, model: str) -> Generation:
-    """A Generation record from the teacher's answer."""
+def signals_of(completion: Completion, logprobs: LogprobSettings | None) -> ChainSignals | None:
+    """The chain's signals when ``logprobs`` were asked for (``unknown`` naming why a reply had none usable)."""
+    if logprobs is None:
+        return None
+    if completion.logprobs is None:
+        return ChainSignals(unknown=completion.logprobs_error or "logprobs_missing")
+    return chain_signals(completion.logprobs, logprobs)
+
+
+def to_generation(planned: PlannedProblem, index: int, answer: Answer, model: str,
+                  logprobs: LogprobSettings | None = None) -> Generation:
+    """A Generation record from the teacher's answer (with its signals when ``logprobs`` were asked for, and its
+    per-token data too with ``logprobs.keep``)."""
     completion = answer.completion
     reasoning, answer_text = split_reasoning(completion.content, completion.reasoning)
+    keep = logprobs is not None and logprobs.keep
     return Generation(
         problem_id=planned.problem.id,
         teacher=model,
@@ -49,6 +65,8 @@ def to_generation(planned: PlannedProblem, index: int, answer: Answer, model: st
         cache_key=answer.key,
         cached=answer.cached,
         assessment=planned.assessment,
+        signals=signals_of(completion, logprobs),
+        token_logprobs=completion.logprobs if keep else None,
     )
 
 
@@ -103,7 +121,10 @@ class _Progress:
 
 
 class GenerateFn(TeacherCallFn):
-    """PlannedProblem → ProblemChains (main) or a dead-letter row."""
+    """PlannedProblem → ProblemChains (main) or a dead-letter row; each chain with its signals when the endpoint asks
+    for log probabilities."""
+
+    asks_logprobs = True
 
     def __init__(self, endpoint: Endpoint):
         super().__init__("generate", endpoint)
@@ -131,8 +152,8 @@ class GenerateFn(TeacherCallFn):
                 reason=f"teacher_{first.reason}",
                 detail=f"{len(failures)}/{planned.plan.n} samples failed (sample reason: {each}); first: {first.detail}",
             )
-        return ProblemChains(planned=planned, generations=[to_generation(planned, i, a, self.model)
-                                                           for i, a in zip(indices, answers)])
+        return ProblemChains(planned=planned, generations=[
+            to_generation(planned, i, a, self.model, self.endpoint.settings.logprobs) for i, a in zip(indices, answers)])
 
     def process(self, planned: PlannedProblem):
         self._progress.submit()

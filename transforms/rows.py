@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from schemas.generation import Generation, ProblemChains
 from schemas.outputs import DATA_SOURCE_PREFIX, Message, PreferenceRow, RewardModel, RLExtraInfo, RLRow, SFTRow
+from transforms.chain_signals import problem_signals
 from transforms.teachers.messages import student_prompt
 
 
@@ -40,6 +41,7 @@ def sft_row(chains: ProblemChains, chosen: Generation, selection: str) -> SFTRow
         assessment=chains.planned.assessment,
         chain_score=chosen.chain_score,
         scorer=chosen.scorer,
+        signals=chosen.signals,
     )
 
 
@@ -65,6 +67,7 @@ def rl_row(chains: ProblemChains) -> RLRow:
             num_samples=len(chains.generations),
             unit=problem.unit,
             assessment=chains.planned.assessment,
+            signals=problem_signals(chains.generations),
         ),
     )
 
@@ -87,4 +90,6 @@ def preference_row(chains: ProblemChains, chosen: Generation, rejected: Generati
         chosen_score=chosen.chain_score,
         rejected_score=rejected.chain_score,
         scorer=chosen.scorer or rejected.scorer,
+        chosen_signals=chosen.signals,
+        rejected_signals=rejected.signals,
     )

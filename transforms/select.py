@@ -15,6 +15,15 @@ problem's best-scored eligible chain with its worst-scored chain instead.
 keeps only correct chains scored at or above it (an unscored chain is below); a problem whose
 correct chains all fall below is dropped as ``below_min_chain_quality``.
 
+The chain signals from the teacher's token probabilities (``teacher.logprobs``, :mod:`transforms.chain_signals`)
+are used when asked: ``max_critical_entropy`` keeps out a correct chain whose mean entropy at critical tokens is
+above it (a chain with no critical token passes), ``min_answer_logprob`` one whose answer span's mean log
+probability is below it, and either keeps out a chain whose signals are unknown (``signals_unknown``: the reply
+had no usable log probabilities, or no answer span was found); a chain never asked for signals (a repair) passes.
+A problem whose correct chains are all kept out is dropped with the most common of these reasons. With
+``prefer_low_entropy``, of two correct chains that fit the length target equally the one with the lower critical
+entropy (then mean entropy) is kept.
+
 A chain that failed chain hygiene (``verify.hygiene``) is never written, not even as a rejected
 chain; a problem all of whose chains failed it is dropped as ``unclean_chains``. Every row of a
 problem (and, with ``output.trl_sets``, its TRL twins, built here) is checked against the row
@@ -63,13 +72,60 @@ class SelectSettings(Settings):
     overlong_factor: float = Field(default=1.5, gt=1.0)
     pairs: Literal["verdict", "score"] = "verdict"
     min_chain_quality: float = Field(default=0.0, ge=0.0, le=5.0)
+    max_critical_entropy: float | None = Field(default=None, ge=0.0)
+    min_answer_logprob: float | None = Field(default=None, le=0.0)
+    prefer_low_entropy: bool = False
+
+    def uses_signals(self) -> list[str]:
+        """The keys set here that need the teacher's log probabilities."""
+        return [key for key, used in (("select.max_critical_entropy", self.max_critical_entropy is not None),
+                                      ("select.min_answer_logprob", self.min_answer_logprob is not None),
+                                      ("select.prefer_low_entropy", self.prefer_low_entropy)) if used]
 
 
-def _correct(generations: list[Generation], min_quality: float = 0.0) -> list[Generation]:
-    """Correct chains, without those the chain dedup marked as near-repeats (and, with a ``min_quality``, those
-    scored below it or unscored)."""
-    return [g for g in generations if g.verdict and g.verdict.correct and g.duplicate_of is None
-            and (min_quality <= 0 or (g.chain_score is not None and g.chain_score >= min_quality))]
+ANY = SelectSettings()
+"""No bar: every correct chain may be kept."""
+
+
+def signal_failure(generation: Generation, settings: SelectSettings) -> str | None:
+    """Why the chain's signals keep it out under the thresholds (``signals_unknown``, ``above_max_critical_entropy``,
+    ``below_min_answer_logprob``); None when they let it in."""
+    signals = generation.signals
+    if signals is None or (settings.max_critical_entropy is None and settings.min_answer_logprob is None):
+        return None
+    if signals.unknown is not None or (settings.min_answer_logprob is not None and signals.answer_logprob is None):
+        return "signals_unknown"
+    if settings.max_critical_entropy is not None and (signals.critical_entropy or 0.0) > settings.max_critical_entropy:
+        return "above_max_critical_entropy"
+    if settings.min_answer_logprob is not None and signals.answer_logprob < settings.min_answer_logprob:
+        return "below_min_answer_logprob"
+    return None
+
+
+def kept_out(generation: Generation, settings: SelectSettings) -> str | None:
+    """Why a correct chain may not be kept (``below_min_chain_quality`` or a :func:`signal_failure`); None: it may."""
+    bar = settings.min_chain_quality
+    if bar > 0 and (generation.chain_score is None or generation.chain_score < bar):
+        return "below_min_chain_quality"
+    return signal_failure(generation, settings)
+
+
+def _verified(generations: list[Generation]) -> list[Generation]:
+    """Correct chains, without those the chain dedup marked as near-repeats."""
+    return [g for g in generations if g.verdict and g.verdict.correct and g.duplicate_of is None]
+
+
+def _correct(generations: list[Generation], settings: SelectSettings = ANY) -> list[Generation]:
+    """Correct chains that may be kept under ``settings`` (quality bar, signal thresholds), near-repeats left out."""
+    return [g for g in _verified(generations) if kept_out(g, settings) is None]
+
+
+def _entropy(generation: Generation) -> tuple[float, float]:
+    """(critical entropy, mean entropy) for preferring the calmer chain; unknown figures sort last."""
+    signals = generation.signals
+    if signals is None or signals.unknown is not None:
+        return math.inf, math.inf
+    return tuple(math.inf if v is None else v for v in (signals.critical_entropy, signals.mean_entropy))
 
 
 def _clean(generation: Generation) -> bool:
@@ -82,34 +138,60 @@ def _tokens(generation: Generation) -> float:
     return math.inf if generation.completion_tokens is None else generation.completion_tokens
 
 
-def shortest_correct(generations: list[Generation], min_quality: float = 0.0) -> Generation | None:
-    """The correct chain with the fewest completion tokens (ties: lowest sample index)."""
-    return min(_correct(generations, min_quality), key=lambda g: (_tokens(g), g.sample_index), default=None)
+def _calm(generation: Generation, settings: SelectSettings) -> tuple[float, ...]:
+    return _entropy(generation) if settings.prefer_low_entropy else ()
 
 
-def best_fit(generations: list[Generation], target: int, min_quality: float = 0.0) -> Generation | None:
-    """The correct chain whose length is closest to ``target`` (ties: the shorter, then lowest index)."""
-    return min(_correct(generations, min_quality),
-               key=lambda g: (abs(_tokens(g) - target), _tokens(g), g.sample_index), default=None)
+def shortest_correct(generations: list[Generation], settings: SelectSettings = ANY) -> Generation | None:
+    """The correct chain with the fewest completion tokens (ties: the lower entropy with ``prefer_low_entropy``,
+    then lowest sample index)."""
+    return min(_correct(generations, settings), key=lambda g: (_tokens(g), *_calm(g, settings), g.sample_index),
+               default=None)
 
 
-def choose(chains: ProblemChains, strategy: str, min_quality: float = 0.0) -> tuple[Generation | None, str]:
+def best_fit(generations: list[Generation], target: int, settings: SelectSettings = ANY) -> Generation | None:
+    """The correct chain whose length is closest to ``target`` (ties: the lower entropy with ``prefer_low_entropy``,
+    then the shorter, then lowest index)."""
+    return min(_correct(generations, settings),
+               key=lambda g: (abs(_tokens(g) - target), *_calm(g, settings), _tokens(g), g.sample_index), default=None)
+
+
+def _bar(settings: SelectSettings) -> str:
+    """What a kept chain had to meet beyond being correct, for the selection text."""
+    parts = [f"scored >= {settings.min_chain_quality:g}"] if settings.min_chain_quality > 0 else []
+    if settings.max_critical_entropy is not None:
+        parts.append(f"critical entropy <= {settings.max_critical_entropy:g}")
+    if settings.min_answer_logprob is not None:
+        parts.append(f"answer log probability >= {settings.min_answer_logprob:g}")
+    return " " + " and ".join(parts) if parts else ""
+
+
+def _signals_text(generation: Generation, settings: SelectSettings) -> str:
+    signals = generation.signals
+    if not settings.uses_signals() or signals is None or signals.unknown is not None:
+        return ""
+    shown = [f"{name} {value:.3f}" for name, value in (("critical entropy", signals.critical_entropy),
+                                                        ("answer log probability", signals.answer_logprob))
+             if value is not None]
+    return ", " + ", ".join(shown) if shown else ""
+
+
+def choose(chains: ProblemChains, strategy: str, settings: SelectSettings = ANY) -> tuple[Generation | None, str]:
     """The kept chain and the reason it was kept."""
     plan = chains.planned.plan
-    correct = len(_correct(chains.generations, min_quality))
+    correct = len(_correct(chains.generations, settings))
     if strategy == "length_fit":
-        chosen = best_fit(chains.generations, plan.length_budget, min_quality)
+        chosen = best_fit(chains.generations, plan.length_budget, settings)
         why = f"closest to {plan.length_budget} tokens ({plan.band})"
     else:
-        chosen = shortest_correct(chains.generations, min_quality)
+        chosen = shortest_correct(chains.generations, settings)
         why = "shortest"
     if chosen is None:
         return None, ""
     origin = "repaired chain" if chosen.provenance == "repair" else f"sample {chosen.sample_index}"
-    bar = f" scored >= {min_quality:g}" if min_quality > 0 else ""
     tokens = "unknown" if chosen.completion_tokens is None else chosen.completion_tokens
-    return chosen, (f"{strategy}: {origin}, {tokens} tokens, {why}; {correct} of "
-                    f"{len(chains.generations)} correct{bar}")
+    return chosen, (f"{strategy}: {origin}, {tokens} tokens{_signals_text(chosen, settings)}, {why}; {correct} of "
+                    f"{len(chains.generations)} correct{_bar(settings)}")
 
 
 def rejected_for(chosen: Generation, generations: list[Generation], overlong_factor: float) -> tuple[Generation, str] | None:
@@ -128,10 +210,10 @@ def rejected_for(chosen: Generation, generations: list[Generation], overlong_fac
     return None
 
 
-def score_pair(generations: list[Generation], min_quality: float = 0.0) -> tuple[Generation, Generation] | None:
+def score_pair(generations: list[Generation], settings: SelectSettings = ANY) -> tuple[Generation, Generation] | None:
     """R1V2's MPO pair: the best-scored eligible correct chain and the worst-scored chain scored lower that passed
     chain hygiene (ties: the shorter chosen, the longer rejected, then lower sample index); None without such a pair."""
-    best = min((g for g in _correct(generations, min_quality) if g.chain_score is not None),
+    best = min((g for g in _correct(generations, settings) if g.chain_score is not None),
                key=lambda g: (-g.chain_score, _tokens(g), g.sample_index), default=None)
     if best is None:
         return None
@@ -146,12 +228,14 @@ def reject_summary(generations: list[Generation]) -> str:
     return ", ".join(f"{reason}×{n}" for reason, n in counts.most_common())
 
 
-def drop_reason(generations: list[Generation]) -> str:
-    """Why a problem without a kept chain is dropped: ``below_min_chain_quality`` when it has correct chains (so the
-    quality bar took them), else ``unclean_chains`` when every chain failed chain hygiene, else ``unverifiable``
-    when any chain is, else ``no_correct_chain``."""
-    if _correct(generations):
-        return "below_min_chain_quality"
+def drop_reason(generations: list[Generation], settings: SelectSettings = ANY) -> str:
+    """Why a problem without a kept chain is dropped: when it has correct chains, the most common reason they were
+    kept out (``below_min_chain_quality``, ``signals_unknown``, ``above_max_critical_entropy``,
+    ``below_min_answer_logprob``: :func:`kept_out`), else ``unclean_chains`` when every chain failed chain hygiene,
+    else ``unverifiable`` when any chain is, else ``no_correct_chain``."""
+    verified = _verified(generations)
+    if verified:
+        return Counter(kept_out(g, settings) or "" for g in verified).most_common(1)[0][0]
     if generations and not any(_clean(g) for g in generations):
         return "unclean_chains"
     return "unverifiable" if any(g.verdict and g.verdict.unverifiable for g in generations) else "no_correct_chain"
@@ -163,6 +247,24 @@ def score_summary(generations: list[Generation]) -> str:
     return "correct chains scored " + ", ".join(f"{k}×{n}" for k, n in sorted(counts.items()))
 
 
+def signal_summary(generations: list[Generation], settings: SelectSettings) -> str:
+    """Why each correct chain was kept out, with its figures, e.g. ``sample 0 above_max_critical_entropy (critical
+    entropy 1.914, answer log probability -0.210)``."""
+    parts = []
+    for g in _verified(generations):
+        signals = g.signals
+        figures = ("" if signals is None or signals.unknown is not None else
+                   f" (critical entropy {_figure(signals.critical_entropy)}, answer log probability "
+                   f"{_figure(signals.answer_logprob)})")
+        unknown = f" ({signals.unknown})" if signals is not None and signals.unknown else ""
+        parts.append(f"sample {g.sample_index} {kept_out(g, settings)}{figures}{unknown}")
+    return "correct chains kept out: " + "; ".join(parts)
+
+
+def _figure(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3f}"
+
+
 def wants_rl(pass_rate: float, settings: SelectSettings) -> bool:
     """Whether a problem with this pass rate becomes an RL row."""
     return settings.rl_min_pass_rate < pass_rate < settings.rl_max_pass_rate
@@ -172,7 +274,7 @@ def preference(chains: ProblemChains, chosen: Generation, settings: SelectSettin
     """The problem's preference pair (``pairs: score``: best vs worst scored; else the kept chain vs a wrong or
     overlong one), or None when it has none."""
     if settings.pairs == "score":
-        pair = score_pair(chains.generations, settings.min_chain_quality)
+        pair = score_pair(chains.generations, settings)
         return None if pair is None else preference_row(chains, *pair, "lower_score")
     rejected = rejected_for(chosen, chains.generations, settings.overlong_factor)
     return None if rejected is None else preference_row(chains, chosen, *rejected)
@@ -184,11 +286,13 @@ def route(chains: ProblemChains, settings: SelectSettings, trl_sets: bool = Fals
     routed: list[tuple[str, Any]] = []
     if wants_rl(chains.pass_rate, settings):
         routed.append((RL, rl_row(chains)))
-    chosen, why = choose(chains, settings.strategy, settings.min_chain_quality)
+    chosen, why = choose(chains, settings.strategy, settings)
     if chosen is None:
-        reason = drop_reason(chains.generations)
+        reason = drop_reason(chains.generations, settings)
         problem = chains.planned.problem
-        detail = score_summary(chains.generations) if reason == "below_min_chain_quality" else reject_summary(chains.generations)
+        detail = (score_summary(chains.generations) if reason == "below_min_chain_quality" else
+                  signal_summary(chains.generations, settings) if _verified(chains.generations) else
+                  reject_summary(chains.generations))
         routed.append((DROPPED, RejectRow(row_id=problem.id, source=problem.source, stage="select", reason=reason,
                                           detail=detail)))
     else:

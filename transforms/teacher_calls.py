@@ -10,6 +10,9 @@ cache → budget (a prompt over the model's context or image limit fails here, u
 back passes the reply gate (``teachers/reply_gate.py``) before anything counts, caches or reads it: a reply it
 refuses raises :class:`~transforms.teachers.base.TeacherError` with its reason, a cache entry it refuses is a
 miss (``cache_rejected``), and out-of-range usage is unknown (``usage_out_of_range``, ``usage_missing``).
+Only a stage that sets :attr:`TeacherCallFn.asks_logprobs` (generate) asks for the endpoint's
+``logprobs``: the top count joins its cache key and its gate, and a payload the gate refuses is counted by
+reason (``logprobs_missing``, ``logprobs_bad_mass`` …); other stages send and key their requests without them.
 
 Elements in and out, requests, retries, cache hits and misses, tokens, failures by reason and
 request latency (a distribution, plus counters per :data:`LATENCY_BOUNDS_MS` bucket for
@@ -144,8 +147,11 @@ class TeacherCallFn(beam.DoFn):
     """Base DoFn: subclasses submit coroutines from ``process`` that :meth:`ask`; results are emitted via :meth:`emit`.
 
     A result that is a :class:`RejectRow` goes to the dead-letter output (counted by reason);
-    anything else goes to the main output.
+    anything else goes to the main output. ``asks_logprobs``: the stage's requests carry the endpoint's
+    ``logprobs`` (when it has them).
     """
+
+    asks_logprobs = False
 
     def __init__(self, namespace: str, endpoint: Endpoint):
         self._namespace = namespace
@@ -175,9 +181,18 @@ class TeacherCallFn(beam.DoFn):
         self._tally: collections.Counter[str] = collections.Counter()
         self._latencies: list[int] = []
 
+    @property
+    def logprobs_top(self) -> int | None:
+        """How many alternatives per token this stage's requests ask for (None: no log probabilities)."""
+        logprobs = self.endpoint.settings.logprobs
+        return logprobs.top if self.asks_logprobs and logprobs is not None else None
+
     async def _make_teacher(self) -> Teacher:
-        self._sem = asyncio.Semaphore(self.endpoint.settings.max_in_flight)
-        return create_teacher(self.endpoint.settings)
+        settings = self.endpoint.settings
+        self._sem = asyncio.Semaphore(settings.max_in_flight)
+        if self.logprobs_top is None and settings.logprobs is not None:
+            settings = settings.model_copy(update={"logprobs": None})
+        return create_teacher(settings)
 
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -185,7 +200,7 @@ class TeacherCallFn(beam.DoFn):
     def key(self, prompt: Prompt, plan: SamplingPlan, sample: int, response_format: dict[str, Any] | None) -> str:
         """The cache key of one ask."""
         return request_key(self.model, prompt.keyed(self._image_side), plan, sample, response_format,
-                           self.endpoint.settings.request_seed(sample))
+                           self.endpoint.settings.request_seed(sample), self.logprobs_top)
 
     async def ask(self, prompt: Prompt, plan: SamplingPlan, sample: int = 0,
                   response_format: dict[str, Any] | None = None) -> Answer:
@@ -207,7 +222,7 @@ class TeacherCallFn(beam.DoFn):
         as soon as its request returns. One entry per sample, in order: its Answer, or the TeacherError that failed it
         for good."""
         keys = {sample: self.key(prompt, plan, sample, response_format) for sample in samples}
-        group = (group_key(self.model, prompt.keyed(self._image_side), plan, response_format)
+        group = (group_key(self.model, prompt.keyed(self._image_side), plan, response_format, self.logprobs_top)
                  if self.cache.layout == "problem" else None)
         entries = await self._cache_io(self.cache.get_many, list(keys.values()), group)
         answers: dict[int, Answer | TeacherError] = {}
@@ -280,7 +295,7 @@ class TeacherCallFn(beam.DoFn):
 
     def _gated(self, completion: Completion) -> Completion:
         """``completion`` through the reply gate (its repairs counted); raises TeacherError for a reply no stage can use."""
-        gated = reply_gate.checked(completion)
+        gated = reply_gate.checked(completion, self.logprobs_top)
         for note in gated.notes:
             self.count(note)
         return gated.completion

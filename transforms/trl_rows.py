@@ -44,7 +44,8 @@ def trl_sft_row(row: SFTRow) -> TRLSFTRow:
     """The SFT row in TRL's conversational vision layout."""
     messages = [parts_message(m) for m in row.messages]
     return TRLSFTRow(id=row.id, source=row.source, images=row.images, messages=messages, difficulty=row.difficulty,
-                     pass_rate=row.pass_rate, assessment=row.assessment, chain_score=row.chain_score, scorer=row.scorer)
+                     pass_rate=row.pass_rate, assessment=row.assessment, chain_score=row.chain_score, scorer=row.scorer,
+                     signals=row.signals)
 
 
 def trl_preference_row(row: PreferenceRow) -> TRLPreferenceRow:
@@ -53,7 +54,8 @@ def trl_preference_row(row: PreferenceRow) -> TRLPreferenceRow:
     return TRLPreferenceRow(id=row.id, prompt=prompt, images=row.images, chosen=[parts_message(row.chosen)],
                             rejected=[parts_message(row.rejected)], rejected_reason=row.rejected_reason,
                             difficulty=row.difficulty, pass_rate=row.pass_rate, assessment=row.assessment,
-                            chosen_score=row.chosen_score, rejected_score=row.rejected_score, scorer=row.scorer)
+                            chosen_score=row.chosen_score, rejected_score=row.rejected_score, scorer=row.scorer,
+                            chosen_signals=row.chosen_signals, rejected_signals=row.rejected_signals)
 
 
 def trl_rl_row(row: RLRow) -> TRLRLRow:

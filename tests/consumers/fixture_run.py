@@ -12,6 +12,7 @@ dropped rows all occur, and two RL shards so the curriculum spans shards.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from dataclasses import dataclass
 
@@ -24,11 +25,14 @@ from schemas.generation import Generation, ProblemChains
 from schemas.output_sets import READ_COUNTS_SET
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import ImageMeta, ImageRef, Problem
+from schemas.signals import ChainSignals, TokenLogprobs
 from tests.helpers import png_bytes
 from transforms import failures
+from transforms.chain_signals import chain_signals
 from transforms.select import SelectChains, row_sets
 from transforms.tags import DEAD_LETTER, DROPPED
 from transforms.teachers.parse import split_reasoning
+from transforms.teachers.settings import LogprobSettings
 from transforms.verify import VerifyChains
 
 PLAN = SamplingPlan(n=4, max_tokens=256, temperature=0.8, top_p=0.95, repetition_penalty=1.0,
@@ -102,15 +106,36 @@ def _assessment(case: Case, offset: int) -> Assessment:
                       rationale=f"case {offset}: the image is needed", quality=1 + 4 * sum(scores) / 3)
 
 
+LOGPROBS = LogprobSettings(top=3, keep=True)
+
+
+def _token_logprobs(content: str, index: int) -> TokenLogprobs:
+    """Scripted per-token data (no model): the content cut at spaces, each piece likelier the later the sample."""
+    pieces = [p for p in re.split("(?= )", content) if p]
+    sampled = [round(-0.05 - 0.4 * (3 - index) * (i % 3) / 3, 4) for i in range(len(pieces))]
+    return TokenLogprobs(pieces, sampled, [[lp, -4.0, -5.0] for lp in sampled])
+
+
+def _signals(case: Case, index: int, content: str) -> tuple[ChainSignals, TokenLogprobs | None]:
+    """The chain's signals as the generate stage computes them from scripted per-token data; one chain's payload was
+    refused (its signals unknown)."""
+    if (case.pid, index) == ("fx/unit", 3):
+        return ChainSignals(unknown="logprobs_bad_mass"), None
+    data = _token_logprobs(content, index)
+    return chain_signals(data, LOGPROBS), data
+
+
 def _generation(case: Case, index: int, content: str, assessment: Assessment) -> Generation:
     reasoning, answer_text = split_reasoning(content, None)  # as the generate stage parses a response
     scored = assessment.judge_error is None  # the chain scorer answered for every chain but those of one problem
+    signals, token_logprobs = _signals(case, index, content)
     return Generation(problem_id=case.pid, teacher="scripted-teacher", sample_index=index, content=content,
                       reasoning=reasoning, answer_text=answer_text, finish_reason="stop", prompt_tokens=40,
                       completion_tokens=12 + 6 * index + len(content) // 8, latency_s=0.0, sampling=PLAN,
                       difficulty=case.difficulty, cache_key=f"{case.pid}/{index}", assessment=assessment,
                       chain_score=float((index * 3 + len(case.pid)) % 6) if scored else None,
-                      scorer=SCORER if scored else None, score_rationale="scripted" if scored else None)
+                      scorer=SCORER if scored else None, score_rationale="scripted" if scored else None,
+                      signals=signals, token_logprobs=token_logprobs)
 
 
 def problem_chains() -> list[ProblemChains]:
@@ -130,6 +155,7 @@ def fixture_config(out_dir: str, trl_sets: bool = True) -> PipelineConfig:
         "run": {"name": "mmcot-consumers-fixture", "output_dir": out_dir},
         "source": {"kind": "jsonl", "path": "scripted-teacher-fixture.jsonl", "name": "fx"},
         "verify": {"require_reasoning": False},
+        "teacher": {"logprobs": LOGPROBS.model_dump()},
         "select": {"rl_order": "pass_rate"},
         "output": {"shards": {"rl": 2}, "license": "apache-2.0", "trl_sets": trl_sets},
     })

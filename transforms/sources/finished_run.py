@@ -4,7 +4,8 @@ Every ``mmcot run`` writes ``problems/`` (each problem that reached the teacher 
 normalized, images included). This source reads that set back and keeps the problems whose outcome
 the ``take`` section names: ``kept`` (an SFT row; ``take.pass_rate`` narrows it to a pass-rate range),
 a drop reason (``no_correct_chain``, ``unverifiable``, ``below_min_chain_quality``,
-``below_min_quality``, ``unclean_chains``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read
+``below_min_quality``, ``unclean_chains``, ``signals_unknown``, ``above_max_critical_entropy``,
+``below_min_answer_logprob``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read
 from the run's ``sft/``, ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only)
 when the pipeline is built.
 
@@ -35,7 +36,8 @@ from schemas.source import ReadCount
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
 Outcome = Literal["all", "kept", "no_correct_chain", "unverifiable", "below_min_chain_quality", "below_min_quality",
-                  "unclean_chains", "dead_letter"]
+                  "unclean_chains", "signals_unknown", "above_max_critical_entropy", "below_min_answer_logprob",
+                  "dead_letter"]
 RESTORED = "problems"  # the read output restored problems leave on (normalize is skipped)
 FRONT_STAGES = ("read", "normalize", "dedup")  # dead letters of these never reached problems/
 

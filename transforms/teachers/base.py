@@ -11,7 +11,9 @@ from schemas.plan import SamplingPlan
 class Completion:
     """One sampled completion as a backend returns it (checked by ``reply_gate.checked`` before any stage reads it).
 
-    A token count is None when it is unknown: the server sent none, or one the gate refused.
+    A token count is None when it is unknown: the server sent none, or one the gate refused. ``logprobs`` is the
+    token log-probability payload as the backend got it (once gated, a :class:`~schemas.signals.TokenLogprobs`, or
+    None with ``logprobs_error`` naming why, when they were asked for).
     """
 
     content: str
@@ -20,6 +22,8 @@ class Completion:
     prompt_tokens: int | None
     completion_tokens: int | None
     latency_s: float
+    logprobs: Any = None
+    logprobs_error: str | None = None
 
 
 class TeacherError(RuntimeError):

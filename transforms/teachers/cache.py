@@ -37,14 +37,18 @@ def cache_key(model: str, messages: list[dict[str, Any]], sampling: dict[str, An
 
 
 def request_key(model: str, messages: list[dict[str, Any]], plan: SamplingPlan, sample: int,
-                response_format: dict[str, Any] | None = None, seed: int | None = None) -> str:
+                response_format: dict[str, Any] | None = None, seed: int | None = None,
+                logprobs: int | None = None) -> str:
     """The cache key of one request: every field the backends send from ``plan``, plus the output
-    constraint and the seed when there is one (absent ones leave the key as earlier caches wrote it)."""
+    constraint, the seed and the top log probabilities asked for when there are (absent ones leave the key as
+    earlier caches wrote it, so a reply without log probabilities never answers a request for them)."""
     sampling = sampling_fields(plan)
     if response_format is not None:
         sampling["response_format"] = response_format
     if seed is not None:
         sampling["seed"] = seed
+    if logprobs is not None:
+        sampling["top_logprobs"] = logprobs
     return cache_key(model, messages, sampling, sample)
 
 
@@ -65,10 +69,10 @@ def from_entry(entry: Any) -> Completion | None:
 
 
 def group_key(model: str, messages: list[dict[str, Any]], plan: SamplingPlan,
-              response_format: dict[str, Any] | None = None) -> str:
+              response_format: dict[str, Any] | None = None, logprobs: int | None = None) -> str:
     """The key of the group a request's samples share under the ``problem`` layout: the request
     key without the sample index and seed (all samples of one prompt and plan)."""
-    return request_key(model, messages, plan, -1, response_format)
+    return request_key(model, messages, plan, -1, response_format, logprobs=logprobs)
 
 
 _TMP_PREFIX = uuid.uuid4().hex[:12]  # temporary names: this import's prefix, the process id and a counter

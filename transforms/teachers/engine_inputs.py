@@ -3,7 +3,8 @@
 OpenAI-format messages become ``LLM.chat`` conversations whose images are decoded PIL images
 (``image_pil`` parts, which vLLM turns into the prompt's ``multi_modal_data`` in placeholder
 order), so the engine thread never decodes base64; a plan and an optional ``response_format``
-become one request's ``SamplingParams`` (``n`` samples); a ``RequestOutput`` becomes a :class:`Completion` per sample.
+become one request's ``SamplingParams`` (``n`` samples); a ``RequestOutput`` becomes a :class:`Completion` per
+sample (its log probabilities in the OpenAI chat shape, which the reply gate reads as it reads a server's).
 """
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import io
 from typing import Any
 
 from PIL import Image
-from vllm import RequestOutput, SamplingParams
+from vllm import CompletionOutput, RequestOutput, SamplingParams
 from vllm.sampling_params import StructuredOutputsParams
 
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
+from transforms.teachers.logprob_gate import FLOOR
 
 
 def decode_data_url(url: str) -> Image.Image:
@@ -57,14 +59,34 @@ def structured_outputs(response_format: dict[str, Any] | None) -> StructuredOutp
 
 
 def sampling_params(plan: SamplingPlan, response_format: dict[str, Any] | None, seed: int | None,
-                    n: int = 1) -> SamplingParams:
+                    n: int = 1, logprobs: int | None = None) -> SamplingParams:
     """One request's SamplingParams for ``n`` samples: the plan's settings, the output constraint, a seed only when
-    given (vLLM seeds the request's i-th sample with ``seed + i``)."""
-    return SamplingParams(n=n, seed=seed, structured_outputs=structured_outputs(response_format), **sampling_fields(plan))
+    given (vLLM seeds the request's i-th sample with ``seed + i``), ``logprobs`` alternatives per token when asked for."""
+    return SamplingParams(n=n, seed=seed, structured_outputs=structured_outputs(response_format), logprobs=logprobs,
+                          **sampling_fields(plan))
 
 
-def to_completions(output: RequestOutput, latency_s: float) -> list[Completion]:
-    """Every sample of ``output``, in index order, with its finish reason and token counts."""
+def chat_logprobs(sample: CompletionOutput, top: int) -> dict[str, Any] | None:
+    """The sample's log probabilities in the OpenAI chat shape the reply gate reads: per position the sampled token
+    and the ``top`` alternatives of rank 1 to ``top`` (the engine adds the sampled token when it ranks lower), minus
+    infinity as the gate's floor (as vLLM's server sends it). None when the engine returned none."""
+    if sample.logprobs is None:
+        return None
+    content = []
+    for token_id, position in zip(sample.token_ids, sample.logprobs):
+        chosen = position.get(token_id)
+        ranked = sorted((lp for lp in position.values() if lp.rank is not None and lp.rank <= top), key=lambda lp: lp.rank)
+        content.append({
+            "token": chosen.decoded_token if chosen is not None else None,
+            "logprob": max(chosen.logprob, FLOOR) if chosen is not None else None,
+            "top_logprobs": [{"token": lp.decoded_token, "logprob": max(lp.logprob, FLOOR)} for lp in ranked],
+        })
+    return {"content": content}
+
+
+def to_completions(output: RequestOutput, latency_s: float, logprobs: int | None = None) -> list[Completion]:
+    """Every sample of ``output``, in index order, with its finish reason, token counts and (``logprobs``: the top
+    count asked for) log probabilities."""
     prompt_tokens = len(output.prompt_token_ids or ())
     return [
         Completion(
@@ -74,6 +96,7 @@ def to_completions(output: RequestOutput, latency_s: float) -> list[Completion]:
             prompt_tokens=prompt_tokens,
             completion_tokens=len(sample.token_ids),
             latency_s=latency_s,
+            logprobs=None if logprobs is None else chat_logprobs(sample, logprobs),
         )
         for sample in sorted(output.outputs, key=lambda sample: sample.index)
     ]

@@ -102,13 +102,16 @@ def chat_body(settings: TeacherSettings, messages: list[dict[str, Any]], plan: S
               response_format: dict[str, Any] | None = None, sample: int = 0, n: int = 1) -> dict[str, Any]:
     """The ``/chat/completions`` JSON body for samples ``sample`` to ``sample + n - 1`` (online, and a batch file's
     line); a body for several asks for each choice's token ids (vLLM's ``return_token_ids``), since usage then
-    counts every choice's tokens together."""
+    counts every choice's tokens together; asks for token log probabilities when the settings have ``logprobs``."""
     body = {"model": settings.model, "messages": messages, "n": n, **sampling_fields(plan)}
     seed = settings.request_seed(sample)
     if seed is not None:
         body["seed"] = seed
     if response_format is not None:
         body["response_format"] = response_format
+    if settings.logprobs is not None:
+        body["logprobs"] = True
+        body["top_logprobs"] = settings.logprobs.top
     if n > 1:
         body["return_token_ids"] = True
     return body

@@ -28,6 +28,10 @@ the HTTP and batch backends turn a response body into a :class:`Completion` with
   else (negative, fractional, a string, huge, absent) is unknown (None), counted as
   ``usage_out_of_range`` or ``usage_missing``. Latency outside 0 to :data:`MAX_LATENCY_S` seconds
   becomes 0 (``latency_out_of_range``).
+- **logprobs** (``choices[0].logprobs``), only when asked for (``logprobs_top``; otherwise whatever was sent
+  is dropped): the rules of ``logprob_gate.py``. A payload it refuses leaves the completion's
+  ``logprobs`` None and its reason in ``logprobs_error`` (``logprobs_missing``, ``logprobs_bad_mass`` …, also
+  a note): the chain is kept, its signals are unknown.
 
 Hand-rolled rather than a pydantic model of the response: a model would reject the whole reply
 for one bad usage field, where the gate keeps the chain and marks the count unknown.
@@ -41,6 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transforms.teachers.base import Completion, TeacherError
+from transforms.teachers.logprob_gate import REASONS as LOGPROB_REASONS
+from transforms.teachers.logprob_gate import LogprobsRefused, gated_logprobs
 
 MAX_BODY_BYTES = 64 * 2**20
 MAX_TEXT_CHARS = 16 * 2**20
@@ -133,7 +139,7 @@ def _choice_completion(choice: Any, usage: dict[str, Any], single: bool, latency
         len(token_ids) if isinstance(token_ids, list) else None)
     return Completion(content=content, reasoning=reasoning, finish_reason=choice.get("finish_reason"),
                       prompt_tokens=usage.get("prompt_tokens"), completion_tokens=completion_tokens,
-                      latency_s=latency_s)
+                      latency_s=latency_s, logprobs=choice.get("logprobs"))
 
 
 def completions_from_body(body: Any, latency_s: float) -> list[Completion | TeacherError]:
@@ -182,9 +188,24 @@ class Checked:
     notes: list[str] = field(default_factory=list)
 
 
-def checked(completion: Completion) -> Checked:
+def logprobs_of(completion: Completion, top: int | None) -> tuple[Any, str | None]:
+    """The completion's log probabilities as a TokenLogprobs, or None and the reason word (None and None when
+    ``top`` is None: none were asked for). A reason already recorded (a cache entry's) is kept when it is one."""
+    if top is None:
+        return None, None
+    recorded = completion.logprobs_error
+    if recorded is not None:
+        known = isinstance(recorded, str) and recorded.removeprefix("logprobs_") in LOGPROB_REASONS
+        return None, recorded if known else "logprobs_bad_shape"
+    try:
+        return gated_logprobs(completion.logprobs, top), None
+    except LogprobsRefused as exc:
+        return None, f"logprobs_{exc.reason}"
+
+
+def checked(completion: Completion, logprobs_top: int | None = None) -> Checked:
     """The gate: ``completion`` (from any backend or the cache) with every field checked and bounded, typed text
-    parts joined.
+    parts joined; its log probabilities when ``logprobs_top`` says they were asked for (``top_logprobs``).
 
     Raises :class:`TeacherError` (``bad_content``, ``too_large``, ``bad_text``) for a reply no stage can use.
     """
@@ -208,6 +229,10 @@ def checked(completion: Completion) -> Checked:
     if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not 0 <= latency <= MAX_LATENCY_S:
         notes.append("latency_out_of_range")
         latency = 0.0
+    logprobs, logprobs_error = logprobs_of(completion, logprobs_top)
+    if logprobs_error is not None:
+        notes.append(logprobs_error)
     gated = Completion(content=content, reasoning=reasoning, finish_reason=finish_reason(completion.finish_reason),
-                       prompt_tokens=counts[0], completion_tokens=counts[1], latency_s=float(latency))
+                       prompt_tokens=counts[0], completion_tokens=counts[1], latency_s=float(latency),
+                       logprobs=logprobs, logprobs_error=logprobs_error)
     return Checked(gated, notes)

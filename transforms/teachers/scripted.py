@@ -29,7 +29,7 @@ class Reply:
     ``completion_tokens`` None counts the content's words (at most the plan's ``max_tokens``); ``retries`` are
     reported as the retries a retrying client made before this reply; ``delay_s`` is slept first. The reply's
     fields go to the reply gate as they are, so a test may script any value a server could send (typed
-    content parts, a negative or huge count, a finish reason of its own).
+    content parts, a negative or huge count, a finish reason of its own, a ``logprobs`` payload of any shape).
     """
 
     content: Any = ""
@@ -40,6 +40,7 @@ class Reply:
     fail: str | None = None
     delay_s: float = 0.0
     retries: int = 0
+    logprobs: Any = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,8 @@ class ScriptedTeacher:
         words = len(reply.content.split()) if isinstance(reply.content, str) else 0
         tokens = min(words, plan.max_tokens) if reply.completion_tokens is None else reply.completion_tokens
         return Completion(content=reply.content, reasoning=reply.reasoning, finish_reason=reply.finish_reason,
-                          prompt_tokens=reply.prompt_tokens, completion_tokens=tokens, latency_s=reply.delay_s)
+                          prompt_tokens=reply.prompt_tokens, completion_tokens=tokens, latency_s=reply.delay_s,
+                          logprobs=reply.logprobs)
 
     async def aclose(self) -> None:
         """Nothing to release."""

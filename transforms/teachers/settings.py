@@ -40,6 +40,39 @@ class BatchSettings(Settings):
     on_failure: Literal["online", "dead_letter"] = "dead_letter"
 
 
+#: Critical tokens by default: where a chain decides (R1V3's critical reasoning tokens), matched on a sampled token's
+#: text, case-insensitive and whitespace-stripped; a word the tokenizer splits matches only through its first piece
+#: when that piece is listed.
+CRITICAL_TOKENS = ("wait", "but", "so", "therefore", "thus", "hence", "however", "alternatively", "hmm", "actually")
+
+
+class LogprobSettings(Settings):
+    """Log probabilities on request (``teacher.logprobs: {top: 5}``; absent: off) and the chain signals computed
+    from them (:mod:`transforms.chain_signals`).
+
+    ``top`` alternatives are asked per token (OpenAI ``top_logprobs``, vLLM ``SamplingParams.logprobs``); it is part of
+    the cache key. ``keep`` writes each chain's per-token data (:class:`schemas.signals.TokenLogprobs`) into
+    ``generations/`` (off: only the signals; the response cache holds the per-token data either way).
+    ``critical_tokens`` are the tokens whose positions make ``critical_entropy`` (``answer_start``: the first token
+    of the answer span too); ``low_confidence`` is the probability below which a sampled token counts as
+    low-confidence.
+    """
+
+    top: int = Field(default=5, ge=1, le=20)
+    keep: bool = False
+    critical_tokens: list[str] = list(CRITICAL_TOKENS)
+    answer_start: bool = True
+    low_confidence: float = Field(default=0.5, gt=0, lt=1)
+
+    @field_validator("critical_tokens")
+    @classmethod
+    def _normalized(cls, tokens: list[str]) -> list[str]:
+        words = [t.strip().lower() for t in tokens]
+        if any(not w for w in words):
+            raise ValueError("a critical token is empty once whitespace is stripped")
+        return words
+
+
 class TeacherSettings(Settings):
     """Where the teacher is and how hard to push it.
 
@@ -53,7 +86,8 @@ class TeacherSettings(Settings):
     requests and tokens per minute (:mod:`transforms.teachers.rate_limit`); ``price`` prices the
     tokens for the run's cost (:mod:`transforms.teachers.cost`). ``cache_layout``: ``sample``
     (one cache object per sample) or ``problem`` (one per prompt, holding all its samples: a
-    resume reads one object per problem; :class:`transforms.teachers.cache.ResponseCache`).
+    resume reads one object per problem; :class:`transforms.teachers.cache.ResponseCache`). ``logprobs`` asks the
+    generate stage's requests for token log probabilities (:class:`LogprobSettings`; other stages never ask).
     ``samples_per_request``: the most samples of one prompt asked in one request (OpenAI's ``n``, the
     engine's ``SamplingParams.n``); 1 asks one request per sample. A server that refuses ``n`` gets one
     request per sample from then on (:mod:`transforms.teachers.samples`).
@@ -83,6 +117,7 @@ class TeacherSettings(Settings):
     rate_limit: RateLimitSettings | None = None
     batch: BatchSettings = BatchSettings()
     price: PriceSettings | None = None
+    logprobs: LogprobSettings | None = None
 
     def request_seed(self, sample: int) -> int | None:
         """The seed a request for sample number ``sample`` carries (None unless ``send_seed``)."""

@@ -213,13 +213,14 @@ class VllmEngineTeacher:
         """``n`` samples in one engine request; raises TeacherError if the engine fails it."""
         started = time.monotonic()
         conversation = await asyncio.to_thread(engine_conversation, messages)
-        params = sampling_params(plan, response_format, self._settings.request_seed(sample), n)
+        top = self._settings.logprobs.top if self._settings.logprobs is not None else None
+        params = sampling_params(plan, response_format, self._settings.request_seed(sample), n, top)
         future = self._engine.submit(conversation, params)
         try:
             output = await asyncio.wrap_future(future)
         except Exception as exc:
             raise TeacherError("engine_error", f"{type(exc).__name__}: {exc}"[:500]) from exc
-        return to_completions(output, time.monotonic() - started)
+        return to_completions(output, time.monotonic() - started, top)
 
     async def aclose(self) -> None:
         """Nothing to release: the engine is shared by the process and lives as long as it."""
