@@ -58,12 +58,22 @@ class ScorerSettings(Settings):
     None means the run's teacher URL. ``max_chain_chars`` bounds the chain text sent (the rest is cut).
     """
 
-    endpoint: TeacherSettings | None = None
-    chains: Literal["correct", "decided"] = "correct"
-    max_tokens: int = Field(default=96, gt=0)
-    temperature: float = Field(default=0.0, ge=0.0)
-    attempts: int = Field(default=2, ge=1, le=5)
-    max_chain_chars: int = Field(default=12_000, ge=100)
+    endpoint: TeacherSettings | None = Field(
+        default=None,
+        description="This stage's own model endpoint (the teacher's keys); null: the run's teacher. Its base_url null means the teacher's "
+                    "URL.",
+    )
+    chains: Literal["correct", "decided"] = Field(
+        default="correct",
+        description="Which chains are scored: correct ones, or every decided one (correct or wrong).",
+    )
+    max_tokens: int = Field(default=96, gt=0, description="Token budget of a score reply.")
+    temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature of the scorer.")
+    attempts: int = Field(
+        default=2, ge=1, le=5,
+        description="Tries per chain before a malformed reply is given up on (each retry doubles the token budget).",
+    )
+    max_chain_chars: int = Field(default=12_000, ge=100, description="Most characters of a chain sent to the scorer (the rest is cut).")
 
 
 def wants_score(generation: Generation, chains: str) -> bool:

@@ -56,10 +56,17 @@ class JudgeSettings(Settings):
     ``endpoint.base_url`` of None means the run's teacher URL.
     """
 
-    endpoint: TeacherSettings | None = None
-    max_tokens: int = Field(default=160, gt=0)
-    temperature: float = Field(default=0.0, ge=0.0)
-    attempts: int = Field(default=2, ge=1, le=5)
+    endpoint: TeacherSettings | None = Field(
+        default=None,
+        description="This stage's own model endpoint (the teacher's keys); null: the run's teacher. Its base_url null means the teacher's "
+                    "URL.",
+    )
+    max_tokens: int = Field(default=160, gt=0, description="Token budget of a judgement.")
+    temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature of the judge.")
+    attempts: int = Field(
+        default=2, ge=1, le=5,
+        description="Tries per problem before a malformed reply is given up on (each retry doubles the token budget).",
+    )
 
 
 def judge_messages(problem: Problem, modality: Modality) -> list[dict]:

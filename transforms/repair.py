@@ -36,10 +36,14 @@ INSTRUCTION = (
 class RepairSettings(Settings):
     """Whether to repair, with which model (None: the run's teacher) and budget."""
 
-    enabled: bool = False
-    endpoint: TeacherSettings | None = None
-    max_tokens: int = Field(default=512, gt=0)
-    temperature: float = Field(default=0.3, ge=0.0)
+    enabled: bool = Field(default=False, description="Rewrite a wrong chain toward the known answer for a problem with no correct chain.")
+    endpoint: TeacherSettings | None = Field(
+        default=None,
+        description="This stage's own model endpoint (the teacher's keys); null: the run's teacher. Its base_url null means the teacher's "
+                    "URL.",
+    )
+    max_tokens: int = Field(default=512, gt=0, description="Token budget of a rewrite.")
+    temperature: float = Field(default=0.3, ge=0.0, description="Sampling temperature of the rewrite.")
 
 
 def needs_repair(chains: ProblemChains) -> Generation | None:
