@@ -123,3 +123,10 @@ class TeacherSettings(Settings):
 
         backend(name)
         return name
+
+
+def endpoint_field() -> Any:
+    """The ``endpoint`` field of a stage that asks a model (judge, answer judge, repair, scorer): its own
+    endpoint, or None for the run's teacher."""
+    return Field(default=None, description="This stage's own model endpoint (the teacher's keys); null: the run's teacher. "
+                                           "Its base_url null means the teacher's URL.")
