@@ -7,6 +7,7 @@
 # `make config-docs` regenerates the config reference (docs/config.md) and the configs' JSON Schemas from the settings models.
 PY ?= python3
 SAMPLE_N ?= 120
+VISION_N ?= 12
 LOOP_ARGS ?=
 LOCK ?= requirements/cpu-test.txt
 # Where torch's CPU build comes from when pip cannot find it on this machine (PyTorch's CPU wheel index)
@@ -14,7 +15,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 LATEST_VENV ?= /tmp/mmcot-latest-venv
 export TORCH_INDEX
 
-.PHONY: install lock lint demo test test-fast test-latest loop config-docs
+.PHONY: install lock lint demo demo-vision test test-fast test-latest loop config-docs
 
 install:
 	$(PY) tools/locks.py install $(LOCK)
@@ -32,6 +33,12 @@ demo: install
 	mmcot teacher prepare
 	mmcot synth --out data/sample --n $(SAMPLE_N) --seed 0
 	mmcot run --config configs/sample.yaml
+
+# The image path end to end on the plumbing vision teacher (untrained vision tower: proves plumbing, not quality).
+demo-vision: install
+	mmcot teacher prepare --vision
+	mmcot synth --out data/sample_vision --n $(VISION_N) --seed 0 --families compare_counts,counting,bar_chart
+	mmcot run --config configs/sample_vision.yaml
 
 test: lint
 	$(PY) -m pytest -q -rs

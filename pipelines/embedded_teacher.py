@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,14 @@ def mmcot_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "mmcot"
 
 
+def model_dir(name: str, home: Path | None = None) -> Path:
+    """Return where the prepared model ``name`` lives (ready or not)."""
+    return (home or mmcot_home()) / "models" / name
+
+
 def embedded_model_dir(home: Path | None = None) -> Path:
     """Return where the converted embedded teacher lives (ready or not)."""
-    return (home or mmcot_home()) / "models" / EMBEDDED_MODEL_NAME
+    return model_dir(EMBEDDED_MODEL_NAME, home)
 
 
 def is_prepared(model_dir: Path) -> bool:
@@ -188,27 +193,33 @@ def _swap_into_place(staging: Path, final: Path) -> None:
         staging.rename(final)
 
 
-def prepare_embedded_teacher(home: Path | None = None, force: bool = False) -> Path:
-    """Make the embedded teacher servable by vLLM and return its directory.
+def prepare_cached(name: str, build: Callable[[Path], None], home: Path | None = None, force: bool = False) -> Path:
+    """Build model ``name`` once under ``home/models`` with ``build(staging_dir)`` and return its directory.
 
-    Idempotent: once complete, later calls return at once unless ``force``.
-    The model is built in a hidden staging directory and renamed into place,
-    so an interrupted conversion never leaves a half-written model behind.
+    Idempotent: once complete (``build`` writes :data:`COMPLETE_MARKER` last), later calls return at once
+    unless ``force``. The model is built in a hidden staging directory and renamed into place, so an
+    interrupted build never leaves a half-written model behind; concurrent builds wait for one another.
     """
     home = Path(home) if home is not None else mmcot_home()
-    final = embedded_model_dir(home)
+    final = model_dir(name, home)
     if is_prepared(final) and not force:
-        log.debug("Embedded teacher already prepared at %s", final)
+        log.debug("%s already prepared at %s", name, final)
         return final
-    with _file_lock(home / "models" / f".{EMBEDDED_MODEL_NAME}.lock"):
+    with _file_lock(home / "models" / f".{name}.lock"):
         if is_prepared(final) and not force:  # another process finished it
             return final
         started = time.monotonic()
-        staging = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_MODEL_NAME}.tmp-", dir=final.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=final.parent))
         try:
-            _build_model_dir(home, staging)
+            build(staging)
             _swap_into_place(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        log.info("Embedded teacher ready at %s (%.0f s)", final, time.monotonic() - started)
+        log.info("%s ready at %s (%.0f s)", name, final, time.monotonic() - started)
     return final
+
+
+def prepare_embedded_teacher(home: Path | None = None, force: bool = False) -> Path:
+    """Make the embedded teacher servable by vLLM and return its directory (built once, see :func:`prepare_cached`)."""
+    home = Path(home) if home is not None else mmcot_home()
+    return prepare_cached(EMBEDDED_MODEL_NAME, lambda staging: _build_model_dir(home, staging), home, force)

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError, model_validator
 from data_cards.card import load_manifest
 from data_cards.rounds_card import write_rounds_card
 from pipelines.config import ConfigError, PipelineConfig, describe_errors, parse_config, set_dotted
-from pipelines.endpoints import EmbeddedTeacher
+from pipelines.endpoints import EmbeddedTeacher, with_image_limit
 from pipelines.run import run_pipeline
 from schemas.manifest import Manifest
 from schemas.rounds import RoundsSummary, RoundSummary
@@ -217,7 +217,7 @@ def _with_teacher(config: PipelineConfig, url: str | None, provider: EmbeddedTea
     teacher = config.teacher
     if url is None and (teacher.base_url or not backend(teacher.backend).needs_server):
         return config
-    url = url or provider.server_url(teacher, "teacher")
+    url = url or provider.server_url(with_image_limit(teacher, config.normalize.limits.max_images), "teacher")
     return config.model_copy(update={"teacher": teacher.model_copy(update={"base_url": url})})
 
 

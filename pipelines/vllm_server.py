@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, mmcot_home, prepare_embedded_teacher
+from pipelines.embedded_models import EmbeddedModel, embedded_model
+from pipelines.embedded_teacher import EMBEDDED_MODEL_NAME, mmcot_home
 from transforms.teachers.vllm_cpu import (
     CPU_DTYPE,
     CPU_ENFORCE_EAGER,
@@ -72,7 +73,7 @@ def _set_parent_death_signal() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _group_members(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
     """Pids of the live (non-zombie) processes in process group ``pgid``."""
     members = []
     for entry in Path("/proc").iterdir():
@@ -97,9 +98,9 @@ def terminate_process_group(pgid: int, grace: float = STOP_GRACE_SECONDS) -> Non
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _group_members(pgid):
+    while time.monotonic() < deadline and group_members(pgid):
         time.sleep(0.2)
-    leftovers = _group_members(pgid)
+    leftovers = group_members(pgid)
     if leftovers:
         log.warning("vLLM processes %s still running %.0f s after SIGTERM; killing them",
                     leftovers, grace)
@@ -117,7 +118,9 @@ class VllmServer:
     The defaults are the CPU settings of :mod:`transforms.teachers.vllm_cpu`
     (float32, eager, every core for the model). On a GPU pass ``dtype="auto"``,
     ``enforce_eager=False``, ``reserved_cpus=None``.
-    ``die_with_parent`` stops the server if the thread that started it dies.
+    ``die_with_parent`` stops the server if the thread that started it dies. ``max_images`` limits the
+    images of one prompt (vLLM's ``limit_mm_per_prompt``; None: vLLM's default). ``env`` is added to
+    the server's environment.
     """
 
     def __init__(
@@ -135,6 +138,8 @@ class VllmServer:
         dtype: str = CPU_DTYPE,
         enforce_eager: bool = CPU_ENFORCE_EAGER,
         reserved_cpus: int | None = CPU_RESERVED_CPUS,
+        max_images: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.served_model_name = served_model_name
@@ -149,6 +154,8 @@ class VllmServer:
         self.dtype = dtype
         self.enforce_eager = enforce_eager
         self.reserved_cpus = reserved_cpus
+        self.max_images = max_images
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -173,11 +180,12 @@ class VllmServer:
             "--max-model-len", str(self.max_model_len),
             "--dtype", self.dtype,
             *(["--enforce-eager"] if self.enforce_eager else []),
+            *(["--limit-mm-per-prompt", json.dumps({"image": self.max_images})] if self.max_images is not None else []),
             *self.extra_args,
         ]
 
     def _environment(self) -> dict[str, str]:
-        env = {**os.environ, **vllm_environment(self.kv_cache_gib, self.reserved_cpus)}
+        env = {**os.environ, **vllm_environment(self.kv_cache_gib, self.reserved_cpus), **self.env}
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
@@ -319,26 +327,36 @@ def background_state(home: Path | None = None) -> dict[str, Any] | None:
     return state
 
 
-def serve_in_background(
-    home: Path | None = None, port: int = 0, timeout: float = 300, **server_kwargs: Any
-) -> dict[str, Any]:
-    """Start the embedded teacher in the background and return its state.
+def embedded_server(name: str, home: Path | None = None, max_images: int | None = None, **server_kwargs: Any) -> VllmServer:
+    """A server (not started) for the embedded model ``name``, prepared first if needed; a vision model takes at most
+    ``max_images`` images per prompt."""
+    model: EmbeddedModel = embedded_model(name)
+    model_dir = model.prepare(home, False)
+    return VllmServer(model_dir, model.name, max_images=max_images if model.vision else None, **server_kwargs)
 
-    If one is already running, its state is returned and nothing is started.
-    The state (``base_url``, ``model``, ``pid``, ``log_path``...) is kept in
-    ``home/run/teacher.json`` and the pid in ``home/run/teacher.pid``.
+
+def serve_in_background(
+    home: Path | None = None, port: int = 0, timeout: float = 300, model: str = EMBEDDED_MODEL_NAME,
+    max_images: int | None = None, **server_kwargs: Any
+) -> dict[str, Any]:
+    """Start the embedded model ``model`` in the background and return its state.
+
+    If it is already running, its state is returned and nothing is started (another embedded model
+    running is an error: one background teacher at a time). The state (``base_url``, ``model``,
+    ``pid``, ``log_path``...) is kept in ``home/run/teacher.json`` and the pid in ``home/run/teacher.pid``.
     """
     home = Path(home) if home is not None else mmcot_home()
     existing = background_state(home)
     if existing is not None:
+        if existing["model"] != model:
+            raise TeacherServerError(f"the background teacher serves {existing['model']} at {existing['base_url']}; "
+                                     "stop it first (mmcot teacher stop)")
         log.info("Teacher already running at %s", existing["base_url"])
         return existing
-    model_dir = prepare_embedded_teacher(home)
-    server = VllmServer(model_dir, EMBEDDED_MODEL_NAME, port=port,
-                        log_path=run_dir(home) / "teacher.log", **server_kwargs)
+    server = embedded_server(model, home, max_images, port=port, log_path=run_dir(home) / "teacher.log", **server_kwargs)
     server.start(timeout=timeout)
-    state = {"pid": server.pid, "base_url": server.base_url, "model": EMBEDDED_MODEL_NAME,
-             "model_dir": str(model_dir), "log_path": str(server.log_path),
+    state = {"pid": server.pid, "base_url": server.base_url, "model": model, "model_dir": str(server.model_dir),
+             "log_path": str(server.log_path), "max_model_len": server.max_model_len, "max_images": server.max_images,
              "started_at": time.time()}
     _state_path(home).write_text(json.dumps(state, indent=2) + "\n")
     _pid_path(home).write_text(f"{server.pid}\n")

@@ -5,7 +5,8 @@ one coroutine per element to :meth:`TeacherCallFn.submit` (a coroutine that rais
 element's dead letter on ``failures.FAILED``, as a guarded ParDo's would); an element's output is emitted as
 soon as its coroutine finishes, not when a batch does, and bundles end only when their work is
 done. Inside the coroutine, :meth:`TeacherCallFn.ask` is the one way to the teacher: cache key →
-cache → call (at most ``max_in_flight`` at once) → reply gate → store. Every reply and every cache entry read
+cache → budget (a prompt over the model's context or image limit fails here, unsent) → call (at most
+``max_in_flight`` at once) → reply gate → store. Every reply and every cache entry read
 back passes the reply gate (``teachers/reply_gate.py``) before anything counts, caches or reads it: a reply it
 refuses raises :class:`~transforms.teachers.base.TeacherError` with its reason, a cache entry it refuses is a
 miss (``cache_rejected``), and out-of-range usage is unknown (``usage_out_of_range``, ``usage_missing``).
@@ -39,10 +40,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import functools
 import threading
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import apache_beam as beam
@@ -56,8 +56,9 @@ from transforms.failures import FAILED, Caught, settle
 from transforms.tags import DEAD_LETTER
 from transforms.teachers import reply_gate
 from transforms.teachers.base import Completion, Teacher, TeacherError
+from transforms.teachers.budget import PromptBudget, image_side
 from transforms.teachers.cache import ResponseCache, from_entry, group_key, request_key, to_entry
-from transforms.teachers.messages import with_data_urls
+from transforms.teachers.messages import keyed_as_sent, sent_image_sizes, with_data_urls
 from transforms.teachers.rate_limit import estimate_tokens, shared_limiter
 from transforms.teachers.registry import Endpoint, create_teacher
 
@@ -80,11 +81,24 @@ class Prompt:
 
     messages: list[dict[str, Any]]
     problem: Problem | None = None
+    _sent: dict[int | None, list[dict[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
 
-    @functools.cached_property
-    def sent(self) -> list[dict[str, Any]]:
-        """The messages as sent: image references replaced by data URLs (encoded once per prompt)."""
-        return self.messages if self.problem is None else with_data_urls(self.messages, self.problem)
+    def sent(self, max_side: int | None) -> list[dict[str, Any]]:
+        """The messages as sent: image references replaced by data URLs, images scaled down to ``max_side``
+        (encoded once per prompt)."""
+        if self.problem is None:
+            return self.messages
+        if max_side not in self._sent:
+            self._sent[max_side] = with_data_urls(self.messages, self.problem, max_side)
+        return self._sent[max_side]
+
+    def image_sizes(self, max_side: int | None) -> list[tuple[int, int]]:
+        """(width, height) of each image as sent, in order."""
+        return [] if self.problem is None else sent_image_sizes(self.messages, self.problem, max_side)
+
+    def keyed(self, max_side: int | None) -> list[dict[str, Any]]:
+        """The messages a cache key reads: an image scaled down to ``max_side`` is named with its size."""
+        return self.messages if self.problem is None else keyed_as_sent(self.messages, self.problem, max_side)
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,8 @@ class TeacherCallFn(beam.DoFn):
         settings = self.endpoint.settings
         self.cache = ResponseCache(self.endpoint.cache_url, settings.cache_layout)
         self._limiter = shared_limiter(settings.backend, settings.base_url, settings.model, settings.rate_limit)
+        self._budget = PromptBudget(settings.limits)
+        self._image_side = image_side(settings.image_max_side, settings.limits.processor_path)
         self._reported_retries = 0
         self.failed = 0
         self._tally_lock = threading.Lock()
@@ -141,7 +157,7 @@ class TeacherCallFn(beam.DoFn):
 
     def key(self, prompt: Prompt, plan: SamplingPlan, sample: int, response_format: dict[str, Any] | None) -> str:
         """The cache key of one ask."""
-        return request_key(self.model, prompt.messages, plan, sample, response_format,
+        return request_key(self.model, prompt.keyed(self._image_side), plan, sample, response_format,
                            self.endpoint.settings.request_seed(sample))
 
     async def ask(self, prompt: Prompt, plan: SamplingPlan, sample: int = 0,
@@ -149,17 +165,24 @@ class TeacherCallFn(beam.DoFn):
         """Sample number ``sample`` of ``prompt`` under ``plan``: from the cache, else from the teacher (then cached).
 
         ``response_format`` constrains the output (an OpenAI ``response_format``, e.g. a JSON
-        schema). Raises :class:`~transforms.teachers.base.TeacherError` when the call fails for good.
+        schema). Raises :class:`~transforms.teachers.base.TeacherError` when the call fails for good, or,
+        with no request made, when the prompt is over the model's limits (:mod:`transforms.teachers.budget`).
         """
         key = self.key(prompt, plan, sample, response_format)
-        group = group_key(self.model, prompt.messages, plan, response_format) if self.cache.layout == "problem" else None
+        group = (group_key(self.model, prompt.keyed(self._image_side), plan, response_format)
+                 if self.cache.layout == "problem" else None)
         entry = await asyncio.to_thread(self.cache.get, key, group)
         completion = None if entry is None else self._cached(entry)
         self.count("cache_misses" if completion is None else "cache_hits")
         if completion is not None:
             self._count_tokens(completion, cached=True)
             return Answer(completion, key, cached=True)
-        completion = await self._send(prompt.sent, plan, response_format, sample)
+        try:  # before any request
+            self._budget.check(prompt.messages, prompt.image_sizes(self._image_side), plan.max_tokens)
+        except TeacherError as exc:
+            self.count(f"refused_{exc.reason}")
+            raise
+        completion = await self._send(prompt.sent(self._image_side), plan, response_format, sample)
         await asyncio.to_thread(self.cache.put, key, to_entry(completion), group)
         return Answer(completion, key, cached=False)
 

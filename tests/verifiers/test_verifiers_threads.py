@@ -31,7 +31,7 @@ def test_threaded_verdicts_equal_serial():
         threads_used.add(threading.current_thread().name)
         return run(case)
 
-    symbolic._parse.cache_clear()  # make the workers parse with math-verify themselves
+    symbolic.parse_whole.cache_clear()  # make the workers parse with math-verify themselves
     with ThreadPoolExecutor(max_workers=8) as pool:
         threaded = list(pool.map(run_and_note, cases))
     assert threading.current_thread().name not in threads_used  # really off the main thread

@@ -2,17 +2,24 @@
 
 Images are referenced as ``mmcot-image:<sha256>`` URLs while a request is planned and keyed
 (so cache keys never contain image bytes); :func:`with_data_urls` swaps in the real base64
-data URLs right before sending. A text-only teacher gets the caption instead of the images.
-A Problem's question carries one ``<image>`` marker per image (normalize's contract): a vision
-request puts each image at its marker, a text request drops them, the student prompt keeps them.
+data URLs right before sending, scaling an image down first when it is larger than the model's
+processor would keep (``teacher.image_max_side``: fewer bytes to encode, send and decode).
+A text-only teacher gets the caption instead of the images. A Problem's question carries one
+``<image>`` marker per image (normalize's contract): a vision request puts each image at its
+marker, a text request drops them, the student prompt keeps them.
 """
 from __future__ import annotations
 
 import base64
 import copy
+import io
+from collections.abc import Iterator
 from typing import Any, Literal
 
+from PIL import Image
+
 from schemas.problem import IMAGE_MARKER, Problem
+from transforms.teachers.budget import fit_within
 
 Modality = Literal["text", "vision"]
 IMAGE_URL_PREFIX = "mmcot-image:"
@@ -91,19 +98,60 @@ def build_messages(problem: Problem, prompt_style: str, modality: Modality) -> l
     return [{"role": "user", "content": problem_content(problem, instruction, modality)}]
 
 
-def with_data_urls(messages: list[dict[str, Any]], problem: Problem) -> list[dict[str, Any]]:
-    """A copy of ``messages`` with ``mmcot-image:`` references replaced by base64 data URLs."""
+def _image_parts(messages: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The ``mmcot-image:`` parts of ``messages``, in the order they are sent."""
+    for message in messages:
+        if isinstance(message["content"], list):
+            for part in message["content"]:
+                if part.get("image_url", {}).get("url", "").startswith(IMAGE_URL_PREFIX):
+                    yield part
+
+
+def _sha(part: dict[str, Any]) -> str:
+    return part["image_url"]["url"][len(IMAGE_URL_PREFIX):]
+
+
+def sent_image_sizes(messages: list[dict[str, Any]], problem: Problem, max_side: int | None) -> list[tuple[int, int]]:
+    """(width, height) of each image of ``messages`` as sent (scaled down to ``max_side``), in order."""
+    meta = {m.sha256: m for m in problem.image_meta}
+    return [fit_within(meta[_sha(p)].width, meta[_sha(p)].height, max_side) for p in _image_parts(messages)]
+
+
+def keyed_as_sent(messages: list[dict[str, Any]], problem: Problem, max_side: int | None) -> list[dict[str, Any]]:
+    """``messages`` as a cache key reads them: a reference to an image that is scaled down before sending names
+    the size it is sent at (``mmcot-image:<sha256>@<w>x<h>``), so answers to other pixels are never reused; the
+    others stay as they are (and keep the keys earlier caches wrote)."""
+    meta = {m.sha256: m for m in problem.image_meta}
+    out = copy.deepcopy(messages)
+    for part in _image_parts(out):
+        m = meta[_sha(part)]
+        size = fit_within(m.width, m.height, max_side)
+        if size != (m.width, m.height):
+            part["image_url"]["url"] += f"@{size[0]}x{size[1]}"
+    return out
+
+
+def sent_image(data: bytes, fmt: str, max_side: int | None) -> tuple[bytes, str]:
+    """An image's bytes and format as sent: as stored when it fits within ``max_side``, else scaled down
+    (bicubic, aspect kept, to the size :func:`~transforms.teachers.budget.fit_within` gives) and saved as PNG."""
+    with Image.open(io.BytesIO(data)) as img:
+        size = fit_within(img.width, img.height, max_side)
+        if size == img.size:
+            return data, fmt
+        out = io.BytesIO()
+        img.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0).save(out, format="PNG", compress_level=1)
+    return out.getvalue(), "PNG"
+
+
+def with_data_urls(messages: list[dict[str, Any]], problem: Problem, max_side: int | None = None) -> list[dict[str, Any]]:
+    """A copy of ``messages`` with ``mmcot-image:`` references replaced by base64 data URLs (images longer than
+    ``max_side`` scaled down first)."""
     by_hash = {m.sha256: (img, m.format) for img, m in zip(problem.images, problem.image_meta)}
     out = copy.deepcopy(messages)
-    for message in out:
-        if not isinstance(message["content"], list):
-            continue
-        for part in message["content"]:
-            url = part.get("image_url", {}).get("url", "")
-            if url.startswith(IMAGE_URL_PREFIX):
-                img, fmt = by_hash[url[len(IMAGE_URL_PREFIX):]]
-                encoded = base64.b64encode(img.bytes).decode("ascii")
-                part["image_url"]["url"] = f"data:image/{fmt.lower()};base64,{encoded}"
+    for part in _image_parts(out):
+        img, fmt = by_hash[_sha(part)]
+        data, fmt = sent_image(img.bytes, fmt, max_side)
+        part["image_url"]["url"] = f"data:image/{fmt.lower()};base64,{base64.b64encode(data).decode('ascii')}"
     return out
 
 

@@ -1,11 +1,12 @@
 """The ``teacher`` section of a config: which backend, where it is, how hard to push it."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from schemas.settings import Settings
+from transforms.teachers.budget import LimitSettings
 from transforms.teachers.cost import PriceSettings
 from transforms.teachers.rate_limit import RateLimitSettings
 
@@ -62,6 +63,10 @@ class TeacherSettings(Settings):
     tokens for the run's cost (:mod:`transforms.teachers.cost`). ``cache_layout``: ``sample``
     (one cache object per sample) or ``problem`` (one per prompt, holding all its samples: a
     resume reads one object per problem; :class:`transforms.teachers.cache.ResponseCache`).
+    ``limits``: what one request may hold (context tokens, images per prompt), checked before it is
+    sent (:mod:`transforms.teachers.budget`; empty fields are read from the model). ``image_max_side``:
+    images longer than this are scaled down before they are sent; ``processor``: to the side the
+    model's processor resizes to (read from its config; unknown: sent as stored); null: as stored.
     """
 
     backend: str = Field(
@@ -77,6 +82,15 @@ class TeacherSettings(Settings):
     modality: Literal["text", "vision"] = Field(
         default="text",
         description="text: images reach the model as their captions; vision: as image parts of the message.",
+    )
+    limits: LimitSettings = Field(
+        default=LimitSettings(),
+        description="What one request may hold (context tokens, images per prompt), checked before it is sent; empty: read from the model.",
+    )
+    image_max_side: Annotated[int, Field(ge=16)] | Literal["processor"] | None = Field(
+        default="processor",
+        description="Longest image side sent, in pixels (larger images are scaled down first); processor: the side the model's "
+                    "processor resizes to (unknown: as stored); null: as stored.",
     )
     api_key_env: str | None = Field(
         default=None,

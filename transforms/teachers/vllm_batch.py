@@ -6,11 +6,13 @@ output file appears, renamed from ``.part``, only once the process succeeds. Pol
 present → ``completed``; the process still alive (its pid is recorded) → ``in_progress``; else
 ``failed`` (its log is ``<batch id>.log``). The model is ``engine.model_path`` (the embedded
 teacher when empty), served under ``model``, with the engine's dtype, eager mode and context
-length (CPU defaults on a CPU host, as the in-process engine).
+length (CPU defaults on a CPU host, as the in-process engine), and ``limits.max_images`` images per
+prompt when set.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -57,7 +59,8 @@ class RunBatchService:
         return [sys.executable, "-m", "vllm.entrypoints.openai.run_batch", "-i", str(input_path),
                 "-o", f"{output_path}.part", "--model", engine.model_path, "--served-model-name", s.model,
                 "--dtype", engine.dtype or (CPU_DTYPE if on_cpu else "auto"), "--max-model-len", str(engine.max_model_len),
-                "--seed", str(s.seed), *(["--enforce-eager"] if eager else [])]
+                "--seed", str(s.seed), *(["--enforce-eager"] if eager else []),
+                *(["--limit-mm-per-prompt", json.dumps({"image": s.limits.max_images})] if s.limits.max_images is not None else [])]
 
     def _paths(self, batch_id: str) -> tuple[Path, Path, Path, Path]:
         return tuple(self._dir / f"{batch_id}.{kind}" for kind in ("input.jsonl", "output.jsonl", "pid", "log"))

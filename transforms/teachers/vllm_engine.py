@@ -32,8 +32,9 @@ _ENGINES: dict[str, Shared] = {}  # one handle per model: a Shared holds one obj
 _ENGINES_LOCK = threading.Lock()
 
 
-def engine_kwargs(settings: EngineSettings, seed: int, on_cpu: bool) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.LLM``: the settings, CPU defaults where unset on a CPU host."""
+def engine_kwargs(settings: EngineSettings, seed: int, on_cpu: bool, max_images: int | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``vllm.LLM``: the settings, CPU defaults where unset on a CPU host, at most
+    ``max_images`` images per prompt when given (``engine_kwargs`` may say otherwise)."""
     if settings.model_path is None:
         raise TeacherError("bad_config", "teacher.engine.model_path is not set")
     dtype = settings.dtype or (CPU_DTYPE if on_cpu else "auto")
@@ -45,17 +46,18 @@ def engine_kwargs(settings: EngineSettings, seed: int, on_cpu: bool) -> dict[str
         "max_model_len": settings.max_model_len,
         "gpu_memory_utilization": settings.gpu_memory_utilization,
         "seed": seed,
+        **({"limit_mm_per_prompt": {"image": max_images}} if max_images is not None else {}),
         **settings.engine_kwargs,
     }
 
 
-def load_engine(settings: EngineSettings, seed: int) -> LLM:
+def load_engine(settings: EngineSettings, seed: int, max_images: int | None = None) -> LLM:
     """A ``vllm.LLM`` for ``settings`` (on a CPU host, the CPU environment is set first unless already set)."""
     on_cpu = current_platform.is_cpu()
     if on_cpu:
         for name, value in vllm_environment(settings.cpu_kv_cache_gib, CPU_RESERVED_CPUS).items():
             os.environ.setdefault(name, value)
-    kwargs = engine_kwargs(settings, seed, on_cpu)
+    kwargs = engine_kwargs(settings, seed, on_cpu, max_images)
     started = time.monotonic()
     llm = LLM(**kwargs)
     log.info("vLLM engine for %s loaded in %.0f s", kwargs["model"], time.monotonic() - started)
@@ -79,8 +81,9 @@ class EngineLoop:
     waits for a batch's slowest one (as with one ``LLM.chat`` call per micro-batch).
     """
 
-    def __init__(self, settings: EngineSettings, seed: int):
+    def __init__(self, settings: EngineSettings, seed: int, max_images: int | None = None):
         self._settings = settings
+        self._max_images = max_images
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()  # None: close
         self._broken: BaseException | None = None
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -108,7 +111,7 @@ class EngineLoop:
 
     def _serve(self, seed: int, started: concurrent.futures.Future) -> None:
         try:
-            llm = load_engine(self._settings, seed)
+            llm = load_engine(self._settings, seed, self._max_images)
         except BaseException as exc:  # handed to the constructor's caller
             started.set_exception(exc)
             return
@@ -185,11 +188,13 @@ def _running_id(running: dict[str, concurrent.futures.Future], output_id: str) -
 
 
 def shared_engine(settings: TeacherSettings) -> EngineLoop:
-    """This process's engine for ``settings`` (loaded on first use)."""
-    tag = f"{settings.engine.model_dump_json()}|seed={settings.seed}"
+    """This process's engine for ``settings`` (loaded on first use; at most ``limits.max_images`` images per prompt
+    when set)."""
+    max_images = settings.limits.max_images
+    tag = f"{settings.engine.model_dump_json()}|seed={settings.seed}|images={max_images}"
     with _ENGINES_LOCK:
         handle = _ENGINES.setdefault(tag, Shared())
-    return handle.acquire(lambda: EngineLoop(settings.engine, settings.seed), tag=tag)
+    return handle.acquire(lambda: EngineLoop(settings.engine, settings.seed, max_images), tag=tag)
 
 
 class VllmEngineTeacher:

@@ -9,11 +9,14 @@ Public API::
     VerifyConfig, DEFAULT_CONFIG, CHECK_NAMES, infer_answer_type
 
 Modules: ``segments`` (reasoning block vs final part), ``extract`` (answer tags, boxes, answer
-markers, option letters), ``normalize`` (canonical text, numbers and their unit text, yes/no,
-letters, AMC answers), ``solutions`` (answers listing several solutions), ``units`` (pint:
-dimensions, conversion, angles), ``equivalence`` (which rule decides), ``symbolic`` (math-verify,
-thread-safe and bounded), ``budget`` (per-thread wall-clock budget), ``format_checks`` (think tags,
-truncation, repetition, script mix, length), ``verdict`` (runs them all into a ``Verdict``).
+markers, option letters; its precedence), ``phrases`` (the value an answer sentence names),
+``normalize`` (canonical text, numbers and their unit, percent and currency marks, yes/no,
+letters, AMC answers), ``solutions`` (answers listing several solutions, tuples), ``units``
+(pint: dimensions, conversion, angles; how two sides' units relate), ``equivalence`` (which rule
+decides), ``math_text`` (the one LaTeX form both sides take, or a refusal), ``exact`` (the exact
+fast path), ``symbolic`` (math-verify on whole answers only, thread-safe and bounded), ``budget``
+(per-thread wall-clock budget), ``format_checks`` (think tags, truncation, repetition, script
+mix, length), ``verdict`` (runs them all into a ``Verdict``).
 """
 from schemas.generation import CHECK_NAMES, Verdict
 from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type

@@ -89,7 +89,9 @@ class VerifyConfig(Settings):
         ``max_factorial_arg`` (those run as single uninterruptible big-integer operations), and
         the whole parse + compare runs under a per-call wall-clock ``math_verify_budget_s``
         enforced by a watchdog thread (``transforms.verifiers.budget``). An answer refused by the
-        guard or out of budget fails ``answer_match`` with reason ``unverifiable``.
+        guard or out of budget fails ``answer_match`` with reason ``unverifiable``; so does an answer
+        (either side) math-verify's parser cannot read whole (``transforms.verifiers.math_text``): a
+        comparison never looks at part of an answer.
         ``float_rounding`` / ``numeric_precision`` are passed to math-verify's ``verify``.
     """
 

@@ -3,7 +3,7 @@
 An answer in a small LaTeX subset is read into an exact value: a quotient of two polynomials
 with rational coefficients in single-letter variables, ``\\pi`` and square roots of rational
 numbers (``\\sqrt{8}`` is ``2\\sqrt{2}``; distinct square-free radicals are linearly independent
-over the rationals, and pi is transcendental, so it can be an indeterminate). The subset: integers,
+over the rationals, and pi is transcendental, so it can be an indeterminate). The subset: integers, decimals,
 ``+ - * / \\cdot \\times \\div``, implicit products, ``^`` with an integer exponent,
 ``\\frac``/``\\dfrac``/``\\tfrac``, ``\\sqrt`` of a rational constant, parentheses and braces
 (``\\left``/``\\right`` and spacing ignored); and intervals of constants (``[1, \\frac{7}{2})``).
@@ -13,7 +13,7 @@ SymPy's ``simplify`` (what math-verify ends with) finds such a difference zero. 
 *different* when the difference, evaluated in floating point at two fixed points (variables in
 [1.1, 1.9]), is clearly non-zero: above 1e-6 of the larger side. Anything else is left to
 math-verify (``None``): a form outside the subset or read differently by math-verify's parser
-(decimals, which it rounds; ``e``, ``i`` and capitals, which it reads as constants or folds;
+(an equality with decimals, which it rounds; ``e``, ``i`` and capitals, which it reads as constants or folds;
 a trailing word its normalization strips as a unit, ``2m`` or ``3ab`` read as ``2`` and ``3``;
 ``a/bc``, ``x^23``, ``\\sqrt[3]{}``, functions, relations, units, text), a difference that
 evaluates tiny (its ``evalf(chop=True)`` might call that zero), degrees above 16, more than 64
@@ -48,7 +48,7 @@ CLEAR_DIFFERENCE = 1e-6
 _ONE: Monomial = (1, ())
 _TOKEN_RE = re.compile(
     r"\s+|\\[,;:! ]|~|\\q?quad(?![A-Za-z])|\\left(?![A-Za-z])|\\right(?![A-Za-z])"  # skipped
-    r"|(?P<decimal>\d*\.\d)|(?P<int>\d+)|(?P<letter>[A-Za-z])|\\(?P<command>[A-Za-z]+)|(?P<symbol>\S)")
+    r"|(?P<decimal>\d*\.\d+)|(?P<int>\d+)|(?P<letter>[A-Za-z])|\\(?P<command>[A-Za-z]+)|(?P<symbol>\S)")
 _COMMANDS = {"pi": "pi", "frac": "frac", "dfrac": "frac", "tfrac": "frac", "sqrt": "sqrt",
              "cdot": "*", "times": "*", "div": "div", "infty": "infty"}
 #: Letters math-verify's parser reads as constants (e, i) or folds into others (capitals).
@@ -66,7 +66,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         if kind is None:
             continue
         value = m.group(kind)
-        if kind == "decimal":
+        if kind == "decimal" and len(value) > MAX_INTEGER_DIGITS:
             raise _Defer("decimal")
         if kind == "letter":
             if value in _NOT_VARIABLES or not value.islower():
@@ -251,7 +251,7 @@ class _Parser:
         if tok is None:
             return False
         kind, value = tok
-        return kind in ("int", "letter") or value in ("pi", "frac", "sqrt", "(", "{")
+        return kind in ("int", "decimal", "letter") or value in ("pi", "frac", "sqrt", "(", "{")
 
     def term(self) -> Value:
         value = self.power()
@@ -268,7 +268,7 @@ class _Parser:
                 if tok[1] == "/" and self.starts_factor():
                     raise _Defer("a/bc")  # math-verify reads a/bc as a/(bc)
             elif self.starts_factor():
-                if tok[0] == "int":
+                if tok[0] in ("int", "decimal"):
                     raise _Defer("juxtaposed number")  # ``x^2 3``, ``2 3``
                 if tok[1] == "(" and self.tokens[self.i - 1][0] == "letter":
                     raise _Defer("call")  # ``f(x)``: math-verify reads a function
@@ -319,6 +319,8 @@ class _Parser:
         kind, value = self.take()
         if kind == "int":
             return _v(_const(int(value)))
+        if kind == "decimal":
+            return _v(_const(Fraction(value)))
         if kind == "letter":
             return _v({(1, ((value, 1),)): Fraction(1)})
         if value == "pi":
@@ -477,6 +479,8 @@ def _exact_equal(pred: str, gold: str) -> bool | None:
         verdict = _compare_values(p[1], g[1])
         if verdict and (g[2] or p[2]):
             return None  # a bare variable: math-verify compares it by name
+        if verdict and ("." in pred or "." in gold):
+            return None  # equal as exact decimals; math-verify's float rounding has the last word
         return verdict
     _, g_left, g_start, g_end, g_right = g
     _, p_left, p_start, p_end, p_right = p
@@ -487,4 +491,6 @@ def _exact_equal(pred: str, gold: str) -> bool | None:
         return False
     if None in ends:
         return None
+    if "." in pred or "." in gold:
+        return None if g_left == p_left and g_right == p_right else False
     return g_left == p_left and g_right == p_right

@@ -1,14 +1,20 @@
 """Find the final answer in the final answer part of an output.
 
-R1V's format first: when the final part has an ``<answer>…</answer>`` block, the last block is
-the only place searched (an empty or unclosed block means *no answer*), and when nothing inside
-it marks an answer, its whole text is the answer. Then, in the block or else the whole final part:
-the last top-level ``\\boxed{}`` / ``\\fbox{}`` decides whenever the text has one (an empty
-or unclosed last box means *no answer*, not a fallback); otherwise the last answer marker
-(``Final Answer:``, ``The answer is``, ``Answer:``, ``The correct option is``, ``答案是``,
-``故选``); otherwise, for multiple choice, the last option mention (``option B``, ``(B)``,
-``**B**``, ``选B``) or a final line equal to an option's text; otherwise a short single-line final
-part is the answer itself when it has math in it or (free form) is a few words.
+Precedence, first found wins:
+
+1. R1V's ``<answer>…</answer>`` block: when the final part has one, the last block is the only
+   place searched (an empty or unclosed block means *no answer*); inside it the rules below apply,
+   and when nothing in it marks an answer, the value its text names is the answer;
+2. the last top-level ``\\boxed{}`` / ``\\fbox{}`` (an empty or unclosed last box means *no
+   answer*, not a fallback);
+3. the last answer marker (``Final Answer:``, ``The answer is``, ``Answer:``, ``The correct option
+   is``, ``答案是``, ``故选``), its value read by ``phrases.answer_phrase`` (``Final Answer: The
+   largest $n$ is 34.`` -> ``34``; ``yes, because …`` -> ``yes``);
+4. a concluding last sentence (``So the area is 12.``, ``Therefore, $x = 5$.``): the value it names;
+5. for multiple choice, the last option mention (``option B``, ``(B)``, ``**B**``, ``选B``) or a
+   final line equal to an option's text;
+6. a short single-line final part is the answer itself when it has math in it or (free form) is
+   a few words.
 
 When the gold lists several solutions (``several``), the boxes of the answer's last paragraph
 that holds a box are all taken (``x = \\boxed{2}`` or ``x = \\boxed{-3}`` -> ``2, -3``).
@@ -31,7 +37,9 @@ from transforms.verifiers.normalize import (
     number_rule,
     option_letters,
 )
+from transforms.verifiers.phrases import answer_phrase, concluding_value
 from transforms.verifiers.segments import split_output
+from transforms.verifiers.solutions import join_solutions
 
 #: A final part this short and on one line is taken as the answer when nothing marks one.
 BARE_ANSWER_MAX_CHARS = 80
@@ -136,8 +144,9 @@ _SENTENCE_END_RE = re.compile(r"(?<=\S)(?:\.(?=\s|$)|。)")
 
 
 def marked_answer(text: str) -> str | None:
-    """The text after the last answer marker: the rest of its line, or the next non-empty line
-    when the marker ends its line; cut at the end of the sentence."""
+    """The value after the last answer marker: the rest of its line, or the next non-empty line
+    when the marker ends its line, cut at the end of the sentence; a sentence gives the value it
+    names (``phrases.answer_phrase``: ``Final Answer: The largest $n$ is 34.`` -> ``34``)."""
     last = None
     for last in _MARKER_RE.finditer(text):  # noqa: B007 - the last marker is the one kept
         pass
@@ -154,7 +163,7 @@ def marked_answer(text: str) -> str | None:
     if cut:
         line = line[:cut.start()]
     # Markdown around the marker ("**Answer:** C", "Answer: **C**") may be left half-open.
-    answer = clean_answer(clean_answer(line).strip("*_ "))
+    answer = clean_answer(answer_phrase(clean_answer(line).strip("*_ ")))
     return answer or None
 
 
@@ -210,14 +219,15 @@ def answer_block(final: str) -> str | None:
     return final[opening.end():closing.start()] if closing else ""
 
 
-def _several_boxes(text: str) -> str | None:
-    """The contents of the boxes in the last paragraph holding a box, joined by ``, `` (two or more)."""
+def several_boxes(text: str) -> str | None:
+    """The contents of the boxes in the last paragraph holding a box, as one answer listing them
+    (``solutions.join_solutions``); None unless there are two or more."""
     boxes = list(top_level_boxes(text))
     if len(boxes) < 2 or any(box.status != "ok" for box, _ in boxes):
         return None
     paragraph = text.rfind("\n\n", 0, boxes[-1][1])
     contents = [clean_answer(box.content) for box, start in boxes if start > paragraph]
-    return ", ".join(contents) if len(contents) > 1 and all(contents) else None
+    return join_solutions(contents) if len(contents) > 1 and all(contents) else None
 
 
 def extract_from_final(final: str, answer_type: str | None = None, choices: list[str] | None = None,
@@ -242,7 +252,7 @@ def extract_from_final(final: str, answer_type: str | None = None, choices: list
     if box is not None:
         if box.status != "ok":
             return None
-        candidate = (several and not mc and _several_boxes(final)) or clean_answer(box.content)
+        candidate = (several and not mc and several_boxes(final)) or clean_answer(box.content)
         if not candidate:
             return None
         return _as_choice(candidate, choices, letters, rule) if mc else candidate
@@ -250,6 +260,10 @@ def extract_from_final(final: str, answer_type: str | None = None, choices: list
     candidate = marked_answer(final)
     if candidate:
         return _as_choice(candidate, choices, letters, rule) if mc else candidate
+    if block is None:
+        candidate = clean_answer(concluding_value(final) or "")
+        if candidate and (mc or _looks_like_bare_answer(candidate, answer_type)):
+            return _as_choice(candidate, choices, letters, rule) if mc else candidate
 
     stripped = final.strip()
     if mc:
@@ -262,8 +276,8 @@ def extract_from_final(final: str, answer_type: str | None = None, choices: list
             by_text = choice_letter_for_text(lines[-1], choices, **rule)
             if by_text:
                 return by_text
-    if block is not None:  # nothing marks an answer inside the block: the block is the answer
-        candidate = clean_answer(stripped)
+    if block is not None:  # nothing marks an answer inside the block: the value the block names
+        candidate = clean_answer(answer_phrase(stripped))
         if not candidate or len(candidate) > BLOCK_ANSWER_MAX_CHARS:
             return None
         return _as_choice(candidate, choices, letters, rule) if mc else candidate

@@ -72,14 +72,17 @@ def _balanced(s: str) -> bool:
 
 
 _LATEX_SPACING_RE = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg)(?![A-Za-z])|\\[,;:! ]|\\quad|\\qquad|~")
+_DIGIT_GAP_RE = re.compile(r"(?<=\d)(?:\s|\\[,;:! ]|~)+(?=\d)(?=(\d{3}(?![\d.]))?)")
 _FRAC_VARIANTS_RE = re.compile(r"\\[dt]frac(?![A-Za-z])")
 
 
 def normalize_expression(text: str) -> str:
     """A spacing-insensitive form of a math answer for a cheap exact comparison:
     delimiters, ``\\left``/``\\right``, LaTeX spacing and all whitespace removed,
-    ``\\dfrac``/``\\tfrac`` spelled ``\\frac``."""
+    ``\\dfrac``/``\\tfrac`` spelled ``\\frac``. A gap between two digits stays (as ``␣``) unless
+    it separates thousands: ``3 4`` is not ``34``, ``12 345`` is ``12345``."""
     s = clean_answer(text)
+    s = _DIGIT_GAP_RE.sub(lambda m: "" if m.group(1) else "␣", s)
     s = _LATEX_SPACING_RE.sub("", s)
     s = _FRAC_VARIANTS_RE.sub(r"\\frac", s)
     return "".join(s.split())
@@ -129,15 +132,18 @@ def yes_no(text: str) -> str | None:
 @dataclass(frozen=True)
 class Number:
     """A plain number as written: exact ``value``, ``decimals`` after the point (None for a
-    fraction, which counts as exact), whether it was an integer literal and carried ``%``, and the
-    ``unit`` text written after it (``cm^2``, ``\\text{ m/s}``, ``degree``; empty for none;
-    currency and ``%`` are not units here)."""
+    fraction, which counts as exact), whether it was an integer literal and carried ``%`` (or a
+    percent word), the ``unit`` text written after it (``cm^2``, ``\\text{ m/s}``, ``degree``; empty
+    for none) and whether that unit is ``attached`` to the digits (``5cm``), and its ``currency``
+    code (``USD``, ``CNY``, ``USD/100`` for cents; ``%`` and currency are not units here)."""
 
     value: Fraction
     decimals: int | None
     is_integer_literal: bool
     percent: bool
     unit: str = ""
+    currency: str = ""
+    attached: bool = False
 
 
 _MAX_NUMBER_CHARS = 120
@@ -145,8 +151,16 @@ _MAX_POW10 = 1000
 
 _CURRENCY_PREFIX_RE = re.compile(r"^(?:\\\$|\$|US\$|USD|EUR|GBP|RMB|CNY|Rs\.?|€|£|¥|￥|\\euro|\\pounds|\\yen)\s*")
 _CURRENCY_SUFFIX_RE = re.compile(
-    r"\s*(?:\\\$|\$|€|£|¥|元|美元|块|(?<![A-Za-z])(?:dollars?|euros?|pounds?|yuan|cents?))$", re.I)
-_PERCENT_SUFFIX_RE = re.compile(r"\s*(?:\\%|%|％|\s*percent)$", re.I)
+    r"\s*(?:\\\$|\$|€|£|¥|￥|元|美元|块|(?<![A-Za-z])(?:dollars?|euros?|yuan|cents?|USD|EUR|GBP|RMB|CNY))$", re.I)
+#: Currency marks as codes; a cent is a hundredth of a dollar. ``pounds`` is left to pint (mass).
+_CURRENCY_CODES = {"\\$": "USD", "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
+                   "美元": "USD", "cent": "USD/100", "cents": "USD/100", "€": "EUR", "eur": "EUR", "\\euro": "EUR",
+                   "euro": "EUR", "euros": "EUR", "£": "GBP", "gbp": "GBP", "\\pounds": "GBP", "¥": "CNY", "￥": "CNY",
+                   "\\yen": "CNY", "元": "CNY", "块": "CNY", "yuan": "CNY", "rmb": "CNY", "cny": "CNY", "rs": "INR",
+                   "rs.": "INR"}
+_PERCENT_SUFFIX_RE = re.compile(
+    r"\s*(?:\\%|%|％|\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?:percent(?:age)?|pct|per\s*cent|\\?%)\s*\}"
+    r"|(?<![A-Za-z])(?:percent(?:age)?|pct|per\s+cent))$", re.I)
 _DEGREE_SUFFIX_RE = re.compile(
     r"\s*(?:\^\s*\{\s*\\circ\s*\}(?:\s*\\?[CF])?|\^\s*\\circ(?:\s*\\?[CF])?|°[CF]?|\\degree|\s+degrees?|\s*度)$",
     re.I)
@@ -154,7 +168,7 @@ _TEXT_UNIT_SUFFIX_RE = re.compile(
     r"\s*(?:\\[,;: ]|~)?\s*\\(?:text|mathrm|mbox|textrm|operatorname)\s*\{[^{}]*\}(?:\s*\^\s*\{?-?\d\}?)?$")
 _UNIT_WORD = r"[A-Za-zµμΩ]+(?:\^\{?-?\d\}?|[²³])?"
 _WORD_UNIT_SUFFIX_RE = re.compile(
-    r"(?:(?<=\d)|\s+)"  # a unit follows a digit directly (5cm) or after a space
+    r"(?:(?<=[\d}])|\s+)"  # a unit follows a digit or a fraction directly (5cm) or after a space
     + _UNIT_WORD + r"(?:\s*(?:/|\bper\b|\\cdot|·)\s*" + _UNIT_WORD + r")?"
     + r"(?:\s+" + _UNIT_WORD + r"){0,3}$"
 )
@@ -163,6 +177,8 @@ _UNIT_LETTERS = frozenset("mgsLKNJWVh")
 _NOT_UNITS = frozenset({"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "frac",
                         "cdot", "times", "infty", "circ", "mod", "and", "or", "i", "e"})
 _LETTERS_RE = re.compile(r"[A-Za-zµμΩ]+")
+#: ``\\mathrm{e}``, ``\\text{i}``: Euler's number and the imaginary unit, not units.
+_CONSTANT_TEXT_RE = re.compile(r"\{\s*[ei]\s*\}")
 _CJK_UNIT_SUFFIX_RE = re.compile(r"\s*[\u4e00-\u9fff]{1,4}$")
 
 _SEP = r"(?:,|\{,\}|\\,|\\ |\u2009|\u202f|\u00a0| )"
@@ -175,9 +191,12 @@ _FRAC_RE = re.compile(
     r"^(?P<sign>[+-]?)\s*\\[dt]?frac\s*(?:\{\s*(?P<n>[+-]?\d+(?:\.\d+)?)\s*\}|(?P<n1>\d))"
     r"\s*(?:\{\s*(?P<d>[+-]?\d+(?:\.\d+)?)\s*\}|(?P<d1>\d))$"
 )
+#: A mixed number, ``3\\frac{1}{2}`` = 3.5 (a proper fraction after a whole number; math-verify's reading too).
+_MIXED_RE = re.compile(r"^(?P<sign>[+-]?)\s*(?P<whole>\d+)\s*\\[dt]?frac\s*\{\s*(?P<n>\d+)\s*\}\s*\{\s*(?P<d>\d+)\s*\}$")
 _SLASH_RE = re.compile(r"^(?P<sign>[+-]?)\s*(?P<n>\d+(?:\.\d+)?)\s*/\s*(?P<d>\d+(?:\.\d+)?)$")
 _SEP_RE = re.compile(_SEP)
-_ASSIGNMENT_PREFIX_RE = re.compile(r"^[A-Za-z](?:_\{?\w{1,3}\}?)?\s*(?:=|\\approx|≈)\s*")
+_SPACE = r"(?:\s|\\[,;:! ]|~)*"
+_ASSIGNMENT_PREFIX_RE = re.compile(r"^[A-Za-z](?:_\{?\w{1,3}\}?)?" + _SPACE + r"(?:=|\\approx|≈)" + _SPACE)
 
 
 def _strip_word_unit(s: str) -> tuple[str, str]:
@@ -191,35 +210,63 @@ def _strip_word_unit(s: str) -> tuple[str, str]:
     return s[:m.start()], m.group(0)
 
 
+def _currency_code(mark: str) -> str:
+    return _CURRENCY_CODES.get(mark.strip().lower(), _CURRENCY_CODES.get(mark.strip(), "?"))
+
+
 def _cut(pattern: re.Pattern, s: str) -> tuple[str, str]:
     m = pattern.search(s)
     return (s[:m.start()], m.group(0)) if m else (s, "")
 
 
-def _strip_units(s: str) -> tuple[str, bool, str]:
-    """Remove currency, percent, degree and unit decorations; report whether ``%`` was there and
-    the unit text cut off (outermost last: ``5 \\text{cm}^2`` gives ``\\text{cm}^2``)."""
-    percent = False
+@dataclass(frozen=True)
+class Decorations:
+    """What :func:`strip_units` cut off an answer: ``%`` (or a percent word), the unit text
+    (outermost last: ``5 \\text{cm}^2`` gives ``\\text{cm}^2``), whether a word unit was attached to
+    the value (``5cm``) and the currency code."""
+
+    percent: bool = False
+    unit: str = ""
+    attached: bool = False
+    currency: str = ""
+
+
+def strip_units(s: str, words: bool = True) -> tuple[str, Decorations]:
+    """Remove currency, percent, degree and unit decorations from the end (and currency from the
+    start) of an answer. ``words``: also cut a bare trailing unit word (``5 cm``); off for an
+    expression, where a trailing letter is a variable (``x + 2m``) and only a ``\\text{}`` unit,
+    degrees, ``%`` and currency are decorations."""
+    percent, attached = False, False
+    currency = ""
     units: list[str] = []
     for _ in range(4):
         before = s
-        s = _CURRENCY_PREFIX_RE.sub("", s)
-        s = _CURRENCY_SUFFIX_RE.sub("", s)
-        if _PERCENT_SUFFIX_RE.search(s):
+        if _PERCENT_SUFFIX_RE.search(s):  # before currency: "per cent" is no cent
             s = _PERCENT_SUFFIX_RE.sub("", s)
             percent = True
+        s, mark = _cut_start(_CURRENCY_PREFIX_RE, s)
+        currency = currency or (_currency_code(mark) if mark else "")
+        s, mark = _cut(_CURRENCY_SUFFIX_RE, s)
+        currency = currency or (_currency_code(mark) if mark else "")
         for pattern in (_DEGREE_SUFFIX_RE, _TEXT_UNIT_SUFFIX_RE, _CJK_UNIT_SUFFIX_RE):
-            s, unit = _cut(pattern, s)
-            if unit:
+            rest, unit = _cut(pattern, s)
+            if unit and rest.strip() and not _CONSTANT_TEXT_RE.search(unit):
+                s = rest
                 units.append(unit)
-        if s and (s[-1].isalpha() or "^" in s[-4:] or s[-1] in "²³"):
+        if words and s and (s[-1].isalpha() or "^" in s[-4:] or s[-1] in "²³"):
             s, unit = _strip_word_unit(s)
             if unit:
                 units.append(unit)
+                attached = attached or not unit[0].isspace()
         s = s.strip()
         if s == before:
             break
-    return s, percent, " ".join(u.strip() for u in reversed(units))
+    return s, Decorations(percent, " ".join(u.strip() for u in reversed(units)), attached, currency)
+
+
+def _cut_start(pattern: re.Pattern, s: str) -> tuple[str, str]:
+    m = pattern.match(s)
+    return (s[m.end():], m.group(0)) if m else (s, "")
 
 
 @lru_cache(maxsize=4096)
@@ -236,9 +283,9 @@ def parse_number(text: str) -> Number | None:
     if not s or len(s) > _MAX_NUMBER_CHARS or not any(c.isdigit() for c in s):
         return None
     s = _ASSIGNMENT_PREFIX_RE.sub("", s, count=1)
-    s, percent, unit = _strip_units(s)
-    s = s.replace("−", "-").replace("\\!", "").strip()
-    if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):
+    s, marks = strip_units(s)
+    s = s.replace("−", "-").replace("\\!", "").replace("\\left(", "(").replace("\\right)", ")").strip()
+    if s[:1] + s[-1:] in ("{}", "()") and _balanced(s[1:-1].replace("(", "{").replace(")", "}")):
         s = s[1:-1].strip()
 
     m = _DECIMAL_RE.match(s)
@@ -255,20 +302,24 @@ def parse_number(text: str) -> Number | None:
             value *= Fraction(10) ** int(exp)
         if m.group("sign") == "-":
             value = -value
-        return Number(value, decimals, "." not in body and exp is None, percent, unit)
+        return Number(value, decimals, "." not in body and exp is None, *_marks(marks))
 
-    m = _FRAC_RE.match(s) or _SLASH_RE.match(s)
+    m = _FRAC_RE.match(s) or _SLASH_RE.match(s) or _MIXED_RE.match(s)
     if m:
         groups = m.groupdict()
         num = Fraction(groups.get("n") or groups.get("n1"))
         den = Fraction(groups.get("d") or groups.get("d1"))
-        if den == 0:
+        if den == 0 or (groups.get("whole") is not None and not 0 < num < den):
             return None
-        value = num / den
+        value = num / den + int(groups.get("whole") or 0)
         if m.group("sign") == "-":
             value = -value
-        return Number(value, None, False, percent, unit)
+        return Number(value, None, False, *_marks(marks))
     return None
+
+
+def _marks(marks: Decorations) -> tuple:
+    return marks.percent, marks.unit, marks.currency, marks.attached
 
 
 _NUMBER_WORDS = {w: i for i, w in enumerate(
@@ -278,9 +329,12 @@ _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
                       "ninety": 90, "hundred": 100, "a hundred": 100, "one hundred": 100, "thousand": 1000})
 
 
+_SIGNED_RE = re.compile(r"[-+−±]")
+
+
 def number_word(text: str) -> Number | None:
     """An English number word as a number (``three`` -> 3, ``Twenty.`` -> 20), else None."""
-    value = _NUMBER_WORDS.get(normalize_text(text)) if len(text) <= 24 else None
+    value = _NUMBER_WORDS.get(normalize_text(text)) if len(text) <= 24 and not _SIGNED_RE.search(text) else None
     return None if value is None else Number(Fraction(value), 0, True, False)
 
 

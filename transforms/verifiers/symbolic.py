@@ -15,6 +15,15 @@ SymPy's first simplifications in a process import and build a lot (about a secon
 does that once, outside any budget, so the first real comparison is not cut short. It runs on first
 use; a Beam DoFn should call it in ``setup``.
 
+**Whole answers only.** math-verify's ``parse`` salvages what it can: when the LaTeX does not
+parse it retries the part after the last ``=`` and then picks a plain number out of the text
+(``1 + \\sqrt(3)`` compares as ``1``), and its normalization deletes trailing words and
+``\\text{}`` as units (``1 - \\frac{1}{\\mathrm{e}}`` loses ``\\mathrm{e}}``). Here an answer is read
+by the same parser (latex2sympy's grammar, which reads its whole input or raises) after
+:func:`transforms.verifiers.math_text.math_text` and math-verify's normalization without its lossy
+steps; an answer it cannot read whole makes the comparison undecided (``unverifiable``), never a
+comparison of a part. Units are split off and compared before (``equivalence``).
+
 Parsed answers are cached (the same gold is compared with every sampled chain).
 """
 from __future__ import annotations
@@ -39,16 +48,23 @@ class _DropDisabledTimeoutWarning(logging.Filter):
 for _name in ("math_verify.parser", "math_verify.grader"):
     logging.getLogger(_name).addFilter(_DropDisabledTimeoutWarning())
 
-from math_verify import parse as _mv_parse  # noqa: E402  (after the filter, which it would log past)
-from math_verify import verify as _mv_verify  # noqa: E402
+from latex2sympy2_extended.latex2sympy2 import latex2sympy  # noqa: E402
+from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex  # noqa: E402
+from math_verify import verify as _mv_verify  # noqa: E402  (after the filter, which it would log past)
+from math_verify.grader import should_treat_as_complex  # noqa: E402
+
+from transforms.verifiers.math_text import math_text  # noqa: E402
 
 _EXPONENT_RE = re.compile(r"\^\s*\{?\s*\(?\s*([+-]?\d+)")
 _TOWER_RE = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\(?[\w.]+\)?\s*\^|\*\*\s*\(?[\w.]+\)?\s*\*\*")
 _FACTORIAL_RE = re.compile(r"(\d+)\s*\}?\s*\)?\s*!")
 _BINOM_RE = re.compile(r"\\(?:binom|dbinom|tbinom|choose)\s*\{?\s*(\d+)")
 _DOUBLE_FACTORIAL_RE = re.compile(r"!\s*!")
-_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|\\,)(?=\d{3}(?!\d))")
+#: math-verify's normalization minus its lossy steps: ``units`` deletes trailing words and
+#: ``\\text{}``, ``boxed`` keeps the last box, ``malformed_operators`` turns ``\\sqrt(3)`` into
+#: ``\\\\sqrt{3}``, ``nits`` rewrites numbers. ``math_text`` and ``equivalence`` do those jobs.
+_WHOLE = NormalizationConfig(basic_latex=True, units=False, malformed_operators=False, nits=False, boxed="none",
+                             equations=False)
 
 
 def guard_reason(text: str, config: VerifyConfig) -> str | None:
@@ -79,30 +95,29 @@ def guard_reason(text: str, config: VerifyConfig) -> str | None:
     return None
 
 
-def _as_math(text: str) -> str:
-    """One ``$...$`` block math-verify's LaTeX extraction will read as a whole."""
-    s = text.strip()
-    for left, right in _DELIMS:
-        if s.startswith(left) and s.endswith(right) and len(s) > len(left) + len(right):
-            s = s[len(left):len(s) - len(right)].strip()
-            break
-    s = _THOUSANDS_RE.sub("", s)
-    return f"${s}$"
-
-
 @lru_cache(maxsize=8192)
-def _parse(latex: str) -> tuple:
-    # lru_cache does not store a call that raised, so an interrupted parse is not cached.
-    return tuple(_mv_parse(latex, parsing_timeout=None))
+def parse_whole(text: str):
+    """``text`` (an answer without delimiters, units or ``%``) as one SymPy object, or None when the
+    parser cannot read all of it. lru_cache does not store a call that raised, so an interrupted
+    parse is not cached."""
+    canonical = math_text(text)
+    if canonical is None:
+        return None
+    latex = normalize_latex(canonical, _WHOLE)
+    try:
+        return latex2sympy(latex, is_real=not should_treat_as_complex(latex), convert_degrees=False,
+                           normalization_config=None)
+    except Exception:  # the grammar raises (plain Exception) on input it cannot read whole
+        return None
 
 
-def _compare(gold: str, pred: str, float_rounding: int, numeric_precision: int) -> bool:
-    gold_parsed = _parse(_as_math(gold))
-    pred_parsed = _parse(_as_math(pred))
-    if not gold_parsed or not pred_parsed:
-        return False
+def _compare(gold: str, pred: str, float_rounding: int, numeric_precision: int) -> bool | None:
+    pred_parsed = parse_whole(pred)  # first: a prediction that cannot be read whole needs no gold
+    gold_parsed = parse_whole(gold) if pred_parsed is not None else None
+    if gold_parsed is None or pred_parsed is None:
+        return None
     # Gold first: math-verify's comparison is not symmetric (assignments, intervals).
-    return bool(_mv_verify(list(gold_parsed), list(pred_parsed), float_rounding=float_rounding,
+    return bool(_mv_verify([gold_parsed], [pred_parsed], float_rounding=float_rounding,
                            numeric_precision=numeric_precision, timeout_seconds=None))
 
 
@@ -136,7 +151,7 @@ def warm_up() -> None:
 
 def math_equal(pred: str, gold: str, config: VerifyConfig) -> bool | None:
     """Whether math-verify finds ``pred`` equal to ``gold``; None when it could not decide
-    (an input refused by the guard, or the time budget ran out)."""
+    (an input refused by the guard, one it cannot read whole, or the time budget ran out)."""
     if guard_reason(gold, config) or guard_reason(pred, config):
         return None
     warm_up()
@@ -146,4 +161,4 @@ def math_equal(pred: str, gold: str, config: VerifyConfig) -> bool | None:
     except BudgetExceeded:
         return None
     except Exception:  # math-verify catches its own errors; this is a last line of defence
-        return False
+        return None

@@ -6,7 +6,7 @@ from transforms.verifiers import format_checks as fc
 from transforms.verifiers.answer_types import ANSWER_TYPES, infer_answer_type
 from transforms.verifiers.config import DEFAULT_CONFIG, VerifyConfig
 from transforms.verifiers.equivalence import answers_match
-from transforms.verifiers.extract import extract_from_final, last_box
+from transforms.verifiers.extract import extract_from_final, last_box, several_boxes
 from transforms.verifiers.segments import split_output
 from transforms.verifiers.solutions import solutions
 from transforms.verifiers.symbolic import warm_up as warm_up_sympy
@@ -20,9 +20,12 @@ def warm_up() -> None:
 
 
 def _gold_answer(gold: str) -> str:
-    """A gold stored as a worked solution (``... \\boxed{12}``) means its boxed part."""
+    """A gold stored as a worked solution (``... \\boxed{12}``) means its boxed part; several boxes
+    in its last paragraph with a box (``$\\boxed{1}$ and $\\boxed{-2}$``) are several solutions, all required."""
     box = last_box(gold)
-    return box.content if box is not None and box.status == "ok" else gold
+    if box is None or box.status != "ok":
+        return gold
+    return several_boxes(gold) or box.content
 
 
 def verify(
@@ -44,7 +47,8 @@ def verify(
     None; a gold holding a ``\\boxed{}`` means the box's content; ``unit`` is the gold's unit when
     the gold is written without one (``Problem.unit``). Failed checks name their reason (``malformed_think``, ``no_reasoning``,
     ``empty_reasoning``, ``truncated``, ``repetition``, ``language_mix``, ``too_short``,
-    ``too_long``, ``no_answer``, ``wrong_answer``, ``unverifiable``, ``no_gold``); ``correct`` is
+    ``too_long``, ``no_answer``, ``wrong_answer``, ``partial_answer`` (some of several solutions),
+    ``unverifiable``, ``no_gold``); ``correct`` is
     true exactly when no check failed; ``unverifiable`` when the only failed check is an answer no
     rule could decide. Safe to call from many threads at once.
     """
@@ -76,7 +80,8 @@ def verify(
     record("language_consistent", fc.language_consistent(whole, cfg))
     record("length_ok", fc.length_ok(len(whole), cfg))
 
-    several = answer_type != "multiple_choice" and len(solutions(gold)) > 1
+    gold_solutions = solutions(gold) if answer_type != "multiple_choice" else ()
+    several = len(gold_solutions) > 1 or any(sol.names for sol in gold_solutions)
     extracted = extract_from_final(segments.final, answer_type, choices, cfg, several=several)
     record("answer_found", (True, "") if extracted is not None else (False, "no_answer"))
     decided_by = ""
@@ -89,7 +94,7 @@ def verify(
             if match.equal:
                 record("answer_match", (True, ""))
             else:
-                record("answer_match", (False, "wrong_answer" if match.decided else "unverifiable"))
+                record("answer_match", (False, (match.reason or "wrong_answer") if match.decided else "unverifiable"))
 
     return Verdict(correct=not reasons, extracted_answer=extracted, checks=checks, reasons=reasons,
                    unverifiable=reasons == ["unverifiable"], decided_by=decided_by)
