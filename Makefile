@@ -4,6 +4,7 @@
 # `make install` installs requirements/cpu-test.txt (the lock: the whole resolved environment) with pip, then mmcot;
 # `make lock` re-resolves the locks from pyproject.toml (UPGRADE=1: the newest allowed versions, not the locked ones);
 # `make test-latest` runs the unit tier in a fresh virtualenv on the newest versions pyproject.toml allows today.
+# `make config-docs` regenerates the config reference (docs/config.md) and the configs' JSON Schemas from the settings models.
 PY ?= python3
 SAMPLE_N ?= 120
 VISION_N ?= 12
@@ -14,7 +15,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 LATEST_VENV ?= /tmp/mmcot-latest-venv
 export TORCH_INDEX
 
-.PHONY: install lock lint demo demo-vision test test-fast test-latest loop
+.PHONY: install lock lint demo demo-vision test test-fast test-latest loop config-docs
 
 install:
 	$(PY) tools/locks.py install $(LOCK)
@@ -50,3 +51,8 @@ test-latest:
 
 loop: install
 	$(PY) benchmarks/closed_loop.py $(LOOP_ARGS)
+
+config-docs:
+	$(PY) -m pipelines.cli config schema > configs/mmcot.schema.json
+	$(PY) -m pipelines.cli config schema --rounds > configs/mmcot-rounds.schema.json
+	$(PY) -m pipelines.cli config reference > docs/config.md

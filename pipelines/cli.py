@@ -1,4 +1,4 @@
-"""The ``mmcot`` command: run, rounds, dedup, synth, verify, evaluate, card, view, publish, teacher."""
+"""The ``mmcot`` command: run, rounds, dedup, synth, verify, evaluate, card, view, publish, teacher, config."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from pipelines.config_cli import add_config_parser
 from pipelines.evaluate_cli import add_evaluate_parser
 from pipelines.logs import setup_logging
 from pipelines.reach import reach_failure
@@ -296,6 +297,7 @@ def _parser() -> argparse.ArgumentParser:
     pub.set_defaults(func=_cmd_publish)
 
     add_teacher_parser(sub)
+    add_config_parser(sub)
     _add_verbose(sub)
     return parser
 

@@ -41,20 +41,32 @@ class RunSettings(Settings):
     """Run name, where results go, and which self-distillation round this run is (R1V iterates
     rounds with a rising ``assess.min_quality`` and the previous round's model as teacher)."""
 
-    name: str
-    output_dir: str
-    iteration: int = Field(default=1, ge=1)
+    name: str = Field(
+        description="The run's name: logged, recorded in manifest.json, and the dataset card's title unless output.pretty_name is set.",
+    )
+    output_dir: str = Field(
+        description="Where the run writes its shards, manifest.json, dataset card and dead letters: a directory or an fsspec URL (gs://, "
+                    "s3://).",
+    )
+    iteration: int = Field(
+        default=1, ge=1,
+        description="Which self-distillation round this run is (1: the first), recorded in the manifest and card; `mmcot rounds` sets it.",
+    )
 
 
 class OutputSettings(Settings):
     """Shard counts per output set, whether TRL's twins of sft/rl/preference are written, the card's metadata."""
 
-    shards: dict[str, int] = {}
-    trl_sets: bool = True
-    pretty_name: str | None = None
-    license: str = "other"
-    language: list[str] = ["en"]
-    tags: list[str] = ["reasoning", "chain-of-thought", "distillation", "multimodal"]
+    shards: dict[str, int] = Field(
+        default={},
+        description="Parquet shards per output set, by set name (sft, rl, preference, …); a set not listed gets 1, a TRL twin its base "
+                    "set's count.",
+    )
+    trl_sets: bool = Field(default=True, description="Also write TRL's twins of sft, rl and preference (sft_trl, rl_trl, preference_trl).")
+    pretty_name: str | None = Field(default=None, description="The dataset card's pretty_name; null: run.name.")
+    license: str = Field(default="other", description="The dataset card's license (a Hub license id).")
+    language: list[str] = Field(default=["en"], description="The dataset card's languages (ISO 639-1 codes).")
+    tags: list[str] = Field(default=["reasoning", "chain-of-thought", "distillation", "multimodal"], description="The dataset card's tags.")
 
     def num_shards(self, output_set: str) -> int:
         """Shards for ``output_set`` (1 unless configured; a TRL twin defaults to its base set's count)."""
@@ -65,21 +77,53 @@ class OutputSettings(Settings):
 class PipelineConfig(Settings):
     """The whole run: one section per stage."""
 
-    run: RunSettings
-    source: SourceSettings | None = None  # one source (the older form); or
-    sources: list[SourceSettings] = []     # several, each with its own name, kind, split, preset, limit, weight
-    normalize: NormalizeSettings = NormalizeSettings()
-    dedup: DedupSettings = DedupSettings()
-    assess: AssessSettings = AssessSettings()
-    judge: JudgeSettings | None = None
-    length: LengthSettings = LengthSettings()
-    teacher: TeacherSettings = TeacherSettings()
-    verify: VerifyConfig = VerifyConfig()
-    answer_judge: AnswerJudgeSettings | None = None
-    repair: RepairSettings = RepairSettings()
-    scorer: ScorerSettings | None = None
-    select: SelectSettings = SelectSettings()
-    output: OutputSettings = OutputSettings()
+    run: RunSettings = Field(description="The run's name, output directory and round number.")
+    source: SourceSettings | None = Field(
+        default=None,
+        description="One source of problems (the older form); give either source or sources.",
+    )
+    sources: list[SourceSettings] = Field(
+        default=[],
+        description="Several sources, each with its own name, kind, split, preset, limit and weight; give either source or sources.",
+    )
+    normalize: NormalizeSettings = Field(
+        default=NormalizeSettings(),
+        description="Row validation: images, size limits, remote images, repeated ids.",
+    )
+    dedup: DedupSettings = Field(
+        default=DedupSettings(),
+        description="Exact and near-duplicate problem dedup, decontamination against benchmarks, chain dedup.",
+    )
+    assess: AssessSettings = Field(default=AssessSettings(), description="Where difficulty comes from, and the minimum judge quality.")
+    judge: JudgeSettings | None = Field(
+        default=None,
+        description="R1V's judge (S_v, S_t, S_I scores of each problem); null: no judge. Needed by assess.difficulty_from: judge, "
+                    "assess.min_quality > 0 and length.policy: r1v_drlc.",
+    )
+    length: LengthSettings = Field(default=LengthSettings(), description="Length policy, sampling settings and difficulty bands.")
+    teacher: TeacherSettings = Field(
+        default=TeacherSettings(),
+        description="The teacher model: backend, server, concurrency, retries, response cache.",
+    )
+    verify: VerifyConfig = Field(default=VerifyConfig(), description="Every check a chain must pass, and how answers are compared.")
+    answer_judge: AnswerJudgeSettings | None = Field(
+        default=None,
+        description="A model that decides the chains no verifier rule could (unverifiable answers); null: they stay unverifiable.",
+    )
+    repair: RepairSettings = Field(
+        default=RepairSettings(),
+        description="Rewrite a wrong chain toward the known answer when a problem has no correct chain.",
+    )
+    scorer: ScorerSettings | None = Field(
+        default=None,
+        description="The chain scorer (a 0–5 score per chain); null: no scores. Needed by select.min_chain_quality > 0 and select.pairs: "
+                    "score.",
+    )
+    select: SelectSettings = Field(
+        default=SelectSettings(),
+        description="Which chain is kept, which problems make RL rows, preference pairs.",
+    )
+    output: OutputSettings = Field(default=OutputSettings(), description="Shard counts, TRL twins and the dataset card's metadata.")
 
     @model_validator(mode="after")
     def _sources_given(self) -> PipelineConfig:

@@ -42,23 +42,34 @@ SUMMARY_FILE = "rounds.json"
 class RoundTake(TakeSettings):
     """Which earlier round a round reads, and which of its problems (by outcome)."""
 
-    round: str
+    round: str = Field(description="The earlier round whose problems this round reads.")
 
 
 class RoundSettings(Settings):
     """One round: its name (its output folder), what it takes from an earlier round, its config overrides (dotted keys)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    takes: RoundTake | None = None
-    set: dict[str, Any] = {}
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The round's name: its output folder under output_dir and the suffix of its run name.",
+    )
+    takes: RoundTake | None = Field(
+        default=None,
+        description="The earlier round whose problems this round reads, and which (by outcome); null: the base config's sources.",
+    )
+    set: dict[str, Any] = Field(
+        default={},
+        description="Overrides of the base config by dotted key (teacher.model, assess.min_quality, length.samples, …).",
+    )
 
 
 class RoundsSettings(Settings):
     """A rounds file: the base run config (relative to the file), where the rounds go, the rounds in order."""
 
-    base: str
-    output_dir: str
-    rounds: list[RoundSettings] = Field(min_length=1)
+    base: str = Field(description="The base run config, relative to the rounds file.")
+    output_dir: str = Field(
+        description="Where the rounds go: round <name> writes <output_dir>/<name>; rounds.json and README.md here sum them up.",
+    )
+    rounds: list[RoundSettings] = Field(min_length=1, description="The rounds, in order (round r runs with run.iteration r).")
 
     @model_validator(mode="after")
     def _rounds_chain(self) -> RoundsSettings:

@@ -27,8 +27,8 @@ from transforms.teacher_calls import Prompt, TeacherCallFn, as_is
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import question_text
 from transforms.teachers.registry import Endpoint
-from transforms.teachers.settings import TeacherSettings
-from transforms.teachers.structured import attempt_plan, json_schema_format
+from transforms.teachers.settings import TeacherSettings, endpoint_field
+from transforms.teachers.structured import attempt_plan, attempts_field, json_schema_format
 
 INSTRUCTION = (
     "You check answers to questions. Reply with JSON only.\n"
@@ -55,10 +55,10 @@ class AnswerJudgeSettings(Settings):
     None means the run's teacher URL.
     """
 
-    endpoint: TeacherSettings | None = None
-    max_tokens: int = Field(default=128, gt=0)
-    temperature: float = Field(default=0.0, ge=0.0)
-    attempts: int = Field(default=2, ge=1, le=5)
+    endpoint: TeacherSettings | None = endpoint_field()
+    max_tokens: int = Field(default=128, gt=0, description="Token budget of a reply.")
+    temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature of the answer judge.")
+    attempts: int = attempts_field("chain")
 
 
 def answer_messages(problem: Problem, candidate: str) -> list[dict]:

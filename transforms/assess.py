@@ -31,9 +31,19 @@ class AssessSettings(Settings):
     ``min_quality`` (judge scale 1–5, 0 = off): R1V's iterative rounds raise it (2, 3, 4, 5).
     """
 
-    difficulty_from: Literal["metadata", "heuristic", "judge", "pass_rate"] = "metadata"
-    min_quality: float = Field(default=0.0, ge=0.0, le=5.0)
-    clarity_scale: float = 500.0
+    difficulty_from: Literal["metadata", "heuristic", "judge", "pass_rate"] = Field(
+        default="metadata",
+        description="Where difficulty comes from: metadata (metadata.difficulty, else the heuristic), heuristic, judge (the mean "
+                    "normalized judge score), pass_rate (1 − the first samples' pass rate).",
+    )
+    min_quality: float = Field(
+        default=0.0, ge=0.0, le=5.0,
+        description="Drop problems whose judge quality is below this (judge scale 1–5; 0: off); R1V's rounds raise it 2, 3, 4, 5.",
+    )
+    clarity_scale: float = Field(
+        default=500.0,
+        description="Scale of an image's clarity score: an edge-response variance v scores v / (v + clarity_scale).",
+    )
 
 
 def clarity(image_bytes: bytes, scale: float) -> float:

@@ -29,8 +29,8 @@ from transforms.teacher_calls import Prompt, TeacherCallFn, as_is
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import Modality, problem_content
 from transforms.teachers.registry import Endpoint
-from transforms.teachers.settings import TeacherSettings
-from transforms.teachers.structured import attempt_plan, json_schema_format
+from transforms.teachers.settings import TeacherSettings, endpoint_field
+from transforms.teachers.structured import attempt_plan, attempts_field, json_schema_format
 
 RUBRIC = (
     "You score a model's response to an image-question problem for a reasoning dataset. Reply with JSON only.\n"
@@ -58,12 +58,15 @@ class ScorerSettings(Settings):
     None means the run's teacher URL. ``max_chain_chars`` bounds the chain text sent (the rest is cut).
     """
 
-    endpoint: TeacherSettings | None = None
-    chains: Literal["correct", "decided"] = "correct"
-    max_tokens: int = Field(default=96, gt=0)
-    temperature: float = Field(default=0.0, ge=0.0)
-    attempts: int = Field(default=2, ge=1, le=5)
-    max_chain_chars: int = Field(default=12_000, ge=100)
+    endpoint: TeacherSettings | None = endpoint_field()
+    chains: Literal["correct", "decided"] = Field(
+        default="correct",
+        description="Which chains are scored: correct ones, or every decided one (correct or wrong).",
+    )
+    max_tokens: int = Field(default=96, gt=0, description="Token budget of a score reply.")
+    temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature of the scorer.")
+    attempts: int = attempts_field("chain")
+    max_chain_chars: int = Field(default=12_000, ge=100, description="Most characters of a chain sent to the scorer (the rest is cut).")
 
 
 def wants_score(generation: Generation, chains: str) -> bool:

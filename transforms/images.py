@@ -7,6 +7,7 @@ import warnings
 
 import imagehash
 from PIL import Image, UnidentifiedImageError
+from pydantic import Field
 
 from schemas.problem import ImageMeta, ImageRef
 from schemas.settings import Settings
@@ -19,10 +20,19 @@ class ImageSettings(Settings):
     ``max_side`` bounds the normalized image (aspect ratio kept).
     """
 
-    max_side: int = 1024
-    min_side: int = 8
-    max_pixels: int = 50_000_000
-    format: str = "PNG"
+    max_side: int = Field(
+        default=1024,
+        description="Longest side of a normalized image, in pixels (a larger image is shrunk, aspect ratio kept).",
+    )
+    min_side: int = Field(
+        default=8,
+        description="Shortest side an image may have, in pixels; a smaller one is dead-lettered (image_too_small).",
+    )
+    max_pixels: int = Field(
+        default=50_000_000,
+        description="Most pixels (width × height) an image may have, checked before decoding (a decompression-bomb guard).",
+    )
+    format: str = Field(default="PNG", description="Format images are re-encoded in (a Pillow format name: PNG, JPEG, …).")
 
 
 class ImageError(ValueError):

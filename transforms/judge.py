@@ -23,8 +23,8 @@ from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import Modality, problem_content
 from transforms.teachers.registry import Endpoint
-from transforms.teachers.settings import TeacherSettings
-from transforms.teachers.structured import attempt_plan, json_schema_format
+from transforms.teachers.settings import TeacherSettings, endpoint_field
+from transforms.teachers.structured import attempt_plan, attempts_field, json_schema_format
 
 SCORE_FIELDS = ("vision_score", "text_score", "integration_score")
 
@@ -56,10 +56,10 @@ class JudgeSettings(Settings):
     ``endpoint.base_url`` of None means the run's teacher URL.
     """
 
-    endpoint: TeacherSettings | None = None
-    max_tokens: int = Field(default=160, gt=0)
-    temperature: float = Field(default=0.0, ge=0.0)
-    attempts: int = Field(default=2, ge=1, le=5)
+    endpoint: TeacherSettings | None = endpoint_field()
+    max_tokens: int = Field(default=160, gt=0, description="Token budget of a judgement.")
+    temperature: float = Field(default=0.0, ge=0.0, description="Sampling temperature of the judge.")
+    attempts: int = attempts_field("problem")
 
 
 def judge_messages(problem: Problem, modality: Modality) -> list[dict]:

@@ -44,11 +44,17 @@ class Band(Settings):
     ``target_tokens`` is the chain length selection aims for (default: half the budget).
     """
 
-    name: str
-    max_difficulty: float = Field(ge=0.0, le=1.0)
-    max_tokens: int = Field(gt=0)
-    target_tokens: int | None = Field(default=None, gt=0)
-    prompt_style: PromptStyle = "standard"
+    name: str = Field(description="The band's name (recorded in each chain's plan).")
+    max_difficulty: float = Field(
+        ge=0.0, le=1.0,
+        description="Highest difficulty in the band (inclusive; it starts above the previous band's).",
+    )
+    max_tokens: int = Field(gt=0, description="Token budget of a chain (the request's max_tokens).")
+    target_tokens: int | None = Field(
+        default=None, gt=0,
+        description="Chain length selection aims for (select.strategy length_fit); null: half of max_tokens.",
+    )
+    prompt_style: PromptStyle = Field(default="standard", description="Instruction style: concise, standard or thorough.")
 
     @property
     def target(self) -> int:
@@ -59,35 +65,52 @@ class Band(Settings):
 class DRLCSettings(Settings):
     """R1V's controller: alpha scales the penalty, beta and gamma weight S_t and S_I against S_v."""
 
-    alpha: float = Field(default=0.3, gt=0.0)
-    beta: float = Field(default=1.0, ge=0.0)
-    gamma: float = Field(default=1.0, ge=0.0)
+    alpha: float = Field(
+        default=0.3, gt=0.0,
+        description="Scales the penalty P = min(2, exp(alpha · (1 − (S_v + beta·S_t + gamma·S_I) / (1 + beta + gamma)))).",
+    )
+    beta: float = Field(default=1.0, ge=0.0, description="Weight of S_t (text) against S_v (vision).")
+    gamma: float = Field(default=1.0, ge=0.0, description="Weight of S_I (vision-text integration) against S_v.")
 
 
 class ProbeSettings(Settings):
     """The pass-rate policy's probe and its escalation."""
 
-    samples: int = Field(default=2, ge=1, le=64)
-    escalate_below: float = Field(default=0.5, gt=0.0, le=1.0)
-    extra_samples: int = Field(default=4, ge=1, le=64)
-    budget_factor: float = Field(default=2.0, ge=1.0)
+    samples: int = Field(default=2, ge=1, le=64, description="Probe chains per problem.")
+    escalate_below: float = Field(
+        default=0.5, gt=0.0, le=1.0,
+        description="A problem whose probe pass rate is below this gets extra_samples more chains.",
+    )
+    extra_samples: int = Field(default=4, ge=1, le=64, description="Chains added to an escalated problem.")
+    budget_factor: float = Field(default=2.0, ge=1.0, description="An escalated problem's token budget is its band's times this.")
 
 
 class LengthSettings(Settings):
     """The policy, sampling defaults and the difficulty bands every policy starts from."""
 
-    policy: Literal["token_budget", "r1v_drlc", "pass_rate"] = "token_budget"
-    samples: int = Field(default=4, ge=1, le=64)
-    temperature: float = Field(default=0.8, ge=0.0)
-    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(default=1.0, gt=0.0)
-    drlc: DRLCSettings = DRLCSettings()
-    probe: ProbeSettings = ProbeSettings()
-    bands: list[Band] = [
-        Band(name="easy", max_difficulty=0.34, max_tokens=256, prompt_style="concise"),
-        Band(name="medium", max_difficulty=0.67, max_tokens=512, prompt_style="standard"),
-        Band(name="hard", max_difficulty=1.0, max_tokens=1024, prompt_style="thorough"),
-    ]
+    policy: Literal["token_budget", "r1v_drlc", "pass_rate"] = Field(
+        default="token_budget",
+        description="token_budget: difficulty bands; r1v_drlc: R1V's controller sets the repetition penalty from the judge's scores "
+                    "(needs a judge); pass_rate: a probe, then more samples where it fails.",
+    )
+    samples: int = Field(default=4, ge=1, le=64, description="Chains sampled per problem (policy pass_rate: probe.samples instead).")
+    temperature: float = Field(default=0.8, ge=0.0, description="Sampling temperature of the teacher.")
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling top_p.")
+    repetition_penalty: float = Field(
+        default=1.0, gt=0.0,
+        description="Repetition penalty sent with requests (1: none); r1v_drlc computes its own.",
+    )
+    drlc: DRLCSettings = Field(default=DRLCSettings(), description="R1V's Dynamic Reasoning Length Controller (policy r1v_drlc).")
+    probe: ProbeSettings = Field(default=ProbeSettings(), description="The pass_rate policy's probe and escalation.")
+    bands: list[Band] = Field(
+        default=[
+            Band(name="easy", max_difficulty=0.34, max_tokens=256, prompt_style="concise"),
+            Band(name="medium", max_difficulty=0.67, max_tokens=512, prompt_style="standard"),
+            Band(name="hard", max_difficulty=1.0, max_tokens=1024, prompt_style="thorough"),
+        ],
+        description="Difficulty bands, sorted by max_difficulty, the last reaching 1.0: each a token budget, target length and prompt "
+                    "style.",
+    )
 
     @model_validator(mode="after")
     def _bands_cover(self) -> LengthSettings:

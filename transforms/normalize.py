@@ -14,6 +14,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from pydantic import Field
 
 from schemas.outputs import RejectRow
 from schemas.problem import ANSWER_TYPES, ImageMeta, ImageRef, Problem
@@ -40,11 +41,24 @@ class NormalizeSettings(Settings):
     id (by file, then row) and dead-letters the others; ``rename`` gives them ``<id>#2``, ``#3`` ….
     """
 
-    require_images: bool = True
-    images: ImageSettings = ImageSettings()
-    limits: LimitSettings = LimitSettings()
-    remote_images: bool = False
-    duplicate_ids: DuplicateIds = "dead_letter"
+    require_images: bool = Field(
+        default=True,
+        description="Dead-letter a problem with no image (missing_image); turn off for text-only sources.",
+    )
+    images: ImageSettings = Field(default=ImageSettings(), description="Limits for accepted images and how they are re-encoded.")
+    limits: LimitSettings = Field(
+        default=LimitSettings(),
+        description="Sizes a row may have; a larger row is dead-lettered before dedup or a teacher sees it.",
+    )
+    remote_images: bool = Field(
+        default=False,
+        description="Let an image path be a URL (read through Beam's FileSystems); off, a URL image is dead-lettered (remote_image).",
+    )
+    duplicate_ids: DuplicateIds = Field(
+        default="dead_letter",
+        description="A repeated problem id: dead_letter keeps the first row (by file, then row) and dead-letters the others; rename gives "
+                    "them <id>#2, #3, ….",
+    )
 
 
 def _image_bytes(data: bytes | None, path: Any, root: str | None, settings: NormalizeSettings) -> tuple[bytes, str]:

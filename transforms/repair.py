@@ -22,7 +22,7 @@ from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import problem_content
 from transforms.teachers.registry import Endpoint
-from transforms.teachers.settings import TeacherSettings
+from transforms.teachers.settings import TeacherSettings, endpoint_field
 from transforms.verifiers.config import VerifyConfig
 from transforms.verify import verify_generation
 
@@ -36,10 +36,10 @@ INSTRUCTION = (
 class RepairSettings(Settings):
     """Whether to repair, with which model (None: the run's teacher) and budget."""
 
-    enabled: bool = False
-    endpoint: TeacherSettings | None = None
-    max_tokens: int = Field(default=512, gt=0)
-    temperature: float = Field(default=0.3, ge=0.0)
+    enabled: bool = Field(default=False, description="Rewrite a wrong chain toward the known answer for a problem with no correct chain.")
+    endpoint: TeacherSettings | None = endpoint_field()
+    max_tokens: int = Field(default=512, gt=0, description="Token budget of a rewrite.")
+    temperature: float = Field(default=0.3, ge=0.0, description="Sampling temperature of the rewrite.")
 
 
 def needs_repair(chains: ProblemChains) -> Generation | None:

@@ -64,17 +64,49 @@ class SelectSettings(Settings):
     """Which chain to keep, which problems make RL rows (pass rate strictly inside the bounds) and in which
     curriculum order they are written (``rl_order``, see :mod:`transforms.curriculum`), preference pairs."""
 
-    strategy: Literal["shortest_correct", "length_fit"] = "length_fit"
-    rl_min_pass_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    rl_max_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
-    rl_order: RLOrder = "id"
-    preference: bool = True
-    overlong_factor: float = Field(default=1.5, gt=1.0)
-    pairs: Literal["verdict", "score"] = "verdict"
-    min_chain_quality: float = Field(default=0.0, ge=0.0, le=5.0)
-    max_critical_entropy: float | None = Field(default=None, ge=0.0)
-    min_answer_logprob: float | None = Field(default=None, le=0.0)
-    prefer_low_entropy: bool = False
+    strategy: Literal["shortest_correct", "length_fit"] = Field(
+        default="length_fit",
+        description="Which correct chain is kept: shortest_correct (fewest tokens) or length_fit (closest to the band's target length).",
+    )
+    rl_min_pass_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="RL rows take problems whose pass rate is strictly above this.",
+    )
+    rl_max_pass_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0,
+        description="RL rows take problems whose pass rate is strictly below this.",
+    )
+    rl_order: RLOrder = Field(
+        default="id",
+        description="Order RL rows are written in: id, pass_rate (easiest first) or difficulty (lowest first).",
+    )
+    preference: bool = Field(default=True, description="Write preference rows (the kept chain paired with a rejected one).")
+    overlong_factor: float = Field(
+        default=1.5, gt=1.0,
+        description="With no wrong chain, a correct chain at least this many times longer than the kept one is the rejected one.",
+    )
+    pairs: Literal["verdict", "score"] = Field(
+        default="verdict",
+        description="Preference pairs: verdict (kept against a wrong or overlong chain) or score (best- against worst-scored chain; needs "
+                    "a scorer).",
+    )
+    min_chain_quality: float = Field(
+        default=0.0, ge=0.0, le=5.0,
+        description="Keep only correct chains scored at or above this (the scorer's 0–5 scale; 0: off; needs a scorer).",
+    )
+    max_critical_entropy: float | None = Field(
+        default=None, ge=0.0,
+        description="Keep only correct chains whose critical-token entropy (nats) is at most this; null: off (needs teacher.logprobs).",
+    )
+    min_answer_logprob: float | None = Field(
+        default=None, le=0.0,
+        description="Keep only correct chains whose answer span's mean log probability is at least this; null: off (needs "
+                    "teacher.logprobs).",
+    )
+    prefer_low_entropy: bool = Field(
+        default=False,
+        description="Between correct chains that fit the length target equally, keep the lower-entropy one (needs teacher.logprobs).",
+    )
 
     def uses_signals(self) -> list[str]:
         """The keys set here that need the teacher's log probabilities."""

@@ -36,15 +36,18 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 class LimitSettings(Settings):
     """Sizes a row may have; anything larger is dead-lettered before dedup or a teacher sees it."""
 
-    max_question_chars: int = Field(default=20_000, gt=0)
-    max_answer_chars: int = Field(default=2_000, gt=0)
-    max_text_chars: int = Field(default=20_000, gt=0)  # caption, subject, unit, answer_type
-    max_choices: int = Field(default=LETTERS, ge=2, le=LETTERS)
-    max_choice_chars: int = Field(default=2_000, gt=0)
-    max_metadata_bytes: int = Field(default=65_536, gt=0)
-    max_depth: int = Field(default=16, ge=1, le=64)
-    max_images: int = Field(default=16, ge=1)
-    max_image_bytes: int = Field(default=32 * 2**20, gt=0)
+    max_question_chars: int = Field(default=20_000, gt=0, description="Longest question, in characters.")
+    max_answer_chars: int = Field(default=2_000, gt=0, description="Longest gold answer, in characters.")
+    max_text_chars: int = Field(default=20_000, gt=0, description="Longest caption, subject, unit or answer_type, in characters.")
+    max_choices: int = Field(
+        default=LETTERS, ge=2, le=LETTERS,
+        description="Most multiple-choice options (at most 26: the prompt names them A–Z).",
+    )
+    max_choice_chars: int = Field(default=2_000, gt=0, description="Longest option, in characters.")
+    max_metadata_bytes: int = Field(default=65_536, gt=0, description="Largest metadata, in characters of its JSON text.")
+    max_depth: int = Field(default=16, ge=1, le=64, description="Deepest nesting of a row's values (metadata and other nested fields).")
+    max_images: int = Field(default=16, ge=1, description="Most images per problem.")
+    max_image_bytes: int = Field(default=32 * 2**20, gt=0, description="Largest encoded image, in bytes (default 32 MiB).")
 
 
 class RowError(ValueError):

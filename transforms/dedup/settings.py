@@ -35,19 +35,36 @@ class NearTextSettings(Settings):
     bounds the survivor-resolution rounds (see :mod:`transforms.dedup.components`).
     """
 
-    enabled: bool = True
-    shingle: Literal["word", "char"] = "char"
-    shingle_size: int = Field(default=5, ge=1)
-    num_perm: int = Field(default=128, ge=16, le=1024)
-    threshold: float = Field(default=0.3, gt=0.0, le=1.0)
-    false_negative_weight: float = Field(default=0.9, gt=0.0, lt=1.0)
-    seed: int = 1
-    max_rounds: int = Field(default=8, ge=1, le=64)
-    max_group: int = Field(default=1000, ge=2)
-    same_answer: bool = True
-    same_quantities: Literal["sequence", "multiset", "off"] = "sequence"
-    same_options: bool = True
-    same_terms: bool = True
+    enabled: bool = Field(default=True, description="Run the near-duplicate pass (text and images).")
+    shingle: Literal["word", "char"] = Field(default="char", description="Shingle unit: char (character n-grams) or word.")
+    shingle_size: int = Field(default=5, ge=1, description="Shingle length, in characters or words.")
+    num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (more: a closer similarity estimate, more work).")
+    threshold: float = Field(
+        default=0.3, gt=0.0, le=1.0,
+        description="Jaccard similarity of two questions' shingle sets from which they are near-duplicates in text.",
+    )
+    false_negative_weight: float = Field(
+        default=0.9, gt=0.0, lt=1.0,
+        description="Weight of false negatives against false positives when LSH bands and rows are chosen for threshold (candidates are "
+                    "verified exactly, so a false positive costs only a comparison).",
+    )
+    seed: int = Field(default=1, description="MinHash seed.")
+    max_rounds: int = Field(default=8, ge=1, le=64, description="Most survivor-resolution rounds.")
+    max_group: int = Field(
+        default=1000, ge=2,
+        description="An LSH bucket of more problems than this is split (images.mode both), so no worker holds it whole.",
+    )
+    same_answer: bool = Field(default=True, description="Near-duplicates must also have equal normalized answers.")
+    same_quantities: Literal["sequence", "multiset", "off"] = Field(
+        default="sequence",
+        description="Near-duplicates must have the same normalized numbers in the question: sequence (in the same order), multiset (any "
+                    "order), off.",
+    )
+    same_options: bool = Field(default=True, description="Near-duplicates must have the same multiset of normalized option texts.")
+    same_terms: bool = Field(
+        default=True,
+        description="Near-duplicates must have the same classes of key terms (area/perimeter, most/least, colours, shapes).",
+    )
 
 
 class ImageMatchSettings(Settings):
@@ -58,8 +75,14 @@ class ImageMatchSettings(Settings):
     text or images match; ``text_only`` ignores images.
     """
 
-    hamming: int = Field(default=6, ge=0, le=31)
-    mode: Literal["both", "either", "text_only"] = "both"
+    hamming: int = Field(
+        default=6, ge=0, le=31,
+        description="Two images match when their 64-bit perceptual hashes differ in at most this many bits.",
+    )
+    mode: Literal["both", "either", "text_only"] = Field(
+        default="both",
+        description="both: near-duplicates need text and images to match; either: text or images; text_only: images are ignored.",
+    )
 
 
 class BenchmarkSpec(Settings):
@@ -69,28 +92,41 @@ class BenchmarkSpec(Settings):
     relative to the file's folder; without it only question text is compared.
     """
 
-    name: str
-    path: str
-    kind: Literal["jsonl", "parquet"] = "jsonl"
-    question_column: str = "question"
-    id_column: str = "id"
-    image_column: str | None = None
+    name: str = Field(description="The benchmark's name, reported with the problems it contaminates.")
+    path: str = Field(description="A JSONL or Parquet file, local or an fsspec URL.")
+    kind: Literal["jsonl", "parquet"] = Field(default="jsonl", description="File format: jsonl or parquet.")
+    question_column: str = Field(default="question", description="Column holding the question text.")
+    id_column: str = Field(default="id", description="Column holding the benchmark item's id.")
+    image_column: str | None = Field(
+        default=None,
+        description="Column holding images (HF Image structs {bytes, path}, raw bytes, or a path relative to the file's folder); null: "
+                    "question text only.",
+    )
 
 
 class DecontamSettings(Settings):
     """Drop problems sharing a word ``ngram`` (open-r1 uses 8) or an image with a benchmark."""
 
-    benchmarks: list[BenchmarkSpec] = []
-    ngram: int = Field(default=8, ge=1)
-    image_hamming: int = Field(default=4, ge=0, le=31)
+    benchmarks: list[BenchmarkSpec] = Field(default=[], description="Evaluation sets to decontaminate against.")
+    ngram: int = Field(
+        default=8, ge=1,
+        description="Drop a problem that shares a word n-gram of this length with a benchmark question (open-r1 uses 8).",
+    )
+    image_hamming: int = Field(
+        default=4, ge=0, le=31,
+        description="Drop a problem with an image within this many bits (of 64) of a benchmark image's perceptual hash.",
+    )
 
 
 class ChainDedupSettings(Settings):
     """Near-duplicate chains among one problem's samples (word shingles, true Jaccard)."""
 
-    enabled: bool = False
-    threshold: float = Field(default=0.9, gt=0.0, le=1.0)
-    shingle_size: int = Field(default=5, ge=1)
+    enabled: bool = Field(default=False, description="Drop near-duplicate chains among one problem's samples.")
+    threshold: float = Field(
+        default=0.9, gt=0.0, le=1.0,
+        description="Jaccard similarity of two chains' word shingle sets from which they are near-duplicates.",
+    )
+    shingle_size: int = Field(default=5, ge=1, description="Shingle length, in words.")
 
 
 class DedupSettings(Settings):
@@ -101,10 +137,26 @@ class DedupSettings(Settings):
     then the smallest id; sources not listed come after all listed ones.
     """
 
-    exact: bool = True
-    near_text: NearTextSettings = NearTextSettings()
-    images: ImageMatchSettings = ImageMatchSettings()
-    preferred_sources: list[str] = []
-    decontam: DecontamSettings = DecontamSettings()
-    chains: ChainDedupSettings = ChainDedupSettings()
+    exact: bool = Field(
+        default=True,
+        description="Drop exact duplicates: equal normalized question, numbers and choices, and the same image pixel hashes.",
+    )
+    near_text: NearTextSettings = Field(
+        default=NearTextSettings(),
+        description="Near-duplicate questions (MinHash LSH, then true Jaccard); its enabled switches the whole near-duplicate pass.",
+    )
+    images: ImageMatchSettings = Field(
+        default=ImageMatchSettings(),
+        description="Near-duplicate images (perceptual hashes), and how image matches combine with text matches.",
+    )
+    preferred_sources: list[str] = Field(
+        default=[],
+        description="Source names in order of preference for a duplicate group's survivor (earlier wins, then the smallest id; unlisted "
+                    "sources come after listed ones).",
+    )
+    decontam: DecontamSettings = Field(
+        default=DecontamSettings(),
+        description="Drop problems that share text or an image with an evaluation benchmark.",
+    )
+    chains: ChainDedupSettings = Field(default=ChainDedupSettings(), description="Near-duplicate chains among one problem's samples.")
 

@@ -45,8 +45,16 @@ FRONT_STAGES = ("read", "normalize", "dedup")  # dead letters of these never rea
 class TakeSettings(Settings):
     """Which of a finished run's problems a source takes: by outcome, kept ones optionally by pass rate (inclusive)."""
 
-    outcomes: list[Outcome] = Field(default=["all"], min_length=1)
-    pass_rate: tuple[float, float] | None = None
+    outcomes: list[Outcome] = Field(
+        default=["all"], min_length=1,
+        description="Outcomes whose problems are taken: all, kept, dead_letter, or a drop reason (no_correct_chain, unverifiable, "
+                    "below_min_chain_quality, below_min_quality, unclean_chains).",
+    )
+    pass_rate: tuple[float, float] | None = Field(
+        default=None,
+        description="[low, high]: kept problems are taken only when their pass rate lies in this range (inclusive; needs kept in "
+                    "outcomes); null: any.",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> TakeSettings:

@@ -56,19 +56,47 @@ class SourceSettings(Settings):
     ``take`` picks its problems by outcome; columns, presets and image roots do not apply.
     """
 
-    kind: Literal["jsonl", "parquet", "hf_disk", "hub", "mmcot"]
-    path: str
-    name: str = Field(min_length=1, pattern=r"^[^/\s]+$")
-    split: str = "train"
-    config: str | None = None
-    image_root: str | None = None
-    columns: dict[str, str] = {}
-    preset: str | None = None
-    limit: int | None = Field(default=None, ge=1)
-    weight: float = Field(default=1.0, gt=0.0, le=1.0)
-    require_images: bool | None = None
-    max_rows_per_file: int | None = Field(default=None, ge=1)
-    take: TakeSettings | None = None
+    kind: Literal["jsonl", "parquet", "hf_disk", "hub", "mmcot"] = Field(
+        description="Source format: jsonl or parquet files, hf_disk (a save_to_disk folder), hub (a Hub dataset), mmcot (a finished run's "
+                    "output).",
+    )
+    path: str = Field(
+        description="A file or glob (jsonl, parquet), a save_to_disk folder (hf_disk), a Hub dataset (hub: a local copy, "
+                    "hf://datasets/<id> or <owner>/<name>), or a finished run's output directory (mmcot).",
+    )
+    name: str = Field(
+        min_length=1, pattern=r"^[^/\s]+$",
+        description="The source's name: the prefix of every problem id it yields (no slash or whitespace; unique among sources).",
+    )
+    split: str = Field(default="train", description="The split read from a DatasetDict (hf_disk) or a Hub dataset (hub).")
+    config: str | None = Field(
+        default=None,
+        description="hub: the dataset's subset (configuration) to read, * for all; null: the default one.",
+    )
+    image_root: str | None = Field(
+        default=None,
+        description="Folder relative image paths are resolved against; null: the folder of the file being read.",
+    )
+    columns: dict[str, str] = Field(
+        default={},
+        description="Maps an mmcot field (id, question, answer, …) to the source's column name; with a preset, overrides its choice for "
+                    "that field.",
+    )
+    preset: str | None = Field(default=None, description="A known dataset's column mapping (transforms/sources/presets); null: none.")
+    limit: int | None = Field(default=None, ge=1, description="Most rows read from this source (files in order); null: all.")
+    weight: float = Field(
+        default=1.0, gt=0.0, le=1.0,
+        description="Share of rows kept, picked by a stable hash of the row id (a larger weight keeps a superset); 1: all.",
+    )
+    require_images: bool | None = Field(
+        default=None,
+        description="Overrides normalize.require_images for this source; null: the preset's default, else normalize's.",
+    )
+    max_rows_per_file: int | None = Field(default=None, ge=1, description="Most rows read from each file; null: all.")
+    take: TakeSettings | None = Field(
+        default=None,
+        description="kind: mmcot only: which of the finished run's problems to take, by outcome.",
+    )
 
     @model_validator(mode="after")
     def _kind_fits(self) -> SourceSettings:

@@ -40,9 +40,20 @@ class LimitSettings(Settings):
     engine, an embedded model).
     """
 
-    context_tokens: int | None = Field(default=None, ge=16)
-    max_images: int | None = Field(default=None, ge=0)
-    processor_path: str | None = None
+    context_tokens: int | None = Field(
+        default=None, ge=16,
+        description="Prompt plus completion tokens a request may hold (vLLM's max_model_len); null: the engine's or the server's.",
+    )
+    max_images: int | None = Field(
+        default=None, ge=0,
+        description="Images per prompt (vLLM's limit_mm_per_prompt); null: normalize.limits.max_images for a server or engine mmcot "
+                    "starts, not checked for another server.",
+    )
+    processor_path: str | None = Field(
+        default=None,
+        description="The model's processor (chat template, tokenizer, image processor) that counts a prompt's tokens; null: the "
+                    "model's own folder when it is local.",
+    )
 
 
 def fill(limits: LimitSettings, **found: Any) -> LimitSettings:

@@ -16,8 +16,14 @@ class PriceSettings(Settings):
     """``<section>.price``: US dollars per million input (prompt) and output (completion) tokens, as the
     endpoint charges them in the mode configured (a batch endpoint's price is its batch price)."""
 
-    input_per_million: float = Field(ge=0)
-    output_per_million: float = Field(ge=0)
+    input_per_million: float = Field(
+        ge=0,
+        description="US dollars per million input (prompt) tokens, as the endpoint charges them in this mode.",
+    )
+    output_per_million: float = Field(
+        ge=0,
+        description="US dollars per million output (completion) tokens, as the endpoint charges them in this mode.",
+    )
 
     def picodollars(self, tokens_in: int, tokens_out: int) -> int:
         """The cost of ``tokens_in`` prompt and ``tokens_out`` completion tokens, in picodollars."""

@@ -38,12 +38,21 @@ RECHECK_S = 0.25  # a waiting call looks again at least this often
 class RateLimitSettings(Settings):
     """An endpoint's limits (``<section>.rate_limit``); a limit left empty is not enforced."""
 
-    requests_per_minute: float | None = Field(default=None, gt=0)
-    tokens_per_minute: float | None = Field(default=None, gt=0)
-    workers: int | None = Field(default=None, ge=1)
-    burst_s: float = Field(default=1.0, gt=0)
-    chars_per_token: float = Field(default=4.0, gt=0)
-    tokens_per_image: int = Field(default=1000, ge=0)
+    requests_per_minute: float | None = Field(
+        default=None, gt=0,
+        description="The endpoint's request limit per minute, for the whole job; null: not enforced.",
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, gt=0,
+        description="The endpoint's token limit per minute, for the whole job; null: not enforced.",
+    )
+    workers: int | None = Field(
+        default=None, ge=1,
+        description="Worker processes calling the endpoint at once (each gets limit / workers); null: the count the runner states.",
+    )
+    burst_s: float = Field(default=1.0, gt=0, description="Seconds' worth of a limit a bucket holds at most (the burst allowed).")
+    chars_per_token: float = Field(default=4.0, gt=0, description="Characters per token, to estimate a prompt's tokens.")
+    tokens_per_image: int = Field(default=1000, ge=0, description="Tokens counted per image, to estimate a prompt's tokens.")
 
 
 class Bucket:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from schemas.plan import SamplingPlan
 
@@ -20,3 +20,9 @@ def attempt_plan(max_tokens: int, temperature: float, attempt: int, policy: str)
     budget = max_tokens * 2**attempt
     return SamplingPlan(n=1, max_tokens=budget, temperature=temperature, top_p=1.0, repetition_penalty=1.0,
                         prompt_style=policy, length_budget=budget, policy=policy, band="")
+
+
+def attempts_field(per: str) -> Any:
+    """The ``attempts`` field of a stage whose replies are constrained to a schema: tries ``per`` item, 1–5."""
+    return Field(default=2, ge=1, le=5,
+                 description=f"Tries per {per} before a malformed reply is given up on (each retry doubles the token budget).")

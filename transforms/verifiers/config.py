@@ -96,41 +96,92 @@ class VerifyConfig(Settings):
     """
 
     # reasoning block
-    require_reasoning: bool = True
-    allow_implicit_think_open: bool = True
-    min_reasoning_chars: int = 1
+    require_reasoning: bool = Field(
+        default=True,
+        description="Require a reasoning block (<think> tags or a separate reasoning field); false for a non-reasoning teacher (a "
+                    "malformed block still fails).",
+    )
+    allow_implicit_think_open: bool = Field(
+        default=True,
+        description="Accept a lone </think> (templates such as DeepSeek-R1's put <think> into the prompt).",
+    )
+    min_reasoning_chars: int = Field(
+        default=1,
+        description="A reasoning block shorter than this (stripped), in characters, counts as empty.",
+    )
     # length
-    min_chars: int = Field(default=10, ge=0)
-    max_chars: int = 100_000
+    min_chars: int = Field(default=10, ge=0, description="Shortest reasoning + output, in characters (shorter: too_short).")
+    max_chars: int = Field(
+        default=100_000,
+        description="Longest reasoning + output, in characters (longer: too_long; 100,000 is about 25k tokens).",
+    )
     # repetition
-    ngram_size: int = Field(default=10, ge=1)
-    max_repeated_ngram_share: float = Field(default=0.3, ge=0.0, le=1.0)
-    max_repeated_line_share: float = Field(default=0.3, ge=0.0, le=1.0)
-    min_line_chars: int = Field(default=10, ge=1)
-    min_lines: int = Field(default=6, ge=1)
+    ngram_size: int = Field(default=10, ge=1, description="N-gram length of the repetition test, in tokens.")
+    max_repeated_ngram_share: float = Field(
+        default=0.3, ge=0.0, le=1.0,
+        description="Share of n-grams repeating an earlier one above which a chain is repetitive (needs 4 × ngram_size tokens).",
+    )
+    max_repeated_line_share: float = Field(
+        default=0.3, ge=0.0, le=1.0,
+        description="Share of lines repeating an earlier line above which a chain is repetitive.",
+    )
+    min_line_chars: int = Field(default=10, ge=1, description="Lines shorter than this, in characters, are not counted by the line test.")
+    min_lines: int = Field(default=6, ge=1, description="The line test needs at least this many counted lines.")
     # language
-    allowed_scripts: tuple[str, ...] = ("common", "latin", "greek", "math", "cjk")
-    max_foreign_char_share: float = Field(default=0.02, ge=0.0, le=1.0)
+    allowed_scripts: tuple[str, ...] = Field(
+        default=("common", "latin", "greek", "math", "cjk"),
+        description="Scripts a chain may be written in: common, latin, greek, math, cjk, kana, hangul, cyrillic, arabic, devanagari, ….",
+    )
+    max_foreign_char_share: float = Field(
+        default=0.02, ge=0.0, le=1.0,
+        description="Highest share of non-whitespace characters outside allowed_scripts (above: language_mix).",
+    )
     # numeric equivalence
-    rel_tol: float = Field(default=1e-6, ge=0.0)
-    abs_tol: float = Field(default=1e-9, ge=0.0)
-    integer_exact: bool = True
-    round_to_gold_decimals: bool = True
-    percent_equivalence: bool = True
+    rel_tol: float = Field(
+        default=1e-6, ge=0.0,
+        description="Relative tolerance of numeric equality: |pred − gold| ≤ max(abs_tol, rel_tol · |gold|).",
+    )
+    abs_tol: float = Field(default=1e-9, ge=0.0, description="Absolute tolerance of numeric equality.")
+    integer_exact: bool = Field(default=True, description="An integer gold takes only values exactly equal to it (no tolerance).")
+    round_to_gold_decimals: bool = Field(
+        default=True,
+        description="A more precise prediction matches a gold with d ≥ 1 decimals within half a unit of its last digit (3.14 takes "
+                    "3.1416).",
+    )
+    percent_equivalence: bool = Field(
+        default=True,
+        description="When exactly one side has %, x% also matches x/100 (50% takes 0.5 and 50).",
+    )
     # free form
-    distinct_words_differ: bool = True
+    distinct_words_differ: bool = Field(
+        default=True,
+        description="Two single words, neither a prefix of the other, are different answers; off: unverifiable.",
+    )
     # symbolic equivalence: the exact fast path, then math-verify
-    exact_before_math_verify: bool = True
-    math_verify_budget_s: float = Field(default=0.5, gt=0.0)
-    max_math_chars: int = Field(default=256, ge=1)
-    max_brace_depth: int = Field(default=12, ge=1)
-    max_exponent: int = 10_000
-    max_factorial_arg: int = 1_000
-    float_rounding: int = 6
-    numeric_precision: int = 15
+    exact_before_math_verify: bool = Field(
+        default=True,
+        description="Compare answers in a small LaTeX subset exactly before asking math-verify.",
+    )
+    math_verify_budget_s: float = Field(
+        default=0.5, gt=0.0,
+        description="Wall-clock budget of one math-verify parse and compare, in seconds (over: unverifiable).",
+    )
+    max_math_chars: int = Field(default=256, ge=1, description="Longest answer sent to math-verify, in characters (longer: unverifiable).")
+    max_brace_depth: int = Field(default=12, ge=1, description="Deepest brace nesting of an answer sent to math-verify.")
+    max_exponent: int = Field(default=10_000, description="Largest exponent an answer sent to math-verify may hold.")
+    max_factorial_arg: int = Field(
+        default=1_000,
+        description="Largest factorial or binomial argument an answer sent to math-verify may hold.",
+    )
+    float_rounding: int = Field(default=6, description="math-verify's float_rounding (decimal places floats are rounded to).")
+    numeric_precision: int = Field(default=15, description="math-verify's numeric_precision (significant digits).")
 
     # what a kept chain may not hold (special tokens, media markers, control characters): see verifiers/hygiene.py
-    hygiene: HygieneSettings = HygieneSettings()
+    hygiene: HygieneSettings = Field(
+        default=HygieneSettings(),
+        description="What a kept chain may not hold (special tokens, media markers, control characters), and what happens to one that "
+                    "does.",
+    )
 
     @field_validator("allowed_scripts")
     @classmethod

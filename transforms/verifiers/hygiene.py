@@ -72,11 +72,23 @@ REASONS = {"reserved": "reserved_token", "media": "media_marker", "control": "co
 class HygieneSettings(Settings):
     """``verify.hygiene``: what a kept chain may not hold, and what happens to one that does (see the module)."""
 
-    policy: Literal["drop", "escape"] = "drop"
-    tokens: tuple[str, ...] = DEFAULT_TOKENS
-    patterns: tuple[str, ...] = DEFAULT_PATTERNS
-    extra_tokens: tuple[str, ...] = ()
-    student_tokenizer: str | None = Field(default=None, min_length=1)
+    policy: Literal["drop", "escape"] = Field(
+        default="drop",
+        description="drop: a chain holding a listed token or pattern fails; escape: it is kept, escaped reversibly.",
+    )
+    tokens: tuple[str, ...] = Field(
+        default=DEFAULT_TOKENS,
+        description="Special tokens of student chat templates a chain may not hold (the default lists the known ones).",
+    )
+    patterns: tuple[str, ...] = Field(
+        default=DEFAULT_PATTERNS,
+        description="Regular expressions of special-token shapes a chain may not hold.",
+    )
+    extra_tokens: tuple[str, ...] = Field(default=(), description="More tokens a chain may not hold, added to tokens.")
+    student_tokenizer: str | None = Field(
+        default=None, min_length=1,
+        description="A local tokenizer (a path, or a Hub id in the local cache) whose special tokens are added; null: none.",
+    )
 
     @field_validator("tokens", "extra_tokens")
     @classmethod
