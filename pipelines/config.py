@@ -9,12 +9,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from schemas.output_sets import TRL_SUFFIX
+from schemas.output_sets import TRL_SUFFIX, written_sets
 from schemas.settings import Settings
 from transforms.answer_judge import AnswerJudgeSettings
 from transforms.assess import AssessSettings
@@ -44,11 +44,21 @@ class RunSettings(Settings):
     iteration: int = Field(default=1, ge=1)
 
 
+Trainer = Literal["verl", "trl", "llamafactory"]
+
+
 class OutputSettings(Settings):
-    """Shard counts per output set, whether TRL's twins of sft/rl/preference are written, the card's metadata."""
+    """Shard counts per output set, the trainers whose sets are written, the row sample's size, the card's metadata.
+
+    ``trainers`` decides the trainer sets (``schemas.output_sets.TRAINER_SETS``: verl ``rl``; TRL ``sft_trl``,
+    ``rl_trl``, ``preference_trl``; LLaMA-Factory ``sft``, ``preference``): each carries the images, so a run
+    writes only what its trainers load. ``sample_problems`` bounds the sample under ``_meta/sample/`` that the
+    card's examples and ``report.html`` show.
+    """
 
     shards: dict[str, int] = {}
-    trl_sets: bool = True
+    trainers: list[Trainer] = Field(default=["verl", "trl", "llamafactory"], min_length=1)
+    sample_problems: int = Field(default=200, ge=1)
     pretty_name: str | None = None
     license: str = "other"
     language: list[str] = ["en"]
@@ -58,6 +68,10 @@ class OutputSettings(Settings):
         """Shards for ``output_set`` (1 unless configured; a TRL twin defaults to its base set's count)."""
         base = output_set.removesuffix(TRL_SUFFIX)
         return self.shards.get(output_set, self.shards.get(base, 1))
+
+    def written(self) -> tuple[str, ...]:
+        """The output sets this run writes."""
+        return written_sets(self.trainers)
 
 
 class PipelineConfig(Settings):

@@ -23,8 +23,9 @@ from pipelines.remote_guard import guard_remote_run, run_places
 from pipelines.runners import pipeline_options, worker_processes
 from pipelines.staging import staged_mmcot
 from pipelines.storage import config_paths, require_storage
+from schemas.figures import META_DIR
 from schemas.manifest import Manifest, RunMetrics
-from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
+from schemas.output_sets import RUN_OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
     """Remove the output sets (and ``extra`` entries) a previous run left, so no stale shard mixes into this one."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    for name in (*RUN_OUTPUT_NAMES, READ_COUNTS_SET.name, *CARD_FILES, *extra):
+    for name in (*RUN_OUTPUT_NAMES, META_DIR, *CARD_FILES, *extra):
         path = posixpath.join(root, name)
         if fs.exists(path):
             fs.rm(path, recursive=True)
@@ -64,8 +65,8 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
 
 def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
                      metrics: RunMetrics | None = None) -> Manifest:
-    """After the job: write manifest.json (and the plots) from the output files and the job's metrics, then the
-    card and report.html from the manifest file."""
+    """After the job: write manifest.json (and the plots) from the figures the workers wrote under ``_meta/`` and the
+    job's metrics, then the card and report.html from the manifest file and the row sample (no data shard is read)."""
     out = config.run.output_dir
     manifest = build_manifest(config, command=command, wall_time_s=wall_time_s, run_id=run_id, metrics=metrics)
     fs, root = fsspec.core.url_to_fs(out)

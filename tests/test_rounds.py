@@ -55,7 +55,7 @@ def _rounds_file(tmp_path: Path, script: Script) -> Path:
                    "bands": [{"name": "all", "max_difficulty": 1.0, "max_tokens": 64}]},
         "teacher": {**teacher, "cache_url": str(tmp_path / "cache")},
         "verify": {"require_reasoning": False},
-        "output": {"trl_sets": False},
+        "output": {"trainers": ["verl", "llamafactory"]},
     }
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     rounds = {"base": "base.yaml", "output_dir": str(tmp_path / "out"), "rounds": [

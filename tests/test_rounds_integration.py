@@ -32,7 +32,7 @@ def _rounds_file(tmp_path: Path, base_url: str, model: str) -> Path:
         "length": {"samples": K1, "temperature": 0.7, "bands": [{"name": "all", "max_difficulty": 1.0, "max_tokens": 48}]},
         "teacher": {"base_url": base_url, "model": model, "cache_url": str(tmp_path / "cache"), "max_in_flight": 2},
         "verify": {"require_reasoning": False},
-        "output": {"trl_sets": False},
+        "output": {"trainers": ["verl", "llamafactory"]},
     }
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     path = tmp_path / "rounds.yaml"

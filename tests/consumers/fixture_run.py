@@ -125,19 +125,19 @@ def problem_chains() -> list[ProblemChains]:
     return out
 
 
-def fixture_config(out_dir: str, trl_sets: bool = True) -> PipelineConfig:
+def fixture_config(out_dir: str, trainers: tuple[str, ...] = ("verl", "trl", "llamafactory")) -> PipelineConfig:
     return parse_config({
         "run": {"name": "mmcot-consumers-fixture", "output_dir": out_dir},
         "source": {"kind": "jsonl", "path": "scripted-teacher-fixture.jsonl", "name": "fx"},
         "verify": {"require_reasoning": False},
         "select": {"rl_order": "pass_rate"},
-        "output": {"shards": {"rl": 2}, "license": "apache-2.0", "trl_sets": trl_sets},
+        "output": {"shards": {"rl": 2}, "license": "apache-2.0", "trainers": list(trainers)},
     })
 
 
-def write_fixture(out_dir: str, trl_sets: bool = True) -> PipelineConfig:
+def write_fixture(out_dir: str, trainers: tuple[str, ...] = ("verl", "trl", "llamafactory")) -> PipelineConfig:
     """Run verify → select → write on DirectRunner into ``out_dir`` and write its manifest and card."""
-    config = fixture_config(out_dir, trl_sets)
+    config = fixture_config(out_dir, trainers)
     with beam.Pipeline() as p:
         failures.collect(p)
         verified = p | beam.Create(problem_chains()) | "Verify" >> VerifyChains(config.verify)

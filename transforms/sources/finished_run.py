@@ -5,8 +5,8 @@ normalized, images included). This source reads that set back and keeps the prob
 the ``take`` section names: ``kept`` (an SFT row; ``take.pass_rate`` narrows it to a pass-rate range),
 a drop reason (``no_correct_chain``, ``unverifiable``, ``below_min_chain_quality``,
 ``below_min_quality``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read
-from the run's ``sft/``, ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only)
-when the pipeline is built.
+from the run's ``sft/`` (or ``sft_trl/`` when its ``output.trainers`` left ``sft`` out), ``dropped/``
+and ``dead_letter/`` sets (ids, reasons and pass rates only) when the pipeline is built.
 
 Restored problems skip normalize (they are normalized already, ids and sources unchanged, so a
 round's rows match the last round's ids); their rows read count under each problem's own source,
@@ -15,6 +15,7 @@ schema, or whose images, image facts and markers disagree, is dead-lettered (``c
 """
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ Outcome = Literal["all", "kept", "no_correct_chain", "unverifiable", "below_min_
                   "dead_letter"]
 RESTORED = "problems"  # the read output restored problems leave on (normalize is skipped)
 FRONT_STAGES = ("read", "normalize", "dedup")  # dead letters of these never reached problems/
+KEPT_SETS = {"llamafactory": "sft", "trl": "sft_trl"}  # the kept rows (ids, pass rates) by the trainer they are for
 
 
 class TakeSettings(Settings):
@@ -86,10 +88,19 @@ def run_outcomes(run_dir: str) -> dict[str, ProblemOutcome]:
     for table in _tables(fs, root, "dropped", ["row_id", "reason"]):
         for pid, reason in zip(table["row_id"].to_pylist(), table["reason"].to_pylist()):
             outcomes[pid] = ProblemOutcome(reason)
-    for table in _tables(fs, root, "sft", ["id", "pass_rate"]):
+    for table in _tables(fs, root, kept_set(run_dir) or "sft", ["id", "pass_rate"]):
         for pid, rate in zip(table["id"].to_pylist(), table["pass_rate"].to_pylist()):
             outcomes[pid] = ProblemOutcome("kept", rate)
     return outcomes
+
+
+def kept_set(run_dir: str) -> str | None:
+    """The set holding the finished run's kept rows: ``sft``, else ``sft_trl``, as its ``output.trainers`` wrote them
+    (None: it wrote neither, as a verl-only run; runs before ``output.trainers`` wrote ``sft``)."""
+    fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
+    with fs.open(posixpath.join(root, "manifest.json"), "r") as fh:
+        trainers = json.load(fh)["config"].get("output", {}).get("trainers") or list(KEPT_SETS)
+    return next((name for trainer, name in KEPT_SETS.items() if trainer in trainers), None)
 
 
 def taken(outcome: ProblemOutcome, take: TakeSettings) -> bool:
@@ -175,7 +186,11 @@ class ReadFinishedRun(beam.PTransform):
         self._name, self._path, self._take = name, path, take
 
     def expand(self, pbegin):
-        files = problem_files(self._path, f"sources[{self._name}]")
+        key = f"sources[{self._name}]"
+        files = problem_files(self._path, key)
+        if "kept" in self._take.outcomes and kept_set(self._path) is None:
+            raise RunLayoutError(f"{key}.take.outcomes: kept needs the run's kept rows, but {self._path} wrote neither "
+                                 "sft/ nor sft_trl/ (its output.trainers has neither llamafactory nor trl)")
         ids = None if "all" in self._take.outcomes else frozenset(
             pid for pid, outcome in run_outcomes(self._path).items() if taken(outcome, self._take))
         return (pbegin | "ListProblemFiles" >> beam.Create(files)
