@@ -107,7 +107,7 @@ def write_figures(written: Written, specs: tuple[OutputSpec, ...], out: str, kep
     (written.shards | "Shards" >> ComputeShardFigures(out, tuple(s.name for s in specs), ORDERED_SETS)
      | "WriteShards" >> WriteJson(meta(SHARDS_FILE)))
     if "generations" in records:
-        ({"generations": records["generations"], "kept": records[kept]} | "Chains" >> ComputeChainFigures()
+        ({"generations": records["generations"], "kept": records[kept]} | "ChainFigures" >> ComputeChainFigures()
          | "WriteChains" >> WriteJson(meta(CHAINS_FILE)))
     if sample_problems:
         sets = {s.name: (s.key, s.schema) for s in specs}

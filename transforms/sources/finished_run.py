@@ -99,7 +99,7 @@ def kept_set(run_dir: str) -> str | None:
     (None: it wrote neither, as a verl-only run; runs before ``output.trainers`` wrote ``sft``)."""
     fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
     with fs.open(posixpath.join(root, "manifest.json"), "r") as fh:
-        trainers = json.load(fh)["config"].get("output", {}).get("trainers") or list(KEPT_SETS)
+        trainers = json.load(fh).get("config", {}).get("output", {}).get("trainers") or list(KEPT_SETS)
     return next((name for trainer, name in KEPT_SETS.items() if trainer in trainers), None)
 
 
