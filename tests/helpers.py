@@ -17,17 +17,18 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (2
     return out.getvalue()
 
 
-def write_run_records(config, sets: dict[str, list], dead: list | None = None) -> None:
+def write_run_records(config, sets: dict[str, list], dead: list | None = None, beam_args: tuple[str, ...] = ()) -> None:
     """Write ``sets`` (set name → records; ``_meta/read_counts`` included) and ``dead`` letters into
-    ``config.run.output_dir`` as a run does (``pipelines.build.write_outputs`` on DirectRunner): shards, and the
-    figures and row sample the workers compute under ``_meta/``."""
+    ``config.run.output_dir`` as a run does (``pipelines.build.write_outputs``; DirectRunner unless ``beam_args``
+    say otherwise): shards, and the figures and row sample the workers compute under ``_meta/``."""
     import apache_beam as beam
 
     from pipelines.build import write_outputs
+    from pipelines.runners import pipeline_options
     from schemas.output_sets import READ_COUNTS_SET
     from transforms import failures
 
-    with beam.Pipeline(runner="DirectRunner") as p:
+    with pipeline_options(list(beam_args) or ["--runner", "direct"]) as options, beam.Pipeline(options=options) as p:
         failures.collect(p)
         outputs = {name: p | f"Create_{name}" >> beam.Create(sets.get(name, []))
                    for name in dict.fromkeys(("sft", "rl", "preference", "dropped", "generations", READ_COUNTS_SET.name, *sets))}
