@@ -2,8 +2,9 @@
 
 Builds a finished run of ``--n`` synthetic problems (real synthetic images from ``mmcot synth``'s
 generator, PNG as the pipeline writes them; ``--k`` chains each of about ``--chain-chars``
-characters; a third kept, the rest dropped as having no correct chain), writes its manifest and card
-as ``mmcot run`` does, then measures:
+characters; a third kept, the rest dropped as having no correct chain) through the run's own write
+step (``pipelines.build.write_outputs`` on DirectRunner: shards, ``_meta/`` figures and the row
+sample of ``output.sample_problems``), writes its manifest and card as ``mmcot run`` does, then measures:
 
 - ``write_report`` wall time and the HTML size;
 - headless Chromium (``/usr/bin/chromium``, playwright): load until the first page of problems is
@@ -28,19 +29,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow.parquet as pq
+import apache_beam as beam
 
 from data_cards.report.render import write_report
 from data_cards.report.serve import ReportServer
+from pipelines.build import write_outputs
 from pipelines.config import parse_config
 from pipelines.run import write_run_report
-from schemas.convert import to_table
-from schemas.generation import GENERATION_SCHEMA, Generation, Verdict
+from schemas.generation import Generation, Verdict
 from schemas.output_sets import READ_COUNTS_SET
-from schemas.outputs import REJECT_SCHEMA, SFT_SCHEMA, Message, RejectRow, SFTRow
+from schemas.outputs import Message, RejectRow, SFTRow
 from schemas.plan import SamplingPlan
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
+from transforms import failures
 from transforms.synth import generate
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -54,7 +56,7 @@ def _png(image) -> bytes:
     return buf.getvalue()
 
 
-def build_run(out: Path, n: int, k: int, chain_chars: int) -> str:
+def build_run(out: Path, n: int, k: int, chain_chars: int, sample: int) -> str:
     """A finished run's shards, manifest and card (no report); returns a word of a question to search for."""
     rng = random.Random(0)
     gens, sft, dropped, word = [], [], [], ""
@@ -78,13 +80,16 @@ def build_run(out: Path, n: int, k: int, chain_chars: int) -> str:
                               p.answer, p.answer_type, p.difficulty, 1 / k, "t", gens[-k].completion_tokens, "length_fit"))
         else:
             dropped.append(RejectRow(pid, "synth", "select", "no_correct_chain"))
-    for name, rows, schema in (("generations", gens, GENERATION_SCHEMA), ("sft", sft, SFT_SCHEMA),
-                               ("dropped", dropped, REJECT_SCHEMA),
-                               (READ_COUNTS_SET.name, [ReadCount("x.jsonl", n)], READ_COUNTS_SET.schema)):
-        (out / name).mkdir(parents=True)
-        pq.write_table(to_table(rows, schema), out / name / "train-00000-of-00001.parquet")
+        if (i + 1) % 5000 == 0:
+            print(f"  built {i + 1} problems", flush=True)
     config = parse_config({"run": {"name": "report-scale", "output_dir": str(out)},
-                           "source": {"kind": "jsonl", "path": "x.jsonl", "name": "synth"}})
+                           "source": {"kind": "jsonl", "path": "x.jsonl", "name": "synth"},
+                           "output": {"trainers": ["llamafactory"], "sample_problems": sample}})
+    with beam.Pipeline(runner="DirectRunner") as p:
+        failures.collect(p)
+        sets = {"generations": gens, "sft": sft, "dropped": dropped, "rl": [], "preference": [],
+                READ_COUNTS_SET.name: [ReadCount("x.jsonl", n, "synth")]}
+        write_outputs(p, {name: p | f"Create_{name}" >> beam.Create(rows) for name, rows in sets.items()}, [], config)
     write_run_report(config, "benchmark", 0.0, "bench")
     return word
 
@@ -125,11 +130,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--chain-chars", type=int, default=1500)
+    parser.add_argument("--sample", type=int, default=200, help="output.sample_problems: problems the report shows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
         t = time.perf_counter()
-        word = build_run(out, args.n, args.k, args.chain_chars)
+        word = build_run(out, args.n, args.k, args.chain_chars, args.sample)
         print(f"built a run of {args.n} problems x {args.k} chains in {time.perf_counter() - t:.1f} s "
               f"(shards {sum(f.stat().st_size for f in out.rglob('*.parquet')) / 2**20:.1f} MB)")
         t = time.perf_counter()
