@@ -3,7 +3,8 @@
 The scatter shows the chains and kept rows the pipeline sampled for it (all of them up to its point
 limit, a uniform sample beyond: its title says which); the box plot is drawn from each band's token
 quantiles (boxes: quartiles and median; whiskers: 5th and 95th percentiles), so no plot needs the
-whole length column.
+whole length column. matplotlib is imported when a plot is drawn, not with the module: the launcher
+imports this module to build a run, and matplotlib costs it 23 MB.
 """
 from __future__ import annotations
 
@@ -11,10 +12,6 @@ import io
 import posixpath
 
 import fsspec
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from schemas.figures import QUANTILE_POINTS, BandLengths, ChainFigures
 
@@ -24,11 +21,20 @@ BOXES = f"{PLOTS_DIR}/length_by_band.png"
 _STEP = 100 / (QUANTILE_POINTS - 1)  # percent between two stored quantiles
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _sampled(shown: int, total: int, what: str) -> str:
     return f"all {total} {what}" if shown >= total else f"a uniform sample of {shown} of {total} {what}"
 
 
-def _scatter(figures: ChainFigures):
+def _scatter(plt, figures: ChainFigures):
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
     for kind, label, style in (((False, False), "wrong chain", dict(marker="x", color="0.6")),
                                ((False, True), "correct chain", dict(marker="o", color="tab:blue", alpha=0.6)),
@@ -56,7 +62,7 @@ def _box(quantiles: list[float], label: str) -> dict:
     return {"label": label, "whislo": at(5), "q1": at(25), "med": at(50), "q3": at(75), "whishi": at(95), "fliers": []}
 
 
-def _boxes(lengths: list[BandLengths]):
+def _boxes(plt, lengths: list[BandLengths]):
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
     for offset, attr, color in ((-0.18, "sampled", "0.85"), (0.18, "kept", "tab:orange")):
         shown = [(i, getattr(b, attr)) for i, b in enumerate(lengths) if getattr(b, attr)]
@@ -79,8 +85,8 @@ def write_length_plots(out_dir: str, figures: ChainFigures) -> list[str]:
         return []
     fs, root = fsspec.core.url_to_fs(out_dir)
     fs.makedirs(posixpath.join(root, PLOTS_DIR), exist_ok=True)
-    written = []
-    for rel, fig in ((SCATTER, _scatter(figures)), (BOXES, _boxes(figures.lengths))):
+    plt, written = _pyplot(), []
+    for rel, fig in ((SCATTER, _scatter(plt, figures)), (BOXES, _boxes(plt, figures.lengths))):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)
