@@ -14,24 +14,28 @@ sample of ``output.sample_problems``), writes its manifest and card as ``mmcot r
 
 Run from the repository root::
 
-    PYTHONPATH=. python3 benchmarks/report_scale.py [--n 2000] [--k 4] [--chain-chars 1500]
+    PYTHONPATH=. python3 benchmarks/report_scale.py [--n 2000] [--k 4] [--chain-chars 1500] [--sample 200]
+    PYTHONPATH=. python3 benchmarks/report_scale.py --run out/big      # the report of a finished run
 """
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import random
 import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import apache_beam as beam
 
-from data_cards.report.render import write_report
+from data_cards.report.problems import problem_index
+from data_cards.report.render import sample_shards, write_report
 from data_cards.report.serve import ReportServer
 from pipelines.build import write_outputs
 from pipelines.config import parse_config
@@ -94,8 +98,8 @@ def build_run(out: Path, n: int, k: int, chain_chars: int, sample: int) -> str:
     return word
 
 
-def browse(url: str, word: str) -> dict[str, float]:
-    """Seconds to first page, band filter, next page, search; JS heap MB after load."""
+def browse(url: str, word: str, band: str = "hard") -> dict[str, float]:
+    """Seconds to first page, ``band`` filter, next page, search; JS heap MB after load."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -107,8 +111,8 @@ def browse(url: str, word: str) -> dict[str, float]:
         figures = {"load": time.perf_counter() - t0}
         heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : 0")
         for name, action, done in (
-            ("band filter", lambda: page.select_option('select[name="band"]', "hard"),
-             "() => [...document.querySelectorAll('article.problem')].every(a => a.dataset.band === 'hard')"),
+            ("band filter", lambda: page.select_option('select[name="band"]', band),
+             f"() => [...document.querySelectorAll('article.problem')].every(a => a.dataset.band === {band!r})"),
             ("next page", lambda: page.click(".pager .next >> nth=0"),
              "() => document.querySelector('#status').textContent.startsWith('problems 51')"),
             ("search", lambda: page.fill('input[name="q"]', word),
@@ -131,25 +135,33 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--chain-chars", type=int, default=1500)
     parser.add_argument("--sample", type=int, default=200, help="output.sample_problems: problems the report shows")
+    parser.add_argument("--run", type=Path, help="measure the report of this finished run instead of building one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run"
+        out, band = args.run or Path(tmp) / "run", "hard"
         t = time.perf_counter()
-        word = build_run(out, args.n, args.k, args.chain_chars, args.sample)
-        print(f"built a run of {args.n} problems x {args.k} chains in {time.perf_counter() - t:.1f} s "
-              f"(shards {sum(f.stat().st_size for f in out.rglob('*.parquet')) / 2**20:.1f} MB)")
+        if args.run:
+            index = problem_index(sample_shards(str(out)))
+            band = Counter(e["band"] for e in index if e["band"]).most_common(1)[0][0]
+            word = max((w for e in index for w in e["question"].split() if w.isalpha()), key=len)
+            print(f"the run in {out}: {sum(json.loads((out / 'manifest.json').read_text())['rows'].values()):,} rows "
+                  f"({sum(f.stat().st_size for f in out.rglob('*.parquet')) / 2**20:.1f} MB of Parquet)")
+        else:
+            word = build_run(out, args.n, args.k, args.chain_chars, args.sample)
+            print(f"built a run of {args.n} problems x {args.k} chains in {time.perf_counter() - t:.1f} s "
+                  f"(shards {sum(f.stat().st_size for f in out.rglob('*.parquet')) / 2**20:.1f} MB)")
         t = time.perf_counter()
         path = write_report(str(out))
         print(f"write_report: {time.perf_counter() - t:.1f} s, report.html {Path(path).stat().st_size / 2**20:.1f} MB")
-        static = browse(Path(path).as_uri(), word)
+        static = browse(Path(path).as_uri(), word, band)
         t = time.perf_counter()
         with ReportServer(str(out)) as server:
             start = time.perf_counter() - t
             t = time.perf_counter()
-            with urllib.request.urlopen(server.url + "api/problems?band=hard&limit=50") as resp:
+            with urllib.request.urlopen(server.url + f"api/problems?band={band}&limit=50") as resp:
                 api_kb = len(resp.read()) / 1024
             api = time.perf_counter() - t
-            served = browse(server.url, word)
+            served = browse(server.url, word, band)
         print(f"--serve: start-up (index) {start:.1f} s; one API page of 50 {api:.2f} s ({api_kb:.0f} KB)")
         print("\n| mode | load to first page (s) | band filter (s) | next page (s) | search (s) | JS heap after load (MB) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")

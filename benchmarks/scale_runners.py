@@ -131,28 +131,33 @@ def pipeline_job(n: int, args: list[str], stub_url: str, data_dir: Path, trainer
             "balanced": manifest.counts.balanced(), "rows": sum(manifest.rows.values()),
             "bytes_per_problem": round(sum(by_set.values()) / manifest.counts.read),
             "image_set_bytes_per_problem": round(sum(by_set.get(n, 0) for n in IMAGE_SETS) / manifest.counts.read),
+            "by_set": {name: round(b / manifest.counts.read) for name, b in by_set.items() if b},
             "trainers": "+".join(trainers), "out": str(tmp / "out")}
 
 
-def after_run(out: str) -> dict:
+def after_run(out: str, keep: bool) -> dict:
     """Seconds `mmcot card`, `mmcot view` and `mmcot publish --dry-run` take on a finished output (fresh processes),
-    and the size of the report."""
+    and the size of the report; the output is removed unless ``keep``."""
     cli = [sys.executable, "-m", "pipelines.cli"]
     figures = {"card_s": _seconds([*cli, "card", out]), "view_s": _seconds([*cli, "view", out]),
                "publish_dry_run_s": _seconds([*cli, "publish", out, "--repo-id", "me/bench", "--dry-run"]),
                "report_mb": round(Path(out, "report.html").stat().st_size / 2**20, 1)}
-    shutil.rmtree(Path(out).parent, ignore_errors=True)
+    if keep:
+        figures["out"] = out
+    else:
+        shutil.rmtree(Path(out).parent, ignore_errors=True)
     return figures
 
 
-def one(job: str, n: int, runner: str, memory_limit: str, stub_url: str, data_dir: str, trainers: list[str]) -> dict:
+def one(job: str, n: int, runner: str, memory_limit: str, stub_url: str, data_dir: str, trainers: list[str],
+        keep: bool = False) -> dict:
     """Run one job in this process and measure it."""
     started = time.monotonic()
     with RssSampler() as rss, runner_args(runner, memory_limit) as (args, scheduler):
         extra = dedup_job(n, args) if job == "dedup" else pipeline_job(n, args, stub_url, Path(data_dir), trainers)
     wall = round(time.monotonic() - started, 1)
     workers = sorted((rss for pid, rss in rss.workers.items() if pid != scheduler), reverse=True)
-    after = after_run(extra.pop("out")) if job == "pipeline" else {}
+    after = after_run(extra.pop("out"), keep) if job == "pipeline" else {}
     return {"job": job, "n": n, "runner": runner, "wall_s": wall,
             "launcher_peak_mb": round(rss.launcher / 2**20), "worker_peak_mb": round(workers[0] / 2**20) if workers else 0,
             "scheduler_peak_mb": round(rss.workers.get(scheduler, 0) / 2**20), "processes": len(workers),
@@ -186,11 +191,12 @@ def main() -> None:
     parser.add_argument("--dask-memory-limit", default="4GiB", help="per Dask worker process")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one run may take")
     parser.add_argument("--trainers", nargs="+", default=["verl", "trl", "llamafactory"], help="output.trainers")
+    parser.add_argument("--keep", action="store_true", help="keep each pipeline run's output (its path is printed)")
     parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)  # n runner memory_limit stub_url data_dir
     args = parser.parse_args()
     if args.one:
         n, runner, limit, stub, data = args.one
-        print(json.dumps(one(args.job, int(n), runner, limit, stub, data, args.trainers)))
+        print(json.dumps(one(args.job, int(n), runner, limit, stub, data, args.trainers, args.keep)))
         return
     print(f"job {args.job}, sizes {args.sizes}, runners {args.runners}, dask memory limit {args.dask_memory_limit}/worker")
     rows = []
@@ -201,8 +207,8 @@ def main() -> None:
 
                 write_jsonl(generate(n, 0), Path(data) / str(n))
             for runner in args.runners:
-                cmd = [sys.executable, __file__, "--job", args.job, "--trainers", *args.trainers, "--one", str(n), runner,
-                       args.dask_memory_limit, stub, str(Path(data) / str(n))]
+                cmd = [sys.executable, __file__, "--job", args.job, "--trainers", *args.trainers, *(["--keep"] * args.keep),
+                       "--one", str(n), runner, args.dask_memory_limit, stub, str(Path(data) / str(n))]
                 try:
                     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
                     row = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {
@@ -230,6 +236,9 @@ def main() -> None:
             print(f"| {r['n']:,} | {r['runner']} | {r['trainers']} | {r['bytes_per_problem']:,} | "
                   f"{r['image_set_bytes_per_problem']:,} | {r['report_mb']} | {r['card_s']} | {r['view_s']} | "
                   f"{r['publish_dry_run_s']} |")
+        print("\nbytes written per problem read, by set: " + "; ".join(
+            f"{r['n']:,} {r['trainers']}: " + ", ".join(f"{k} {v:,}" for k, v in r["by_set"].items())
+            for r in rows if "error" not in r))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Writes ``problems/`` (kept problems, ``PROBLEM_SCHEMA``), ``dropped/`` (duplicates with their
 survivor's id, contaminated problems with the benchmark item), ``dead_letter/`` (rows that could
-not be read or normalized) and ``_meta/read_counts``, so read = kept + dropped + dead-lettered.
+not be read or normalized), ``_meta/read_counts`` and the workers' figures (``_meta/funnel.json``,
+``_meta/shards.json``), so read = kept + dropped + dead-lettered, counted without reading a shard.
 The near-duplicate guards' Beam counters (pairs blocked, problems saved; unresolved nodes) are
 queried after the run where the runner reports metrics (Dask's does not).
 """

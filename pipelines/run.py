@@ -1,6 +1,7 @@
 """Run a pipeline end to end: teacher up, Beam job, manifest, dataset card, teacher down."""
 from __future__ import annotations
 
+import gc
 import logging
 import posixpath
 import shlex
@@ -54,13 +55,19 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
         with staged_mmcot(options), run_endpoints(config, worker_processes(options) if limited else 1) as endpoints:
             log.info("Running %s on %s; output %s; response cache %s", config.run.name,
                      options.get_all_options().get("runner"), out, endpoints.teacher.cache_url)
-            pipeline = beam.Pipeline(options=options)
-            build_pipeline(pipeline, config, endpoints)
-            result = pipeline.run()
-            result.wait_until_finish()
-            metrics = query_metrics(result, type(pipeline.runner).__name__)
+            metrics = run_job(config, options, endpoints)
+    gc.collect()  # the job's graph (Beam's and the runner's) is garbage now: its memory serves the report
     return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
                             uuid.uuid4().hex[:12], metrics)
+
+
+def run_job(config: PipelineConfig, options, endpoints) -> RunMetrics:
+    """Build the job, run it, wait for it; only its metrics outlive the call (not the pipeline or its result)."""
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config, endpoints)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return query_metrics(result, type(pipeline.runner).__name__)
 
 
 def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
