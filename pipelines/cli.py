@@ -1,4 +1,4 @@
-"""The ``mmcot`` command: run, rounds, dedup, synth, verify, card, view, publish, teacher."""
+"""The ``mmcot`` command: run, rounds, dedup, synth, verify, evaluate, card, view, publish, teacher."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines.evaluate_cli import add_evaluate_parser
 from pipelines.teacher_cli import add_teacher_parser
 
 QUIET_LOGGERS = ("apache_beam", "distributed", "httpx", "httpcore", "urllib3", "filelock", "fsspec")
@@ -271,6 +272,8 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--config", help="take the verify section of this run config")
     ver.add_argument("--no-reasoning", action="store_true", help="do not require a <think> block")
     ver.set_defaults(func=_cmd_verify)
+
+    add_evaluate_parser(sub)
 
     card = sub.add_parser("card", help="re-render README.md (the dataset card) from an output's manifest.json")
     card.add_argument("output_dir")

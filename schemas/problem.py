@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import datasets
 import pyarrow as pa
 
 ANSWER_TYPES = ("multiple_choice", "numeric", "expression", "free_form")
@@ -54,31 +55,25 @@ class Problem:
     metadata: str = "{}"
 
 
-IMAGE_REF_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-IMAGE_META_TYPE = pa.struct(
-    [
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("format", pa.string()),
-        ("sha256", pa.string()),
-        ("phash", pa.string()),
-    ]
+_STR = datasets.Value("string")
+_I32 = datasets.Value("int32")
+PROBLEM_FEATURES = datasets.Features(
+    {
+        "id": _STR,
+        "source": _STR,
+        "split": _STR,
+        "question": _STR,
+        "answer": _STR,
+        "answer_type": _STR,
+        "images": datasets.List(datasets.Image()),
+        "image_meta": datasets.List({"width": _I32, "height": _I32, "format": _STR, "sha256": _STR, "phash": _STR}),
+        "choices": datasets.List(_STR),
+        "subject": _STR,
+        "caption": _STR,
+        "unit": _STR,
+        "metadata": _STR,
+    }
 )
-
-PROBLEM_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("source", pa.string()),
-        ("split", pa.string()),
-        ("question", pa.string()),
-        ("answer", pa.string()),
-        ("answer_type", pa.string()),
-        ("images", pa.list_(IMAGE_REF_TYPE)),
-        ("image_meta", pa.list_(IMAGE_META_TYPE)),
-        ("choices", pa.list_(pa.string())),
-        ("subject", pa.string()),
-        ("caption", pa.string()),
-        ("unit", pa.string()),
-        ("metadata", pa.string()),
-    ]
-)
+"""Declared as Hugging Face ``Features`` like the other output sets, so ``problems/`` carries the ``huggingface``
+schema metadata and ``datasets.load_dataset`` decodes its ``images`` as PIL."""
+PROBLEM_SCHEMA: pa.Schema = PROBLEM_FEATURES.arrow_schema

@@ -1,8 +1,9 @@
 """Virtualenvs for trainer libraries that cannot share mmcot's environment (verl, LLaMA-Factory).
 
-Each venv sees the main environment's packages (``--system-site-packages``: torch, transformers,
-mmcot's own dependencies) and adds or overrides only what its library needs, so a build installs
-little. A venv is keyed by its requirement list and cached under ``/root/.cache/mmcot/venvs/``
+Each venv sees the packages of the environment the tests run in (a ``.pth`` file adds its site-packages after the
+venv's own, as ``--system-site-packages`` would for the base interpreter: CI runs in a virtualenv of its own), torch,
+transformers and mmcot's own dependencies, and adds or overrides only what its library needs, so a build installs
+little. A venv is keyed by its requirement list and mmcot's lock, and cached under ``/root/.cache/mmcot/venvs/``
 (``MMCOT_VENV_DIR`` overrides); it is built once per machine, under a file lock, into a temporary
 directory renamed when finished, so a half-built venv is never used. ``torch==2.13.0`` is always
 installed first and pinned for every later step: an unpinned torch would pull a multi-GB CUDA build.
@@ -16,11 +17,14 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 TORCH = "torch==2.13.0"
+MMCOT_LOCK = Path(__file__).resolve().parent.parent / "requirements" / "cpu-test.txt"
+PARENT_PTH = "_mmcot_parent_env.pth"
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class VenvSpec:
     drop_globs: tuple[str, ...] = ()  # files removed from site-packages after installing
 
     def key(self) -> str:
-        text = json.dumps([TORCH, sys.version, self.no_deps, self.requirements, self.drop_globs])
+        text = json.dumps([TORCH, sys.version, self.no_deps, self.requirements, self.drop_globs, MMCOT_LOCK.read_text()])
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -70,7 +74,8 @@ def _pip(python: Path, *args: str, log) -> None:
 def _build(spec: VenvSpec, target: Path) -> None:
     tmp = target.with_name(target.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(tmp)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(tmp)], check=True)
+    see_parent(tmp)
     python = tmp / "bin" / "python"
     constraints = tmp / "constraints.txt"
     constraints.write_text(TORCH + "\n")
@@ -87,6 +92,14 @@ def _build(spec: VenvSpec, target: Path) -> None:
     tmp.rename(target)
 
 
+def see_parent(venv: Path) -> None:
+    """Let ``venv`` see this interpreter's environment after its own packages (rewritten at each use, so a cached venv
+    follows the environment the tests run in; venvs are keyed by that environment's lock)."""
+    dirs = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / PARENT_PTH).write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in dirs))
+
+
 def ensure_venv(spec: VenvSpec) -> Path:
     """The python executable of ``spec``'s venv, building it first if it is not cached."""
     root = venv_root()
@@ -96,6 +109,7 @@ def ensure_venv(spec: VenvSpec) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.exists():
             _build(spec, target)
+        see_parent(target)
     return target / "bin" / "python"
 
 

@@ -1,8 +1,9 @@
 """Virtualenvs for tests that must not see this checkout: mmcot's dependencies, with or without its wheel.
 
 ``deps_venv()`` holds mmcot's runtime dependencies and the ``aws`` extra's (no vLLM, no torch, no
-mmcot), built once per pyproject.toml under ``~/.cache/mmcot/venvs/deps-<hash>`` (``$MMCOT_VENVS``
-overrides the folder); a file lock lets parallel sessions share it. ``wheel_venv()`` is a copy of it
+mmcot), installed from their lock (``requirements/aws.txt``), built once per lock under
+``~/.cache/mmcot/venvs/deps-<hash>`` (``$MMCOT_VENVS`` overrides the folder); a file lock lets parallel sessions
+share it. ``wheel_venv()`` is a copy of it
 with the mmcot wheel built from this checkout installed, rebuilt per session so it holds today's code.
 """
 from __future__ import annotations
@@ -13,21 +14,15 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-EXTRAS = ("aws",)
+LOCK = REPO / "requirements" / "aws.txt"
 
 
 def venvs_root() -> Path:
     """Where the cached virtualenvs live."""
     return Path(os.environ.get("MMCOT_VENVS", Path.home() / ".cache" / "mmcot" / "venvs"))
-
-
-def _requirements() -> list[str]:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return [*project["dependencies"], *(r for extra in EXTRAS for r in project["optional-dependencies"][extra])]
 
 
 def python_of(venv: Path) -> Path:
@@ -36,9 +31,8 @@ def python_of(venv: Path) -> Path:
 
 
 def deps_venv() -> Path:
-    """A virtualenv with mmcot's dependencies only (cached by the requirements' hash)."""
-    requirements = _requirements()
-    key = hashlib.sha256("\n".join(sorted(requirements)).encode()).hexdigest()[:12]
+    """A virtualenv with mmcot's dependencies only, exactly as locked (cached by the lock's hash)."""
+    key = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:12]
     root = venvs_root()
     root.mkdir(parents=True, exist_ok=True)
     venv = root / f"deps-{key}"
@@ -50,7 +44,7 @@ def deps_venv() -> Path:
         shutil.rmtree(building, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(building)], check=True)
         subprocess.run([str(python_of(building)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        *requirements], check=True)
+                        "--no-deps", "--requirement", str(LOCK)], check=True)
         shutil.rmtree(venv, ignore_errors=True)
         building.rename(venv)  # venv scripts keep the build path; tests call `<venv>/bin/python -m …`
         (venv / ".complete").touch()
@@ -60,6 +54,11 @@ def deps_venv() -> Path:
 def wheel_venv(target: Path, wheel: Path) -> Path:
     """A copy of :func:`deps_venv` at ``target`` with ``wheel`` (mmcot, no dependencies) installed."""
     shutil.copytree(deps_venv(), target, symlinks=True)
+    # run outside the checkout: `python -m pip` puts its working directory on sys.path, and the mmcot.egg-info an
+    # editable install leaves there would pass for mmcot installed ("already installed", and no wheel)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([str(python_of(target)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--no-deps", str(wheel)], check=True)
+                    "--no-deps", str(wheel)], check=True, cwd=target, env=env)
+    done = subprocess.run([str(python_of(target)), "-c", "import pipelines.cli"], cwd=target, env=env)
+    assert done.returncode == 0, f"the mmcot wheel did not install into {target}"
     return target
