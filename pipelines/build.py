@@ -98,12 +98,13 @@ def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: lis
 
 def write_figures(written: Written, specs: tuple[OutputSpec, ...], out: str, kept: str,
                   sample_problems: int | None = None) -> None:
-    """Compute the run's figures on the workers and write them under ``out``/_meta/: the funnel (``kept``: the set
-    whose rows count as kept), every shard's rows and sha256, the chains' figures when there are generations, and
-    (``sample_problems``) the bounded row sample of ``specs``' sets."""
+    """Compute the job's figures on the workers and write them under ``out``/_meta/: the funnel (``kept``: the set
+    whose rows count as kept; the sets a job has), every shard's rows and sha256, the chains' figures when there are
+    generations, and (``sample_problems``) the bounded row sample of ``specs``' sets."""
     records, meta = written.records, lambda rel: posixpath.join(out, rel)
-    ({"read_counts": records[READ_COUNTS_SET.name], "kept": records[kept], "dropped": records[DROPPED],
-      "dead_letter": records[DEAD_LETTER]} | "Funnel" >> ComputeFunnel() | "WriteFunnel" >> WriteJson(meta(FUNNEL_FILE)))
+    funnel = {"read_counts": READ_COUNTS_SET.name, "kept": kept, "dropped": DROPPED, "dead_letter": DEAD_LETTER}
+    ({part: records[name] for part, name in funnel.items() if name in records}
+     | "Funnel" >> ComputeFunnel() | "WriteFunnel" >> WriteJson(meta(FUNNEL_FILE)))
     (written.shards | "Shards" >> ComputeShardFigures(out, tuple(s.name for s in specs), ORDERED_SETS)
      | "WriteShards" >> WriteJson(meta(SHARDS_FILE)))
     if "generations" in records:

@@ -33,3 +33,20 @@ def write_run_records(config, sets: dict[str, list], dead: list | None = None, b
         outputs = {name: p | f"Create_{name}" >> beam.Create(sets.get(name, []))
                    for name in dict.fromkeys(("sft", "rl", "preference", "dropped", "generations", READ_COUNTS_SET.name, *sets))}
         write_outputs(p, outputs, [p | "CreateDead" >> beam.Create(dead or [])], config)
+
+
+def record_shard_again(out, name: str, shard) -> None:
+    """Record ``shard`` of set ``name`` in ``out``/_meta/shards.json as a worker reading it after the write would
+    (its rows, size, sha256 and the set's features): tests that change a written shard stand for a run that wrote it so."""
+    from pathlib import Path
+
+    from schemas.figures import SHARDS_FILE, SetFigures, ShardFigures, dumps, loads
+    from transforms.figures.shards import shard_facts
+
+    facts = shard_facts((name, str(shard)), str(out), ())
+    path = Path(out) / SHARDS_FILE
+    figures = loads(ShardFigures, path.read_text())
+    figures.shards = [facts.info if s.path == facts.info.path else s for s in figures.shards]
+    figures.sets = [SetFigures(name, s.data_bytes, facts.features, facts.unloadable) if s.name == name else s
+                    for s in figures.sets]
+    path.write_text(dumps(figures))

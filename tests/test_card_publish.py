@@ -23,14 +23,13 @@ from data_cards.publish import PublishRefused, plan_publish
 from pipelines.cli import main
 from pipelines.config import parse_config
 from pipelines.run import write_run_report
-from schemas.figures import SHARDS_FILE, SetFigures, ShardFigures, dumps, loads
 from schemas.manifest import Manifest
 from schemas.output_sets import READ_COUNTS_SET
 from schemas.outputs import Message, PreferenceRow, RejectRow, RewardModel, RLExtraInfo, RLRow, SFTRow
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
 from tests.factories import PLAN, generation
-from tests.helpers import png_bytes, write_run_records
+from tests.helpers import png_bytes, record_shard_again, write_run_records
 from tests.hub_stub import HubStub
 from transforms.figures.shards import shard_facts
 
@@ -148,10 +147,7 @@ def test_a_set_whose_schema_datasets_cannot_load_is_listed_without_being_offered
 
     facts = shard_facts(("generations", str(path)), str(run_copy), ())  # what the worker reads off such a shard
     assert facts.features is None and "map" in facts.unloadable.lower() and facts.info.rows == table.num_rows
-    figures = loads(ShardFigures, (run_copy / SHARDS_FILE).read_text())
-    figures.sets = [SetFigures(s.name, s.data_bytes, facts.features, facts.unloadable) if s.name == "generations" else s
-                    for s in figures.sets]
-    (run_copy / SHARDS_FILE).write_text(dumps(figures))
+    record_shard_again(run_copy, "generations", path)
 
     manifest = load_manifest(str(run_copy))
     sets = output_sets(str(run_copy), manifest)

@@ -63,8 +63,7 @@ def test_band_figures_match_a_plain_recomputation_in_any_partition_and_merge_ord
              for fact in problem_bands((pid, {"chains": chains, "kept": [] if kept is None else [(0.5, kept)]}))]
     bands = {}
     for band in {b for b, _ in facts}:
-        stats, lengths = combine(BandCombineFn(), [f for b, f in facts if b == band], rng)
-        bands[band] = stats
+        bands[band], _ = combine(BandCombineFn(), [f for b, f in facts if b == band], rng)
     for band, stats in bands.items():
         per_problem = {pid: [c for c in chains if c.band == band and not c.repaired] for pid, (chains, _) in runs.items()}
         per_problem = {pid: cs for pid, cs in per_problem.items() if cs}

@@ -47,9 +47,9 @@ def test_no_launcher_code_path_reads_a_data_shard(tmp_path, monkeypatch, capsys)
         assert manifest.counts.balanced() and manifest.counts.kept and manifest.counts.dropped
         assert main(["card", str(first), "--repo-id", "me/guarded"]) == 0
         assert main(["view", str(first)]) == 0
-        with ReportServer(str(first)) as server:
-            with urllib.request.urlopen(server.url + "api/problems?limit=2&offset=1", timeout=10) as resp:
-                page = json.loads(resp.read())
+        with ReportServer(str(first)) as server, urllib.request.urlopen(
+                server.url + "api/problems?limit=2&offset=1", timeout=10) as resp:
+            page = json.loads(resp.read())
         sampled = json.loads((first / "_meta/sample.json").read_text())["problems"]
         assert 4 <= page["total"] == sampled < N and len(page["problems"]) == 2  # 4 lowest hashes + a first per set
         assert main(["publish", str(first), "--repo-id", "me/guarded", "--dry-run"]) == 0

@@ -32,19 +32,18 @@ def funnel_figures(totals: Iterable[tuple[tuple[str, str, str], int]]) -> Funnel
 
 
 class ComputeFunnel(beam.PTransform):
-    """``{"read_counts", "kept", "dropped", "dead_letter"}`` PCollections → one :class:`FunnelFigures`.
+    """``{"read_counts", "kept", "dropped", "dead_letter"}`` PCollections (those a job has) → one :class:`FunnelFigures`.
 
     ``read_counts`` holds ReadCounts, ``kept`` any records with a ``source`` (SFT rows of a run, problems of
-    ``mmcot dedup``), the other two RejectRows; each is summed per source (and reason) by a combiner, so only
-    the totals meet in one place.
+    ``mmcot dedup``, items of ``mmcot evaluate``), the other two RejectRows; each is summed per source (and reason)
+    by a combiner, so only the totals meet in one place.
     """
 
     def expand(self, pcolls: dict[str, beam.PCollection]):
-        parts = (
-            pcolls["read_counts"] | "ReadTotals" >> beam.FlatMap(_read),
-            pcolls["kept"] | "KeptTotals" >> beam.Map(lambda record: ((record.source, KEPT, ""), 1)),
-            pcolls["dropped"] | "DroppedTotals" >> beam.Map(_reject, DROPPED),
-            pcolls["dead_letter"] | "DeadTotals" >> beam.Map(_reject, DEAD),
-        )
+        totals = {"read_counts": ("ReadTotals", beam.FlatMap(_read)),
+                  "kept": ("KeptTotals", beam.Map(lambda record: ((record.source, KEPT, ""), 1))),
+                  "dropped": ("DroppedTotals", beam.Map(_reject, DROPPED)),
+                  "dead_letter": ("DeadTotals", beam.Map(_reject, DEAD))}
+        parts = tuple(pcolls[name] | label >> step for name, (label, step) in totals.items() if name in pcolls)
         return (parts | "AllTotals" >> beam.Flatten() | "SumPerKey" >> beam.CombinePerKey(sum)
                 | "Together" >> beam.combiners.ToList() | "Funnel" >> beam.Map(funnel_figures))
