@@ -11,8 +11,10 @@ the scheduler's peak is reported apart.
 ``dedup``: benchmarks/dedup_scaling.py's synthetic problems (templated questions, precomputed
 pHashes, 20 % planted duplicates) through DedupProblems; precision and recall printed.
 ``pipeline``: the sample pipeline (configs/sample.yaml, k=2) on synthetic problems with images
-against a ZERO-LATENCY STUB OpenAI server on loopback (benchmarks/stub_openai.py: the same short
-answer, instantly, for every request), so the figure is the pipeline's own cost, not a teacher's.
+against a ZERO-LATENCY STUB OpenAI server on loopback (benchmarks/stub_openai.py, instantly, given the
+problems' answers: right on a problem's first ask and wrong on its second, so every problem is kept
+at pass rate 1/2 and also gives an RL row and a preference pair, and every output set gets rows), so
+the figure is the pipeline's own cost, not a teacher's.
 ``--trainers`` sets ``output.trainers`` (default: all three); each pipeline row also gives the bytes
 written per problem read (every set, and the sets carrying images) and the time ``mmcot card``,
 ``mmcot view`` and ``mmcot publish --dry-run`` take on the output afterwards.
@@ -165,9 +167,11 @@ def one(job: str, n: int, runner: str, memory_limit: str, stub_url: str, data_di
 
 
 @contextlib.contextmanager
-def stub_server():
+def stub_server(answers: Path | None = None):
+    """The zero-latency stub on loopback (with ``answers``: right on every other ask of a known caption)."""
     port = 18000 + os.getpid() % 1000 + 100
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.stub_openai", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.stub_openai", "--port", str(port),
+                             *(["--answers", str(answers)] if answers else [])], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         import httpx
@@ -200,23 +204,37 @@ def main() -> None:
         return
     print(f"job {args.job}, sizes {args.sizes}, runners {args.runners}, dask memory limit {args.dask_memory_limit}/worker")
     rows = []
-    with stub_server() as stub, tempfile.TemporaryDirectory(prefix="scale-data-") as data:
+    with tempfile.TemporaryDirectory(prefix="scale-data-") as data:
         for n in args.sizes:
+            answers = None
             if args.job == "pipeline":
                 from transforms.synth import generate, write_jsonl
 
-                write_jsonl(generate(n, 0), Path(data) / str(n))
-            for runner in args.runners:
-                cmd = [sys.executable, __file__, "--job", args.job, "--trainers", *args.trainers, *(["--keep"] * args.keep),
-                       "--one", str(n), runner, args.dask_memory_limit, stub, str(Path(data) / str(n))]
-                try:
-                    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-                    row = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {
-                        "n": n, "runner": runner, "error": proc.stderr.strip().splitlines()[-1:]}
-                except subprocess.TimeoutExpired:
-                    row = {"n": n, "runner": runner, "error": f"cut off after {args.timeout:.0f} s"}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+                answers = write_jsonl(generate(n, 0), Path(data) / str(n))
+            with stub_server(answers) as stub:
+                rows += run_size(args, n, stub, Path(data) / str(n))
+    print_tables(args, rows)
+
+
+def run_size(args: argparse.Namespace, n: int, stub: str, data: Path) -> list[dict]:
+    """Every runner at size ``n``, each in a fresh subprocess; the rows printed as they come."""
+    rows = []
+    for runner in args.runners:
+        cmd = [sys.executable, __file__, "--job", args.job, "--trainers", *args.trainers, *(["--keep"] * args.keep),
+               "--one", str(n), runner, args.dask_memory_limit, stub, str(data)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+            row = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {
+                "n": n, "runner": runner, "error": proc.stderr.strip().splitlines()[-1:]}
+        except subprocess.TimeoutExpired:
+            row = {"n": n, "runner": runner, "error": f"cut off after {args.timeout:.0f} s"}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def print_tables(args: argparse.Namespace, rows: list[dict]) -> None:
+    """The rows as the README's tables."""
     print("\n| job | n | runner | wall s | launcher peak RSS MB | largest worker peak RSS MB | scheduler peak RSS MB | "
           "worker processes | check |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -239,7 +257,6 @@ def main() -> None:
         print("\nbytes written per problem read, by set: " + "; ".join(
             f"{r['n']:,} {r['trainers']}: " + ", ".join(f"{k} {v:,}" for k, v in r["by_set"].items())
             for r in rows if "error" not in r))
-
 
 if __name__ == "__main__":
     main()
