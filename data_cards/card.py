@@ -3,6 +3,7 @@ row sample under ``_meta/`` (no data shard is read)."""
 from __future__ import annotations
 
 import posixpath
+import re
 
 import fsspec
 import yaml
@@ -188,11 +189,18 @@ def _signals(manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``, so a teacher's text cannot close it early and have
+    the rest rendered as Markdown (an image pointing anywhere, HTML)."""
+    return "`" * max(3, 1 + max((len(run) for run in re.findall("`+", text)), default=0))
+
+
 def _examples(examples: list[Example]) -> str:
     blocks = []
     for ex in examples:
         images = [f"![{ex.config} example image {i}]({p})" for i, p in enumerate(ex.images)]
-        blocks.append("\n\n".join([f"### `{ex.config}`", *images, f"```json\n{ex.json}\n```"]))
+        fence = _fence(ex.json)
+        blocks.append("\n\n".join([f"### `{ex.config}`", *images, f"{fence}json\n{ex.json}\n{fence}"]))
     return "\n\n".join(blocks) + "\n\nImages are shown as the files under `examples/`; strings longer than 300 characters are cut."
 
 

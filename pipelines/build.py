@@ -26,11 +26,10 @@ from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.rejects import CountRejects
 from transforms.repair import RepairChains
 from transforms.scores import ScaleScores
-from transforms.select import PREFERENCE, RL, SelectChains
+from transforms.select import SelectChains, row_sets
 from transforms.sources import ReadSources, SourceSettings, require_images_by_source
 from transforms.sources.finished_run import RESTORED
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
-from transforms.trl_rows import trl_preference_row, trl_rl_row, trl_sft_row
 from transforms.verify import VerifyChains
 from transforms.write import WriteJson, WriteShards, WriteSortedShards
 
@@ -145,13 +144,12 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
             config.repair, endpoints.of("repair"), config.verify)
     if config.scorer is not None:  # after repair: a verified rewrite is scored like any chain
         verified = verified | "Score" >> ScoreChains(config.scorer, endpoints.of("scorer"))
-    selected = verified | "Select" >> SelectChains(config.select)
+    selected = verified | "Select" >> SelectChains(config.select, config.verify.hygiene, config.output.trl_twins)
     dropped.append(selected[DROPPED])
+    dead.append(selected[DEAD_LETTER])
 
     outputs = {
-        "sft": selected.sft,
-        "rl": selected[RL],
-        "preference": selected[PREFERENCE],
+        **{name: selected[name] for name in row_sets(config.output.trl_twins)},
         DROPPED: all_rejects(dropped, DROPPED),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
         PROBLEMS.name: front.kept,
@@ -162,14 +160,9 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
 
 def write_outputs(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: list[beam.PCollection],
                   config: PipelineConfig) -> None:
-    """Write a run's output sets (the trainer sets of ``output.trainers`` only, adding TRL's twins of
-    sft/rl/preference for TRL; RL sets in curriculum order), its dead letters (needs :func:`failures.collect` on
-    ``p`` first, as :func:`build_front` does) and its figures; the row sample covers every set, written or not."""
-    outputs = dict(outputs)
-    if "trl" in config.output.trainers:
-        outputs["sft_trl"] = outputs["sft"] | "TRL_sft" >> beam.Map(trl_sft_row)
-        outputs["rl_trl"] = outputs["rl"] | "TRL_rl" >> beam.Map(trl_rl_row)
-        outputs["preference_trl"] = outputs["preference"] | "TRL_preference" >> beam.Map(trl_preference_row)
+    """Write a run's output sets (the trainer sets of ``output.trainers`` only; the TRL twins come from select; RL
+    sets in curriculum order), its dead letters (needs :func:`failures.collect` on ``p`` first, as
+    :func:`build_front` does) and its figures; the row sample covers every set select emits, written or not."""
     written_names = config.output.written()
     written = write_sets(p, {k: v for k, v in outputs.items() if k in written_names or k == READ_COUNTS_SET.name}, dead,
                          tuple(s for s in RUN_OUTPUTS if s.name in written_names), config.run.output_dir,

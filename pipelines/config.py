@@ -29,6 +29,7 @@ from transforms.sources import SourceSettings
 from transforms.teachers.registry import backend
 from transforms.teachers.settings import TeacherSettings
 from transforms.verifiers.config import VerifyConfig
+from transforms.verifiers.hygiene import hygiene
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,11 @@ class OutputSettings(Settings):
     def written(self) -> tuple[str, ...]:
         """The output sets this run writes."""
         return written_sets(self.trainers)
+
+    @property
+    def trl_twins(self) -> bool:
+        """Whether select builds TRL's twins of sft/rl/preference (TRL is one of the trainers)."""
+        return "trl" in self.trainers
 
 
 class PipelineConfig(Settings):
@@ -144,13 +150,18 @@ class PipelineConfig(Settings):
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def check_environment(self) -> None:
-        """Raise ConfigError naming every ``api_key_env`` whose variable is unset (checked before a run starts)."""
+        """Raise ConfigError naming every ``api_key_env`` whose variable is unset, or a ``verify.hygiene.student_tokenizer``
+        that cannot be read offline (checked before a run starts)."""
         sections = {"teacher": self.teacher, **{f"{n}.endpoint": e for n, e in self.helper_endpoints().items()}}
         missing = [f"  {name}.api_key_env: environment variable {s.api_key_env} is not set"
                    for name, s in sections.items()
                    if backend(s.backend).needs_server and s.api_key_env and not os.environ.get(s.api_key_env)]
         if missing:
             raise ConfigError("the teacher's API key is missing:\n" + "\n".join(missing))
+        try:
+            hygiene(self.verify.hygiene)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the validated config."""

@@ -11,7 +11,9 @@ from schemas.plan import ASSESSMENT_TYPE, SAMPLING_PLAN_TYPE, Assessment, Planne
 #: only on an existing block and only when ``require_reasoning`` (a missing block already failed
 #: ``single_reasoning_block``); ``answer_match`` is skipped when no answer was found
 #: (``answer_found`` already failed). A skipped check is absent from ``Verdict.checks``.
-CHECK_NAMES = (
+#: :data:`REPLY_CHECKS` are the verify stage's checks of a teacher's chain
+#: (``transforms/verifiers/reply_checks.py``), absent from a verdict on a student's output.
+ANSWER_CHECKS = (
     "single_reasoning_block",
     "reasoning_nonempty",
     "not_truncated",
@@ -21,6 +23,8 @@ CHECK_NAMES = (
     "answer_found",
     "answer_match",
 )
+REPLY_CHECKS = ("finished", "hygiene")
+CHECK_NAMES = ANSWER_CHECKS + REPLY_CHECKS
 
 
 @dataclass
@@ -77,6 +81,8 @@ class Generation:
     ``duplicate_of`` is the sample index of an earlier chain this one nearly repeats (set only
     by the optional chain dedup); selection skips such chains, the pass rate still counts them.
 
+    ``finish_reason`` and the token counts are as the reply gate left them (a count is None when unknown).
+
     ``assessment`` is the problem's assessment the chain was planned from (judge scores, clarity,
     difficulty and its source). ``chain_score`` is the optional scorer's 0–5 quality score
     (``transforms/chain_score.py``), ``scorer`` its model and ``score_rationale`` its reason; None
@@ -90,8 +96,8 @@ class Generation:
     reasoning: str
     answer_text: str
     finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
     latency_s: float
     sampling: SamplingPlan
     difficulty: float

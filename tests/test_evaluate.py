@@ -121,10 +121,11 @@ def test_failures_and_hostile_replies_are_counted_never_crash(heldout, tmp_path)
     rules += [Rule(Reply(HOSTILE[i % len(HOSTILE)]), match=_prompt(p)) for i, p in enumerate(problems[4:])]
     report = run_evaluation(_setup(path), Endpoint(scripted_settings(Script(rules=rules, default=None)),
                                                    str(tmp_path / "cache")), str(tmp_path / "eval"))
-    # a lone surrogate cannot be stored (cache, Parquet): that problem is dead-lettered as bad text, not dropped
+    # a lone surrogate cannot be stored (cache, Parquet): the reply gate refuses it, so that problem is dead-lettered
+    # as the teacher's bad text, not dropped
     unstorable = sum("\ud800" in HOSTILE[i % len(HOSTILE)] for i in range(len(problems) - 4))
     assert report.read == N and report.evaluated == N - 3 - unstorable and report.balanced()
-    assert report.dead_lettered == {"evaluate/teacher_http_500": 3, "evaluate/bad_text": unstorable}
+    assert report.dead_lettered == {"evaluate/teacher_http_500": 3, "evaluate/teacher_bad_text": unstorable}
     items = {i.problem_id.split("/", 1)[1]: i for i in read_items(str(tmp_path / "eval"))}
     assert not items[truncated.id].correct and "truncated" in items[truncated.id].reasons  # a right box, cut off
     assert all(reasons for i in items.values() for reasons in [i.reasons] if not i.correct)  # a wrong answer says why

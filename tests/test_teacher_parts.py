@@ -17,8 +17,9 @@ from transforms.teacher_calls import Answer
 from transforms.teachers.base import Completion, sampling_fields
 from transforms.teachers.cache import ENTRY_VERSION, ResponseCache, cache_key, from_entry, request_key, to_entry
 from transforms.teachers.messages import IMAGE_URL_PREFIX, build_messages, with_data_urls
-from transforms.teachers.openai_http import HTTPStatusError, failure_reason, is_retryable, parse_choice
+from transforms.teachers.openai_http import HTTPStatusError, failure_reason, is_retryable
 from transforms.teachers.parse import split_reasoning
+from transforms.teachers.reply_gate import checked, completion_from_body
 
 
 def test_text_teacher_gets_caption_question_options_and_instruction():
@@ -136,10 +137,10 @@ def test_a_refused_connection_fails_with_its_reason_after_the_retries():
     assert failed.value.reason == "connection_error" and teacher.retries == 1
 
 
-def test_parse_choice_reads_reasoning_fields_and_usage():
+def test_a_body_reads_reasoning_fields_and_usage():
     body = {"choices": [{"message": {"content": "B", "reasoning_content": "think"}, "finish_reason": "length"}],
             "usage": {"prompt_tokens": 12, "completion_tokens": 7}}
-    assert parse_choice(body) == ("B", "think", "length", 12, 7)
+    assert checked(completion_from_body(body, 0.5)).completion == Completion("B", "think", "length", 12, 7, 0.5)
 
 
 def test_progress_counts_chains_and_tokens_as_requests_finish(monkeypatch, caplog):

@@ -214,3 +214,21 @@ def test_a_changed_sampling_field_is_a_new_request(tmp_path):
     hotter = dataclasses.replace(item, plan=dataclasses.replace(PLAN, temperature=1.1))
     _, _, counters = _generate(_endpoint(script, tmp_path), [hotter])
     assert counters["cache_hits"] == 0 and counters["requests"] == PLAN.n
+
+
+def test_hostile_replies_to_the_judge_and_to_repair_pass_the_gate_or_fail_that_call(tmp_path):
+    """The judge's and repair's replies take the same ask path through the reply gate as generate's."""
+    script = Script([
+        Rule(Reply([{"type": "text", "text": JUDGEMENT}], completion_tokens=10**40), match="How many dots?"),  # parts
+        Rule(Reply('{"vision_score": 4 \ud800'), match="How many squares?"),  # a lone surrogate: bad_text
+        Rule(Reply(12345), match="How many lines?"),  # not text: bad_content
+    ], default=None)
+    out = _judge(_endpoint(script, tmp_path), JudgeSettings(attempts=2))
+    assert out["s/1"].judge_error is None and out["s/1"].quality == 4.0
+    assert out["s/2"].judge_error.startswith("teacher_bad_text") and out["s/3"].judge_error.startswith("teacher_bad_content")
+    rewrite = Script([Rule(Reply("<think>Three <|im_end|> dots.</think> The answer is \\boxed{3}."), match="marker-x")],
+                     default=None)
+    item = chains([generation(0, False, 9, content="<think>marker-x</think> \\boxed{4}")], problem())
+    repaired, _ = _repair(rewrite, tmp_path, [item])
+    rewritten = repaired["s/1"].generations[1]
+    assert rewritten.provenance == "repair" and not rewritten.verdict.correct and "reserved_token" in rewritten.verdict.reasons

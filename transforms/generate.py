@@ -83,7 +83,7 @@ class _Progress:
             if answer.cached:
                 self.cached += 1
             else:
-                self.tokens += answer.completion.completion_tokens
+                self.tokens += answer.completion.completion_tokens or 0
             self._maybe_log(retries, failed)
 
     def problem(self, retries: int, failed: int) -> None:
@@ -123,16 +123,18 @@ class GenerateFn(TeacherCallFn):
         prompt = Prompt(messages, planned.problem)  # images encoded once per problem, not per sample
         tasks = [self._sample(planned, prompt, i) for i in sample_indices(planned.plan)]
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
+        failures = {i: r for i, r in zip(sample_indices(planned.plan), results) if isinstance(r, BaseException)}
         if failures:
-            first = failures[0]
-            reason, detail = (first.reason, first.detail) if isinstance(first, TeacherError) else ("internal_error", repr(first))
+            why = {i: (e.reason, e.detail) if isinstance(e, TeacherError) else ("internal_error", repr(e))
+                   for i, e in failures.items()}
+            (reason, detail), *_ = why.values()
+            each = ", ".join(f"{i} {r}" for i, (r, _) in why.items())
             return RejectRow(
                 row_id=planned.problem.id,
                 source=planned.problem.source,
                 stage="generate",
                 reason=f"teacher_{reason}",
-                detail=f"{len(failures)}/{planned.plan.n} samples failed; first: {detail}",
+                detail=f"{len(failures)}/{planned.plan.n} samples failed (sample reason: {each}); first: {detail}",
             )
         return ProblemChains(planned=planned, generations=list(results))
 

@@ -5,7 +5,10 @@ one coroutine per element to :meth:`TeacherCallFn.submit` (a coroutine that rais
 element's dead letter on ``failures.FAILED``, as a guarded ParDo's would); an element's output is emitted as
 soon as its coroutine finishes, not when a batch does, and bundles end only when their work is
 done. Inside the coroutine, :meth:`TeacherCallFn.ask` is the one way to the teacher: cache key →
-cache → call (at most ``max_in_flight`` at once) → store.
+cache → call (at most ``max_in_flight`` at once) → reply gate → store. Every reply and every cache entry read
+back passes the reply gate (``teachers/reply_gate.py``) before anything counts, caches or reads it: a reply it
+refuses raises :class:`~transforms.teachers.base.TeacherError` with its reason, a cache entry it refuses is a
+miss (``cache_rejected``), and out-of-range usage is unknown (``usage_out_of_range``, ``usage_missing``).
 
 Elements in and out, requests, retries, cache hits and misses, tokens, failures by reason and
 request latency (a distribution, plus counters per :data:`LATENCY_BOUNDS_MS` bucket for
@@ -51,7 +54,8 @@ from schemas.plan import SamplingPlan
 from schemas.problem import Problem
 from transforms.failures import FAILED, Caught, settle
 from transforms.tags import DEAD_LETTER
-from transforms.teachers.base import Completion, Teacher
+from transforms.teachers import reply_gate
+from transforms.teachers.base import Completion, Teacher, TeacherError
 from transforms.teachers.cache import ResponseCache, from_entry, group_key, request_key, to_entry
 from transforms.teachers.messages import with_data_urls
 from transforms.teachers.rate_limit import estimate_tokens, shared_limiter
@@ -59,6 +63,9 @@ from transforms.teachers.registry import Endpoint, create_teacher
 
 LATENCY_BOUNDS_MS = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 60_000, 120_000, 300_000)
 LATENCY_BUCKET_PREFIX = "latency_ms_le_"
+#: The most one report adds to a counter or a distribution: Beam's are C longs, and a value from a reply (already
+#: bounded by the gate) must never make the bundle's thread raise outside per-element handling.
+MAX_METRIC = 2**62
 
 
 def latency_bucket(ms: int) -> str:
@@ -147,7 +154,7 @@ class TeacherCallFn(beam.DoFn):
         key = self.key(prompt, plan, sample, response_format)
         group = group_key(self.model, prompt.messages, plan, response_format) if self.cache.layout == "problem" else None
         entry = await asyncio.to_thread(self.cache.get, key, group)
-        completion = None if entry is None else from_entry(entry)
+        completion = None if entry is None else self._cached(entry)
         self.count("cache_misses" if completion is None else "cache_hits")
         if completion is not None:
             self._count_tokens(completion, cached=True)
@@ -156,20 +163,50 @@ class TeacherCallFn(beam.DoFn):
         await asyncio.to_thread(self.cache.put, key, to_entry(completion), group)
         return Answer(completion, key, cached=False)
 
+    def _gated(self, completion: Completion) -> Completion:
+        """``completion`` through the reply gate (its repairs counted); raises TeacherError for a reply no stage can use."""
+        gated = reply_gate.checked(completion)
+        for note in gated.notes:
+            self.count(note)
+        return gated.completion
+
+    def _cached(self, entry: Any) -> Completion | None:
+        """A cache entry read back, through the gate like a reply; one it refuses is a miss (``cache_rejected``)."""
+        completion = from_entry(entry)
+        if completion is not None:
+            try:
+                return self._gated(completion)
+            except TeacherError:
+                pass
+        self.count("cache_rejected")
+        return None
+
+    async def _reply(self, messages: list[dict[str, Any]], plan: SamplingPlan, response_format: dict[str, Any] | None,
+                     sample: int) -> Completion:
+        """The backend's completion through the gate; a reply the gate (in the backend's body parsing or here) refuses
+        is counted as ``replies_refused`` before its TeacherError goes on."""
+        try:
+            return self._gated(await self.teacher.complete(messages, plan, response_format, sample))
+        except TeacherError as exc:
+            if exc.reason in reply_gate.REASONS:
+                self.count("replies_refused")
+            raise
+
     async def _send(self, messages: list[dict[str, Any]], plan: SamplingPlan,
                     response_format: dict[str, Any] | None, sample: int) -> Completion:
         """The one place a request leaves this DoFn, under the in-flight bound and the endpoint's rate limit."""
         async with self._sem:
             if self._limiter is None:
-                completion = await self.teacher.complete(messages, plan, response_format, sample)
+                completion = await self._reply(messages, plan, response_format, sample)
             else:
                 estimate = estimate_tokens(messages, plan.max_tokens, self._limiter.settings)
                 waited = await self._limiter.acquire(estimate)
                 if waited:
                     self.count("rate_limited")
                     self.count("rate_limit_wait_ms", int(waited * 1000))
-                completion = await self.teacher.complete(messages, plan, response_format, sample)
-                self._limiter.correct(estimate, completion.prompt_tokens + completion.completion_tokens)
+                completion = await self._reply(messages, plan, response_format, sample)
+                if completion.prompt_tokens is not None and completion.completion_tokens is not None:
+                    self._limiter.correct(estimate, completion.prompt_tokens + completion.completion_tokens)
         ms = int(completion.latency_s * 1000)
         with self._tally_lock:
             self._tally.update(requests=1)
@@ -180,7 +217,7 @@ class TeacherCallFn(beam.DoFn):
 
     def _count_tokens(self, completion: Completion, cached: bool) -> None:
         """Tokens of a new call (``tokens_in``/``tokens_out``, ``cost_pusd``) or of a cache hit (what it saved)."""
-        tokens_in, tokens_out = completion.prompt_tokens, completion.completion_tokens
+        tokens_in, tokens_out = completion.prompt_tokens or 0, completion.completion_tokens or 0  # unknown counts add 0
         names = (("cached_tokens_in", "cached_tokens_out", "cache_saved_pusd") if cached
                  else ("tokens_in", "tokens_out", "cost_pusd"))
         price = self.endpoint.settings.price
@@ -204,9 +241,9 @@ class TeacherCallFn(beam.DoFn):
         self._reported_retries = retries
         for name, n in tally.items():
             if n:
-                Metrics.counter(self._namespace, name).inc(n)
+                Metrics.counter(self._namespace, name).inc(min(n, MAX_METRIC))
         for ms in latencies:
-            self._latency.update(ms)
+            self._latency.update(min(ms, MAX_METRIC))
 
     def start_bundle(self):
         self._pending: set[concurrent.futures.Future] = set()

@@ -3,7 +3,8 @@
 TRL's vision collators and ``prepare_multimodal_messages`` fill ``{"type": "image"}`` parts with
 ``images`` in order and wrap plain strings as text parts, inserting image parts of their own before a
 string prompt; a literal ``<image>`` left in the text then reaches the processor as text and breaks
-it. Splitting at the tags keeps each image where the question had it.
+it. Splitting at the tags keeps each image where the question had it. The select stage builds these
+twins and checks every row, twins included, against ``transforms/row_invariant.py`` before writing any.
 """
 from __future__ import annotations
 
@@ -39,23 +40,16 @@ def parts_message(message: Message) -> PartsMessage:
     return PartsMessage(message.role, content_parts(message.content))
 
 
-def _checked(messages: list[PartsMessage], images: list, row_id: str) -> list[PartsMessage]:
-    slots = sum(p.type == "image" for m in messages for p in m.content)
-    if slots != len(images):
-        raise ValueError(f"{row_id}: {slots} <image> tags for {len(images)} images")
-    return messages
-
-
 def trl_sft_row(row: SFTRow) -> TRLSFTRow:
     """The SFT row in TRL's conversational vision layout."""
-    messages = _checked([parts_message(m) for m in row.messages], row.images, row.id)
+    messages = [parts_message(m) for m in row.messages]
     return TRLSFTRow(id=row.id, source=row.source, images=row.images, messages=messages, difficulty=row.difficulty,
                      pass_rate=row.pass_rate, assessment=row.assessment, chain_score=row.chain_score, scorer=row.scorer)
 
 
 def trl_preference_row(row: PreferenceRow) -> TRLPreferenceRow:
     """The preference pair in TRL's conversational DPO layout."""
-    prompt = _checked([parts_message(m) for m in row.messages], row.images, row.id)
+    prompt = [parts_message(m) for m in row.messages]
     return TRLPreferenceRow(id=row.id, prompt=prompt, images=row.images, chosen=[parts_message(row.chosen)],
                             rejected=[parts_message(row.rejected)], rejected_reason=row.rejected_reason,
                             difficulty=row.difficulty, pass_rate=row.pass_rate, assessment=row.assessment,
@@ -64,6 +58,6 @@ def trl_preference_row(row: PreferenceRow) -> TRLPreferenceRow:
 
 def trl_rl_row(row: RLRow) -> TRLRLRow:
     """The RL row with its prompt as typed parts, for TRL's GRPOTrainer (same reward columns)."""
-    prompt = _checked([parts_message(m) for m in row.prompt], row.images, row.extra_info.id)
+    prompt = [parts_message(m) for m in row.prompt]
     return TRLRLRow(data_source=row.data_source, prompt=prompt, images=row.images, ability=row.ability,
                     reward_model=row.reward_model, extra_info=row.extra_info)

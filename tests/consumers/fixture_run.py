@@ -26,8 +26,8 @@ from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import ImageMeta, ImageRef, Problem
 from tests.helpers import png_bytes
 from transforms import failures
-from transforms.select import PREFERENCE, RL, SelectChains
-from transforms.tags import DROPPED
+from transforms.select import SelectChains, row_sets
+from transforms.tags import DEAD_LETTER, DROPPED
 from transforms.teachers.parse import split_reasoning
 from transforms.verify import VerifyChains
 
@@ -141,10 +141,10 @@ def write_fixture(out_dir: str, trainers: tuple[str, ...] = ("verl", "trl", "lla
     with beam.Pipeline() as p:
         failures.collect(p)
         verified = p | beam.Create(problem_chains()) | "Verify" >> VerifyChains(config.verify)
-        selected = verified | "Select" >> SelectChains(config.select)
-        write_outputs(p, {"sft": selected.sft, "rl": selected[RL], "preference": selected[PREFERENCE],
+        selected = verified | "Select" >> SelectChains(config.select, config.verify.hygiene, config.output.trl_twins)
+        write_outputs(p, {**{name: selected[name] for name in row_sets(config.output.trl_twins)},
                           DROPPED: selected[DROPPED], "generations": verified | beam.FlatMap(lambda c: c.generations),
-                          READ_COUNTS_SET.name: p | "NoReads" >> beam.Create([])}, [], config)
+                          READ_COUNTS_SET.name: p | "NoReads" >> beam.Create([])}, [selected[DEAD_LETTER]], config)
     write_run_report(config, "python tests/consumers/fixture_run.py", 0.0, "fixture")
     return config
 

@@ -4,7 +4,8 @@
 
 The run's ``dataset_info.json`` is used as written (``dataset_dir`` = the output directory, datasets
 ``mmcot_sft`` and ``mmcot_preference``); the model directory is a tiny LLaVA (config + processor)
-saved locally, loaded through LLaMA-Factory's ``load_tokenizer``; template ``llava``.
+saved locally, loaded through LLaMA-Factory's ``load_tokenizer``; template ``llava``. Every row of each set it
+loads also goes through mmcot's row invariant (``transforms/row_invariant.py``), the helper the writer uses.
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import json
 import os
 import sys
 
+import datasets
 from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
 from llamafactory.hparams import get_train_args
 from llamafactory.model import load_tokenizer
 from tiny_vlm import embedded_tokenizer_dir, tiny_processor
+
+from transforms.row_invariant import violation
 
 IMAGE_TOKEN = "<image>"  # what LLaMA-Factory's llava template expands each <image> tag into
 
@@ -44,9 +48,13 @@ def load(out_dir: str, model_dir: str, work: str, dataset: str, stage: str) -> d
     template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
     module = get_dataset(template, model_args, data_args, training_args, stage=stage, **tokenizer_module)
     train = module["train_dataset"]
+    with open(os.path.join(out_dir, "dataset_info.json")) as fh:
+        info = json.load(fh)[dataset]
+    raw = datasets.load_dataset("parquet", data_files=os.path.join(out_dir, info["file_name"], "*.parquet"), split="train")
     image_id = tokenizer_module["tokenizer"].convert_tokens_to_ids(IMAGE_TOKEN)
     id_keys = [k for k in train.column_names if k.endswith("input_ids")]
-    return {"examples": len(train), "columns": train.column_names,
+    return {"examples": len(train), "columns": train.column_names, "rows": len(raw),
+            "invariant": [str(violation(row)) for row in raw if violation(row) is not None],
             "image_tokens": {k: [row.count(image_id) for row in train[k]] for k in id_keys},
             "images": [len(x or []) for x in train["images"]]}
 

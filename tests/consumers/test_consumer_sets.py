@@ -20,6 +20,7 @@ from tests.consumers.fixture_run import write_fixture
 from tests.factories import problem
 from transforms.curriculum import order_key, with_index
 from transforms.image_markers import canonical_markers
+from transforms.row_invariant import violation
 from transforms.teachers.messages import student_prompt
 from transforms.trl_rows import content_parts
 from transforms.write import WriteSortedShards
@@ -78,6 +79,19 @@ def test_tagged_sets_hold_one_tag_per_image_and_trl_twins_the_same_text_as_parts
             assert not any(IMAGE_TAG in (p["text"] or "") for p in parts)
             assert joined(r[twin_key][0]["content"]) == b[base_key][0]["content"]
             assert [i["bytes"] for i in r["images"]] == [i["bytes"] for i in b["images"]]
+
+
+def test_every_row_of_every_set_holds_the_row_invariant(consumer_run):
+    """The writer's one invariant (transforms/row_invariant.py) over every row of every set a trainer loads."""
+    checked = 0
+    for name in ("sft", "rl", "preference", "sft_trl", "rl_trl", "preference_trl"):
+        for row in rows(consumer_run, name):
+            checked += 1
+            assert violation(row) is None, (name, violation(row))
+    assert checked == 30
+    broken = {**rows(consumer_run, "sft")[0]}
+    broken["messages"] = [broken["messages"][0], {"role": "assistant", "content": "<think>a</think> <|im_end|>"}]
+    assert violation(broken).reason == "reserved_token"  # the check can fail
 
 
 def test_rl_rows_route_to_mmcots_reward_and_carry_the_answer_spec_and_the_curriculum_index(consumer_run):

@@ -27,6 +27,7 @@ def test_trl_takes_one_sft_and_one_dpo_step_through_its_vision_collators(consume
     pytest.importorskip("trl")
     seen = run_in(Path(sys.executable), HERE / "trl_check.py", str(consumer_run), str(tmp_path))
     sft, dpo = seen["sft"], seen["dpo"]
+    assert seen["invariant"] == []  # mmcot's row invariant over every row TRL loaded
     assert sft["rows"] == set_rows(consumer_run, "sft_trl") and dpo["rows"] == set_rows(consumer_run, "preference_trl")
     assert sft["collator"] == "DataCollatorForVisionLanguageModeling" and dpo["collator"] == "DataCollatorForVisionPreference"
     for step in (sft, dpo):
@@ -38,6 +39,7 @@ def test_trl_takes_one_sft_and_one_dpo_step_through_its_vision_collators(consume
 def test_verl_rlhf_dataset_yields_every_row_with_its_images_and_loads_mmcots_reward(consumer_run, verl_python):
     seen = run_in(verl_python, HERE / "verl_check.py", str(consumer_run))
     items = seen["items"]
+    assert seen["invariant"] == []  # mmcot's row invariant over every rl row
     assert len(items) == set_rows(consumer_run, "rl") == 5
     assert [i["index"] for i in items] == list(range(5))
     assert {i["row_images"] for i in items} == {1, 2}
@@ -56,6 +58,7 @@ def test_verl_rlhf_dataset_yields_every_row_with_its_images_and_loads_mmcots_rew
 def test_llamafactory_converts_and_tokenizes_every_sft_and_preference_row(consumer_run, llamafactory_python, tmp_path):
     seen = run_in(llamafactory_python, HERE / "llamafactory_check.py", str(consumer_run), str(tmp_path))
     sft, pref = seen["sft"], seen["preference"]
+    assert (sft["rows"], pref["rows"], sft["invariant"], pref["invariant"]) == (5, 5, [], [])  # the same helper, every row
     assert sft["examples"] == set_rows(consumer_run, "sft") == 5  # 0 dropped
     assert pref["examples"] == set_rows(consumer_run, "preference") == 5
     assert set(sft["images"]) == {1, 2} and sorted(pref["images"]) == sorted(sft["images"])

@@ -3,7 +3,8 @@
     python trl_check.py OUT_DIR WORK_DIR   # prints one JSON object with what it saw
 
 The sets are loaded exactly as the card says (``load_dataset(<dir>, "sft_trl")``,
-``load_dataset(<dir>, "preference_trl")``) and handed to the trainers unchanged.
+``load_dataset(<dir>, "preference_trl")``) and handed to the trainers unchanged; every row loaded also goes through
+mmcot's row invariant (``transforms/row_invariant.py``), the helper the writer uses.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import datasets
 import torch
 from tiny_vlm import IMAGE_TOKEN, embedded_tokenizer_dir, tiny_model, tiny_processor
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+from transforms.row_invariant import violation
 
 COMMON = dict(max_steps=1, per_device_train_batch_size=2, learning_rate=1e-3, report_to=[], save_strategy="no",
               logging_steps=1, use_cpu=True, dataloader_num_workers=0, seed=0)
@@ -35,6 +38,8 @@ def run(out_dir: str, work: str) -> dict:
     report = {}
 
     sft = datasets.load_dataset(out_dir, "sft_trl", split="train")
+    pref = datasets.load_dataset(out_dir, "preference_trl", split="train")
+    report["invariant"] = [str(violation(row)) for data in (sft, pref) for row in data if violation(row) is not None]
     trainer = SFTTrainer(model=tiny_model(processor), args=SFTConfig(output_dir=os.path.join(work, "sft"), max_length=None, **COMMON),
                          train_dataset=sft, processing_class=processor)
     batch = first_batch(trainer)
@@ -46,7 +51,6 @@ def run(out_dir: str, work: str) -> dict:
                      "pixel_images": int(batch["pixel_values"].shape[0]),
                      "literal_tags": sum(processor.tokenizer.decode(row).count("<image>") for row in ids)}
 
-    pref = datasets.load_dataset(out_dir, "preference_trl", split="train")
     trainer = DPOTrainer(model=tiny_model(processor), ref_model=tiny_model(processor),
                          args=DPOConfig(output_dir=os.path.join(work, "dpo"), max_length=None, **COMMON),
                          train_dataset=pref, processing_class=processor)

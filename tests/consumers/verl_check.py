@@ -9,7 +9,8 @@ before that (in its prompt-length filter and its rollout); ``qwen_vl_utils`` imp
 whose PyPI build needs CUDA's libraries, so here the length filter is off and the images verl put
 into the raw prompt go to the processor as they are. The reward is
 loaded the way verl's trainer loads it (``get_custom_reward_fn`` on a ``custom_reward_function``
-config) and called the way its naive reward manager calls it, over every chain of every RL problem.
+config) and called the way its naive reward manager calls it, over every chain of every RL problem. Every row
+of ``rl/`` also goes through mmcot's row invariant (``transforms/row_invariant.py``), the helper the writer uses.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 from verl.utils.tokenizer import build_multimodal_processor_inputs
 
 import transforms.rewards.verl_reward as mmcot_reward
+from transforms.row_invariant import violation
 
 
 def dataset_items(out_dir: str, processor) -> list[dict]:
@@ -79,7 +81,9 @@ def main(out_dir: str) -> None:
     other = get_custom_reward_fn(OmegaConf.create({"reward": {"custom_reward_function": {
         "path": mmcot_reward.__file__, "name": "compute_score"}}}))(
         data_source="openai/gsm8k", solution_str="so the total is #### 7", ground_truth="7", extra_info={})
+    rows = [r for f in sorted(glob.glob(os.path.join(out_dir, "rl", "*.parquet"))) for r in pq.read_table(f).to_pylist()]
     print(json.dumps({
+        "invariant": [str(violation(r)) for r in rows if violation(r) is not None],  # mmcot's row invariant, same helper
         "items": [{k: v for k, v in i.items() if k != "extra"} for i in items],
         "rewards": rewards(out_dir, items, {}),
         "rewards_format": rewards(out_dir, items, {"format_weight": 0.1}),

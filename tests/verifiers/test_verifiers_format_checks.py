@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.verifiers import CHECK_NAMES, VerifyConfig, infer_answer_type, verify
+from schemas.generation import ANSWER_CHECKS
+from transforms.verifiers import VerifyConfig, infer_answer_type, verify
 from transforms.verifiers.format_checks import (
     foreign_char_share,
     not_truncated,
@@ -74,7 +75,7 @@ def test_not_truncated(finish_reason, passed):
 def test_correct_verdict_runs_every_check():
     verdict = verify("<think>2 + 2 = 4, nothing more to check.</think>The answer is \\boxed{4}.", "4")
     assert verdict.correct and verdict.reasons == []
-    assert list(verdict.checks) == list(CHECK_NAMES)
+    assert list(verdict.checks) == list(ANSWER_CHECKS)  # the verify stage adds REPLY_CHECKS
     assert all(verdict.checks.values())
 
 

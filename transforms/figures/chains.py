@@ -2,8 +2,10 @@
 
 Each chain becomes a small :class:`ChainFact` (no text); the facts and the kept rows' lengths meet per
 problem (``CoGroupByKey``), each problem's facts per band go to :class:`BandCombineFn`, and the totals
-to a tuple of sums. The plots get every band's token quantiles and a uniform sample (by hash) of at most
-``point_limit`` chains and kept rows: a scatter of every chain of a large run would gather a column.
+to a tuple of sums. A chain or kept row whose length is unknown (the reply gate refused the server's
+count) is left out of the bands and the plots; its tokens count as 0 in the totals. The plots get every
+band's token quantiles and a uniform sample (by hash) of at most ``point_limit`` chains and kept rows: a
+scatter of every chain of a large run would gather a column.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ class ChainFact:
     band: str
     sample_index: int
     difficulty: float
-    tokens: int
+    tokens: int | None
     correct: bool | None
     truncated: bool
     repaired: bool
@@ -49,7 +51,8 @@ def chain_fact(g) -> tuple:
 def chain_totals(g) -> tuple[int, ...]:
     """One chain's contribution to each of :data:`STATS` (tokens of cached chains count only with the cache)."""
     fresh, verdict = not g.cached, g.verdict
-    return (1, int(g.cached), g.prompt_tokens if fresh else 0, g.completion_tokens if fresh else 0, g.completion_tokens,
+    prompt, completion = g.prompt_tokens or 0, g.completion_tokens or 0
+    return (1, int(g.cached), prompt if fresh else 0, completion if fresh else 0, completion,
             int(bool(verdict and verdict.correct)), int(bool(verdict and verdict.unverifiable)),
             int(bool(verdict and verdict.decided_by == "judge")), int(g.finish_reason == "length"))
 
@@ -58,7 +61,8 @@ def problem_bands(grouped: tuple) -> list[tuple[str, ProblemBand]]:
     """``(problem id, {"chains": ChainFacts, "kept": [(difficulty, tokens)]})`` → a :class:`ProblemBand` per band the
     problem has chains in; the kept chain counts in the band of the problem's last planned sample."""
     _, joined = grouped
-    chains, kept = list(joined["chains"]), list(joined["kept"])
+    chains = [c for c in joined["chains"] if c.tokens is not None]
+    kept = [k for k in joined["kept"] if k[1] is not None]
     bands: dict[str, ProblemBand] = {}
     for c in sorted(chains, key=lambda c: (c.repaired, c.sample_index)):
         p = bands.setdefault(c.band, ProblemBand())
@@ -82,13 +86,15 @@ def problem_bands(grouped: tuple) -> list[tuple[str, ProblemBand]]:
     return list(bands.items())
 
 
-def _point(g) -> tuple[int, ChainPoint]:
-    return (stable_hash(f"{g.problem_id}\0{g.provenance}\0{g.sample_index}"),
-            ChainPoint(g.difficulty, g.completion_tokens, bool(g.verdict and g.verdict.correct), g.provenance == "repair"))
+def _point(g) -> list[tuple[int, ChainPoint]]:
+    if g.completion_tokens is None:
+        return []
+    return [(stable_hash(f"{g.problem_id}\0{g.provenance}\0{g.sample_index}"),
+             ChainPoint(g.difficulty, g.completion_tokens, bool(g.verdict and g.verdict.correct), g.provenance == "repair"))]
 
 
-def _kept_point(row) -> tuple[int, ChainPoint]:
-    return stable_hash(row.id), ChainPoint(row.difficulty, row.completion_tokens, True)
+def _kept_point(row) -> list[tuple[int, ChainPoint]]:
+    return [] if row.completion_tokens is None else [(stable_hash(row.id), ChainPoint(row.difficulty, row.completion_tokens, True))]
 
 
 def _named(band: tuple) -> tuple:
@@ -131,9 +137,9 @@ class ComputeChainFigures(beam.PTransform):
             gens | "Totals" >> beam.Map(chain_totals) | "SumTotals" >> beam.CombineGlobally(sum_all)
             | "TagStats" >> beam.Map(lambda t: ("stats", t)),
             bands | "TagBands" >> beam.Map(lambda b: ("band", b)),
-            gens | "Points" >> beam.Map(_point) | "SomePoints" >> beam.combiners.Top.Smallest(limit, key=lambda hp: hp[0])
+            gens | "Points" >> beam.FlatMap(_point) | "SomePoints" >> beam.combiners.Top.Smallest(limit, key=lambda hp: hp[0])
             | "TagPoints" >> beam.Map(lambda ps: ("points", ps)),
-            kept | "KeptPoints" >> beam.Map(_kept_point)
+            kept | "KeptPoints" >> beam.FlatMap(_kept_point)
             | "SomeKeptPoints" >> beam.combiners.Top.Smallest(limit, key=lambda hp: hp[0])
             | "TagKeptPoints" >> beam.Map(lambda ps: ("kept_points", ps)),
             kept | "CountKept" >> beam.combiners.Count.Globally() | "TagKept" >> beam.Map(lambda n: ("kept", n)),

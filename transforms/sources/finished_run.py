@@ -4,8 +4,8 @@ Every ``mmcot run`` writes ``problems/`` (each problem that reached the teacher 
 normalized, images included). This source reads that set back and keeps the problems whose outcome
 the ``take`` section names: ``kept`` (an SFT row; ``take.pass_rate`` narrows it to a pass-rate range),
 a drop reason (``no_correct_chain``, ``unverifiable``, ``below_min_chain_quality``,
-``below_min_quality``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read by
-the workers, inside the job, from the run's ``sft/`` (or ``sft_trl/`` when its ``output.trainers``
+``below_min_quality``, ``unclean_chains``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes
+are read by the workers, inside the job, from the run's ``sft/`` (or ``sft_trl/`` when its ``output.trainers``
 left ``sft`` out), ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only); the
 taken ids reach the problem reader as one side input. The launcher only lists the files.
 
@@ -37,7 +37,7 @@ from schemas.source import ReadCount
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
 Outcome = Literal["all", "kept", "no_correct_chain", "unverifiable", "below_min_chain_quality", "below_min_quality",
-                  "dead_letter"]
+                  "unclean_chains", "dead_letter"]
 RESTORED = "problems"  # the read output restored problems leave on (normalize is skipped)
 FRONT_STAGES = ("read", "normalize", "dedup")  # dead letters of these never reached problems/
 KEPT_SETS = {"llamafactory": "sft", "trl": "sft_trl"}  # the kept rows (ids, pass rates) by the trainer they are for

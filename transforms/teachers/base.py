@@ -9,13 +9,16 @@ from schemas.plan import SamplingPlan
 
 @dataclass
 class Completion:
-    """One sampled completion as a backend returns it."""
+    """One sampled completion as a backend returns it (checked by ``reply_gate.checked`` before any stage reads it).
+
+    A token count is None when it is unknown: the server sent none, or one the gate refused.
+    """
 
     content: str
     reasoning: str | None
     finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
     latency_s: float
 
 

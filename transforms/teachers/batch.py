@@ -6,7 +6,7 @@ JSONL format (``custom_id``, ``method``, ``url``, ``body``: the online request's
 a DoFn's calls queue are submitted together once ``max_in_flight`` of them wait (the in-flight
 bound is the batch size) or ``batch.linger_s`` after the first, so a bundle's requests go as
 one batch or a few. The batch is polled every ``batch.poll_s``; its results are matched back by
-``custom_id`` and parsed as an online response (:func:`~transforms.teachers.openai_http.parse_choice`),
+``custom_id`` and parsed as an online response (:func:`~transforms.teachers.reply_gate.completion_from_body`),
 and the stage caches them as it caches online answers.
 
 **Resume.** A submitted batch's id and custom ids are recorded beside the response cache
@@ -31,6 +31,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,7 +40,8 @@ import fsspec
 
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError
-from transforms.teachers.openai_http import OpenAIChatTeacher, chat_body, parse_choice
+from transforms.teachers.openai_http import OpenAIChatTeacher, chat_body
+from transforms.teachers.reply_gate import completion_from_body, parse_body
 from transforms.teachers.settings import TeacherSettings
 
 log = logging.getLogger(__name__)
@@ -82,14 +84,36 @@ def batch_line(cid: str, body: dict[str, Any]) -> str:
     return json.dumps({"custom_id": cid, "method": "POST", "url": CHAT_URL, "body": body}, ensure_ascii=False)
 
 
-def result_failure(result: dict[str, Any]) -> str | None:
-    """Why a result line is not a usable response (None when it is one)."""
-    response = result.get("response") or {}
+_WORD = re.compile(r"[a-z0-9_]{1,40}")
+
+
+def result_failure(result: Any) -> str | None:
+    """Why a result line is not a usable response (None when it is one): ``batch_<code>`` for an error the
+    service named with a plain word (else ``batch_error``), ``batch_http_<status>`` for another status."""
+    if not isinstance(result, dict):
+        return "batch_error"
+    response = result.get("response")
+    response = response if isinstance(response, dict) else {}
     if result.get("error") and not response.get("body"):
-        error = result["error"]
-        return f"batch_{error.get('code') or 'error'}" if isinstance(error, dict) else "batch_error"
-    status = int(response.get("status_code") or 0)
-    return None if status == 200 and response.get("body") else f"batch_http_{status}"
+        code = result["error"].get("code") if isinstance(result["error"], dict) else None
+        return f"batch_{code}" if isinstance(code, str) and _WORD.fullmatch(code) else "batch_error"
+    status = response.get("status_code")
+    if status == 200 and response.get("body"):
+        return None
+    return f"batch_http_{status}" if isinstance(status, int) and 100 <= status <= 599 else "batch_http_unknown"
+
+
+def result_lines(text: str) -> list[Any]:
+    """The parsed lines of a batch's output or error file; a line the reply gate cannot parse is left out (its
+    request then has no result, which the failure rule handles)."""
+    results = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                results.append(parse_body(line))
+            except TeacherError as exc:
+                log.warning("Skipping a batch result line: %s", exc.reason)
+    return results
 
 
 class BatchLedger:
@@ -174,11 +198,7 @@ class BatchTeacher:
         why = result_failure(result)
         if why is not None:
             return await self._failed(why, json.dumps(result)[:500], messages, plan, response_format, sample)
-        try:
-            content, reasoning, finish, prompt_tokens, completion_tokens = parse_choice(result["response"]["body"])
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise TeacherError("bad_response", f"{type(exc).__name__}: {exc}"[:500]) from exc
-        return Completion(content, reasoning, finish, prompt_tokens, completion_tokens, time.monotonic() - started)
+        return completion_from_body(result["response"]["body"], time.monotonic() - started)
 
     async def _failed(self, why: str, detail: str, *request) -> Completion:
         if self._online is None:
@@ -236,7 +256,7 @@ class BatchTeacher:
             if state.status in FINAL:
                 break
             await asyncio.sleep(self._batch.poll_s)
-        found = {r["custom_id"]: r for r in state.results or [] if "custom_id" in r}
+        found = {r["custom_id"]: r for r in state.results or [] if isinstance(r, dict) and isinstance(r.get("custom_id"), str)}
         unserved = {"error": {"code": state.status if state.status != "completed" else "no_result"}}
         for cid in [c for c, b in self._index.items() if b == batch_id and c in self._waiting]:
             result = found.get(cid, unserved)

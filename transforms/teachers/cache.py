@@ -21,7 +21,8 @@ from typing import Any
 import fsspec
 
 from schemas.plan import SamplingPlan
-from transforms.teachers.base import Completion, sampling_fields
+from transforms.teachers.base import Completion, TeacherError, sampling_fields
+from transforms.teachers.reply_gate import parse_body
 
 ENTRY_VERSION = 1
 _COMPLETION_FIELDS = {f.name for f in dataclasses.fields(Completion)}
@@ -50,8 +51,11 @@ def to_entry(completion: Completion) -> dict[str, Any]:
     return {"version": ENTRY_VERSION, **dataclasses.asdict(completion)}
 
 
-def from_entry(entry: dict[str, Any]) -> Completion | None:
-    """The completion in a cache entry of any version (unknown fields ignored); None when a required one is missing."""
+def from_entry(entry: Any) -> Completion | None:
+    """The completion in a cache entry of any version (unknown fields ignored); None when a required one is missing
+    or the entry is no object. Its values are checked by the reply gate, as a reply's are."""
+    if not isinstance(entry, dict):
+        return None
     try:
         return Completion(**{k: v for k, v in entry.items() if k in _COMPLETION_FIELDS})
     except TypeError:
@@ -103,10 +107,12 @@ class ResponseCache:
     def _group_path(self, group: str) -> str:
         return f"{self._root}/groups/{group[:2]}/{group}.json"
 
-    def _read(self, path: str) -> dict[str, Any] | None:
+    def _read(self, path: str) -> Any:
+        """The JSON at ``path`` as the reply gate parses a body (a hostile file is unreadable, never a crash); None
+        when it is absent or unreadable."""
         try:
-            return json.loads(self._fs.cat_file(path))
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return parse_body(self._fs.cat_file(path))
+        except (FileNotFoundError, TeacherError):
             return None
 
     def _write(self, path: str, entry: dict[str, Any]) -> None:
@@ -149,7 +155,8 @@ class ResponseCache:
             entries = self._groups.get(group)
         if entries is None:
             stored = self._read(self._group_path(group))
-            entries = stored.get("entries", {}) if isinstance(stored, dict) else {}
+            entries = stored.get("entries") if isinstance(stored, dict) else None
+            entries = entries if isinstance(entries, dict) else {}
             self._remember(group, entries)
         return entries
 

@@ -17,8 +17,9 @@ from typing import Any
 import aiohttp
 
 from transforms.teachers.base import TeacherError
-from transforms.teachers.batch import CHAT_URL, FINAL, BatchState, BatchTeacher
-from transforms.teachers.openai_http import HTTPStatusError, retrying
+from transforms.teachers.batch import CHAT_URL, FINAL, BatchState, BatchTeacher, result_lines
+from transforms.teachers.openai_http import HTTPStatusError, read_bounded, retry_after_seconds, retrying
+from transforms.teachers.reply_gate import MAX_BODY_BYTES
 from transforms.teachers.settings import TeacherSettings
 
 
@@ -49,10 +50,10 @@ class OpenAIBatchService:
         async def once() -> str:
             data = {"data": form()} if form else {}
             async with self._client().request(method, f"{self._root}{path}", **data, **kwargs) as response:
-                text = await response.text()
+                raw = await read_bounded(response, MAX_BODY_BYTES * self._settings.max_in_flight)
+                text = raw.decode("utf-8", "replace")
                 if response.status >= 400:
-                    retry_after = response.headers.get("Retry-After")
-                    raise HTTPStatusError(response.status, text[:1000], float(retry_after) if retry_after else None)
+                    raise HTTPStatusError(response.status, text[:1000], retry_after_seconds(response.headers.get("Retry-After")))
                 return text
 
         return await retrying(self._settings, None)(once)
@@ -81,7 +82,7 @@ class OpenAIBatchService:
         for key in ("output_file_id", "error_file_id"):
             if batch.get(key):
                 text = await self._call("GET", f"/files/{batch[key]}/content")
-                results += [json.loads(line) for line in text.splitlines() if line.strip()]
+                results += result_lines(text)
         return BatchState(status, results)
 
     async def aclose(self) -> None:

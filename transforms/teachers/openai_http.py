@@ -3,14 +3,14 @@
 aiohttp rather than httpx: httpcore's pool walks every pooled connection on each request
 start and finish, which at hundreds of requests in flight cost ~80 % of the client's CPU
 (``benchmarks/client_peers.py --target stub``). Transient failures (429, 5xx, timeouts, dropped connections) are retried by tenacity with
-exponential backoff and jitter, honouring ``Retry-After``; other 4xx fail at once. vLLM's
+exponential backoff and jitter, honouring ``Retry-After``; other 4xx fail at once. The body (read up to
+a bound) is parsed by the reply gate (``reply_gate.py``): a reply is untrusted input. vLLM's
 ``repetition_penalty`` goes in the request body. The API key is read from the environment
 variable the settings name and never logged.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from typing import Any
@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from schemas.plan import SamplingPlan
 from transforms.teachers.base import Completion, TeacherError, sampling_fields
+from transforms.teachers.reply_gate import MAX_BODY_BYTES, completion_from_body, parse_body
 from transforms.teachers.settings import TeacherSettings
 
 
@@ -51,11 +52,24 @@ def failure_reason(exc: BaseException) -> tuple[str, str]:
     return "bad_response", f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (None when absent or not a number)."""
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The response body, read in chunks and cut once it passes ``limit`` bytes (the gate then refuses it as
+    ``too_large``): a server cannot make the client hold an unbounded body."""
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
 
 
 class _WaitRetryAfter:
@@ -96,21 +110,6 @@ def chat_body(settings: TeacherSettings, messages: list[dict[str, Any]], plan: S
     return body
 
 
-def parse_choice(body: dict[str, Any]) -> tuple[str, str | None, str, int, int]:
-    """content, reasoning (vLLM's ``reasoning_content``/``reasoning``), finish_reason and token usage."""
-    choice = body["choices"][0]
-    message = choice.get("message") or {}
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    usage = body.get("usage") or {}
-    return (
-        message.get("content") or "",
-        reasoning,
-        choice.get("finish_reason") or "unknown",
-        int(usage.get("prompt_tokens") or 0),
-        int(usage.get("completion_tokens") or 0),
-    )
-
-
 class OpenAIChatTeacher:
     """Async client for ``POST {base_url}/chat/completions`` with retries; one sample per call.
 
@@ -147,12 +146,14 @@ class OpenAIChatTeacher:
         """The JSON body for one sample."""
         return chat_body(self._settings, messages, plan, response_format, sample)
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, body: dict[str, Any]) -> bytes:
+        """The response body (at most one byte past ``reply_gate.MAX_BODY_BYTES`` is read)."""
         async with self._client().post(self._url, json=body) as response:
-            text = await response.text()
+            raw = await read_bounded(response, MAX_BODY_BYTES)
             if response.status >= 400:
-                raise HTTPStatusError(response.status, text[:1000], _retry_after(response.headers.get("Retry-After")))
-        return json.loads(text)
+                text = raw[:1000].decode("utf-8", "replace")
+                raise HTTPStatusError(response.status, text, retry_after_seconds(response.headers.get("Retry-After")))
+        return raw
 
     def _count_retry(self, _retry_state) -> None:
         self.retries += 1
@@ -163,18 +164,10 @@ class OpenAIChatTeacher:
         body = self.request_body(messages, plan, response_format, sample)
         started = time.monotonic()
         try:
-            data = await retrying(self._settings, self._count_retry)(self._post, body)
-            content, reasoning, finish, prompt_tokens, completion_tokens = parse_choice(data)
-        except (TimeoutError, HTTPStatusError, aiohttp.ClientError, KeyError, IndexError, ValueError, TypeError) as exc:
+            raw = await retrying(self._settings, self._count_retry)(self._post, body)
+        except (TimeoutError, HTTPStatusError, aiohttp.ClientError) as exc:
             raise TeacherError(*failure_reason(exc)) from exc
-        return Completion(
-            content=content,
-            reasoning=reasoning,
-            finish_reason=finish,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_s=time.monotonic() - started,
-        )
+        return completion_from_body(parse_body(raw), time.monotonic() - started)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -26,15 +26,17 @@ SCRIPTS: dict[str, Script] = {}
 class Reply:
     """What one call returns: a completion, or a failure with ``fail`` as the TeacherError reason.
 
-    ``completion_tokens`` None counts the content's words; ``retries`` are reported as the
-    retries a retrying client made before this reply; ``delay_s`` is slept first.
+    ``completion_tokens`` None counts the content's words (at most the plan's ``max_tokens``); ``retries`` are
+    reported as the retries a retrying client made before this reply; ``delay_s`` is slept first. The reply's
+    fields go to the reply gate as they are, so a test may script any value a server could send (typed
+    content parts, a negative or huge count, a finish reason of its own).
     """
 
-    content: str = ""
-    reasoning: str | None = None
-    finish_reason: str = "stop"
-    prompt_tokens: int = 10
-    completion_tokens: int | None = None
+    content: Any = ""
+    reasoning: Any = None
+    finish_reason: Any = "stop"
+    prompt_tokens: Any = 10
+    completion_tokens: Any = None
     fail: str | None = None
     delay_s: float = 0.0
     retries: int = 0
@@ -143,10 +145,10 @@ class ScriptedTeacher:
         self.retries += reply.retries
         if reply.fail is not None:
             raise TeacherError(reply.fail, "scripted failure")
-        tokens = len(reply.content.split()) if reply.completion_tokens is None else reply.completion_tokens
+        words = len(reply.content.split()) if isinstance(reply.content, str) else 0
+        tokens = min(words, plan.max_tokens) if reply.completion_tokens is None else reply.completion_tokens
         return Completion(content=reply.content, reasoning=reply.reasoning, finish_reason=reply.finish_reason,
-                          prompt_tokens=reply.prompt_tokens, completion_tokens=min(tokens, plan.max_tokens),
-                          latency_s=reply.delay_s)
+                          prompt_tokens=reply.prompt_tokens, completion_tokens=tokens, latency_s=reply.delay_s)
 
     async def aclose(self) -> None:
         """Nothing to release."""

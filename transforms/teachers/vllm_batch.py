@@ -11,7 +11,6 @@ length (CPU defaults on a CPU host, as the in-process engine).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import fsspec
 
-from transforms.teachers.batch import BatchState, BatchTeacher
+from transforms.teachers.batch import BatchState, BatchTeacher, result_lines
 from transforms.teachers.settings import TeacherSettings
 from transforms.teachers.vllm_cpu import CPU_DTYPE, CPU_ENFORCE_EAGER, CPU_RESERVED_CPUS, vllm_environment
 
@@ -86,7 +85,7 @@ class RunBatchService:
     def _state(self, batch_id: str) -> BatchState:
         _, output_path, pid_path, _ = self._paths(batch_id)
         if output_path.exists():
-            return BatchState("completed", [json.loads(line) for line in output_path.read_text().splitlines() if line.strip()])
+            return BatchState("completed", result_lines(output_path.read_text(errors="replace")))
         process = self._procs.get(batch_id)
         if process is not None:
             running = process.poll() is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from schemas.settings import Settings
+from transforms.verifiers.hygiene import HygieneSettings
 
 #: Script names ``allowed_scripts`` may hold (ranges live in ``format_checks``).
 KNOWN_SCRIPTS = (
@@ -74,6 +75,12 @@ class VerifyConfig(Settings):
         math-verify, which then sees only what that comparison cannot settle
         (``transforms.verifiers.exact``). Off: math-verify decides them all (the benchmark's baseline).
 
+    Chain hygiene (``hygiene``, the verify stage's ``hygiene`` check)
+        Special tokens of student chat templates, media markers, control characters and lone
+        surrogates in a teacher's chain: ``policy: drop`` (default) fails the chain, ``escape`` keeps
+        it escaped reversibly; ``tokens``, ``patterns``, ``extra_tokens``, ``student_tokenizer`` (a
+        local tokenizer whose special tokens are added). See ``transforms/verifiers/hygiene.py``.
+
     Symbolic equivalence (math-verify)
         math-verify's own timeouts use ``signal.alarm``, which only works in the main thread, so
         they are disabled; instead an answer is sent to math-verify only when it is at most
@@ -119,6 +126,9 @@ class VerifyConfig(Settings):
     max_factorial_arg: int = 1_000
     float_rounding: int = 6
     numeric_precision: int = 15
+
+    # what a kept chain may not hold (special tokens, media markers, control characters): see verifiers/hygiene.py
+    hygiene: HygieneSettings = HygieneSettings()
 
     @field_validator("allowed_scripts")
     @classmethod
