@@ -129,3 +129,16 @@ class SampleFigures:
     limit: int = 0
     sets: dict[str, int] = field(default_factory=dict)
     method: str = "the problems whose id hashes lowest (sha1): a uniform sample, the same on every run"
+
+
+ROUNDS_FILE = f"{META_DIR}/rounds.json"
+
+
+@dataclass
+class RoundsFigures:
+    """What the rounds' outcomes say across rounds (``_meta/rounds.json`` under the rounds' output directory):
+    ``rescued``, by round that takes an earlier round's problems, counts problems it kept that the earlier round had
+    not; ``kept_total`` counts the problems any round kept."""
+
+    rescued: dict[str, int] = field(default_factory=dict)
+    kept_total: int = 0

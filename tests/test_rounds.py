@@ -14,6 +14,7 @@ from data_cards.card import load_manifest
 from pipelines.config import ConfigError
 from pipelines.rounds import SUMMARY_FILE, load_rounds, rounds_table, run_rounds
 from tests.helpers import png_bytes
+from tests.shard_guard import no_shard_reads
 from transforms.teachers.scripted import Reply, Rule, Script, scripted_settings
 
 N = 8
@@ -73,11 +74,13 @@ def _ids(out: Path, name: str, column: str = "id") -> set[str]:
     return set(pq.read_table(out / name, columns=[column])[column].to_pylist())
 
 
-def test_round_two_takes_round_ones_failures_and_the_summary_adds_up(tmp_path):
+def test_round_two_takes_round_ones_failures_and_the_summary_adds_up(tmp_path, monkeypatch):
     script = _script()
     path = _rounds_file(tmp_path, script)
-    summary = run_rounds(path, [])
     out = tmp_path / "out"
+    with no_shard_reads(monkeypatch, str(out / "r1"), str(out / "r2")) as guard:  # rescued and kept_total: workers count
+        summary = run_rounds(path, [])
+    assert guard.refused == []
     r1, r2 = (load_manifest(str(out / name)) for name in ("r1", "r2"))
     failed = {f"toy/q{i}" for i in range(N) if i not in ROUND1_RIGHT}
     assert r1.counts.dropped == {"select/no_correct_chain": len(failed)} and r1.counts.kept == len(ROUND1_RIGHT)
