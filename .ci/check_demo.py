@@ -16,7 +16,7 @@ def main(out_dir: str) -> int:
     manifest = load_manifest(out_dir)
     problems = []
     try:
-        check_output(out_dir, manifest)
+        check_output(out_dir, manifest, verify_hashes=True)  # CI reads every shard again, checking the workers' hashes too
     except PublishRefused as refused:
         problems.append(str(refused))
     problems += load_problems(out_dir)

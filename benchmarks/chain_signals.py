@@ -26,8 +26,8 @@ from scipy.stats import rankdata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.signal_figures import verdict_class
 from schemas.signals import SIGNAL_NAMES
+from transforms.figures.signals import verdict_class
 
 #: +1: higher is expected on correct chains; -1: lower is.
 DIRECTION = {"mean_entropy": -1, "critical_entropy": -1, "answer_logprob": 1, "low_confidence_share": -1,

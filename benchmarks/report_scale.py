@@ -2,8 +2,9 @@
 
 Builds a finished run of ``--n`` synthetic problems (real synthetic images from ``mmcot synth``'s
 generator, PNG as the pipeline writes them; ``--k`` chains each of about ``--chain-chars``
-characters; a third kept, the rest dropped as having no correct chain), writes its manifest and card
-as ``mmcot run`` does, then measures:
+characters; a third kept, the rest dropped as having no correct chain) through the run's own write
+step (``pipelines.build.write_outputs`` on DirectRunner: shards, ``_meta/`` figures and the row
+sample of ``output.sample_problems``), writes its manifest and card as ``mmcot run`` does, then measures:
 
 - ``write_report`` wall time and the HTML size;
 - headless Chromium (``/usr/bin/chromium``, playwright): load until the first page of problems is
@@ -13,34 +14,39 @@ as ``mmcot run`` does, then measures:
 
 Run from the repository root::
 
-    PYTHONPATH=. python3 benchmarks/report_scale.py [--n 2000] [--k 4] [--chain-chars 1500]
+    PYTHONPATH=. python3 benchmarks/report_scale.py [--n 2000] [--k 4] [--chain-chars 1500] [--sample 200]
+    PYTHONPATH=. python3 benchmarks/report_scale.py --run out/big      # the report of a finished run
 """
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import random
 import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow.parquet as pq
+import apache_beam as beam
 
-from data_cards.report.render import write_report
+from data_cards.report.problems import problem_index
+from data_cards.report.render import sample_shards, write_report
 from data_cards.report.serve import ReportServer
+from pipelines.build import write_outputs
 from pipelines.config import parse_config
 from pipelines.run import write_run_report
-from schemas.convert import to_table
-from schemas.generation import GENERATION_SCHEMA, Generation, Verdict
+from schemas.generation import Generation, Verdict
 from schemas.output_sets import READ_COUNTS_SET
-from schemas.outputs import REJECT_SCHEMA, SFT_SCHEMA, Message, RejectRow, SFTRow
+from schemas.outputs import Message, RejectRow, SFTRow
 from schemas.plan import SamplingPlan
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
+from transforms import failures
 from transforms.synth import generate
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -54,7 +60,7 @@ def _png(image) -> bytes:
     return buf.getvalue()
 
 
-def build_run(out: Path, n: int, k: int, chain_chars: int) -> str:
+def build_run(out: Path, n: int, k: int, chain_chars: int, sample: int) -> str:
     """A finished run's shards, manifest and card (no report); returns a word of a question to search for."""
     rng = random.Random(0)
     gens, sft, dropped, word = [], [], [], ""
@@ -78,19 +84,22 @@ def build_run(out: Path, n: int, k: int, chain_chars: int) -> str:
                               p.answer, p.answer_type, p.difficulty, 1 / k, "t", gens[-k].completion_tokens, "length_fit"))
         else:
             dropped.append(RejectRow(pid, "synth", "select", "no_correct_chain"))
-    for name, rows, schema in (("generations", gens, GENERATION_SCHEMA), ("sft", sft, SFT_SCHEMA),
-                               ("dropped", dropped, REJECT_SCHEMA),
-                               (READ_COUNTS_SET.name, [ReadCount("x.jsonl", n)], READ_COUNTS_SET.schema)):
-        (out / name).mkdir(parents=True)
-        pq.write_table(to_table(rows, schema), out / name / "train-00000-of-00001.parquet")
+        if (i + 1) % 5000 == 0:
+            print(f"  built {i + 1} problems", flush=True)
     config = parse_config({"run": {"name": "report-scale", "output_dir": str(out)},
-                           "source": {"kind": "jsonl", "path": "x.jsonl", "name": "synth"}})
+                           "source": {"kind": "jsonl", "path": "x.jsonl", "name": "synth"},
+                           "output": {"trainers": ["llamafactory"], "sample_problems": sample}})
+    with beam.Pipeline(runner="DirectRunner") as p:
+        failures.collect(p)
+        sets = {"generations": gens, "sft": sft, "dropped": dropped, "rl": [], "preference": [],
+                READ_COUNTS_SET.name: [ReadCount("x.jsonl", n, "synth")]}
+        write_outputs(p, {name: p | f"Create_{name}" >> beam.Create(rows) for name, rows in sets.items()}, [], config)
     write_run_report(config, "benchmark", 0.0, "bench")
     return word
 
 
-def browse(url: str, word: str) -> dict[str, float]:
-    """Seconds to first page, band filter, next page, search; JS heap MB after load."""
+def browse(url: str, word: str, band: str = "hard") -> dict[str, float]:
+    """Seconds to first page, ``band`` filter, next page, search; JS heap MB after load."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -102,8 +111,8 @@ def browse(url: str, word: str) -> dict[str, float]:
         figures = {"load": time.perf_counter() - t0}
         heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : 0")
         for name, action, done in (
-            ("band filter", lambda: page.select_option('select[name="band"]', "hard"),
-             "() => [...document.querySelectorAll('article.problem')].every(a => a.dataset.band === 'hard')"),
+            ("band filter", lambda: page.select_option('select[name="band"]', band),
+             f"() => [...document.querySelectorAll('article.problem')].every(a => a.dataset.band === {band!r})"),
             ("next page", lambda: page.click(".pager .next >> nth=0"),
              "() => document.querySelector('#status').textContent.startsWith('problems 51')"),
             ("search", lambda: page.fill('input[name="q"]', word),
@@ -125,25 +134,34 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--chain-chars", type=int, default=1500)
+    parser.add_argument("--sample", type=int, default=200, help="output.sample_problems: problems the report shows")
+    parser.add_argument("--run", type=Path, help="measure the report of this finished run instead of building one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "run"
+        out, band = args.run or Path(tmp) / "run", "hard"
         t = time.perf_counter()
-        word = build_run(out, args.n, args.k, args.chain_chars)
-        print(f"built a run of {args.n} problems x {args.k} chains in {time.perf_counter() - t:.1f} s "
-              f"(shards {sum(f.stat().st_size for f in out.rglob('*.parquet')) / 2**20:.1f} MB)")
+        if args.run:
+            index = problem_index(sample_shards(str(out)))
+            band = Counter(e["band"] for e in index if e["band"]).most_common(1)[0][0]
+            word = max((w for e in index for w in e["question"].split() if w.isalpha()), key=len)
+            print(f"the run in {out}: {sum(json.loads((out / 'manifest.json').read_text())['rows'].values()):,} rows "
+                  f"({sum(f.stat().st_size for f in out.rglob('*.parquet')) / 2**20:.1f} MB of Parquet)")
+        else:
+            word = build_run(out, args.n, args.k, args.chain_chars, args.sample)
+            print(f"built a run of {args.n} problems x {args.k} chains in {time.perf_counter() - t:.1f} s "
+                  f"(shards {sum(f.stat().st_size for f in out.rglob('*.parquet')) / 2**20:.1f} MB)")
         t = time.perf_counter()
         path = write_report(str(out))
         print(f"write_report: {time.perf_counter() - t:.1f} s, report.html {Path(path).stat().st_size / 2**20:.1f} MB")
-        static = browse(Path(path).as_uri(), word)
+        static = browse(Path(path).as_uri(), word, band)
         t = time.perf_counter()
         with ReportServer(str(out)) as server:
             start = time.perf_counter() - t
             t = time.perf_counter()
-            with urllib.request.urlopen(server.url + "api/problems?band=hard&limit=50") as resp:
+            with urllib.request.urlopen(server.url + f"api/problems?band={band}&limit=50") as resp:
                 api_kb = len(resp.read()) / 1024
             api = time.perf_counter() - t
-            served = browse(server.url, word)
+            served = browse(server.url, word, band)
         print(f"--serve: start-up (index) {start:.1f} s; one API page of 50 {api:.2f} s ({api_kb:.0f} KB)")
         print("\n| mode | load to first page (s) | band filter (s) | next page (s) | search (s) | JS heap after load (MB) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")

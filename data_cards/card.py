@@ -1,4 +1,5 @@
-"""Render and write a run's Hugging Face dataset card (``README.md``) from its manifest and output files."""
+"""Render and write a run's Hugging Face dataset card (``README.md``) from its manifest and the pipeline's figures and
+row sample under ``_meta/`` (no data shard is read)."""
 from __future__ import annotations
 
 import posixpath
@@ -13,9 +14,9 @@ from data_cards.funnel import funnel_section
 from data_cards.metadata import OutputSet, card_data, loadable, output_sets
 from data_cards.plots import PLOTS_DIR
 from data_cards.signals import signals_section
-from data_cards.trainers import DATASET_INFO, trainers_section, write_dataset_info
+from data_cards.trainers import DATASET_INFO, TRAINER_NAMES, trainers_section, write_dataset_info
 from schemas.manifest import Manifest, usd
-from schemas.output_sets import DESCRIPTIONS
+from schemas.output_sets import DESCRIPTIONS, ORDERED_SETS, TRAINER_SETS, trainer_of
 
 # what a run writes besides its output sets
 CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR, DATASET_INFO)
@@ -42,9 +43,14 @@ def _describe(s: OutputSet) -> str:
     return "Columns: " + ", ".join(f"`{c}`" for c in s.features) + "." if s.features else ""
 
 
+def _for(name: str) -> str:
+    trainer = trainer_of(name)
+    return TRAINER_NAMES[trainer] if trainer else "–"
+
+
 def _contents(sets: list[OutputSet]) -> str:
-    lines = ["| config | rows | shards | Parquet bytes | what it holds |", "| --- | ---: | ---: | ---: | --- |"]
-    lines += [f"| `{s.name}` | {s.rows} | {s.shards} | {s.bytes} | {_describe(s)} |" for s in sets]
+    lines = ["| config | for | rows | shards | Parquet bytes | what it holds |", "| --- | --- | ---: | ---: | ---: | --- |"]
+    lines += [f"| `{s.name}` | {_for(s.name)} | {s.rows} | {s.shards} | {s.bytes} | {_describe(s)} |" for s in sets]
     lines += [f"\n`{s.name}/` is not offered as a config: `datasets` cannot load it ({s.unloadable}). Read it with "
               f"pyarrow or pandas." for s in sets if s.unloadable]
     return "\n".join(lines)
@@ -125,7 +131,8 @@ def _curriculum(manifest: Manifest) -> str:
     c = manifest.curriculum
     if c is None or not c.shards:
         return ""
-    lines = [f"\n### RL curriculum\n\n`rl` and `rl_trl` rows are written {c.description} (`select.rl_order: {c.order}`), "
+    written = " and ".join(f"`{name}`" for name in ORDERED_SETS if manifest.rows.get(name))
+    lines = [f"\n### RL curriculum\n\n{written} rows are written {c.description} (`select.rl_order: {c.order}`), "
              "across shards in file order; `extra_info.index` is each row's place in that order. Train without shuffling "
              "(verl `data.shuffle=False`, shards listed in order) to follow it.\n",
              "| shard | rows | index | pass rate | difficulty |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -198,6 +205,11 @@ def _examples(examples: list[Example]) -> str:
     return "\n\n".join(blocks) + "\n\nImages are shown as the files under `examples/`; strings longer than 300 characters are cut."
 
 
+def _trainers(manifest: Manifest) -> list[str]:
+    """The run's ``output.trainers`` (runs before the key wrote every trainer's sets)."""
+    return manifest.config.get("output", {}).get("trainers") or list(TRAINER_SETS)
+
+
 def render_card(manifest: Manifest, sets: list[OutputSet], examples: list[Example], repo_id: str | None = None) -> str:
     """The full card text (YAML header + body) for a run."""
     data = card_data(manifest, sets)
@@ -224,7 +236,7 @@ multimodal reasoning models.
 
 ## Train on it
 
-{trainers_section()}
+{trainers_section(_trainers(manifest))}
 
 ## How it was made
 
@@ -277,7 +289,7 @@ good as its source. Problems come from the source named in the config and keep i
 def write_card(out_dir: str, manifest: Manifest, repo_id: str | None = None) -> str:
     """Write ``README.md`` and its example images into ``out_dir``; return the card's path."""
     sets = output_sets(out_dir, manifest)
-    examples = write_examples(out_dir, manifest, [s.name for s in sets])
+    examples = write_examples(out_dir, [s.name for s in sets])
     write_dataset_info(out_dir, manifest)
     fs, root = fsspec.core.url_to_fs(out_dir)
     path = posixpath.join(root, "README.md")

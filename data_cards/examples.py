@@ -1,4 +1,4 @@
-"""One example row per output set for the card: images written as files, long text cut."""
+"""One example row per output set for the card, from the pipeline's row sample: images written as files, long text cut."""
 from __future__ import annotations
 
 import io
@@ -11,7 +11,7 @@ import fsspec
 import pyarrow.parquet as pq
 from PIL import Image
 
-from schemas.manifest import Manifest
+from schemas.figures import sample_shard
 
 EXAMPLES_DIR = "examples"
 MAX_TEXT = 300
@@ -55,16 +55,21 @@ def _display(value: Any, write_image: _ImageWriter) -> Any:
     return _cut(value) if isinstance(value, str) else value
 
 
-def write_examples(out_dir: str, manifest: Manifest, configs: list[str]) -> list[Example]:
-    """The first row of each of ``configs`` (from its first non-empty shard); images go under ``examples/``."""
+def write_examples(out_dir: str, configs: list[str]) -> list[Example]:
+    """The first sampled row of each of ``configs`` (from the pipeline's row sample under ``_meta/sample/``, never a
+    data shard); images go under ``examples/``. A set the sample has no row of (a run before the sample) is left out."""
     fs, root = fsspec.core.url_to_fs(out_dir)
     fs.makedirs(posixpath.join(root, EXAMPLES_DIR), exist_ok=True)
     examples = []
     for config in configs:
-        shard = next(s for s in manifest.shards if s.config == config and s.rows)
-        with fs.open(posixpath.join(root, shard.path), "rb") as fh:
-            row = next(pq.ParquetFile(fh).iter_batches(batch_size=1)).to_pylist()[0]
+        path = posixpath.join(root, sample_shard(config))
+        if not fs.exists(path):
+            continue
+        with fs.open(path, "rb") as fh:
+            row = next(iter(pq.ParquetFile(fh).iter_batches(batch_size=1)), None)
+        if row is None:
+            continue
         write_image = _ImageWriter(fs, root, config)
-        shown = _display(row, write_image)
+        shown = _display(row.to_pylist()[0], write_image)
         examples.append(Example(config, json.dumps(shown, indent=2, ensure_ascii=False, default=str), write_image.paths))
     return examples

@@ -1,15 +1,14 @@
 """The card's Hub YAML metadata: one config per loadable output set, with features and sizes."""
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 
 import datasets
-import fsspec
-import pyarrow.parquet as pq
 from datasets.info import DatasetInfo, DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
+from data_cards.meta import read_figures
+from schemas.figures import SHARDS_FILE, SetFigures, ShardFigures
 from schemas.manifest import Manifest
 
 TASK_CATEGORIES = ["image-text-to-text", "visual-question-answering"]
@@ -19,8 +18,8 @@ TASK_CATEGORIES = ["image-text-to-text", "visual-question-answering"]
 class OutputSet:
     """A non-empty output set of a run, and whether ``datasets`` can load it.
 
-    ``bytes`` is the Parquet files' size, ``data_bytes`` their uncompressed data size (from the Parquet footers).
-    ``features`` come from the Parquet schema of the set's first shard; ``unloadable`` says why
+    ``bytes`` is the Parquet files' size, ``data_bytes`` their uncompressed data size (from the Parquet footers, as
+    the workers read them). ``features`` come from the Parquet schema of the set's first shard; ``unloadable`` says why
     ``datasets`` cannot represent that schema (the set is then listed but not offered as a config).
     """
 
@@ -47,24 +46,18 @@ def size_category(rows: int) -> str:
 
 
 def output_sets(out_dir: str, manifest: Manifest) -> list[OutputSet]:
-    """The manifest's non-empty output sets, in shard-list order, with their ``datasets`` features."""
-    fs, root = fsspec.core.url_to_fs(out_dir)
+    """The manifest's non-empty output sets, in shard-list order, with the ``datasets`` features and data size the
+    workers recorded in ``_meta/shards.json``."""
+    recorded = {s.name: s for s in read_figures(out_dir, SHARDS_FILE, ShardFigures).sets}
     sets = []
     for name in dict.fromkeys(s.config for s in manifest.shards):
         shards = [s for s in manifest.shards if s.config == name and s.rows]
         if not shards:
             continue
-        footers = []
-        for shard in shards:
-            with fs.open(posixpath.join(root, shard.path), "rb") as fh:
-                footers.append(pq.ParquetFile(fh).metadata)
-        try:
-            features, unloadable = datasets.Features.from_arrow_schema(footers[0].schema.to_arrow_schema()), None
-        except ValueError as exc:
-            features, unloadable = None, str(exc).rstrip(".")
-        data_bytes = sum(f.row_group(i).total_byte_size for f in footers for i in range(f.num_row_groups))
+        figures = recorded.get(name, SetFigures(name, unloadable="no features recorded for it in _meta/shards.json"))
+        features = None if figures.features is None else datasets.Features.from_dict(figures.features)
         sets.append(OutputSet(name, sum(s.rows for s in shards), len(shards), sum(s.bytes for s in shards),
-                              data_bytes, features, unloadable))
+                              figures.data_bytes, features, figures.unloadable))
     return sets
 
 

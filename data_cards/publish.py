@@ -12,7 +12,9 @@ from fsspec.implementations.local import LocalFileSystem
 from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, constants
 
 from data_cards.examples import EXAMPLES_DIR
+from data_cards.meta import read_figures
 from data_cards.trainers import DATASET_INFO
+from schemas.figures import SHARDS_FILE, ShardFigures
 from schemas.manifest import Manifest
 
 REPO_TYPE = "dataset"
@@ -59,8 +61,13 @@ def _sha256(fs, path: str) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def check_output(out_dir: str, manifest: Manifest) -> None:
-    """Raise :class:`PublishRefused` unless the accounting identity holds and every shard matches the manifest."""
+def check_output(out_dir: str, manifest: Manifest, verify_hashes: bool = False) -> None:
+    """Raise :class:`PublishRefused` unless the accounting identity holds and every shard matches the manifest.
+
+    Each shard of the manifest must be the one the workers hashed after the write (``_meta/shards.json``: rows,
+    bytes, sha256) and be there with that size (a metadata call); its bytes are read and hashed again only with
+    ``verify_hashes``.
+    """
     problems = []
     c = manifest.counts
     if not c.balanced():
@@ -70,12 +77,18 @@ def check_output(out_dir: str, manifest: Manifest) -> None:
         listed = sum(s.rows for s in manifest.shards if s.config == name)
         if listed != rows:
             problems.append(f"{name}: the manifest says {rows} rows but its shards hold {listed}")
+    hashed = {s.path: s for s in read_figures(str(out_dir), SHARDS_FILE, ShardFigures).shards}
+    for path in sorted(set(hashed) - {s.path for s in manifest.shards}):
+        problems.append(f"{path}: written by the run but not in the manifest")
     fs, root = fsspec.core.url_to_fs(str(out_dir))
     for shard in manifest.shards:
         path = posixpath.join(root, shard.path)
-        if not fs.isfile(path):
+        if hashed.get(shard.path) != shard:
+            problems.append(f"{shard.path}: the manifest's rows, size or sha256 differ from what the workers recorded "
+                            f"after the write (_meta/shards.json)")
+        elif not fs.isfile(path):
             problems.append(f"{shard.path}: missing")
-        elif fs.size(path) != shard.bytes or _sha256(fs, path) != shard.sha256:
+        elif fs.size(path) != shard.bytes or (verify_hashes and _sha256(fs, path) != shard.sha256):
             problems.append(f"{shard.path}: checksum does not match the manifest")
     if problems:
         raise PublishRefused("refusing to publish " + str(out_dir) + ":\n  " + "\n  ".join(problems))

@@ -39,22 +39,28 @@ def write_dataset_info(out_dir: str, manifest: Manifest) -> str:
     return path
 
 
-TRAINERS_SECTION = """Each trainer has the set it loads without conversion. Prompts carry one `<image>` tag per image, in
+TRAINER_NAMES = {"verl": "verl", "trl": "TRL", "llamafactory": "LLaMA-Factory"}
+_INTRO = """Each trainer has the set it loads without conversion; a run writes the sets of the trainers in its
+`output.trainers` only (each set carries the images). Prompts carry one `<image>` tag per image, in
 image order, where the question has its images (`sft`, `preference`, `rl`: verl and LLaMA-Factory split
-prompts at these tags); the `_trl` twins hold the same rows with the prompt split at the tags into typed
+prompts at these tags); the `_trl` sets hold the same rows with the prompt split at the tags into typed
 parts (`{"type": "image"}` / `{"type": "text", "text": ...}`), which TRL's vision collators fill with
-`images` in order (a literal `<image>` in TRL's text breaks its processor).
-
-| trainer | set | how |
-| --- | --- | --- |
-| verl (GRPO / PPO) | `rl` | `data.train_files=[<dir>/rl/train-00000-of-…parquet, …] data.prompt_key=prompt data.image_key=images data.return_raw_chat=True custom_reward_function.path=<mmcot>/transforms/rewards/verl_reward.py custom_reward_function.name=compute_score`; `data.shuffle=False` to keep the curriculum order |
-| TRL `SFTTrainer` | `sft_trl` | `load_dataset(<dir>, "sft_trl", split="train")`, a vision model's `AutoProcessor` as `processing_class`, `SFTConfig(max_length=None)` |
-| TRL `DPOTrainer` | `preference_trl` | `load_dataset(<dir>, "preference_trl", split="train")`, `DPOConfig(max_length=None)` |
-| TRL `GRPOTrainer` | `rl_trl` | `reward_funcs=[transforms.rewards.trl_reward.accuracy_reward]` (or `make_reward(format_weight=0.1)`) |
-| LLaMA-Factory SFT | `sft` | `dataset_dir: <dir>`, `dataset: mmcot_sft` (from `dataset_info.json`), a vision `template` (e.g. `qwen2_vl`) |
-| LLaMA-Factory DPO | `preference` | `dataset_dir: <dir>`, `dataset: mmcot_preference`, `stage: dpo` |
-
-mmcot's rewards score with the same verifier that built the data; the answer type, choices and unit come from
+`images` in order (a literal `<image>` in TRL's text breaks its processor)."""
+_ROWS = (
+    ("verl", "| verl (GRPO / PPO) | `rl` | `data.train_files=[<dir>/rl/train-00000-of-…parquet, …] data.prompt_key=prompt "
+             "data.image_key=images data.return_raw_chat=True custom_reward_function.path=<mmcot>/transforms/rewards/"
+             "verl_reward.py custom_reward_function.name=compute_score`; `data.shuffle=False` to keep the curriculum order |"),
+    ("trl", "| TRL `SFTTrainer` | `sft_trl` | `load_dataset(<dir>, \"sft_trl\", split=\"train\")`, a vision model's "
+            "`AutoProcessor` as `processing_class`, `SFTConfig(max_length=None)` |"),
+    ("trl", "| TRL `DPOTrainer` | `preference_trl` | `load_dataset(<dir>, \"preference_trl\", split=\"train\")`, "
+            "`DPOConfig(max_length=None)` |"),
+    ("trl", "| TRL `GRPOTrainer` | `rl_trl` | `reward_funcs=[transforms.rewards.trl_reward.accuracy_reward]` "
+            "(or `make_reward(format_weight=0.1)`) |"),
+    ("llamafactory", "| LLaMA-Factory SFT | `sft` | `dataset_dir: <dir>`, `dataset: mmcot_sft` (from `dataset_info.json`), "
+                     "a vision `template` (e.g. `qwen2_vl`) |"),
+    ("llamafactory", "| LLaMA-Factory DPO | `preference` | `dataset_dir: <dir>`, `dataset: mmcot_preference`, `stage: dpo` |"),
+)
+_OUTRO = """mmcot's rewards score with the same verifier that built the data; the answer type, choices and unit come from
 `reward_model.ground_truth` and `extra_info`. Optional format credit: `score = (1 - w) * accuracy + w * format`
 (format: one non-empty `<think>…</think>` block and a readable answer after it), `w` set by
 `+custom_reward_function.reward_kwargs.format_weight=0.1` (verl) or `make_reward(format_weight=0.1)` (TRL); default 0.
@@ -67,6 +73,7 @@ version of the template (`{% generation %}` markers), which keeps the `<think>` 
 the rendered text of one example before training."""
 
 
-def trainers_section() -> str:
-    """The card's "Train on it" section."""
-    return TRAINERS_SECTION
+def trainers_section(trainers: list[str]) -> str:
+    """The card's "Train on it" section for the run's ``trainers`` (``output.trainers``)."""
+    rows = [row for trainer, row in _ROWS if trainer in trainers]
+    return "\n".join([_INTRO, "", "| trainer | set | how |", "| --- | --- | --- |", *rows, "", _OUTRO])

@@ -9,6 +9,7 @@ import apache_beam as beam
 
 from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
+from schemas.figures import CHAINS_FILE, FUNNEL_FILE, SAMPLE_FILE, SHARDS_FILE
 from schemas.output_sets import ORDERED_SETS, PROBLEMS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from transforms import failures
 from transforms.answer_judge import AnswerJudge
@@ -17,6 +18,7 @@ from transforms.chain_score import ScoreChains
 from transforms.curriculum import order_key, with_index
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
+from transforms.figures import ComputeChainFigures, ComputeFunnel, ComputeShardFigures, SampleRows
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
 from transforms.length import PlanLength, ReplanFromPassRate
@@ -29,7 +31,7 @@ from transforms.sources import ReadSources, SourceSettings, require_images_by_so
 from transforms.sources.finished_run import RESTORED
 from transforms.tags import DEAD_LETTER, DROPPED, READ_COUNTS
 from transforms.verify import VerifyChains
-from transforms.write import WriteShards, WriteSortedShards
+from transforms.write import WriteJson, WriteShards, WriteSortedShards
 
 
 @dataclass
@@ -63,25 +65,53 @@ def all_rejects(pcolls: list[beam.PCollection], kind: str) -> beam.PCollection:
     return pcolls | f"All_{kind}" >> beam.Flatten() | f"Count_{kind}" >> CountRejects(kind)
 
 
+@dataclass
+class Written:
+    """What :func:`write_sets` wrote: every set's records (the dead letters included) and ``(set name, shard path)``
+    of every shard, as the writes emit them."""
+
+    records: dict[str, beam.PCollection]
+    shards: beam.PCollection
+
+
 def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: list[beam.PCollection],
                specs: tuple[OutputSpec, ...], out: str, num_shards: Callable[[str], int],
-               rl_order: Callable | None = None) -> None:
+               rl_order: Callable | None = None) -> Written:
     """Write each spec's PCollection of ``outputs`` (those present) as Parquet shards under ``out``/name (and the
     read counts; the RL sets in ``rl_order``, numbered by ``extra_info.index``), then the dead letters: ``dead``
     and every guarded stage's failures, those of the writes above included."""
-    def write(spec: OutputSpec, pcoll: beam.PCollection) -> None:
-        directory, shards = posixpath.join(out, spec.name), num_shards(spec.name)
+    def write(spec: OutputSpec, pcoll: beam.PCollection) -> beam.PCollection:
+        directory, shards, label = posixpath.join(out, spec.name), num_shards(spec.name), spec.name.rsplit("/", 1)[-1]
         if spec.name in ORDERED_SETS and rl_order is not None:
             writer = WriteSortedShards(directory, spec.schema, rl_order, with_index, shards)
         else:
             writer = WriteShards(directory, spec.schema, spec.key, shards)
-        pcoll | f"Write_{spec.name.rsplit('/', 1)[-1]}" >> writer
+        return pcoll | f"Write_{label}" >> writer | f"Named_{label}" >> beam.Map(lambda written: (spec.name, written[0]))
 
-    for spec in (*specs, READ_COUNTS_SET):
-        if spec.name != DEAD_LETTER and spec.name in outputs:
-            write(spec, outputs[spec.name])
-    dead_letters = next(spec for spec in specs if spec.name == DEAD_LETTER)
-    write(dead_letters, all_rejects([*dead, failures.collected(p)], DEAD_LETTER))
+    shards = [write(spec, outputs[spec.name]) for spec in specs if spec.name != DEAD_LETTER and spec.name in outputs]
+    write(READ_COUNTS_SET, outputs[READ_COUNTS_SET.name])
+    dead_letters = all_rejects([*dead, failures.collected(p)], DEAD_LETTER)
+    shards.append(write(next(spec for spec in specs if spec.name == DEAD_LETTER), dead_letters))
+    return Written({**outputs, DEAD_LETTER: dead_letters}, shards | "AllShards" >> beam.Flatten())
+
+
+def write_figures(written: Written, specs: tuple[OutputSpec, ...], out: str, kept: str,
+                  sample_problems: int | None = None) -> None:
+    """Compute the job's figures on the workers and write them under ``out``/_meta/: the funnel (``kept``: the set
+    whose rows count as kept; the sets a job has), every shard's rows and sha256, the chains' figures when there are
+    generations, and (``sample_problems``) the bounded row sample of ``specs``' sets."""
+    records, meta = written.records, lambda rel: posixpath.join(out, rel)
+    funnel = {"read_counts": READ_COUNTS_SET.name, "kept": kept, "dropped": DROPPED, "dead_letter": DEAD_LETTER}
+    ({part: records[name] for part, name in funnel.items() if name in records}
+     | "Funnel" >> ComputeFunnel() | "WriteFunnel" >> WriteJson(meta(FUNNEL_FILE)))
+    (written.shards | "Shards" >> ComputeShardFigures(out, tuple(s.name for s in specs), ORDERED_SETS)
+     | "WriteShards" >> WriteJson(meta(SHARDS_FILE)))
+    if "generations" in records:
+        ({"generations": records["generations"], "kept": records[kept]} | "ChainFigures" >> ComputeChainFigures()
+         | "WriteChains" >> WriteJson(meta(CHAINS_FILE)))
+    if sample_problems:
+        sets = {s.name: (s.key, s.schema) for s in specs}
+        (records | "Sample" >> SampleRows(sets, out, sample_problems) | "WriteSample" >> WriteJson(meta(SAMPLE_FILE)))
 
 
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpoints) -> None:
@@ -114,12 +144,12 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
             config.repair, endpoints.of("repair"), config.verify)
     if config.scorer is not None:  # after repair: a verified rewrite is scored like any chain
         verified = verified | "Score" >> ScoreChains(config.scorer, endpoints.of("scorer"))
-    selected = verified | "Select" >> SelectChains(config.select, config.verify.hygiene, config.output.trl_sets)
+    selected = verified | "Select" >> SelectChains(config.select, config.verify.hygiene, config.output.trl_twins)
     dropped.append(selected[DROPPED])
     dead.append(selected[DEAD_LETTER])
 
     outputs = {
-        **{name: selected[name] for name in row_sets(config.output.trl_sets)},
+        **{name: selected[name] for name in row_sets(config.output.trl_twins)},
         DROPPED: all_rejects(dropped, DROPPED),
         "generations": verified | "Chains" >> beam.FlatMap(lambda chains: chains.generations),
         PROBLEMS.name: front.kept,
@@ -130,7 +160,12 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
 
 def write_outputs(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: list[beam.PCollection],
                   config: PipelineConfig) -> None:
-    """Write a run's output sets (RL sets in curriculum order; the TRL twins come from select) and its dead letters
-    (needs :func:`failures.collect` on ``p`` first, as :func:`build_front` does)."""
-    write_sets(p, outputs, dead, RUN_OUTPUTS, config.run.output_dir, config.output.num_shards,
-               order_key(config.select.rl_order))
+    """Write a run's output sets (the trainer sets of ``output.trainers`` only; the TRL twins come from select; RL
+    sets in curriculum order), its dead letters (needs :func:`failures.collect` on ``p`` first, as
+    :func:`build_front` does) and its figures; the row sample covers every set select emits, written or not."""
+    written_names = config.output.written()
+    written = write_sets(p, {k: v for k, v in outputs.items() if k in written_names or k == READ_COUNTS_SET.name}, dead,
+                         tuple(s for s in RUN_OUTPUTS if s.name in written_names), config.run.output_dir,
+                         config.output.num_shards, order_key(config.select.rl_order))
+    written.records.update({k: v for k, v in outputs.items() if k not in written.records})
+    write_figures(written, RUN_OUTPUTS, config.run.output_dir, "sft", config.output.sample_problems)

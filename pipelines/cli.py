@@ -167,7 +167,11 @@ def _cmd_card(args: argparse.Namespace, _beam_args: list[str]) -> int:
     except MissingExtra as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {write_card(args.output_dir, load_manifest(args.output_dir), args.repo_id)}")
+    try:
+        print(f"wrote {write_card(args.output_dir, load_manifest(args.output_dir), args.repo_id)}")
+    except FileNotFoundError as exc:
+        print(f"error: {args.output_dir} is not a finished mmcot run ({exc})", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -202,19 +206,26 @@ def _cmd_publish(args: argparse.Namespace, _beam_args: list[str]) -> int:
     except MissingExtra as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    manifest = load_manifest(out)
+    try:
+        manifest = load_manifest(out)
+    except FileNotFoundError as exc:
+        print(f"error: {out} is not a finished mmcot run ({exc})", file=sys.stderr)
+        return 2
     token = None if args.dry_run else get_token()
     if not args.dry_run and token is None:
         print("error: no Hugging Face token: set HF_TOKEN or run `hf auth login`", file=sys.stderr)
         return 2
     try:
-        check_output(out, manifest)
+        check_output(out, manifest, args.verify_hashes)
         if not args.dry_run:
             write_card(args.output_dir, manifest, args.repo_id)
         plan = plan_publish(out, manifest, args.repo_id, args.revision, args.private)
     except PublishRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except FileNotFoundError as exc:
+        print(f"error: {out} is not a finished mmcot run ({exc})", file=sys.stderr)
+        return 2
     if args.dry_run:
         print("dry run, nothing uploaded; a real upload first re-renders README.md for this repo id.")
         print(f"would upload {plan.describe()}")
@@ -294,6 +305,9 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--private", action="store_true", help="create the repo private")
     pub.add_argument("--revision", default="main", help="branch to commit to (created if missing)")
     pub.add_argument("--dry-run", action="store_true", help="list what would be uploaded and where; upload nothing")
+    pub.add_argument("--verify-hashes", action="store_true",
+                     help="read every shard again and check its sha256 (default: trust the hashes the workers computed "
+                          "after the writes; every shard's presence and size are checked either way)")
     pub.set_defaults(func=_cmd_publish)
 
     add_teacher_parser(sub)

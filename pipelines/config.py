@@ -9,13 +9,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from pipelines.config_keys import keys_at, nearest_key
-from schemas.output_sets import TRL_SUFFIX
+from schemas.output_sets import TRL_SUFFIX, written_sets
 from schemas.settings import Settings
 from transforms.answer_judge import AnswerJudgeSettings
 from transforms.assess import AssessSettings
@@ -54,15 +54,32 @@ class RunSettings(Settings):
     )
 
 
+Trainer = Literal["verl", "trl", "llamafactory"]
+
+
 class OutputSettings(Settings):
-    """Shard counts per output set, whether TRL's twins of sft/rl/preference are written, the card's metadata."""
+    """Shard counts per output set, the trainers whose sets are written, the row sample's size, the card's metadata.
+
+    ``trainers`` decides the trainer sets (``schemas.output_sets.TRAINER_SETS``: verl ``rl``; TRL ``sft_trl``,
+    ``rl_trl``, ``preference_trl``; LLaMA-Factory ``sft``, ``preference``): each carries the images, so a run
+    writes only what its trainers load. ``sample_problems`` bounds the sample under ``_meta/sample/`` that the
+    card's examples and ``report.html`` show.
+    """
 
     shards: dict[str, int] = Field(
         default={},
         description="Parquet shards per output set, by set name (sft, rl, preference, …); a set not listed gets 1, a TRL twin its base "
                     "set's count.",
     )
-    trl_sets: bool = Field(default=True, description="Also write TRL's twins of sft, rl and preference (sft_trl, rl_trl, preference_trl).")
+    trainers: list[Trainer] = Field(
+        default=["verl", "trl", "llamafactory"], min_length=1,
+        description="Trainers whose sets are written: verl (rl), trl (sft_trl, rl_trl, preference_trl), llamafactory (sft, "
+                    "preference); problems, generations, dropped and dead_letter are always written.",
+    )
+    sample_problems: int = Field(
+        default=200, ge=1,
+        description="Problems in the row sample under _meta/sample/ that the card's examples and report.html show.",
+    )
     pretty_name: str | None = Field(default=None, description="The dataset card's pretty_name; null: run.name.")
     license: str = Field(default="other", description="The dataset card's license (a Hub license id).")
     language: list[str] = Field(default=["en"], description="The dataset card's languages (ISO 639-1 codes).")
@@ -72,6 +89,15 @@ class OutputSettings(Settings):
         """Shards for ``output_set`` (1 unless configured; a TRL twin defaults to its base set's count)."""
         base = output_set.removesuffix(TRL_SUFFIX)
         return self.shards.get(output_set, self.shards.get(base, 1))
+
+    def written(self) -> tuple[str, ...]:
+        """The output sets this run writes."""
+        return written_sets(self.trainers)
+
+    @property
+    def trl_twins(self) -> bool:
+        """Whether select builds TRL's twins of sft/rl/preference (TRL is one of the trainers)."""
+        return "trl" in self.trainers
 
 
 class PipelineConfig(Settings):

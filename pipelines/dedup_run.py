@@ -2,7 +2,8 @@
 
 Writes ``problems/`` (kept problems, ``PROBLEM_SCHEMA``), ``dropped/`` (duplicates with their
 survivor's id, contaminated problems with the benchmark item), ``dead_letter/`` (rows that could
-not be read or normalized) and ``_meta/read_counts``, so read = kept + dropped + dead-lettered.
+not be read or normalized), ``_meta/read_counts`` and the workers' figures (``_meta/funnel.json``,
+``_meta/shards.json``), so read = kept + dropped + dead-lettered, counted without reading a shard.
 The near-duplicate guards' Beam counters (pairs blocked, problems saved; unresolved nodes) are
 queried after the run where the runner reports metrics (Dask's does not).
 """
@@ -13,20 +14,21 @@ from dataclasses import dataclass
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipelines.build import all_rejects, build_front, write_sets
-from pipelines.manifest import list_shards, reason_counts, rows_read
+from data_cards.meta import read_figures
+from pipelines.build import all_rejects, build_front, write_figures, write_sets
 from pipelines.remote_guard import RunPlaces, guard_remote_run
 from pipelines.run import clear_outputs
 from pipelines.runners import pipeline_options
 from pipelines.staging import staged_mmcot
 from pipelines.storage import require_storage
+from schemas.figures import FUNNEL_FILE, FunnelFigures
 from schemas.manifest import Counts
 from schemas.output_sets import DEDUP_OUTPUTS, PROBLEMS, READ_COUNTS_SET
 from transforms.dedup import DedupSettings
 from transforms.dedup.near import GUARDS
 from transforms.normalize import NormalizeSettings
 from transforms.sources import SourceSettings
-from transforms.tags import DEAD_LETTER, DROPPED
+from transforms.tags import DROPPED
 
 
 @dataclass
@@ -45,12 +47,13 @@ def build_dedup_pipeline(p: beam.Pipeline, sources: list[SourceSettings], normal
         DROPPED: all_rejects(front.dropped, DROPPED),
         READ_COUNTS_SET.name: front.read_counts,
     }
-    write_sets(p, outputs, front.dead, DEDUP_OUTPUTS, out, lambda name: num_shards if name == PROBLEMS.name else 1)
+    written = write_sets(p, outputs, front.dead, DEDUP_OUTPUTS, out, lambda name: num_shards if name == PROBLEMS.name else 1)
+    write_figures(written, DEDUP_OUTPUTS, out, PROBLEMS.name)
 
 
 def run_dedup(sources: list[SourceSettings], normalize: NormalizeSettings, dedup: DedupSettings, out: str,
               beam_args: list[str], num_shards: int = 1) -> DedupCounts:
-    """Run the dedup pipeline into ``out`` (cleared first) and count what it wrote."""
+    """Run the dedup pipeline into ``out`` (cleared first); its funnel as the workers counted it (``_meta/funnel.json``)."""
     paths = {"--output": out, **{f"sources[{s.name}].path": s.path for s in sources},
              **{f"sources[{s.name}].image_root": s.image_root for s in sources}}
     require_storage(paths)
@@ -62,13 +65,9 @@ def run_dedup(sources: list[SourceSettings], normalize: NormalizeSettings, dedup
             build_dedup_pipeline(pipeline, sources, normalize, dedup, out, num_shards)
             result = pipeline.run()
             result.wait_until_finish()
-    return DedupCounts(
-        read=rows_read(out),
-        kept=sum(s.rows for s in list_shards(out, PROBLEMS.name)),
-        dropped=reason_counts(out, DROPPED),
-        dead_lettered=reason_counts(out, DEAD_LETTER),
-        guards=guard_counters(result),
-    )
+    counts = read_figures(out, FUNNEL_FILE, FunnelFigures).counts()
+    return DedupCounts(read=counts.read, kept=counts.kept, dropped=counts.dropped, dead_lettered=counts.dead_lettered,
+                       guards=guard_counters(result))
 
 
 GUARD_COUNTERS = (*(f"blocked_pairs_{g}" for g in GUARDS), *(f"saved_{g}" for g in GUARDS), "unresolved_nodes")

@@ -27,15 +27,16 @@ import apache_beam as beam
 import fsspec
 import pyarrow.parquet as pq
 
-from pipelines.build import write_sets
+from data_cards.meta import read_figures
+from pipelines.build import write_figures, write_sets
 from pipelines.embedded_teacher import mmcot_home
 from pipelines.eval_stats import INTERVAL, group_score, scores_by
 from pipelines.evaluate_cli import REPORT_FILE
-from pipelines.manifest import reason_counts, rows_read
 from pipelines.runners import pipeline_options
 from pipelines.vllm_server import VllmServer
 from schemas.convert import from_table
 from schemas.evaluation import EVAL_ITEM_SCHEMA, EvalItem, EvalReport, GroupScore
+from schemas.figures import FUNNEL_FILE, FunnelFigures
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from schemas.settings import Settings
 from transforms import failures
@@ -115,8 +116,9 @@ def build_evaluation(p: beam.Pipeline, setup: EvalSetup, endpoint: Endpoint, out
     assessed = normalized.problems | "Assess" >> Assess(setup.assess)
     evaluated = assessed | "Evaluate" >> EvaluateProblems(endpoint, setup.ask, setup.bands, setup.verify)
     outputs = {ITEMS.name: evaluated.items, READ_COUNTS_SET.name: read[READ_COUNTS]}
-    write_sets(p, outputs, [read[DEAD_LETTER], normalized[DEAD_LETTER], evaluated[DEAD_LETTER]], EVAL_OUTPUTS, out,
-               lambda _name: 1)
+    written = write_sets(p, outputs, [read[DEAD_LETTER], normalized[DEAD_LETTER], evaluated[DEAD_LETTER]], EVAL_OUTPUTS,
+                         out, lambda _name: 1)
+    write_figures(written, EVAL_OUTPUTS, out, ITEMS.name)
 
 
 def read_items(out: str) -> list[EvalItem]:
@@ -145,6 +147,7 @@ def evaluation_report(items: list[EvalItem], setup: EvalSetup, endpoint: Endpoin
     settings = setup.ask
     bands = [b.name for b in setup.bands]
     reasons = Counter(reason for item in items if not item.correct for reason in item.reasons)
+    funnel = read_figures(out, FUNNEL_FILE, FunnelFigures).counts()
     return EvalReport(
         model=endpoint.settings.model,
         endpoint=endpoint.settings.base_url or endpoint.settings.backend,
@@ -153,13 +156,13 @@ def evaluation_report(items: list[EvalItem], setup: EvalSetup, endpoint: Endpoin
         sampling={"max_tokens": settings.max_tokens, "temperature": settings.temperature, "top_p": settings.top_p,
                   "repetition_penalty": settings.repetition_penalty},
         interval=INTERVAL,
-        read=rows_read(out),
+        read=funnel.read,
         evaluated=len(items),
         overall=group_score("all", items),
         by_band=scores_by(items, lambda i: i.band, bands),
         by_answer_type=scores_by(items, lambda i: i.answer_type),
         reasons=dict(reasons.most_common()),
-        dead_lettered=reason_counts(out, DEAD_LETTER),
+        dead_lettered=funnel.dead_lettered,
         from_cache=sum(item.cached for item in items),
         wall_time_s=round(wall_time_s, 1),
     )

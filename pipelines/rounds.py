@@ -8,7 +8,10 @@ each round ``rounds.json`` (:class:`~schemas.rounds.RoundsSummary`) and the roun
 (``README.md``) at ``output_dir`` are rewritten. A round whose config, input round and manifest are
 those ``rounds.json`` recorded is finished and not rerun; a killed round has no record, so it runs
 again and its finished samples come from the response cache. The embedded teacher, when a round
-needs it, is started once for all rounds.
+needs it, is started once for all rounds. The cross-round figures (each round's rescued problems, the
+problems kept by any round) are counted by workers after each round, in a small job on the rounds'
+runner that reads the rounds' outcome ids (``transforms/figures/rounds.py``) and writes
+``_meta/rounds.json`` at ``output_dir``; the launcher reads that file, never a round's shards.
 """
 from __future__ import annotations
 
@@ -20,20 +23,27 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
+import apache_beam as beam
 import fsspec
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from data_cards.card import load_manifest
+from data_cards.meta import read_figures
 from data_cards.rounds_card import write_rounds_card
 from pipelines.config import ConfigError, PipelineConfig, describe_errors, parse_config, set_dotted
 from pipelines.endpoints import EmbeddedTeacher, with_image_limit
 from pipelines.run import run_pipeline
+from pipelines.runners import pipeline_options
+from pipelines.staging import staged_mmcot
+from schemas.figures import ROUNDS_FILE, RoundsFigures
 from schemas.manifest import Manifest
 from schemas.rounds import RoundsSummary, RoundSummary
 from schemas.settings import Settings
-from transforms.sources.finished_run import FRONT_STAGES, TakeSettings, run_outcomes
+from transforms.figures.rounds import ComputeRoundsFigures, RoundRun
+from transforms.sources.finished_run import FRONT_STAGES, TakeSettings
 from transforms.teachers.registry import backend
+from transforms.write import WriteJson
 
 log = logging.getLogger(__name__)
 SUMMARY_FILE = "rounds.json"
@@ -168,13 +178,10 @@ def taken_by_manifest(source: Manifest, take: TakeSettings) -> int | None:
     return total
 
 
-def _kept_ids(output_dir: str) -> set[str]:
-    return {pid for pid, o in run_outcomes(output_dir).items() if o.outcome == "kept"}
-
-
 def round_summary(r: RoundSettings, config: PipelineConfig, config_hash: str, manifest: Manifest,
                   source: RoundSummary | None) -> RoundSummary:
-    """A finished round's line of the summary, from its manifest (and its input round's outcomes)."""
+    """A finished round's line of the summary, from its manifest (``rescued`` is filled in by
+    :func:`cross_round_figures`)."""
     c, s = manifest.counts, manifest.stats
     summary = RoundSummary(
         name=r.name, iteration=config.run.iteration, output_dir=config.run.output_dir, config_hash=config_hash,
@@ -185,13 +192,19 @@ def round_summary(r: RoundSettings, config: PipelineConfig, config_hash: str, ma
         chain_scores=_score_counts(manifest), balanced=c.balanced(), **_helper_tokens(manifest))
     if r.takes is None or source is None:
         return summary
-    before = run_outcomes(source.output_dir)
     summary.takes = f"{r.takes.round}: {', '.join(r.takes.outcomes)}" + (
         f" (pass rate {r.takes.pass_rate[0]:g}–{r.takes.pass_rate[1]:g})" if r.takes.pass_rate else "")
     summary.taken = taken_by_manifest(load_manifest(source.output_dir), r.takes)
     summary.source_run_id = source.run_id
-    summary.rescued = sum(1 for pid in _kept_ids(config.run.output_dir) if pid in before and before[pid].outcome != "kept")
     return summary
+
+
+def cross_round_figures(output_dir: str, rounds: list[RoundRun], beam_args: list[str]) -> RoundsFigures:
+    """Count ``rounds``' rescued problems and the problems any of them kept in a job on the rounds' runner (workers
+    read the outcome ids); the launcher reads back only ``_meta/rounds.json``."""
+    with pipeline_options(beam_args) as options, staged_mmcot(options), beam.Pipeline(options=options) as p:
+        _ = p | "RoundsFigures" >> ComputeRoundsFigures(rounds) | "Write" >> WriteJson(posixpath.join(output_dir, ROUNDS_FILE))
+    return read_figures(output_dir, ROUNDS_FILE, RoundsFigures)
 
 
 def _helper_tokens(manifest: Manifest) -> dict[str, int]:
@@ -244,7 +257,11 @@ def run_rounds(path: str | Path, beam_args: list[str], teacher_url: str | None =
                 line = round_summary(r, config, config_hash, manifest, source)
             by_name[r.name] = line
             summary.rounds.append(line)
-            summary.kept_total = len(set().union(*(_kept_ids(x.output_dir) for x in summary.rounds)))
+            figures = cross_round_figures(settings.output_dir, [
+                RoundRun(x.name, x.output_dir, by_name[t.round].output_dir if (t := ri.takes) else None)
+                for ri, x in zip(settings.rounds, summary.rounds)], beam_args)
+            line.rescued = figures.rescued.get(r.name, 0)
+            summary.kept_total = figures.kept_total
             _write_summary(settings.output_dir, summary)
             write_rounds_card(settings.output_dir, summary)
     return summary

@@ -1,6 +1,7 @@
 """Run a pipeline end to end: teacher up, Beam job, manifest, dataset card, teacher down."""
 from __future__ import annotations
 
+import gc
 import logging
 import posixpath
 import shlex
@@ -24,8 +25,9 @@ from pipelines.remote_guard import guard_remote_run, run_places
 from pipelines.runners import pipeline_options, worker_processes
 from pipelines.staging import staged_mmcot
 from pipelines.storage import config_paths, require_storage
+from schemas.figures import META_DIR
 from schemas.manifest import Manifest, RunMetrics
-from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUT_NAMES
+from schemas.output_sets import RUN_OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 def clear_outputs(out_dir: str, extra: tuple[str, ...] = ()) -> None:
     """Remove the output sets (and ``extra`` entries) a previous run left, so no stale shard mixes into this one."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    for name in (*RUN_OUTPUT_NAMES, READ_COUNTS_SET.name, *CARD_FILES, *extra):
+    for name in (*RUN_OUTPUT_NAMES, META_DIR, *CARD_FILES, *extra):
         path = posixpath.join(root, name)
         if fs.exists(path):
             fs.rm(path, recursive=True)
@@ -59,19 +61,25 @@ def run_pipeline(config: PipelineConfig, beam_args: list[str], command: str | No
         with staged_mmcot(options), run_endpoints(config, worker_processes(options) if limited else 1) as endpoints:
             log.info("Running %s on %s; output %s; response cache %s", config.run.name,
                      options.get_all_options().get("runner"), out, endpoints.teacher.cache_url)
-            pipeline = beam.Pipeline(options=options)
-            build_pipeline(pipeline, config, endpoints)
-            result = pipeline.run()
-            result.wait_until_finish()
-            metrics = query_metrics(result, type(pipeline.runner).__name__)
+            metrics = run_job(config, options, endpoints)
+    gc.collect()  # the job's graph (Beam's and the runner's) is garbage now: its memory serves the report
     return write_run_report(config, command or shlex.join(["mmcot", *sys.argv[1:]]), time.monotonic() - started,
                             uuid.uuid4().hex[:12], metrics)
 
 
+def run_job(config: PipelineConfig, options, endpoints) -> RunMetrics:
+    """Build the job, run it, wait for it; only its metrics outlive the call (not the pipeline or its result)."""
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config, endpoints)
+    result = pipeline.run()
+    result.wait_until_finish()
+    return query_metrics(result, type(pipeline.runner).__name__)
+
+
 def write_run_report(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
                      metrics: RunMetrics | None = None) -> Manifest:
-    """After the job: write manifest.json (and the plots) from the output files and the job's metrics, then the
-    card and report.html from the manifest file."""
+    """After the job: write manifest.json (and the plots) from the figures the workers wrote under ``_meta/`` and the
+    job's metrics, then the card and report.html from the manifest file and the row sample (no data shard is read)."""
     out = config.run.output_dir
     manifest = build_manifest(config, command=command, wall_time_s=wall_time_s, run_id=run_id, metrics=metrics)
     fs, root = fsspec.core.url_to_fs(out)

@@ -68,11 +68,27 @@ RUN_OUTPUTS: tuple[OutputSpec, ...] = (
                "assessment and the chain's score."),
     PROBLEMS,
 )
-TRL_SUFFIX = "_trl"  # TRL's twins of sft, rl and preference (`output.trl_sets`)
+TRL_SUFFIX = "_trl"  # TRL's twins of sft, rl and preference
+TRAINER_SETS: dict[str, tuple[str, ...]] = {
+    "verl": ("rl",),
+    "trl": ("sft_trl", "rl_trl", "preference_trl"),
+    "llamafactory": ("sft", "preference"),
+}
+"""The sets each trainer loads without conversion (`output.trainers`); every other set of RUN_OUTPUTS is always written."""
 ORDERED_SETS = ("rl", "rl_trl")  # written in the curriculum order of select.rl_order, numbered by extra_info.index
 READ_COUNTS_SET = OutputSpec("_meta/read_counts", READ_COUNTS_SCHEMA, "file",
                          "Rows read per source file, for the accounting identity (not a dataset config).")
 DEDUP_OUTPUTS: tuple[OutputSpec, ...] = (PROBLEMS, *(s for s in RUN_OUTPUTS if s.name in ("dropped", "dead_letter")))
 
 RUN_OUTPUT_NAMES: tuple[str, ...] = tuple(s.name for s in RUN_OUTPUTS)
+
+
+def trainer_of(name: str) -> str | None:
+    """The trainer a set is written for (None: every run writes it)."""
+    return next((t for t, names in TRAINER_SETS.items() if name in names), None)
+
+
+def written_sets(trainers: list[str]) -> tuple[str, ...]:
+    """The sets of RUN_OUTPUTS a run for ``trainers`` writes, in table order."""
+    return tuple(n for n in RUN_OUTPUT_NAMES if trainer_of(n) is None or trainer_of(n) in trainers)
 DESCRIPTIONS: dict[str, str] = {s.name: s.description for s in RUN_OUTPUTS}

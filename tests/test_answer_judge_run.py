@@ -64,4 +64,7 @@ def test_unverifiable_problems_are_dropped_as_such_and_an_answer_judge_keeps_the
     verdicts = [g["verdict"] for g in table("generations")]
     assert len(verdicts) == 2 * N
     assert all(v["correct"] and v["decided_by"] == "judge" and v["judge_model"] == model for v in verdicts)
-    assert sum("Candidate answer: it goes up" in t for t in script.texts()) == 2 * N
+    # both chains of a problem send the judge the same prompt: when one call finishes before the other is asked, the
+    # second is answered from the cache (a race), so calls sent plus cache hits make one decision per chain
+    judged = manifest.metrics.stages["answer_judge"].counters
+    assert sum("Candidate answer: it goes up" in t for t in script.texts()) + judged.get("cache_hits", 0) == 2 * N

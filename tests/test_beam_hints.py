@@ -38,7 +38,7 @@ WIRINGS = {
     "pass-rate probe, answer judge, chain dedup, repair": {
         "length": {"policy": "pass_rate"}, "assess": {"difficulty_from": "pass_rate"}, "answer_judge": {},
         "dedup": {"chains": {"enabled": True}}, "repair": {"enabled": True}, "select": {"rl_order": "pass_rate"}},
-    "no TRL sets, id order": {"output": {"trl_sets": False}, "select": {"rl_order": "id"}},
+    "no TRL sets, id order": {"output": {"trainers": ["verl", "llamafactory"]}, "select": {"rl_order": "id"}},
 }
 
 
@@ -66,8 +66,7 @@ def test_the_whole_graph_type_checks_and_has_a_coder_for_every_pcollection(wirin
     proto = pipeline.to_runner_api()
     assert proto.components.pcollections and all(pc.coder_id for pc in proto.components.pcollections.values())
     labels = {t.unique_name for t in proto.components.transforms.values()}
-    if config.output.trl_sets:
-        assert any("Write_rl_trl" in label for label in labels)
+    assert any("Write_rl_trl" in label for label in labels) == ("trl" in config.output.trainers)
 
 
 def _rl_rows() -> list[TRLRLRow]:

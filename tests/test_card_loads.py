@@ -23,6 +23,7 @@ from pipelines.cli import main
 from pipelines.config import parse_config
 from pipelines.run import run_pipeline
 from schemas.problem import PROBLEM_FEATURES
+from tests.helpers import record_shard_again
 from transforms.synth import generate, write_jsonl
 from transforms.teachers.scripted import Reply, Rule, Script, scripted_settings
 
@@ -80,8 +81,9 @@ def test_images_without_the_image_declaration_are_reported(run_dir, tmp_path):
     out = _copy(run_dir, tmp_path)
     shard = next((out / "problems").glob("*.parquet"))
     _rewrite(shard, lambda t: t.replace_schema_metadata(None))  # the layout problems/ had before it declared Image
-    # the card still declares Image for the set (its features come from the schema at write time), so the check reads
-    # the card's own YAML: render it again from the rewritten shard, as `mmcot card` does
+    # the card takes each set's features from what the workers read off the written files (_meta/shards.json): record
+    # the rewritten shard as a worker would have, then render the card again, as `mmcot card` does
+    record_shard_again(out, "problems", shard)
     assert main(["card", str(out)]) == 0
     found = load_problems(str(out))
     assert found == ["problems.images: images stored as {bytes, path} structs but not declared as an Image feature"]

@@ -5,6 +5,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import math
 import shutil
 import statistics
 from pathlib import Path
@@ -16,24 +17,22 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 
-from data_cards.card import load_manifest, render_card, write_card
+from data_cards.card import load_manifest, render_card
 from data_cards.metadata import output_sets, size_category
 from data_cards.publish import PublishRefused, plan_publish
 from pipelines.cli import main
 from pipelines.config import parse_config
-from pipelines.manifest import list_shards
 from pipelines.run import write_run_report
 from pipelines.vllm_server import find_free_port
-from schemas.convert import to_table
-from schemas.generation import GENERATION_SCHEMA
 from schemas.manifest import Manifest
 from schemas.output_sets import READ_COUNTS_SET
-from schemas.outputs import REJECT_SCHEMA, RL_SCHEMA, SFT_SCHEMA, Message, RejectRow, RewardModel, RLExtraInfo, RLRow, SFTRow
+from schemas.outputs import Message, PreferenceRow, RejectRow, RewardModel, RLExtraInfo, RLRow, SFTRow
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
 from tests.factories import PLAN, generation
-from tests.helpers import png_bytes
+from tests.helpers import png_bytes, record_shard_again, write_run_records
 from tests.hub_stub import HubStub
+from transforms.figures.shards import shard_facts
 
 # problem -> (band, difficulty, [(completion tokens, correct), ...]); s/5 has no correct chain
 CHAINS = {
@@ -46,11 +45,6 @@ CHAINS = {
 }
 REPAIRS = {"s/5": (150, False)}  # a rewrite of s/5's wrong chain, verified wrong again
 LONG_QUESTION = "How many dots are there? " * 30
-
-
-def _write(path: Path, records: list, schema: pa.Schema) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(to_table(records, schema), path)
 
 
 def _kept(pid: str) -> SFTRow:
@@ -69,33 +63,33 @@ def _rl(pid: str) -> RLRow:
                  extra_info=RLExtraInfo(pid, "train", "numeric", [], 0.5, CHAINS[pid][1], 3))
 
 
-def write_fake_outputs(out: Path) -> None:
-    """The files a run leaves before its manifest: read counts, chains, kept rows, RL rows, rejects."""
+def fake_records() -> tuple[dict[str, list], list]:
+    """The records a run leaves before its manifest: read counts, chains, kept rows, RL rows, rejects; and dead letters."""
     chains = [(pid, i, chain, "teacher") for pid, (_, _, cs) in CHAINS.items() for i, chain in enumerate(cs)]
     chains += [(pid, 9, chain, "repair") for pid, chain in REPAIRS.items()]
-    gens = [dataclasses.replace(generation(i, ok, tokens, pid=pid), difficulty=CHAINS[pid][1],
+    gens = [dataclasses.replace(generation(i, ok, tokens, pid=pid), difficulty=CHAINS[pid][1], provenance=provenance,
                                 sampling=dataclasses.replace(PLAN, band=CHAINS[pid][0]))
-            for pid, i, (tokens, ok), _ in chains]
-    table = to_table(gens, GENERATION_SCHEMA)  # provenance set here, so the test runs before and after the repair stage
-    table = table.drop_columns([c for c in ("provenance",) if c in table.column_names])
-    (out / "generations").mkdir()
-    pq.write_table(table.append_column("provenance", pa.array([p for *_, p in chains])),
-                   out / "generations/train-00000-of-00001.parquet")
-    _write(out / "sft/train-00000-of-00002.parquet", [_kept(p) for p in ("s/0", "s/1", "s/2")], SFT_SCHEMA)
-    _write(out / "sft/train-00001-of-00002.parquet", [_kept(p) for p in ("s/3", "s/4")], SFT_SCHEMA)
-    _write(out / "rl/train-00000-of-00001.parquet", [_rl(p) for p in ("s/0", "s/1", "s/3")], RL_SCHEMA)
-    _write(out / "dropped/train-00000-of-00001.parquet", [RejectRow("s/5", "s", "select", "no_correct_chain"),
-           RejectRow("s/6", "s", "dedup", "duplicate", survivor_id="s/0")], REJECT_SCHEMA)
-    _write(out / "dead_letter/train-00000-of-00001.parquet", [RejectRow("s/7", "s", "normalize", "missing_answer")],
-           REJECT_SCHEMA)
-    _write(out / READ_COUNTS_SET.name / "train-00000-of-00001.parquet", [ReadCount("a.jsonl", 8, "s")], READ_COUNTS_SET.schema)
+            for pid, i, (tokens, ok), provenance in chains]
+    sets = {"generations": gens, "sft": [_kept(p) for p in ("s/0", "s/1", "s/2", "s/3", "s/4")],
+            "rl": [_rl(p) for p in ("s/0", "s/1", "s/3")],
+            "dropped": [RejectRow("s/5", "s", "select", "no_correct_chain"),
+                        RejectRow("s/6", "s", "dedup", "duplicate", survivor_id="s/0")],
+            READ_COUNTS_SET.name: [ReadCount("a.jsonl", 8, "s")]}
+    return sets, [RejectRow("s/7", "s", "normalize", "missing_answer")]
 
 
 def _config(out: Path, **assess):
     return parse_config({"run": {"name": "fake", "output_dir": str(out)},
                          "source": {"kind": "jsonl", "path": "x.jsonl", "name": "s"},
                          "assess": assess,
-                         "output": {"license": "cc-by-nc-4.0", "tags": ["reasoning", "test"]}})
+                         "output": {"license": "cc-by-nc-4.0", "tags": ["reasoning", "test"], "shards": {"sft": 2},
+                                    "trainers": ["verl", "llamafactory"]}})
+
+
+def write_fake_outputs(out: Path) -> None:
+    """The shards and ``_meta/`` figures of :func:`fake_records`, written as a run writes them."""
+    sets, dead = fake_records()
+    write_run_records(_config(out), sets, dead)
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +108,10 @@ def run_copy(run_dir, tmp_path) -> Path:
 
 
 def _quantiles(values):
-    deciles = statistics.quantiles(values, n=10, method="inclusive")
-    return pytest.approx([deciles[0], deciles[4], deciles[8]], abs=0.051)
+    """p10, p50, p90 as Beam's ApproximateQuantiles gives them below its buffer size: exact nearest-rank values
+    (the smallest value with at least q * n values at or below it), not interpolated."""
+    ordered = sorted(values)
+    return [float(ordered[math.ceil(q * len(ordered)) - 1]) for q in (0.1, 0.5, 0.9)]
 
 
 def test_band_stats_are_computed_from_the_chains_and_kept_rows(run_dir):
@@ -138,7 +134,7 @@ def test_band_stats_are_computed_from_the_chains_and_kept_rows(run_dir):
     assert manifest.plots
 
 
-def test_a_run_written_before_checks_were_a_struct_lists_generations_without_offering_it(run_copy):
+def test_a_set_whose_schema_datasets_cannot_load_is_listed_without_being_offered(run_copy):
     path = run_copy / "generations/train-00000-of-00001.parquet"
     table = pq.read_table(path)
     verdict = table.column("verdict").combine_chunks()
@@ -149,6 +145,10 @@ def test_a_run_written_before_checks_were_a_struct_lists_generations_without_off
                                              names=[f.name for f in verdict.type])
     pq.write_table(table.set_column(table.schema.get_field_index("verdict"), "verdict", old_verdict), path)
     assert len(old_checks) == table.num_rows
+
+    facts = shard_facts(("generations", str(path)), str(run_copy), ())  # what the worker reads off such a shard
+    assert facts.features is None and "map" in facts.unloadable.lower() and facts.info.rows == table.num_rows
+    record_shard_again(run_copy, "generations", path)
 
     manifest = load_manifest(str(run_copy))
     sets = output_sets(str(run_copy), manifest)
@@ -215,19 +215,15 @@ def test_card_command_reproduces_the_run_card(run_copy, capsys):
     assert 'load_dataset("me/fake", "rl", split="train")' in (run_copy / "README.md").read_text()
 
 
-def test_a_new_output_set_becomes_a_config_without_card_changes(run_copy):
-    features = datasets.Features({"prompt": datasets.Value("string"), "images": datasets.List(datasets.Image()),
-                                  "chosen": datasets.Value("string"), "rejected": datasets.Value("string")})
-    rows = [{"prompt": "q", "images": [{"bytes": png_bytes(), "path": "a.png"}], "chosen": "a", "rejected": "b"}]
-    (run_copy / "preference").mkdir()
-    pq.write_table(pa.Table.from_pylist(rows, schema=features.arrow_schema), run_copy / "preference/train-00000-of-00001.parquet")
-    manifest = load_manifest(str(run_copy))
-    manifest.shards += list_shards(str(run_copy), "preference")
-    manifest.rows["preference"] = 1
-    write_card(str(run_copy), manifest)
-    card = DatasetCard.load(run_copy / "README.md")
+def test_a_new_output_set_becomes_a_config_without_card_changes(tmp_path):
+    sets, dead = fake_records()
+    sets["preference"] = [PreferenceRow("s/0", [Message("user", "<image>q")], [ImageRef(png_bytes(), "a.png")],
+                                        Message("assistant", "a"), Message("assistant", "b"), "wrong", 3, 9, 0.1, 0.5)]
+    write_run_records(_config(tmp_path), sets, dead)
+    write_run_report(_config(tmp_path), "mmcot run --config c.yaml", 2.0, "r2")
+    card = DatasetCard.load(tmp_path / "README.md")
     assert "preference" in [c["config_name"] for c in card.data.configs]
-    assert datasets.load_dataset(str(run_copy), "preference", split="train")[0]["chosen"] == "a"
+    assert datasets.load_dataset(str(tmp_path), "preference", split="train")[0]["chosen"]["content"] == "a"
     assert "](examples/preference-0.png)" in card.text
 
 
@@ -257,15 +253,33 @@ def test_publish_dry_run_lists_every_file_and_never_the_token(run_dir, monkeypat
     assert "hf_do_not_print_me" not in out.out + out.err
 
 
-def test_publish_refuses_a_tampered_shard(run_copy, capsys):
+def test_publish_verify_hashes_refuses_a_shard_changed_in_place(run_copy, capsys):
     shard = run_copy / "sft/train-00000-of-00002.parquet"
     data = bytearray(shard.read_bytes())
     data[100] ^= 0xFF
     shard.write_bytes(bytes(data))
-    assert _publish_cli(run_copy, "--dry-run") == 1
+    assert _publish_cli(run_copy, "--dry-run") == 0  # by default the workers' hashes are trusted: same size passes
+    capsys.readouterr()
+    assert _publish_cli(run_copy, "--dry-run", "--verify-hashes") == 1
     err = capsys.readouterr().err
     assert "sft/train-00000-of-00002.parquet: checksum does not match the manifest" in err
     assert "rl/" not in err
+
+
+def test_publish_refuses_shards_that_differ_from_what_the_workers_recorded(run_copy, capsys):
+    with (run_copy / "rl/train-00000-of-00001.parquet").open("ab") as fh:
+        fh.write(b"appended")  # another size: found without reading the shard
+    (run_copy / "dropped/train-00000-of-00001.parquet").unlink()
+    row = json.loads((run_copy / "manifest.json").read_text())
+    edited = next(s for s in row["shards"] if s["config"] == "generations")
+    edited["sha256"] = "0" * 64  # a manifest that disagrees with the workers' record
+    (run_copy / "manifest.json").write_text(json.dumps(row))
+    assert _publish_cli(run_copy, "--dry-run") == 1
+    err = capsys.readouterr().err
+    assert "rl/train-00000-of-00001.parquet: checksum does not match the manifest" in err
+    assert "dropped/train-00000-of-00001.parquet: missing" in err
+    assert "generations/train-00000-of-00001.parquet: the manifest's rows, size or sha256 differ" in err
+    assert "sft/" not in err
 
 
 def test_publish_refuses_a_manifest_whose_counts_do_not_add_up(run_copy, capsys):

@@ -3,6 +3,7 @@ read counts under each problem's own source, corrupt rows and non-runs refused w
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import apache_beam as beam
 import fsspec
@@ -23,7 +24,7 @@ from transforms import failures
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
 from transforms.sources import ReadSources, SourceSettings
-from transforms.sources.finished_run import RESTORED, RunLayoutError, run_outcomes
+from transforms.sources.finished_run import RESTORED, RunLayoutError, RunOutcomes
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
 
@@ -96,9 +97,14 @@ def test_problems_are_taken_by_outcome_and_restored_exactly(tmp_path, take, ids)
 
 
 def test_outcomes_leave_out_the_front_and_record_kept_pass_rates(tmp_path):
-    outcomes = run_outcomes(str(finished_run(tmp_path / "run")))
-    assert outcomes["a/kept-hard"].pass_rate == 0.25 and outcomes["b/timeout"].outcome == "dead_letter"
-    assert "a/dup" in outcomes and "a/bad-row" not in outcomes  # a dedup drop is an outcome; a normalize failure never got in
+    run = finished_run(tmp_path / "run")
+    with TestPipeline() as pipeline:
+        outcomes = pipeline | RunOutcomes(str(run))
+        # a dedup drop is an outcome; a normalize failure never got in
+        assert_that(outcomes | beam.MapTuple(lambda pid, o: (pid, o.outcome, o.pass_rate)), equal_to([
+            ("a/kept-easy", "kept", 0.75), ("a/kept-hard", "kept", 0.25), ("a/no-chain", "no_correct_chain", None),
+            ("b/no-chain", "no_correct_chain", None), ("b/unverifiable", "unverifiable", None),
+            ("a/dup", "duplicate", None), ("b/timeout", "dead_letter", None)]))
 
 
 def test_corrupt_rows_and_files_are_dead_lettered_and_counted(tmp_path):
@@ -152,3 +158,16 @@ def test_a_finished_run_on_object_storage_reads_through_fsspec(tmp_path):
     with TestPipeline() as pipeline:
         read = pipeline | ReadSources([_source("memory://rounds-test", outcomes=["no_correct_chain"])])
         assert_that(read[RESTORED], equal_to([p for p in PROBLEMS if p.id in ("a/no-chain", "b/no-chain")]))
+
+
+def test_kept_rows_come_from_sft_trl_when_the_run_wrote_for_trl_only_and_a_verl_only_run_is_refused(tmp_path):
+    run = finished_run(tmp_path / "run")
+    (run / "sft").rename(run / "sft_trl")
+    (run / "manifest.json").write_text(json.dumps({"config": {"output": {"trainers": ["trl"]}}}))
+    with TestPipeline() as pipeline:
+        read = pipeline | ReadSources([_source(run, outcomes=["kept"], pass_rate=[0.5, 1.0])])
+        assert_that(read[RESTORED] | beam.Map(lambda p: p.id), equal_to(["a/kept-easy"]))
+    (run / "manifest.json").write_text(json.dumps({"config": {"output": {"trainers": ["verl"]}}}))
+    with pytest.raises(RunLayoutError, match=r"sources\[round1\]\.take\.outcomes: kept needs the run's kept rows"), \
+            TestPipeline() as pipeline:
+        pipeline | ReadSources([_source(run, outcomes=["kept"])])

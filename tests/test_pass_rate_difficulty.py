@@ -73,7 +73,7 @@ def test_a_run_with_the_pass_rate_policy_follows_the_probes_pass_rate(tmp_path):
         "length": {"policy": "pass_rate", "probe": {"samples": 2, "extra_samples": 2}},
         "teacher": {"backend": "scripted", "model": scripted_settings(script).model, "cache_url": str(tmp_path / "cache")},
         "verify": {"require_reasoning": False},
-        "output": {"trl_sets": False},
+        "output": {"trainers": ["verl", "llamafactory"]},
     })
     manifest = run_pipeline(config, ["--runner", "direct"], command="pytest")
     gens = pq.read_table(tmp_path / "out" / "generations").to_pylist()

@@ -278,10 +278,10 @@ def test_an_unknown_key_gets_the_nearest_valid_one_at_its_level(sections, line, 
 
 def test_unknown_keys_in_a_sources_list_an_override_and_a_rounds_file(tmp_path, capsys):
     config = _config(tmp_path)
-    assert main(["run", "--config", config, "--set", "teacher.timeout=3", "--set", "output.trl_set=false"]) == 2
+    assert main(["run", "--config", config, "--set", "teacher.timeout=3", "--set", "output.trainer=[verl]"]) == 2
     err = capsys.readouterr().err
     assert "teacher.timeout: unknown key (did you mean teacher.timeout_s?)" in err
-    assert "output.trl_set: unknown key (did you mean output.trl_sets?)" in err
+    assert "output.trainer: unknown key (did you mean output.trainers?)" in err
     with pytest.raises(ConfigError, match=r"sources\.1\.imag_root: unknown key \(did you mean sources\.1\.image_root\?\)"):
         parse_config({"run": {"name": "x", "output_dir": "o"}, "sources": [
             {"kind": "jsonl", "path": "a", "name": "a"}, {"kind": "jsonl", "path": "b", "name": "b", "imag_root": "i"}]})

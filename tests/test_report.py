@@ -24,8 +24,9 @@ from data_cards.report.problems import image_view, matches, problem_details, pro
 from data_cards.report.serve import ReportServer
 from data_cards.report.shards import OutputShards
 from pipelines.cli import main
-from tests.helpers import png_bytes
-from tests.test_card_publish import run_copy, run_dir  # noqa: F401  (the card tests' finished run, as fixtures)
+from pipelines.run import write_run_report
+from tests.helpers import png_bytes, write_run_records
+from tests.test_card_publish import _config, fake_records, run_copy, run_dir  # noqa: F401  (the card tests' finished run)
 
 GENERATIONS = "generations/train-00000-of-00001.parquet"
 
@@ -196,3 +197,22 @@ def test_mmcot_view_serve_answers_on_loopback_and_a_non_run_is_refused(run_dir, 
         proc.wait(timeout=30)
     assert main(["view", str(tmp_path)]) == 2
     assert "not a finished mmcot run" in capsys.readouterr().err
+
+
+def test_a_run_larger_than_its_sample_shows_the_sample_whole_and_says_so(tmp_path):
+    sets, dead = fake_records()
+    config = _config(tmp_path)
+    config = config.model_copy(update={"output": config.output.model_copy(update={"sample_problems": 3})})
+    write_run_records(config, sets, dead)
+    write_run_report(config, "pytest", 1.0, "r-sampled")
+    data = _data((tmp_path / "report.html").read_text())
+    sample = data["summary"]["sample"]
+    problems = _by_id(data["problems"])
+    assert not sample["whole"] and sample["read"] == 8 and sample["limit"] == 3
+    assert 3 <= sample["problems"] == len(problems) < 8  # the 3 lowest id hashes, plus a first of each set
+    assert data["summary"]["funnel"][0]["remaining"] == 8  # the funnel counts every problem
+    kept, rejected = {r.id for r in sets["sft"]}, {r.row_id: r for r in [*sets["dropped"], *dead]}
+    for pid, problem in problems.items():  # a sampled problem comes with all of its rows, in every set
+        assert len(problem["chains"]) == sum(g.problem_id == pid for g in sets["generations"]), pid
+        assert problem["outcome"] == "kept" if pid in kept else problem["reason"].endswith(rejected[pid].reason)
+        assert problem["in_rl"] == (pid in {r.extra_info.id for r in sets["rl"]})

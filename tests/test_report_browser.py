@@ -154,6 +154,7 @@ def test_funnel_numbers_equal_the_manifest(report, sample_run):
     c = manifest.counts
     assert f"read ({c.read}) = kept ({c.kept}) + dropped ({sum(c.dropped.values())}) + dead-lettered " \
            f"({sum(c.dead_lettered.values())}) holds" in page.text_content("#accounting")
+    assert page.text_content("#sampled") == f"Every problem of the run ({c.read})."  # under output.sample_problems
 
 
 def test_clicking_a_reason_lists_exactly_its_rows(report, sample_run):

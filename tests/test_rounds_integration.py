@@ -33,7 +33,7 @@ def _rounds_file(tmp_path: Path, base_url: str, model: str) -> Path:
         "teacher": {"base_url": base_url, "model": model, "cache_url": str(tmp_path / "cache"), "max_in_flight": 2,
                     "samples_per_request": 1},  # the kill lands between one problem's samples
         "verify": {"require_reasoning": False},
-        "output": {"trl_sets": False},
+        "output": {"trainers": ["verl", "llamafactory"]},
     }
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     path = tmp_path / "rounds.yaml"

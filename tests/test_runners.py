@@ -1,6 +1,7 @@
 """Runner presets, and the Dask runner fixes (tagged outputs, finish_bundle outputs, every sink, side inputs, shuffles spread)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 
@@ -140,3 +141,21 @@ def test_presets_expand_to_beam_options():
         assert options.get_all_options()["runner"] == "DataflowRunner" and options.get_all_options()["project"] == "p"
     with pipeline_options(["--runner", "flink", "--flink_master=flink-host:8081"]) as options:
         assert options.get_all_options()["runner"] == "FlinkRunner"
+
+
+@pytest.mark.integration  # a LocalCluster of worker processes
+def test_dask_workers_write_the_same_run_figures_as_direct(tmp_path):
+    from schemas.figures import SAMPLE_FILE, ShardFigures, loads
+    from tests.helpers import write_run_records
+    from tests.test_card_publish import _config, fake_records
+
+    for runner in ("direct", "dask"):
+        write_run_records(_config(tmp_path / runner), *fake_records(), beam_args=("--runner", runner))
+    direct, dask = tmp_path / "direct", tmp_path / "dask"
+    for name in ("_meta/funnel.json", "_meta/chains.json", SAMPLE_FILE):
+        assert (dask / name).read_text() == (direct / name).read_text(), name
+    shards = [loads(ShardFigures, (out / "_meta/shards.json").read_text()) for out in (direct, dask)]
+    assert [(s.path, s.rows) for s in shards[0].shards] == [(s.path, s.rows) for s in shards[1].shards]
+    assert shards[0].sets == shards[1].sets and shards[0].curriculum == shards[1].curriculum
+    for shard in shards[1].shards:  # each hash is of the file the Dask worker wrote
+        assert hashlib.sha256((dask / shard.path).read_bytes()).hexdigest() == shard.sha256

@@ -1,4 +1,4 @@
-"""The card's chain-signal figures (pipelines/signal_figures.py): a Beam CombineFn whose result does not depend on how
+"""The card's chain-signal figures (transforms/figures/signals.py): a Beam CombineFn whose result does not depend on how
 the chains are split across workers, whose quantiles are within a bin of the exact ones, and which runs in a
 pipeline as it runs over a finished run's tables."""
 from __future__ import annotations
@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_cards.signals import signals_section
-from pipelines.signal_figures import BINS, SignalFiguresFn, chain_inputs, signal_figures
 from schemas.generation import VERDICT_TYPE
 from schemas.manifest import Manifest
 from schemas.signals import CHAIN_SIGNALS_TYPE, SIGNAL_NAMES
+from transforms.figures.signals import BINS, SignalFiguresFn, chain_inputs, signal_figures
 
 signals = st.one_of(
     st.fixed_dictionaries({"mean_entropy": st.floats(0, 6), "critical_entropy": st.one_of(st.none(), st.floats(0, 6)),
@@ -100,3 +100,35 @@ def test_without_signals_there_are_no_figures_and_no_card_section():
     assert signal_figures([pa.table({"verdict": pa.array([_verdict(True)], VERDICT_TYPE)})]) is None  # an older run
     manifest = Manifest("r", "t", "c", "h", {}, {}, None, {}, {}, [], 0.0)
     assert signals_section(manifest) == ""
+
+
+def test_the_workers_chain_figures_carry_the_same_signal_figures_as_the_tables():
+    """ComputeChainFigures (what the workers write to _meta/chains.json, the manifest's only source) gives the figures
+    the combiner gives over the same chains read back as a table; a run without signals gets none."""
+    import dataclasses
+
+    from schemas.convert import to_table
+    from schemas.figures import ChainFigures, dumps, loads
+    from schemas.generation import GENERATION_SCHEMA
+    from schemas.signals import ChainSignals
+    from tests.factories import generation
+    from transforms.figures import ComputeChainFigures
+
+    made = [ChainSignals(tokens=9, mean_entropy=0.4, critical_tokens=2, critical_entropy=0.2, answer_tokens=1,
+                         answer_logprob=-0.3, low_confidence_share=0.1),
+            ChainSignals(tokens=9, mean_entropy=1.6, critical_tokens=1, critical_entropy=2.2, answer_tokens=1,
+                         answer_logprob=-2.0, low_confidence_share=0.5),
+            ChainSignals(unknown="logprobs_missing")]
+    gens = [dataclasses.replace(generation(i, correct=i != 1, tokens=50 + i, pid=f"s/{i}"), signals=s)
+            for i, s in enumerate(made)]
+    expected = signal_figures([to_table(gens, GENERATION_SCHEMA)])
+
+    def check(chains, want):
+        with TestPipeline() as p:
+            out = ({"generations": p | "Gens" >> beam.Create(chains), "kept": p | "Kept" >> beam.Create([])}
+                   | ComputeChainFigures() | beam.Map(lambda f: loads(ChainFigures, dumps(f)).signals))
+            assert_that(out, equal_to([want]))
+
+    assert expected.chains == 2 and expected.unknown == {"logprobs_missing": 1}
+    check(gens, expected)
+    check([dataclasses.replace(g, signals=None) for g in gens], None)

@@ -1,10 +1,8 @@
 """Shard writing, the manifest read off an output directory, the card and the summary table."""
 from __future__ import annotations
 
-import apache_beam as beam
 import pyarrow.parquet as pq
 import yaml
-from apache_beam.testing.test_pipeline import TestPipeline
 from huggingface_hub import DatasetCard
 
 from data_cards.card import write_card
@@ -13,11 +11,11 @@ from pipelines.config import parse_config
 from pipelines.manifest import build_manifest
 from pipelines.summary import summary_table
 from schemas.output_sets import READ_COUNTS_SET
-from schemas.outputs import REJECT_SCHEMA, SFT_SCHEMA, Message, RejectRow, SFTRow
+from schemas.outputs import Message, RejectRow, SFTRow
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
-from tests.helpers import png_bytes
-from transforms.write import WriteShards, shard_of
+from tests.helpers import png_bytes, write_run_records
+from transforms.write import shard_of
 
 
 def _sft(i: int) -> SFTRow:
@@ -33,20 +31,17 @@ def test_shard_of_is_stable_and_spreads_keys():
 
 
 def _write_fake_run(out):
-    with TestPipeline() as p:
-        p | "sft" >> beam.Create([_sft(i) for i in range(5)]) | "wsft" >> WriteShards(f"{out}/sft", SFT_SCHEMA, "id", 2)
-        rejects = [RejectRow("s/7", "s", "normalize", "missing_answer"), RejectRow("s/8", "s", "select", "no_correct_chain"),
-                   RejectRow("s/9", "s", "dedup", "duplicate", survivor_id="s/1")]
-        p | "dead" >> beam.Create(rejects[:1]) | "wdead" >> WriteShards(f"{out}/dead_letter", REJECT_SCHEMA, "row_id")
-        p | "drop" >> beam.Create(rejects[1:]) | "wdrop" >> WriteShards(f"{out}/dropped", REJECT_SCHEMA, "row_id")
-        p | "reads" >> beam.Create([ReadCount("a.jsonl", 6, "s"), ReadCount("b.jsonl", 2, "s")]) | "wread" >> WriteShards(
-            f"{out}/{READ_COUNTS_SET.name}", READ_COUNTS_SET.schema, "file")
+    rejects = [RejectRow("s/7", "s", "normalize", "missing_answer"), RejectRow("s/8", "s", "select", "no_correct_chain"),
+               RejectRow("s/9", "s", "dedup", "duplicate", survivor_id="s/1")]
+    write_run_records(_config(out), {"sft": [_sft(i) for i in range(5)], "dropped": rejects[1:],
+                                     READ_COUNTS_SET.name: [ReadCount("a.jsonl", 6, "s"), ReadCount("b.jsonl", 2, "s")]},
+                      rejects[:1])
 
 
 def _config(out):
     return parse_config({"run": {"name": "fake", "output_dir": str(out)},
                          "source": {"kind": "jsonl", "path": "x.jsonl", "name": "s"},
-                         "output": {"license": "cc-by-4.0", "shards": {"sft": 2}}})
+                         "output": {"license": "cc-by-4.0", "shards": {"sft": 2}, "trainers": ["llamafactory"]}})
 
 
 def test_shards_are_written_with_the_huggingface_naming_and_no_temp_files(tmp_path):

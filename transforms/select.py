@@ -26,7 +26,7 @@ entropy (then mean entropy) is kept.
 
 A chain that failed chain hygiene (``verify.hygiene``) is never written, not even as a rejected
 chain; a problem all of whose chains failed it is dropped as ``unclean_chains``. Every row of a
-problem (and, with ``output.trl_sets``, its TRL twins, built here) is checked against the row
+problem (and, when ``output.trainers`` has ``trl``, its TRL twins, built here) is checked against the row
 invariant (``transforms/row_invariant.py``) before any is emitted: a problem one of whose rows
 breaks it is one ``select`` dead letter with the invariant's reason (``marker_mismatch``,
 ``media_marker``, ``reserved_token``, ``control_chars``, ``bad_text``) and none of its rows, so
@@ -377,9 +377,9 @@ class _SelectFn(beam.DoFn):
 
 
 class SelectChains(beam.PTransform):
-    """Verified ProblemChains → SFT rows (main), RL rows, preference rows (with ``trl_sets``, their TRL twins),
-    dropped problems, and a dead letter for a problem one of whose rows breaks the row invariant (checked under
-    ``hygiene``, the run's ``verify.hygiene``)."""
+    """Verified ProblemChains → SFT rows (main), RL rows, preference rows (with ``trl_sets``: TRL is one of
+    ``output.trainers``, their TRL twins), dropped problems, and a dead letter for a problem one of whose rows breaks
+    the row invariant (checked under ``hygiene``, the run's ``verify.hygiene``)."""
 
     def __init__(self, settings: SelectSettings, hygiene: HygieneSettings | None = None, trl_sets: bool = False):
         super().__init__()

@@ -22,14 +22,25 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.convert import to_row
+from schemas.figures import dumps
 from transforms.failures import guarded
 
 BATCH_ROWS = 256
 
 
+def _sha1_64(key: str) -> int:
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big")
+
+
+def stable_hash(key: str) -> int:
+    """A 63-bit hash of ``key``, the same on every worker and run (Python's ``hash`` of a string is salted per
+    process); 63 bits so Beam's integer coder (signed 64-bit) carries it."""
+    return _sha1_64(key) >> 1
+
+
 def shard_of(key: str, num_shards: int) -> int:
     """A stable shard number for ``key`` (the same on every worker and run)."""
-    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % num_shards
+    return _sha1_64(key) % num_shards
 
 
 def shard_path(directory: str, split: str, index: int, num_shards: int) -> str:
@@ -136,6 +147,25 @@ class WriteSortedShards(beam.PTransform):
         singleton = beam.pvalue.AsSingleton(plan)
         return (records | "KeyByRange" >> beam.Map(_keyed, singleton) | "GroupShards" >> beam.GroupByKey()
                 | "WriteShard" >> beam.FlatMap(_write, singleton))
+
+
+def write_json(record: Any, path: str) -> list:
+    """Write one figures record to ``path`` as JSON (through a temporary name); returns nothing to emit."""
+    with FileSystems.create(path + ".tmp") as sink:
+        sink.write(dumps(record).encode("utf-8"))
+    FileSystems.rename([path + ".tmp"], [path])
+    return []
+
+
+class WriteJson(beam.PTransform):
+    """A PCollection of one record (a ``schemas.figures`` record) → ``path`` as JSON; emits nothing."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self._path = path
+
+    def expand(self, record):
+        return record | "WriteJson" >> beam.FlatMap(write_json, self._path)
 
 
 def _field(row: dict[str, Any], dotted: str) -> Any:

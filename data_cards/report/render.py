@@ -1,4 +1,10 @@
-"""Render ``report.html``: the template with the run's summary and (when written as a file) every problem inlined."""
+"""Render ``report.html``: the template with the run's summary and (when written as a file) the sampled problems inlined.
+
+The problems are those of the pipeline's row sample under ``_meta/sample/`` (every row, in every
+set, of at most ``output.sample_problems`` problems chosen by id hash, plus one of each set), so the
+page stays a few MB and opens in seconds whatever the run's size; the funnel and the bands above
+them count every problem. The page says how many of the run's problems it shows.
+"""
 from __future__ import annotations
 
 import base64
@@ -8,8 +14,10 @@ from importlib import resources
 
 from data_cards.card import load_manifest
 from data_cards.funnel import funnel
+from data_cards.meta import read_figures
 from data_cards.report.problems import facets, problem_details, problem_index, to_json
 from data_cards.report.shards import OutputShards
+from schemas.figures import SAMPLE_DIR, SAMPLE_FILE, SampleFigures
 from schemas.manifest import Manifest
 
 REPORT_FILE = "report.html"
@@ -30,27 +38,34 @@ def _funnel(manifest: Manifest) -> list[dict]:
     return steps
 
 
-def _plot(shards: OutputShards, rel: str) -> dict:
-    data = shards.read_bytes(rel)
+def _plot(run: OutputShards, rel: str) -> dict:
+    data = run.read_bytes(rel)
     return {"path": rel, "src": f"data:image/png;base64,{base64.b64encode(data).decode()}" if data else None}
 
 
-def summary(shards: OutputShards, manifest: Manifest, index: list[dict]) -> dict:
-    """Everything above the problem list: the run, the funnel, the bands and plots, the filter values."""
-    c = manifest.counts
+def sample_shards(out_dir: str) -> OutputShards:
+    """The pipeline's row sample of the run in ``out_dir``, read like the output sets (never a data shard)."""
+    return OutputShards(out_dir.rstrip("/") + "/" + SAMPLE_DIR)
+
+
+def summary(out_dir: str, manifest: Manifest, sample: SampleFigures, index: list[dict]) -> dict:
+    """Everything above the problem list: the run, the funnel, the bands and plots, the filter values, what is sampled."""
+    c, run = manifest.counts, OutputShards(out_dir)
     return {
         "run": {"name": manifest.config.get("run", {}).get("name"), "run_id": manifest.run_id,
                 "created_at": manifest.created_at, "command": manifest.command, "config_hash": manifest.config_hash,
-                "wall_time_s": manifest.wall_time_s, "out_dir": shards.out_dir},
+                "wall_time_s": manifest.wall_time_s, "out_dir": out_dir},
         "counts": {"read": c.read, "kept": c.kept, "dropped": sum(c.dropped.values()),
                    "dead_lettered": sum(c.dead_lettered.values()), "balanced": c.balanced()},
         "funnel": _funnel(manifest),
         "bands": [asdict(b) for b in manifest.bands],
-        "plots": [_plot(shards, p) for p in manifest.plots],
+        "plots": [_plot(run, p) for p in manifest.plots],
         "stats": manifest.stats,
         "rows": manifest.rows,
         "facets": facets(index),
         "problems": len(index),
+        "sample": {"problems": len(index), "read": c.read, "limit": sample.limit, "method": sample.method,
+                   "whole": len(index) >= c.read},
     }
 
 
@@ -63,16 +78,19 @@ def render_html(data: dict) -> str:
 
 
 def write_report(out_dir: str) -> str:
-    """Write ``report.html`` (everything inlined, images as data URLs) into ``out_dir``; return its path (a URL for object storage)."""
-    shards = OutputShards(out_dir)
+    """Write ``report.html`` (the sampled problems inlined, images as data URLs) into ``out_dir``; return its path
+    (a URL for object storage)."""
     manifest = load_manifest(out_dir)
+    sample = read_figures(out_dir, SAMPLE_FILE, SampleFigures)
+    shards = sample_shards(out_dir)
     index = problem_index(shards)
-    html = render_html({"mode": "static", "summary": summary(shards, manifest, index),
+    html = render_html({"mode": "static", "summary": summary(out_dir, manifest, sample, index),
                         "problems": problem_details(shards, index), "page_size": PAGE_SIZE})
-    path = shards.path(REPORT_FILE)
-    with shards.fs.open(path, "w", encoding="utf-8") as fh:
+    run = OutputShards(out_dir)
+    path = run.path(REPORT_FILE)
+    with run.fs.open(path, "w", encoding="utf-8") as fh:
         fh.write(html)
     if len(html) > LARGE_REPORT_BYTES:
-        log.warning("report.html is %d MB; `mmcot view %s --serve` reads problems page by page instead",
-                    len(html) // 2**20, out_dir)
-    return path if "://" not in out_dir else shards.fs.unstrip_protocol(path)
+        log.warning("report.html is %d MB; lower output.sample_problems (%d) for a lighter page",
+                    len(html) // 2**20, sample.limit)
+    return path if "://" not in out_dir else run.fs.unstrip_protocol(path)

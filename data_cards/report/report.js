@@ -85,6 +85,14 @@
     for (const p of S.plots) if (p.src) plots.append(el("img", { src: p.src, alt: p.path, title: p.path }));
   }
 
+  function renderSample() {
+    const s = S.sample;
+    document.getElementById("sampled").textContent = s.whole
+      ? `Every problem of the run (${s.problems}).`
+      : `A sample of ${s.problems} of the run's ${s.read} problems: ${s.method} (output.sample_problems: ${s.limit}, plus one of each set). ` +
+        "Filters and search apply to the sample; the funnel and bands above count every problem.";
+  }
+
   // ---- filters ----
   const form = document.getElementById("filters");
   function renderFilterOptions() {
@@ -211,6 +219,7 @@
   renderRun();
   renderFunnel();
   renderBands();
+  renderSample();
   renderFilterOptions();
   const linked = Object.fromEntries([...new URLSearchParams(location.hash.slice(1))].filter(([k]) => k in state && k !== "offset"));
   if (Object.keys(linked).length) setFilters(linked); else refresh(false);

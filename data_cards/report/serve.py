@@ -1,9 +1,10 @@
-"""``mmcot view --serve``: the report on loopback, problems read from the shards a page at a time.
+"""``mmcot view --serve``: the report on loopback, the sampled problems read a page at a time.
 
-At start only the light index columns are read (ids, bands, outcomes, reasons, question text);
-a page request reads the full rows of its problems (images, chains) with a pyarrow filter on
-the problem key, so a large run is never inlined whole. Standard-library HTTP server: one page,
-two JSON endpoints, nothing else.
+The problems are the pipeline's row sample under ``_meta/sample/`` (as in ``report.html``; data
+shards are never read). At start only the light index columns are read (ids, bands, outcomes,
+reasons, question text); a page request reads the full rows of its problems (images, chains) with a
+pyarrow filter on the problem key. Standard-library HTTP server: one page, two JSON endpoints,
+nothing else.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from data_cards.card import load_manifest
+from data_cards.meta import read_figures
 from data_cards.report.problems import FILTERS, matches, problem_details, problem_index, to_json
-from data_cards.report.render import PAGE_SIZE, render_html, summary
-from data_cards.report.shards import OutputShards
+from data_cards.report.render import PAGE_SIZE, render_html, sample_shards, summary
+from schemas.figures import SAMPLE_FILE, SampleFigures
 
 MAX_PAGE = 500
 log = logging.getLogger(__name__)
@@ -27,9 +29,10 @@ class ReportServer:
     """The report of ``out_dir`` served on ``127.0.0.1:port`` (0: a free port)."""
 
     def __init__(self, out_dir: str, port: int = 0):
-        self.shards = OutputShards(out_dir)
+        manifest = load_manifest(out_dir)
+        self.shards = sample_shards(out_dir)
         self.index = problem_index(self.shards)
-        self.summary = summary(self.shards, load_manifest(out_dir), self.index)
+        self.summary = summary(out_dir, manifest, read_figures(out_dir, SAMPLE_FILE, SampleFigures), self.index)
         self.page = render_html({"mode": "serve", "summary": self.summary, "problems": None, "page_size": PAGE_SIZE})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._thread: threading.Thread | None = None

@@ -150,25 +150,25 @@ def problem_chains() -> list[ProblemChains]:
     return out
 
 
-def fixture_config(out_dir: str, trl_sets: bool = True) -> PipelineConfig:
+def fixture_config(out_dir: str, trainers: tuple[str, ...] = ("verl", "trl", "llamafactory")) -> PipelineConfig:
     return parse_config({
         "run": {"name": "mmcot-consumers-fixture", "output_dir": out_dir},
         "source": {"kind": "jsonl", "path": "scripted-teacher-fixture.jsonl", "name": "fx"},
         "verify": {"require_reasoning": False},
         "teacher": {"logprobs": LOGPROBS.model_dump()},
         "select": {"rl_order": "pass_rate"},
-        "output": {"shards": {"rl": 2}, "license": "apache-2.0", "trl_sets": trl_sets},
+        "output": {"shards": {"rl": 2}, "license": "apache-2.0", "trainers": list(trainers)},
     })
 
 
-def write_fixture(out_dir: str, trl_sets: bool = True) -> PipelineConfig:
+def write_fixture(out_dir: str, trainers: tuple[str, ...] = ("verl", "trl", "llamafactory")) -> PipelineConfig:
     """Run verify → select → write on DirectRunner into ``out_dir`` and write its manifest and card."""
-    config = fixture_config(out_dir, trl_sets)
+    config = fixture_config(out_dir, trainers)
     with beam.Pipeline() as p:
         failures.collect(p)
         verified = p | beam.Create(problem_chains()) | "Verify" >> VerifyChains(config.verify)
-        selected = verified | "Select" >> SelectChains(config.select, config.verify.hygiene, trl_sets)
-        write_outputs(p, {**{name: selected[name] for name in row_sets(trl_sets)},
+        selected = verified | "Select" >> SelectChains(config.select, config.verify.hygiene, config.output.trl_twins)
+        write_outputs(p, {**{name: selected[name] for name in row_sets(config.output.trl_twins)},
                           DROPPED: selected[DROPPED], "generations": verified | beam.FlatMap(lambda c: c.generations),
                           READ_COUNTS_SET.name: p | "NoReads" >> beam.Create([])}, [selected[DEAD_LETTER]], config)
     write_run_report(config, "python tests/consumers/fixture_run.py", 0.0, "fixture")

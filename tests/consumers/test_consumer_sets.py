@@ -6,11 +6,14 @@ import json
 import random
 
 import apache_beam as beam
+import datasets
 import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 
+from data_cards.trainers import TRAINER_NAMES
 from pipelines.config import ConfigError, parse_config
+from schemas.output_sets import RUN_OUTPUT_NAMES, TRAINER_SETS, trainer_of
 from schemas.outputs import IMAGE_TAG, RL_SCHEMA, ContentPart, RewardModel, RLExtraInfo, RLRow
 from schemas.problem import ImageRef
 from tests.consumers.fixture_run import write_fixture
@@ -152,8 +155,27 @@ def test_dataset_info_names_the_sharegpt_sets_and_the_card_says_which_set_is_for
     assert "### RL curriculum" in card.text and "`rl/train-00001-of-00002.parquet` | 3 | 2–4 |" in card.text
 
 
-def test_trl_twins_are_skipped_when_the_config_says_so(tmp_path):
-    write_fixture(str(tmp_path), trl_sets=False)
-    assert not list(tmp_path.glob("*_trl")) and (tmp_path / "rl").is_dir()
+@pytest.mark.parametrize("trainers", [("verl",), ("trl",)])  # llamafactory alone: test_write_manifest_card
+def test_a_run_writes_only_the_sets_its_trainers_load(tmp_path, trainers):
+    write_fixture(str(tmp_path), trainers)
+    wanted = {name for t in trainers for name in TRAINER_SETS[t]}
+    trainer_sets = {name for names in TRAINER_SETS.values() for name in names}
+    written = {p.name for p in tmp_path.iterdir() if p.is_dir() and list(p.glob("*.parquet"))}
+    assert written == wanted | {"generations", "dropped"}  # this fixture has no problems/ and no dead letters
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["rows"]["sft_trl"] == 0 and manifest["rows"]["rl"] == 5
+    assert all(manifest["rows"][name] == 0 for name in trainer_sets - wanted)
+    assert manifest["counts"]["kept"] == 5 and manifest["rows"]["generations"] == 24  # kept counts whatever is written
+    card = DatasetCard.load(tmp_path / "README.md")
+    assert [c["config_name"] for c in card.data.configs if c["config_name"] in trainer_sets] == \
+        [name for name in RUN_OUTPUT_NAMES if name in wanted]
+    for name in wanted:  # loadable without conversion, and the card names its trainer
+        assert datasets.load_dataset(str(tmp_path), name, split="train").num_rows == manifest["rows"][name] > 0
+        assert f"| `{name}` | {TRAINER_NAMES[trainer_of(name)]} |" in card.text
+    info = json.loads((tmp_path / "dataset_info.json").read_text())
+    assert ("mmcot_sft" in info) == ("llamafactory" in trainers)
+    assert ("dataset: mmcot_sft" in card.text) == ("llamafactory" in trainers)
+    assert ("`rl_trl` | `reward_funcs" in card.text) == ("trl" in trainers)
+    ordered = "rl" if "verl" in trainers else "rl_trl" if "trl" in trainers else None
+    assert [r["path"].split("/")[0] for r in manifest["curriculum"]["shards"]] == ([ordered] * 2 if ordered else [])
+    sampled = json.loads((tmp_path / "_meta/sample.json").read_text())["sets"]
+    assert sampled["sft"] == 5  # the report's sample keeps every set, written or not

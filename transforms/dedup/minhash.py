@@ -8,6 +8,9 @@ keys instead of entries of an in-memory index. The question's normalized numbers
 normalized option texts ride along for the guards. The shingle hashes are packed (see
 :attr:`Fingerprint.shingles`): a fingerprint is shuffled to every group it joins (``hamming + 1``
 by default), and on a runner that pickles between steps each copy is an object of its own.
+
+datasketch is imported where it is used, on the workers: importing it (scipy with it) costs the
+launcher, which only builds the graph, 35 MB.
 """
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from schemas.problem import Problem
 from transforms.dedup.components import Node
@@ -57,6 +59,8 @@ def _identity(value: int) -> int:
 
 def lsh_shape(settings: NearTextSettings) -> tuple[int, int]:
     """(bands, rows) that datasketch's MinHashLSH chooses for the threshold and weights."""
+    from datasketch import MinHashLSH
+
     weight = settings.false_negative_weight
     lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm, weights=(1.0 - weight, weight))
     return lsh.b, lsh.r
@@ -74,15 +78,17 @@ class Fingerprinter:
     """Builds :class:`Fingerprint` s; one instance per worker reuses the MinHash permutations."""
 
     def __init__(self, settings: NearTextSettings):
-        self._settings = settings
+        from datasketch import MinHash
+
+        self._settings, self._minhash = settings, MinHash
         self._bands, self._rows = lsh_shape(settings)
         template = MinHash(num_perm=settings.num_perm, seed=settings.seed)
         self._permutations, self._scheme = template.permutations, template.scheme
 
     def band_hashes(self, hashed_shingles: frozenset[int]) -> bytes:
         """One 64-bit hash per LSH band of the MinHash signature of ``hashed_shingles``, 8 bytes each, concatenated."""
-        minhash = MinHash(num_perm=self._settings.num_perm, hashfunc=_identity, permutations=self._permutations,
-                          scheme=self._scheme)
+        minhash = self._minhash(num_perm=self._settings.num_perm, hashfunc=_identity, permutations=self._permutations,
+                                scheme=self._scheme)
         minhash.update_batch(np.fromiter(sorted(hashed_shingles), dtype=np.uint64, count=len(hashed_shingles)))
         values = minhash.hashvalues
         r = self._rows

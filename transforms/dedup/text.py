@@ -6,7 +6,6 @@ import unicodedata
 from typing import Literal
 
 import numpy as np
-from datasketch.hashfunc import sha1_hash32
 
 _LATEX_SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b")
 _PUNCT = re.compile(r"[^\w\s]")
@@ -33,6 +32,8 @@ def shingles(text: str, kind: Literal["word", "char"], size: int) -> list[str]:
 
 def shingle_hashes(text: str, kind: Literal["word", "char"], size: int) -> frozenset[int]:
     """32-bit hashes of :func:`shingles` (datasketch's sha1_hash32), the sets compared by Jaccard."""
+    from datasketch.hashfunc import sha1_hash32  # here, on the workers: the launcher need not import datasketch
+
     return frozenset(sha1_hash32(s.encode()) for s in shingles(text, kind, size))
 
 

@@ -5,9 +5,10 @@ normalized, images included). This source reads that set back and keeps the prob
 the ``take`` section names: ``kept`` (an SFT row; ``take.pass_rate`` narrows it to a pass-rate range),
 a drop reason (``no_correct_chain``, ``unverifiable``, ``below_min_chain_quality``,
 ``below_min_quality``, ``unclean_chains``, ``signals_unknown``, ``above_max_critical_entropy``,
-``below_min_answer_logprob``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read
-from the run's ``sft/``, ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only)
-when the pipeline is built.
+``below_min_answer_logprob``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read by the
+workers, inside the job, from the run's ``sft/`` (or ``sft_trl/`` when its ``output.trainers`` left ``sft``
+out), ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only); the taken ids reach the
+problem reader as one side input. The launcher only lists the files.
 
 Restored problems skip normalize (they are normalized already, ids and sources unchanged, so a
 round's rows match the last round's ids); their rows read count under each problem's own source,
@@ -16,6 +17,7 @@ schema, or whose images, image facts and markers disagree, is dead-lettered (``c
 """
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ Outcome = Literal["all", "kept", "no_correct_chain", "unverifiable", "below_min_
                   "dead_letter"]
 RESTORED = "problems"  # the read output restored problems leave on (normalize is skipped)
 FRONT_STAGES = ("read", "normalize", "dedup")  # dead letters of these never reached problems/
+KEPT_SETS = {"llamafactory": "sft", "trl": "sft_trl"}  # the kept rows (ids, pass rates) by the trainer they are for
 
 
 class TakeSettings(Settings):
@@ -79,27 +82,59 @@ class RunLayoutError(FileNotFoundError):
     """A source path that is not a finished run's output directory."""
 
 
-def _tables(fs, root: str, name: str, columns: list[str]):
-    for path in sorted(fs.glob(posixpath.join(root, name, "*.parquet"))):
-        with fs.open(path, "rb") as fh:
-            yield pq.read_table(fh, columns=columns)
+OUTCOME_SETS = ("dead_letter", "dropped", "kept")  # in precedence order: a later set's outcome of a problem wins
 
 
-def run_outcomes(run_dir: str) -> dict[str, ProblemOutcome]:
-    """problem id → its outcome in the finished run at ``run_dir`` (problems that never left the front are absent)."""
-    fs, root = fsspec.core.url_to_fs(run_dir)
-    outcomes: dict[str, ProblemOutcome] = {}
-    for table in _tables(fs, root, "dead_letter", ["row_id", "stage"]):
-        for pid, stage in zip(table["row_id"].to_pylist(), table["stage"].to_pylist()):
-            if stage not in FRONT_STAGES:
-                outcomes[pid] = ProblemOutcome("dead_letter")
-    for table in _tables(fs, root, "dropped", ["row_id", "reason"]):
-        for pid, reason in zip(table["row_id"].to_pylist(), table["reason"].to_pylist()):
-            outcomes[pid] = ProblemOutcome(reason)
-    for table in _tables(fs, root, "sft", ["id", "pass_rate"]):
-        for pid, rate in zip(table["id"].to_pylist(), table["pass_rate"].to_pylist()):
-            outcomes[pid] = ProblemOutcome("kept", rate)
-    return outcomes
+def outcome_files(run_dir: str) -> list[tuple[str, str]]:
+    """``(outcome set, file)`` of every shard the finished run's outcomes are read from (a listing, no file is read)."""
+    fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    names = {"dead_letter": "dead_letter", "dropped": "dropped", "kept": kept_set(run_dir) or "sft"}
+    return [(kind, f if protocol == "file" else f"{protocol}://{f}") for kind in OUTCOME_SETS
+            for f in sorted(fs.glob(posixpath.join(root, names[kind], "*.parquet")))]
+
+
+def file_outcomes(kind_file: tuple[str, str]) -> Iterator[tuple[str, tuple[int, ProblemOutcome]]]:
+    """``(problem id, (precedence, outcome))`` for each row of one outcome file (a worker reads its id columns)."""
+    kind, path = kind_file
+    columns = {"dead_letter": ["row_id", "stage"], "dropped": ["row_id", "reason"], "kept": ["id", "pass_rate"]}[kind]
+    with fsspec.open(path, "rb") as fh:
+        table = pq.read_table(fh, columns=columns)
+    rank = OUTCOME_SETS.index(kind)
+    for pid, value in zip(table[columns[0]].to_pylist(), table[columns[1]].to_pylist()):
+        if kind == "dead_letter" and value not in FRONT_STAGES:
+            yield pid, (rank, ProblemOutcome("dead_letter"))
+        elif kind == "dropped":
+            yield pid, (rank, ProblemOutcome(value))
+        elif kind == "kept":
+            yield pid, (rank, ProblemOutcome("kept", value))
+
+
+def _winner(ranked) -> tuple[int, ProblemOutcome]:
+    return max(ranked, key=lambda r: r[0])
+
+
+class RunOutcomes(beam.PTransform):
+    """A finished run's ``(problem id, ProblemOutcome)``, read by workers off its ``dead_letter/``, ``dropped/`` and
+    kept sets; problems that never left the front are absent."""
+
+    def __init__(self, run_dir: str):
+        super().__init__()
+        self._run_dir = run_dir
+
+    def expand(self, pbegin):
+        return (pbegin | "ListOutcomeFiles" >> beam.Create(outcome_files(self._run_dir))
+                | "ReadOutcomes" >> beam.FlatMap(file_outcomes) | "Winner" >> beam.CombinePerKey(_winner)
+                | "Outcome" >> beam.MapTuple(lambda pid, ranked: (pid, ranked[1])))
+
+
+def kept_set(run_dir: str) -> str | None:
+    """The set holding the finished run's kept rows: ``sft``, else ``sft_trl``, as its ``output.trainers`` wrote them
+    (None: it wrote neither, as a verl-only run; runs before ``output.trainers`` wrote ``sft``)."""
+    fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
+    with fs.open(posixpath.join(root, "manifest.json"), "r") as fh:
+        trainers = json.load(fh).get("config", {}).get("output", {}).get("trainers") or list(KEPT_SETS)
+    return next((name for trainer, name in KEPT_SETS.items() if trainer in trainers), None)
 
 
 def taken(outcome: ProblemOutcome, take: TakeSettings) -> bool:
@@ -140,12 +175,11 @@ class ReadRunFn(beam.DoFn):
     """A finished run's ``problems/`` shard → the taken Problems (on :data:`RESTORED`), read counts per source,
     dead letters for corrupt rows and unreadable files."""
 
-    def __init__(self, name: str, ids: frozenset[str] | None):
+    def __init__(self, name: str):
         self._name = name
-        self._ids = ids  # None: every problem
         self._restored = Metrics.counter("read", "restored_problems")
 
-    def process(self, path: str) -> Iterator:
+    def process(self, path: str, ids: frozenset[str] | None = None) -> Iterator:
         counts: dict[str, int] = {}
         try:
             with fsspec.open(path, "rb") as fh:
@@ -154,7 +188,7 @@ class ReadRunFn(beam.DoFn):
                     raise ValueError(f"schema is not the problems schema: {shard.schema_arrow}")
                 for batch in shard.iter_batches(batch_size=64):
                     for row in batch.to_pylist():
-                        if self._ids is None or row["id"] in self._ids:
+                        if ids is None or row["id"] in ids:
                             counts[row["source"]] = counts.get(row["source"], 0) + 1
                             yield self._restore(row)
         except Exception as exc:
@@ -185,9 +219,17 @@ class ReadFinishedRun(beam.PTransform):
         self._name, self._path, self._take = name, path, take
 
     def expand(self, pbegin):
-        files = problem_files(self._path, f"sources[{self._name}]")
-        ids = None if "all" in self._take.outcomes else frozenset(
-            pid for pid, outcome in run_outcomes(self._path).items() if taken(outcome, self._take))
+        key = f"sources[{self._name}]"
+        files = problem_files(self._path, key)
+        if "kept" in self._take.outcomes and kept_set(self._path) is None:
+            raise RunLayoutError(f"{key}.take.outcomes: kept needs the run's kept rows, but {self._path} wrote neither "
+                                 "sft/ nor sft_trl/ (its output.trainers has neither llamafactory nor trl)")
+        ids, take = [], self._take
+        if "all" not in take.outcomes:  # the taken ids, one side input (computed by the workers)
+            ids = [beam.pvalue.AsSingleton(
+                pbegin | "Outcomes" >> RunOutcomes(self._path)
+                | "Taken" >> beam.Filter(lambda pid_outcome: taken(pid_outcome[1], take))
+                | "TakenIds" >> beam.Keys() | "AllTaken" >> beam.combiners.ToList() | "AsSet" >> beam.Map(frozenset))]
         return (pbegin | "ListProblemFiles" >> beam.Create(files)
-                | "ReadProblemFiles" >> beam.ParDo(ReadRunFn(self._name, ids)).with_outputs(
+                | "ReadProblemFiles" >> beam.ParDo(ReadRunFn(self._name), *ids).with_outputs(
                     DEAD_LETTER, READ_COUNTS, RESTORED, main="rows"))

@@ -2,11 +2,13 @@
 
 :class:`SignalFiguresFn` is a Beam ``CombineFn`` over ``(verdict class, signals)`` pairs whose accumulator is
 fixed-bin histograms, exact sums and counts: bounded whatever the run's size, and merged across workers as they
-are, so it runs inside a pipeline as it runs here over a finished run's ``generations/`` (:func:`signal_figures`).
+are. The pipeline's workers run it over the chains (:func:`generation_input`, into ``_meta/chains.json``); it runs
+the same over a finished run's ``generations/`` tables (:func:`signal_figures`, for analysis after a run).
 Quantiles are read off the histograms, to within a bin (:data:`BINS`).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -39,6 +41,17 @@ def verdict_class(verdict: Any, provenance: str | None) -> str | None:
     if provenance not in (None, "teacher") or not verdict or verdict.get("unverifiable"):
         return None
     return "correct" if verdict.get("correct") else "wrong"
+
+
+def generation_input(generation) -> list[tuple[str, dict[str, Any]]]:
+    """The combiner's input from one :class:`~schemas.generation.Generation` (none when it has no signals or is left
+    out by :func:`verdict_class`)."""
+    verdict = generation.verdict
+    kind = verdict_class(None if verdict is None else {"correct": verdict.correct, "unverifiable": verdict.unverifiable},
+                         generation.provenance)
+    if kind is None or generation.signals is None:
+        return []
+    return [(kind, dataclasses.asdict(generation.signals))]
 
 
 def chain_inputs(table: pa.Table) -> Iterator[tuple[str, dict[str, Any] | None]]:
