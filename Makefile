@@ -4,7 +4,7 @@
 # `make install` installs requirements/cpu-test.txt (the lock: the whole resolved environment) with pip, then mmcot;
 # `make lock` re-resolves the locks from pyproject.toml (UPGRADE=1: the newest allowed versions, not the locked ones);
 # `make test-latest` runs the unit tier in a fresh virtualenv on the newest versions pyproject.toml allows today.
-# `make config-docs` regenerates the config reference (docs/config.md) and the configs' JSON Schemas from the settings models.
+# `make docs` builds the docs site (docs/, mkdocs.yml) strictly into site/; `make config-docs` regenerates the config reference (docs/config.md) and the configs' JSON Schemas from the settings models.
 PY ?= python3
 SAMPLE_N ?= 120
 VISION_N ?= 12
@@ -15,7 +15,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 LATEST_VENV ?= /tmp/mmcot-latest-venv
 export TORCH_INDEX
 
-.PHONY: install lock lint demo demo-vision test test-fast test-latest loop config-docs
+.PHONY: install lock lint docs demo demo-vision test test-fast test-latest loop config-docs
 
 install:
 	$(PY) tools/locks.py install $(LOCK)
@@ -40,7 +40,10 @@ demo-vision: install
 	mmcot synth --out data/sample_vision --n $(VISION_N) --seed 0 --families compare_counts,counting,bar_chart
 	mmcot run --config configs/sample_vision.yaml
 
-test: lint
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+test: lint docs
 	$(PY) -m pytest -q -rs
 
 test-fast: install

@@ -234,7 +234,7 @@ def run_size(args: argparse.Namespace, n: int, stub: str, data: Path) -> list[di
 
 
 def print_tables(args: argparse.Namespace, rows: list[dict]) -> None:
-    """The rows as the README's tables."""
+    """The rows as the docs' tables (docs/scale.md)."""
     print("\n| job | n | runner | wall s | launcher peak RSS MB | largest worker peak RSS MB | scheduler peak RSS MB | "
           "worker processes | check |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")

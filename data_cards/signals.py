@@ -61,7 +61,7 @@ def signals_section(manifest: Manifest) -> str:
              f"{unknown}. Critical tokens: {', '.join(f'`{t}`' for t in logprobs.get('critical_tokens', []))}"
              f"{' and the first token of the answer' if logprobs.get('answer_start') else ''}; low confidence: a "
              f"sampled token below probability {logprobs.get('low_confidence', '?')}. Entropy is a lower-bound "
-             "estimate from the truncated top-k (README: Chain signals).\n",
+             "estimate from the truncated top-k (mmcot docs: Chain signals).\n",
              "| signal | correct: chains | mean | p10 / p50 / p90 | wrong: chains | mean | p10 / p50 / p90 |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     lines += [f"| {LABELS[f.name]} | {_cell(f.correct)} | {_cell(f.wrong)} |" for f in stats.figures]
