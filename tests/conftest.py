@@ -63,9 +63,9 @@ def engine_settings(tmp_path_factory):
     """Teacher settings for the in-process engine on the embedded teacher; its processes are stopped after the
     module (vLLM is imported here, not at collection: the unit tier never pays for it)."""
     from transforms.teachers.settings import TeacherSettings
-    from transforms.teachers.vllm_engine import shared_engine
+    from transforms.teachers.vllm_engine import close_shared_engine
 
     settings = TeacherSettings(backend="vllm", engine={"model_path": str(prepare_embedded_teacher())},
                                cache_url=str(tmp_path_factory.mktemp("cache-vllm")))
     yield settings
-    shared_engine(settings).close()
+    close_shared_engine(settings)

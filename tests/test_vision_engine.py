@@ -30,7 +30,7 @@ from transforms.teachers.engine_inputs import engine_conversation
 from transforms.teachers.messages import build_messages
 from transforms.teachers.registry import Endpoint, engine_limits
 from transforms.teachers.settings import BatchSettings, TeacherSettings
-from transforms.teachers.vllm_engine import shared_engine
+from transforms.teachers.vllm_engine import close_shared_engine, shared_engine
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,7 @@ def engine(tmp_path_factory):
         yield settings, probe
     finally:
         undo()
-        shared_engine(settings).close()
+        close_shared_engine(settings)
 
 
 def test_the_engine_gets_each_image_at_its_marker_and_counts_it(engine):

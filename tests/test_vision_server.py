@@ -163,8 +163,8 @@ def test_generate_sends_what_fits_and_dead_letters_the_rest_without_a_request(se
     assert sorted((r.row_id, r.reason) for r in out["dead"]) == [
         ("v/four", "teacher_too_many_images"), ("v/long", "teacher_over_context")]
     assert sorted(c.planned.problem.id for c in out["chains"]) == sorted(x.id for x in fitting)
-    assert counters["requests"] == len(fitting) * SMALL_PLAN.n
-    assert counters["refused_too_many_images"] == counters["refused_over_context"] == SMALL_PLAN.n
+    assert counters["requests"] == len(fitting) * SMALL_PLAN.n  # greedy: one sample per request
+    assert counters["refused_too_many_images"] == counters["refused_over_context"] == 1  # once per prompt, nothing sent
     for chains in out["chains"]:
         x = chains.planned.problem
         expected = _count(settings, build_messages(x, SMALL_PLAN.prompt_style, "vision"), x)

@@ -187,14 +187,27 @@ def _running_id(running: dict[str, concurrent.futures.Future], output_id: str) -
     raise RuntimeError(f"vLLM finished request {output_id!r}, which this loop did not send")
 
 
+def _engine_tag(settings: TeacherSettings) -> str:
+    return f"{settings.engine.model_dump_json()}|seed={settings.seed}|images={settings.limits.max_images}"
+
+
 def shared_engine(settings: TeacherSettings) -> EngineLoop:
     """This process's engine for ``settings`` (loaded on first use; at most ``limits.max_images`` images per prompt
     when set)."""
-    max_images = settings.limits.max_images
-    tag = f"{settings.engine.model_dump_json()}|seed={settings.seed}|images={max_images}"
+    tag = _engine_tag(settings)
     with _ENGINES_LOCK:
         handle = _ENGINES.setdefault(tag, Shared())
-    return handle.acquire(lambda: EngineLoop(settings.engine, settings.seed, max_images), tag=tag)
+    return handle.acquire(lambda: EngineLoop(settings.engine, settings.seed, settings.limits.max_images), tag=tag)
+
+
+def close_shared_engine(settings: TeacherSettings) -> None:
+    """Close this process's engine for ``settings`` and forget it, so a later :func:`shared_engine` loads a new one
+    (a closed engine refuses every request)."""
+    with _ENGINES_LOCK:
+        handle = _ENGINES.pop(_engine_tag(settings), None)
+    engine = None if handle is None else handle.acquire(lambda: None, tag=_engine_tag(settings))  # None: never loaded
+    if engine is not None:
+        engine.close()
 
 
 class VllmEngineTeacher:
