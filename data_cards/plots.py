@@ -21,7 +21,8 @@ BOXES = f"{PLOTS_DIR}/length_by_band.png"
 _STEP = 100 / (QUANTILE_POINTS - 1)  # percent between two stored quantiles
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,7 +86,7 @@ def write_length_plots(out_dir: str, figures: ChainFigures) -> list[str]:
         return []
     fs, root = fsspec.core.url_to_fs(out_dir)
     fs.makedirs(posixpath.join(root, PLOTS_DIR), exist_ok=True)
-    plt, written = _pyplot(), []
+    plt, written = pyplot(), []
     for rel, fig in ((SCATTER, _scatter(plt, figures)), (BOXES, _boxes(plt, figures.lengths))):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})

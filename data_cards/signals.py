@@ -5,12 +5,8 @@ import io
 import posixpath
 
 import fsspec
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from data_cards.plots import PLOTS_DIR
+from data_cards.plots import PLOTS_DIR, pyplot
 from schemas.manifest import ChainSignalStats, Manifest, SignalDistribution
 
 PLOT = f"{PLOTS_DIR}/chain_signals.png"
@@ -21,6 +17,7 @@ LABELS = {"mean_entropy": "mean token entropy (nats)", "critical_entropy": "entr
 def write_signal_plot(out_dir: str, stats: ChainSignalStats) -> str:
     """Each signal's histogram for correct and wrong chains (each as a share of its chains) under ``plots/``; the path
     relative to ``out_dir``."""
+    plt = pyplot()  # on first use, not with the module: the launcher imports it to build a run (issue 29)
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), dpi=100)
     for ax, figure in zip(axes.flat, stats.figures):
         for dist, label, color in ((figure.correct, "correct", "tab:blue"), (figure.wrong, "wrong", "tab:red")):

@@ -27,10 +27,6 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
-from latex2sympy2_extended.math_normalization import (
-    units_regex as _MATH_VERIFY_UNITS_RE,
-)
-
 #: A monomial: the square-free integer under its radical (1 for none) and sorted (variable, power) pairs.
 Monomial = tuple[int, tuple[tuple[str, int], ...]]
 Poly = dict[Monomial, Fraction]
@@ -342,7 +338,10 @@ class _Parser:
 def _parse(text: str) -> tuple | None:
     """``("value", Value, bare_variable)`` or ``("interval", left_open, start, end, right_open)``
     (an endpoint None is infinite), or None outside the subset."""
-    if len(text) > MAX_CHARS or _MATH_VERIFY_UNITS_RE.search(text):
+    # Imported here, on the workers: it pulls in SymPy, which the launcher need not load (issue 29).
+    from latex2sympy2_extended.math_normalization import units_regex
+
+    if len(text) > MAX_CHARS or units_regex.search(text):
         return None  # math-verify strips a trailing unit word (``2m``, ``3ab``, ``5 cm`` all read as numbers)
     try:
         tokens = _tokens(text)

@@ -48,23 +48,27 @@ class _DropDisabledTimeoutWarning(logging.Filter):
 for _name in ("math_verify.parser", "math_verify.grader"):
     logging.getLogger(_name).addFilter(_DropDisabledTimeoutWarning())
 
-from latex2sympy2_extended.latex2sympy2 import latex2sympy  # noqa: E402
-from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex  # noqa: E402
-from math_verify import verify as _mv_verify  # noqa: E402  (after the filter, which it would log past)
-from math_verify.grader import should_treat_as_complex  # noqa: E402
-
 from transforms.verifiers.math_text import math_text  # noqa: E402
+
+# math-verify and latex2sympy (SymPy, ~40 MB) are imported where they are called, on the workers:
+# the launcher imports this module to build the graph and never compares answers (issue 29).
 
 _EXPONENT_RE = re.compile(r"\^\s*\{?\s*\(?\s*([+-]?\d+)")
 _TOWER_RE = re.compile(r"\^\s*\{[^{}]*\^|\^\s*\(?[\w.]+\)?\s*\^|\*\*\s*\(?[\w.]+\)?\s*\*\*")
 _FACTORIAL_RE = re.compile(r"(\d+)\s*\}?\s*\)?\s*!")
 _BINOM_RE = re.compile(r"\\(?:binom|dbinom|tbinom|choose)\s*\{?\s*(\d+)")
 _DOUBLE_FACTORIAL_RE = re.compile(r"!\s*!")
-#: math-verify's normalization minus its lossy steps: ``units`` deletes trailing words and
-#: ``\\text{}``, ``boxed`` keeps the last box, ``malformed_operators`` turns ``\\sqrt(3)`` into
-#: ``\\\\sqrt{3}``, ``nits`` rewrites numbers. ``math_text`` and ``equivalence`` do those jobs.
-_WHOLE = NormalizationConfig(basic_latex=True, units=False, malformed_operators=False, nits=False, boxed="none",
-                             equations=False)
+
+
+@lru_cache(maxsize=1)
+def _whole():
+    """math-verify's normalization minus its lossy steps: ``units`` deletes trailing words and
+    ``\\text{}``, ``boxed`` keeps the last box, ``malformed_operators`` turns ``\\sqrt(3)`` into
+    ``\\\\sqrt{3}``, ``nits`` rewrites numbers. ``math_text`` and ``equivalence`` do those jobs."""
+    from latex2sympy2_extended.math_normalization import NormalizationConfig
+
+    return NormalizationConfig(basic_latex=True, units=False, malformed_operators=False, nits=False, boxed="none",
+                               equations=False)
 
 
 def guard_reason(text: str, config: VerifyConfig) -> str | None:
@@ -100,10 +104,14 @@ def parse_whole(text: str):
     """``text`` (an answer without delimiters, units or ``%``) as one SymPy object, or None when the
     parser cannot read all of it. lru_cache does not store a call that raised, so an interrupted
     parse is not cached."""
+    from latex2sympy2_extended.latex2sympy2 import latex2sympy
+    from latex2sympy2_extended.math_normalization import normalize_latex
+    from math_verify.grader import should_treat_as_complex
+
     canonical = math_text(text)
     if canonical is None:
         return None
-    latex = normalize_latex(canonical, _WHOLE)
+    latex = normalize_latex(canonical, _whole())
     try:
         return latex2sympy(latex, is_real=not should_treat_as_complex(latex), convert_degrees=False,
                            normalization_config=None)
@@ -112,6 +120,8 @@ def parse_whole(text: str):
 
 
 def _compare(gold: str, pred: str, float_rounding: int, numeric_precision: int) -> bool | None:
+    from math_verify import verify as _mv_verify
+
     pred_parsed = parse_whole(pred)  # first: a prediction that cannot be read whole needs no gold
     gold_parsed = parse_whole(gold) if pred_parsed is not None else None
     if gold_parsed is None or pred_parsed is None:
