@@ -5,7 +5,6 @@ import io
 import json
 import math
 import re
-import time
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -361,15 +360,3 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
         meta = json.loads(row["metadata"])
         assert meta["family"] == p.family and meta["difficulty"] == p.difficulty
         assert (row["id"], row["choices"], row["answer"], row["caption"]) == (p.id, p.choices, p.answer, p.caption)
-
-
-# --- speed ------------------------------------------------------------------------------------
-
-
-def test_generation_speed(capsys: pytest.CaptureFixture[str]) -> None:
-    start = time.perf_counter()
-    problems = list(generate(300, seed=99))
-    elapsed = time.perf_counter() - start
-    with capsys.disabled():
-        print(f"\n[synth] generated {len(problems)} problems in {elapsed:.2f} s")
-    assert elapsed < 30

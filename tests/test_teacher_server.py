@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +32,11 @@ def _chat(endpoint: Any, **params: Any) -> dict[str, Any]:
     return resp.json()
 
 
-def test_prepare_is_idempotent_and_fast_the_second_time() -> None:
+def test_prepare_is_idempotent() -> None:
     first = prepare_embedded_teacher()
     weights = first / "model.safetensors"
     mtime = weights.stat().st_mtime_ns
-    started = time.monotonic()
     second = prepare_embedded_teacher()
-    assert time.monotonic() - started < 1.0
     assert second == first == embedded_model_dir(mmcot_home())
     assert first.name == EMBEDDED_MODEL_NAME
     assert (first / COMPLETE_MARKER).is_file()

@@ -140,6 +140,7 @@ def test_refused_input_is_undecided_not_false():
 def test_out_of_budget_is_undecided():
     warm_up()
     slow_gold = "\\frac{(\\sin a+\\cos b+\\tan c)^5}{\\sec d}"
-    start = time.process_time()
+    # the budget counts this thread's CPU; the process clock would also count other threads' work
+    start = time.thread_time()
     assert math_equal("\\cos d(\\cos b+\\sin a+\\tan c)^5", slow_gold, VerifyConfig(math_verify_budget_s=0.1)) is None
-    assert time.process_time() - start < 0.5
+    assert time.thread_time() - start < 0.5
