@@ -184,3 +184,22 @@ def test_a_figure_row_lacking_a_date_a_known_commit_or_a_command_is_named():
     assert found["no script"] == ["command"]
     assert found["no reason"] == ["why no command"]
     assert found["unknown commit"] == (["unknown commit"] if _in_git_checkout() else [])
+
+
+#: Folders of tests/ that mirror no package: the shared helpers, and the output as each trainer consumes it.
+TEST_FOLDERS_OF_THEIR_OWN = {"support", "consumers"}
+#: A folder put on a subprocess's PYTHONPATH (a sitecustomize probe), not a package.
+PYTHONPATH_DIRS = {"support/vision_probe"}
+
+
+def test_the_tests_tree_mirrors_the_packages_and_keeps_helpers_in_support():
+    tests = ROOT / "tests"
+    folders = {p.parent.relative_to(tests).as_posix() for p in tests.rglob("*.py") if "__pycache__" not in p.parts}
+    folders.discard(".")
+    for folder in folders - PYTHONPATH_DIRS:
+        assert (tests / folder / "__init__.py").is_file(), f"tests/{folder} is not a package"
+        top = folder.split("/")[0]
+        if top not in TEST_FOLDERS_OF_THEIR_OWN:
+            assert (ROOT / folder).is_dir(), f"tests/{folder} mirrors no package"
+    loose = sorted(p.name for p in tests.glob("*.py") if p.name not in {"__init__.py", "conftest.py"} and not p.name.startswith("test_"))
+    assert loose == [], f"helpers belong in tests/support/: {loose}"
