@@ -1,4 +1,4 @@
-"""Generate against the RATE-LIMITED STUB server (tests/rate_limited_stub.py) with and without the endpoint's rate limit.
+"""Generate against the RATE-LIMITED STUB server (tests/support/rate_limited_stub.py) with and without the endpoint's rate limit.
 
 Prints, per run: requests served and refused (429), client retries, calls that waited on the
 limiter and their summed wait, and the rates the stub saw (requests and tokens per second over
@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.rate_limited_stub import RateLimitedStub
-from tests.test_rate_limits import PROBLEMS, RPM, TPM, _generate
+from tests.support.rate_limited_stub import RateLimitedStub
+from tests.transforms.teachers.test_rate_limits import PROBLEMS, RPM, TPM, _generate
 from transforms.teachers.rate_limit import RateLimitSettings
 
 

@@ -1,6 +1,6 @@
 """False accepts and false rejects of ``transforms.verifiers.verify``: the class tables of
-``tests/verifiers/test_verifiers_classes.py`` and the metamorphic relations of
-``tests/verifiers/perturbations.py`` (value-changing perturbations of every right answer of the
+``tests/transforms/verifiers/test_verifiers_classes.py`` and the metamorphic relations of
+``tests/transforms/verifiers/perturbations.py`` (value-changing perturbations of every right answer of the
 verdict tables, and equivalent rewrites), over several seeds.
 
 Run from the repository root::
@@ -34,9 +34,9 @@ HERE = Path(__file__).resolve().parents[1]
 
 def generate(seeds: int) -> list[dict]:
     """Rows ``{group, id, output, gold, expect, answer_type, unit, config}`` from this tree's tests."""
-    sys.path.insert(0, str(HERE / "tests" / "verifiers"))
-    import test_verifiers_metamorphic as meta
-    from test_verifiers_classes import CLASSES
+    sys.path.insert(0, str(HERE))
+    from tests.transforms.verifiers import test_verifiers_metamorphic as meta
+    from tests.transforms.verifiers.test_verifiers_classes import CLASSES
 
     def row(group, case, output, expect):
         return dict(group=group, id=case.id, output=output, gold=case.gold, expect=expect,

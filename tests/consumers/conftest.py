@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.consumer_venvs import LLAMAFACTORY, VERL, ensure_venv
 from tests.consumers.fixture_run import write_fixture
+from tests.support.consumer_venvs import LLAMAFACTORY, VERL, ensure_venv
 
 HERE = Path(__file__).resolve().parent
 

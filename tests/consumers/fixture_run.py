@@ -26,7 +26,7 @@ from schemas.output_sets import READ_COUNTS_SET
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import ImageMeta, ImageRef, Problem
 from schemas.signals import ChainSignals, TokenLogprobs
-from tests.helpers import png_bytes
+from tests.support.helpers import png_bytes
 from transforms import failures
 from transforms.chain_signals import chain_signals
 from transforms.select import SelectChains, row_sets

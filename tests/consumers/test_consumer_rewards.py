@@ -7,7 +7,7 @@ import math
 import pyarrow.parquet as pq
 import pytest
 
-from tests.factories import problem
+from tests.support.factories import problem
 from transforms.rewards import score as score_module
 from transforms.rewards.score import AnswerSpec, RewardSettings
 from transforms.rewards.trl_reward import accuracy_reward, make_reward

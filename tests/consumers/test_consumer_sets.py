@@ -17,7 +17,7 @@ from schemas.output_sets import RUN_OUTPUT_NAMES, TRAINER_SETS, trainer_of
 from schemas.outputs import IMAGE_TAG, RL_SCHEMA, ContentPart, RewardModel, RLExtraInfo, RLRow
 from schemas.problem import ImageRef
 from tests.consumers.fixture_run import write_fixture
-from tests.factories import problem
+from tests.support.factories import problem
 from transforms.curriculum import order_key, with_index
 from transforms.image_markers import canonical_markers
 from transforms.row_invariant import violation

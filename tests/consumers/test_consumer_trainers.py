@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.consumer_venvs import run_in
+from tests.support.consumer_venvs import run_in
 
 pytestmark = pytest.mark.integration  # real trainers: TRL here, verl and LLaMA-Factory in their venvs
 HERE = Path(__file__).resolve().parent
@@ -70,8 +70,9 @@ def test_llamafactory_converts_and_tokenizes_every_sft_and_preference_row(consum
 def test_deepseek_r1_distill_template_drops_the_reasoning_unless_trls_assistant_only_loss_template(consumer_run):
     """The card's warning, checked: the template cuts the <think> block; SFTConfig(assistant_only_loss=True)'s does not."""
     trl_templates = pytest.importorskip("trl.chat_template_utils")
-    from tiny_vlm import embedded_tokenizer_dir
     from transformers import AutoTokenizer
+
+    from tests.consumers.tiny_vlm import embedded_tokenizer_dir
 
     tokenizer = AutoTokenizer.from_pretrained(str(embedded_tokenizer_dir()))
     tokenizer.chat_template = trl_templates.deepseek_r1_distill_chat_template
