@@ -3,7 +3,9 @@
 A record is a (possibly nested) dataclass; a row is the plain dict/list form that pyarrow and
 Beam's Parquet IO read and write. Nested dataclasses, lists of them, optionals and
 ``dict[str, bool]`` (stored as an arrow struct of nullable booleans, null meaning absent) are
-rebuilt from the dataclass type hints.
+rebuilt from the dataclass type hints. :func:`rows_table` is the one place rows become an Arrow table: pyarrow's
+``from_pylist`` drops a key the schema lacks and fills a missing one with null, silently; here either is an error
+naming the field.
 """
 from __future__ import annotations
 
@@ -15,7 +17,49 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from schemas.derive import is_key_struct
+
 T = TypeVar("T")
+
+
+class RowMismatch(ValueError):
+    """A row whose fields are not its schema's: ``field`` is the dotted name of the first one out of place."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"row field {field!r} {problem}")
+        self.field = field
+
+
+def _check(value: Any, kind: pa.DataType, path: str) -> None:
+    if value is None:
+        return
+    if pa.types.is_struct(kind):
+        if not isinstance(value, dict):
+            return  # a wrong type: pyarrow's own error names it
+        names = [kind.field(i).name for i in range(kind.num_fields)]
+        extra = next((k for k in value if k not in names), None)
+        if extra is not None:
+            raise RowMismatch(f"{path}{extra}", "is not in the schema (it would be dropped)")
+        missing = next((n for n in names if n not in value), None)
+        if missing is not None and not is_key_struct(kind):
+            raise RowMismatch(f"{path}{missing}", "is missing (the schema has it)")
+        for i in range(kind.num_fields):
+            _check(value.get(kind.field(i).name), kind.field(i).type, f"{path}{kind.field(i).name}.")
+    elif pa.types.is_list(kind) and pa.types.is_struct(kind.value_type) and isinstance(value, list):
+        for item in value:
+            _check(item, kind.value_type, path[:-1] + "[]." if path else "[].")
+
+
+def check_row(row: dict[str, Any], schema: pa.Schema) -> None:
+    """Raise :class:`RowMismatch` when ``row`` (or a struct in it) has a field ``schema`` lacks or lacks one it has."""
+    _check(row, pa.struct(list(schema)), "")
+
+
+def rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """``rows`` as a table of ``schema``, each row checked by :func:`check_row` first."""
+    for row in rows:
+        check_row(row, schema)
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def to_row(record: Any) -> dict[str, Any]:
@@ -56,7 +100,7 @@ def from_row(cls: type[T], row: dict[str, Any]) -> T:
 
 def to_table(records: list[Any], schema: pa.Schema) -> pa.Table:
     """Records as a pyarrow table with ``schema`` (raises if a record does not fit it)."""
-    return pa.Table.from_pylist([to_row(r) for r in records], schema=schema)
+    return rows_table([to_row(r) for r in records], schema)
 
 
 def from_table(cls: type[T], table: pa.Table) -> list[T]:
