@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
@@ -30,29 +31,52 @@ class RowMismatch(ValueError):
         self.field = field
 
 
-def _check(value: Any, kind: pa.DataType, path: str) -> None:
-    if value is None:
-        return
-    if pa.types.is_struct(kind):
-        if not isinstance(value, dict):
-            return  # a wrong type: pyarrow's own error names it
-        names = [kind.field(i).name for i in range(kind.num_fields)]
-        extra = next((k for k in value if k not in names), None)
-        if extra is not None:
-            raise RowMismatch(f"{path}{extra}", "is not in the schema (it would be dropped)")
-        missing = next((n for n in names if n not in value), None)
-        if missing is not None and not is_key_struct(kind):
-            raise RowMismatch(f"{path}{missing}", "is missing (the schema has it)")
-        for i in range(kind.num_fields):
-            _check(value.get(kind.field(i).name), kind.field(i).type, f"{path}{kind.field(i).name}.")
-    elif pa.types.is_list(kind) and pa.types.is_struct(kind.value_type) and isinstance(value, list):
-        for item in value:
-            _check(item, kind.value_type, path[:-1] + "[]." if path else "[].")
+@dataclass(frozen=True)
+class _Shape:
+    """What :func:`check_row` checks of a struct type: its names, whether a row may leave some out (a ``Keys``
+    struct), and the shape of each field that is a struct or a list of structs (``(shape, is_list)``)."""
+
+    names: tuple[str, ...]
+    partial: bool
+    nested: dict[str, tuple[_Shape, bool]]
+
+
+@cache
+def _shape(kind: pa.StructType) -> _Shape:
+    nested = {}
+    for f in kind:
+        inner, is_list = (f.type.value_type, True) if pa.types.is_list(f.type) else (f.type, False)
+        if pa.types.is_struct(inner):
+            nested[f.name] = (_shape(inner), is_list)
+    return _Shape(tuple(f.name for f in kind), is_key_struct(kind), nested)
+
+
+def _check(value: Any, shape: _Shape, path: str) -> None:
+    if not isinstance(value, dict):
+        return  # None, or a wrong type: pyarrow's own error names it
+    extra = next((k for k in value if k not in shape.names), None)
+    if extra is not None:
+        raise RowMismatch(f"{path}{extra}", "is not in the schema (it would be dropped)")
+    missing = None if shape.partial else next((n for n in shape.names if n not in value), None)
+    if missing is not None:
+        raise RowMismatch(f"{path}{missing}", "is missing (the schema has it)")
+    for name, (inner, is_list) in shape.nested.items():
+        item = value.get(name)
+        if not is_list:
+            _check(item, inner, f"{path}{name}.")
+        elif isinstance(item, list):
+            for element in item:
+                _check(element, inner, f"{path}{name}[].")
 
 
 def check_row(row: dict[str, Any], schema: pa.Schema) -> None:
     """Raise :class:`RowMismatch` when ``row`` (or a struct in it) has a field ``schema`` lacks or lacks one it has."""
-    _check(row, pa.struct(list(schema)), "")
+    _check(row, _row_shape(schema), "")
+
+
+@cache
+def _row_shape(schema: pa.Schema) -> _Shape:
+    return _shape(pa.struct(list(schema)))
 
 
 def rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
