@@ -100,6 +100,8 @@ def _derive(tp: Any) -> tuple[pa.DataType, Any]:
     if arrow is None and tp not in _SCALARS:
         raise TypeError(f"no Arrow type for {tp!r}: use a scalar, a list, a dataclass or a marker of schemas.derive")
     arrow = arrow or _SCALARS[tp]
+    if arrow not in _DTYPES:
+        raise TypeError(f"no datasets Value for the Arrow type {arrow}: add it to schemas.derive._DTYPES")
     return arrow, {"dtype": _DTYPES[arrow], "_type": "Value"}
 
 

@@ -84,13 +84,9 @@ def _strategy(tp, full: bool) -> st.SearchStrategy:
 
 
 @st.composite
-def _record(draw, cls, full):
-    return cls(**{name: draw(_strategy(tp, full)) for name, tp in record_fields(cls)})
-
-
-def records(cls, full: bool = False) -> st.SearchStrategy:
+def records(draw, cls, full: bool = False):
     """Records of ``cls`` with every field drawn (``full``: every optional set, every list non-empty)."""
-    return _record(cls, full)
+    return cls(**{name: draw(_strategy(tp, full)) for name, tp in record_fields(cls)})
 
 
 # -- the derived schemas are what mmcot wrote before --
@@ -235,3 +231,19 @@ def test_a_record_the_set_does_not_take_is_a_write_dead_letter_naming_the_field(
         assert_that(written | beam.Map(lambda pr: pr[1]), equal_to([1]), label="written")
         assert_that(failures.collected(p) | beam.Map(lambda r: (r.row_id, r.reason, "'id' is not in the schema" in r.detail)),
                     equal_to([("s/1", "schema_mismatch", True)]), label="dead")
+
+
+@dataclasses.dataclass
+class _Untyped:
+    counts: dict[str, int]
+
+
+@dataclasses.dataclass
+class _Either:
+    value: str | int
+
+
+@pytest.mark.parametrize("cls,message", [(_Untyped, "no Arrow type for dict"), (_Either, "one type or None")])
+def test_a_field_the_derivation_cannot_map_is_an_error_not_a_guess(cls, message):
+    with pytest.raises(TypeError, match=message):
+        arrow_schema(cls)
