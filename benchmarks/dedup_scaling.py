@@ -54,7 +54,8 @@ import pyarrow.parquet as pq
 from datasketch import MinHash, MinHashLSH
 
 from pipelines.runners import pipeline_options
-from schemas.outputs import REJECT_SCHEMA
+from schemas.derive import arrow_schema
+from schemas.outputs import RejectRow
 from schemas.problem import ImageMeta, Problem
 from transforms.dedup import DedupProblems, DedupSettings
 from transforms.dedup.text import shingles
@@ -165,7 +166,7 @@ def run_mmcot(n: int, n_originals: int, args) -> list[tuple[str, str]]:
         problems = (p | beam.Create(range(0, n, CHUNK)) | "Spread" >> beam.Reshuffle()
                     | beam.FlatMap(dataset_chunk, n, n_originals))
         deduped = problems | DedupProblems(DedupSettings())
-        deduped[DROPPED] | WriteShards(out, REJECT_SCHEMA, "row_id")
+        deduped[DROPPED] | WriteShards(out, arrow_schema(RejectRow), "row_id")
         p.run().wait_until_finish()
     rows = [r for f in Path(out).glob("*.parquet") for r in pq.read_table(f, columns=["row_id", "survivor_id"]).to_pylist()]
     return [(r["row_id"].split("/")[-1], r["survivor_id"].split("/")[-1]) for r in rows]

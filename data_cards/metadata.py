@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import datasets
-from datasets.info import DatasetInfo, DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
 from data_cards.meta import read_figures
 from schemas.figures import SHARDS_FILE, SetFigures, ShardFigures
 from schemas.manifest import Manifest
+
+if TYPE_CHECKING:
+    import datasets
 
 TASK_CATEGORIES = ["image-text-to-text", "visual-question-answering"]
 
@@ -48,6 +50,8 @@ def size_category(rows: int) -> str:
 def output_sets(out_dir: str, manifest: Manifest) -> list[OutputSet]:
     """The manifest's non-empty output sets, in shard-list order, with the ``datasets`` features and data size the
     workers recorded in ``_meta/shards.json``."""
+    import datasets  # here, not at import: the launcher loads it only to write a card (issue 29)
+
     recorded = {s.name: s for s in read_figures(out_dir, SHARDS_FILE, ShardFigures).sets}
     sets = []
     for name in dict.fromkeys(s.config for s in manifest.shards):
@@ -68,6 +72,9 @@ def loadable(sets: list[OutputSet]) -> list[OutputSet]:
 
 def card_data(manifest: Manifest, sets: list[OutputSet]) -> DatasetCardData:
     """License, language, tags and name from the run's config; configs, features and sizes from the output."""
+    import datasets
+    from datasets.info import DatasetInfo, DatasetInfosDict
+
     output, offered = manifest.config["output"], loadable(sets)
     data = DatasetCardData(
         license=output["license"],

@@ -35,7 +35,7 @@ from pipelines.evaluate_cli import REPORT_FILE
 from pipelines.runners import pipeline_options
 from pipelines.vllm_server import VllmServer
 from schemas.convert import from_table
-from schemas.evaluation import EVAL_ITEM_SCHEMA, EvalItem, EvalReport, GroupScore
+from schemas.evaluation import EvalItem, EvalReport, GroupScore
 from schemas.figures import FUNNEL_FILE, FunnelFigures
 from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from schemas.settings import Settings
@@ -52,7 +52,7 @@ from transforms.verifiers.config import VerifyConfig
 
 log = logging.getLogger(__name__)
 
-ITEMS = OutputSpec("items", EVAL_ITEM_SCHEMA, "problem_id",
+ITEMS = OutputSpec("items", EvalItem, "problem_id",
                    "Every evaluated problem: the model's answer, its verdict, band, answer type and length.")
 EVAL_OUTPUTS: tuple[OutputSpec, ...] = (ITEMS, *(s for s in RUN_OUTPUTS if s.name == DEAD_LETTER))
 

@@ -1,6 +1,6 @@
 """What ``mmcot evaluate`` records: one item per problem asked, the scores by group, the report.
 
-``items/`` (Parquet, :data:`EVAL_ITEM_SCHEMA`) holds every answer with its verdict;
+``items/`` (Parquet, one :class:`EvalItem` a row) holds every answer with its verdict;
 ``evaluation.json`` (:class:`EvalReport`) the accuracy with its interval overall, per band and
 per answer type, the mean output length, and the accounting (read = evaluated + dead-lettered).
 """
@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from schemas.convert import from_row, to_row
+from schemas.derive import Int32
 
 
 @dataclass
@@ -32,27 +31,10 @@ class EvalItem:
     unverifiable: bool
     extracted_answer: str | None
     reasons: list[str]
-    completion_tokens: int
+    completion_tokens: Int32
     finish_reason: str
     content: str
     cached: bool
-
-
-EVAL_ITEM_SCHEMA = pa.schema([
-    ("problem_id", pa.string()),
-    ("source", pa.string()),
-    ("band", pa.string()),
-    ("difficulty", pa.float64()),
-    ("answer_type", pa.string()),
-    ("correct", pa.bool_()),
-    ("unverifiable", pa.bool_()),
-    ("extracted_answer", pa.string()),
-    ("reasons", pa.list_(pa.string())),
-    ("completion_tokens", pa.int32()),
-    ("finish_reason", pa.string()),
-    ("content", pa.string()),
-    ("cached", pa.bool_()),
-])
 
 
 @dataclass

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import pyarrow as pa
 
-from schemas.plan import ASSESSMENT_TYPE, SAMPLING_PLAN_TYPE, Assessment, PlannedProblem, SamplingPlan
-from schemas.signals import CHAIN_SIGNALS_TYPE, TOKEN_LOGPROBS_TYPE, ChainSignals, TokenLogprobs
+from schemas.derive import Int32, Keys, arrow_type
+from schemas.plan import Assessment, PlannedProblem, SamplingPlan
+from schemas.signals import ChainSignals, TokenLogprobs
 
 #: Verifier checks in the order they run (and their reasons appear). ``reasoning_nonempty`` runs
 #: only on an existing block and only when ``require_reasoning`` (a missing block already failed
@@ -47,7 +49,7 @@ class Verdict:
 
     correct: bool
     extracted_answer: str | None
-    checks: dict[str, bool] = field(default_factory=dict)
+    checks: Annotated[dict[str, bool], Keys(CHECK_NAMES)] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     unverifiable: bool = False
     decided_by: str = ""
@@ -59,17 +61,7 @@ class Verdict:
             raise ValueError(f"Verdict.checks: unknown check names {sorted(unknown)}; known: {list(CHECK_NAMES)}")
 
 
-VERDICT_TYPE = pa.struct(
-    [
-        ("correct", pa.bool_()),
-        ("extracted_answer", pa.string()),
-        ("checks", pa.struct([(name, pa.bool_()) for name in CHECK_NAMES])),
-        ("reasons", pa.list_(pa.string())),
-        ("unverifiable", pa.bool_()),
-        ("decided_by", pa.string()),
-        ("judge_model", pa.string()),
-    ]
-)
+VERDICT_TYPE: pa.StructType = arrow_type(Verdict)
 
 
 @dataclass
@@ -96,13 +88,13 @@ class Generation:
 
     problem_id: str
     teacher: str
-    sample_index: int
+    sample_index: Int32
     content: str
     reasoning: str
     answer_text: str
     finish_reason: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
+    prompt_tokens: Int32 | None
+    completion_tokens: Int32 | None
     latency_s: float
     sampling: SamplingPlan
     difficulty: float
@@ -110,42 +102,13 @@ class Generation:
     cached: bool = False
     provenance: str = "teacher"
     verdict: Verdict | None = None
-    duplicate_of: int | None = None
+    duplicate_of: Int32 | None = None
     assessment: Assessment | None = None
     chain_score: float | None = None
     scorer: str | None = None
     score_rationale: str | None = None
     signals: ChainSignals | None = None
     token_logprobs: TokenLogprobs | None = None
-
-
-GENERATION_SCHEMA = pa.schema(
-    [
-        ("problem_id", pa.string()),
-        ("teacher", pa.string()),
-        ("sample_index", pa.int32()),
-        ("content", pa.string()),
-        ("reasoning", pa.string()),
-        ("answer_text", pa.string()),
-        ("finish_reason", pa.string()),
-        ("prompt_tokens", pa.int32()),
-        ("completion_tokens", pa.int32()),
-        ("latency_s", pa.float64()),
-        ("sampling", SAMPLING_PLAN_TYPE),
-        ("difficulty", pa.float64()),
-        ("cache_key", pa.string()),
-        ("cached", pa.bool_()),
-        ("provenance", pa.string()),
-        ("verdict", VERDICT_TYPE),
-        ("duplicate_of", pa.int32()),
-        ("assessment", ASSESSMENT_TYPE),
-        ("chain_score", pa.float64()),
-        ("scorer", pa.string()),
-        ("score_rationale", pa.string()),
-        ("signals", CHAIN_SIGNALS_TYPE),
-        ("token_logprobs", TOKEN_LOGPROBS_TYPE),
-    ]
-)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Output rows: SFT and preference (sharegpt, LLaMA-Factory), their TRL twins, RL (verl), dead-letter/dropped rows.
 
-Output schemas are declared as Hugging Face ``Features`` so the Parquet files carry the
-``huggingface`` schema metadata: ``datasets.load_dataset`` then decodes ``images`` as PIL.
+Each row's Arrow schema is derived from its dataclass (``schemas/derive.py``) and carries its ``datasets`` features
+(the ``huggingface`` schema metadata): ``datasets.load_dataset`` then decodes ``images`` as PIL.
 
 Two prompt layouts exist because the trainers disagree: verl and LLaMA-Factory want one ``<image>``
 tag per image in the prompt text (:data:`IMAGE_TAG`); TRL wants typed content parts
@@ -11,22 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import datasets
-import pyarrow as pa
-
-from schemas.plan import ASSESSMENT_FIELDS, Assessment
-from schemas.problem import ImageRef
-from schemas.signals import CHAIN_SIGNALS_FEATURE, PROBLEM_SIGNALS_FEATURE, ChainSignals, ProblemSignals
-
-_STR = datasets.Value("string")
-_F64 = datasets.Value("float64")
-_I32 = datasets.Value("int32")
-_I64 = datasets.Value("int64")
-_MESSAGES = datasets.List({"role": _STR, "content": _STR})
-_PART = {"type": _STR, "text": _STR}
-_PART_MESSAGES = datasets.List({"role": _STR, "content": datasets.List(_PART)})
-_ASSESSMENT = {name: _STR if kind == pa.string() else _F64 for name, kind in ASSESSMENT_FIELDS}
-"""The problem's assessment (``schemas.plan.Assessment``) as a struct column of every output row."""
+from schemas.derive import Int32
+from schemas.plan import Assessment
+from schemas.problem import Image
+from schemas.signals import ChainSignals, ProblemSignals
 
 IMAGE_TAG = "<image>"
 """The image placeholder verl's ``RLHFDataset`` and LLaMA-Factory split prompts at, one per image in order."""
@@ -65,41 +53,19 @@ class SFTRow:
 
     id: str
     source: str
-    images: list[ImageRef]
+    images: list[Image]
     messages: list[Message]
     answer: str
     answer_type: str
     difficulty: float
     pass_rate: float
     teacher: str
-    completion_tokens: int
+    completion_tokens: Int32
     selection: str
     assessment: Assessment | None = None
     chain_score: float | None = None
     scorer: str | None = None
     signals: ChainSignals | None = None
-
-
-SFT_FEATURES = datasets.Features(
-    {
-        "id": _STR,
-        "source": _STR,
-        "images": datasets.List(datasets.Image()),
-        "messages": _MESSAGES,
-        "answer": _STR,
-        "answer_type": _STR,
-        "difficulty": _F64,
-        "pass_rate": _F64,
-        "teacher": _STR,
-        "completion_tokens": _I32,
-        "selection": _STR,
-        "assessment": _ASSESSMENT,
-        "chain_score": _F64,
-        "scorer": _STR,
-        "signals": CHAIN_SIGNALS_FEATURE,
-    }
-)
-SFT_SCHEMA: pa.Schema = SFT_FEATURES.arrow_schema
 
 
 @dataclass
@@ -126,7 +92,7 @@ class RLExtraInfo:
     choices: list[str]
     pass_rate: float
     difficulty: float
-    num_samples: int
+    num_samples: Int32
     unit: str = ""
     index: int = -1
     assessment: Assessment | None = None
@@ -139,35 +105,10 @@ class RLRow:
 
     data_source: str
     prompt: list[Message]
-    images: list[ImageRef]
+    images: list[Image]
     ability: str
     reward_model: RewardModel
     extra_info: RLExtraInfo
-
-
-RL_FEATURES = datasets.Features(
-    {
-        "data_source": _STR,
-        "prompt": _MESSAGES,
-        "images": datasets.List(datasets.Image()),
-        "ability": _STR,
-        "reward_model": {"style": _STR, "ground_truth": _STR},
-        "extra_info": {
-            "id": _STR,
-            "split": _STR,
-            "answer_type": _STR,
-            "choices": datasets.List(_STR),
-            "pass_rate": _F64,
-            "difficulty": _F64,
-            "num_samples": _I32,
-            "unit": _STR,
-            "index": _I64,
-            "assessment": _ASSESSMENT,
-            "signals": PROBLEM_SIGNALS_FEATURE,
-        },
-    }
-)
-RL_SCHEMA: pa.Schema = RL_FEATURES.arrow_schema
 
 
 MAX_REJECT_CHARS = {"row_id": 300, "source": 200, "stage": 40, "reason": 80, "detail": 600, "survivor_id": 300,
@@ -189,14 +130,10 @@ class TRLRLRow:
 
     data_source: str
     prompt: list[PartsMessage]
-    images: list[ImageRef]
+    images: list[Image]
     ability: str
     reward_model: RewardModel
     extra_info: RLExtraInfo
-
-
-RL_TRL_FEATURES = datasets.Features({**RL_FEATURES, "prompt": _PART_MESSAGES})
-RL_TRL_SCHEMA: pa.Schema = RL_TRL_FEATURES.arrow_schema
 
 
 @dataclass
@@ -226,21 +163,6 @@ class RejectRow:
         self.payload = printable(self.payload, MAX_REJECT_CHARS["payload"])
 
 
-REJECT_FEATURES = datasets.Features(
-    {
-        "row_id": _STR,
-        "source": _STR,
-        "stage": _STR,
-        "reason": _STR,
-        "detail": _STR,
-        "survivor_id": _STR,
-        "payload": _STR,
-    }
-)
-REJECT_SCHEMA: pa.Schema = REJECT_FEATURES.arrow_schema
-
-
-
 @dataclass
 class PreferenceRow:
     """A preference pair in LLaMA-Factory's sharegpt ranking layout: prompt ``messages``, ``chosen`` and
@@ -255,12 +177,12 @@ class PreferenceRow:
 
     id: str
     messages: list[Message]
-    images: list[ImageRef]
+    images: list[Image]
     chosen: Message
     rejected: Message
     rejected_reason: str
-    chosen_tokens: int
-    rejected_tokens: int
+    chosen_tokens: Int32
+    rejected_tokens: Int32
     difficulty: float
     pass_rate: float
     assessment: Assessment | None = None
@@ -271,36 +193,13 @@ class PreferenceRow:
     rejected_signals: ChainSignals | None = None
 
 
-PREFERENCE_FEATURES = datasets.Features(
-    {
-        "id": _STR,
-        "messages": _MESSAGES,
-        "images": datasets.List(datasets.Image()),
-        "chosen": {"role": _STR, "content": _STR},
-        "rejected": {"role": _STR, "content": _STR},
-        "rejected_reason": _STR,
-        "chosen_tokens": _I32,
-        "rejected_tokens": _I32,
-        "difficulty": _F64,
-        "pass_rate": _F64,
-        "assessment": _ASSESSMENT,
-        "chosen_score": _F64,
-        "rejected_score": _F64,
-        "scorer": _STR,
-        "chosen_signals": CHAIN_SIGNALS_FEATURE,
-        "rejected_signals": CHAIN_SIGNALS_FEATURE,
-    }
-)
-PREFERENCE_SCHEMA: pa.Schema = PREFERENCE_FEATURES.arrow_schema
-
-
 @dataclass
 class TRLPreferenceRow:
     """A preference pair in TRL's conversational DPO layout: ``prompt``, ``chosen``, ``rejected`` (typed parts), ``images``."""
 
     id: str
     prompt: list[PartsMessage]
-    images: list[ImageRef]
+    images: list[Image]
     chosen: list[PartsMessage]
     rejected: list[PartsMessage]
     rejected_reason: str
@@ -314,22 +213,13 @@ class TRLPreferenceRow:
     rejected_signals: ChainSignals | None = None
 
 
-PREFERENCE_TRL_FEATURES = datasets.Features(
-    {"id": _STR, "prompt": _PART_MESSAGES, "images": PREFERENCE_FEATURES["images"], "chosen": _PART_MESSAGES,
-     "rejected": _PART_MESSAGES, **{k: PREFERENCE_FEATURES[k] for k in (
-         "rejected_reason", "difficulty", "pass_rate", "assessment", "chosen_score", "rejected_score", "scorer",
-         "chosen_signals", "rejected_signals")}}
-)
-PREFERENCE_TRL_SCHEMA: pa.Schema = PREFERENCE_TRL_FEATURES.arrow_schema
-
-
 @dataclass
 class TRLSFTRow:
     """A kept chain for TRL's SFTTrainer: ``messages`` as typed parts plus ``images``."""
 
     id: str
     source: str
-    images: list[ImageRef]
+    images: list[Image]
     messages: list[PartsMessage]
     difficulty: float
     pass_rate: float
@@ -339,8 +229,3 @@ class TRLSFTRow:
     signals: ChainSignals | None = None
 
 
-SFT_TRL_FEATURES = datasets.Features(
-    {**{k: SFT_FEATURES[k] for k in ("id", "source", "images")}, "messages": _PART_MESSAGES,
-     **{k: SFT_FEATURES[k] for k in ("difficulty", "pass_rate", "assessment", "chain_score", "scorer", "signals")}}
-)
-SFT_TRL_SCHEMA: pa.Schema = SFT_TRL_FEATURES.arrow_schema

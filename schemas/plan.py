@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from schemas.derive import Int32, arrow_type
 from schemas.problem import Problem
 
 
@@ -32,21 +33,7 @@ class Assessment:
     judge_error: str | None = None
 
 
-ASSESSMENT_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("problem_id", pa.string()),
-    ("difficulty", pa.float64()),
-    ("difficulty_source", pa.string()),
-    ("clarity", pa.float64()),
-    ("vision_score", pa.float64()),
-    ("text_score", pa.float64()),
-    ("integration_score", pa.float64()),
-    ("judge_model", pa.string()),
-    ("rationale", pa.string()),
-    ("quality", pa.float64()),
-    ("judge_error", pa.string()),
-]
-ASSESSMENT_SCHEMA = pa.schema(ASSESSMENT_FIELDS)
-ASSESSMENT_TYPE = pa.struct(ASSESSMENT_FIELDS)
+ASSESSMENT_TYPE: pa.StructType = arrow_type(Assessment)
 """The assessment as one struct column: persisted with every chain (``generations/``) and output row."""
 
 
@@ -58,32 +45,16 @@ class SamplingPlan:
     plan's samples from there (a pass-rate escalation continues after the probe's samples).
     """
 
-    n: int
-    max_tokens: int
+    n: Int32
+    max_tokens: Int32
     temperature: float
     top_p: float
     repetition_penalty: float
     prompt_style: str
-    length_budget: int
+    length_budget: Int32
     policy: str
     band: str
-    first_sample: int = 0
-
-
-SAMPLING_PLAN_TYPE = pa.struct(
-    [
-        ("n", pa.int32()),
-        ("max_tokens", pa.int32()),
-        ("temperature", pa.float64()),
-        ("top_p", pa.float64()),
-        ("repetition_penalty", pa.float64()),
-        ("prompt_style", pa.string()),
-        ("length_budget", pa.int32()),
-        ("policy", pa.string()),
-        ("band", pa.string()),
-        ("first_sample", pa.int32()),
-    ]
-)
+    first_sample: Int32 = 0
 
 
 @dataclass

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
-import datasets
 import pyarrow as pa
+
+from schemas.derive import IMAGE, Int32, arrow_schema
 
 ANSWER_TYPES = ("multiple_choice", "numeric", "expression", "free_form")
 #: The one image marker a Problem's question carries per image, in image order (normalize makes it so).
@@ -19,12 +21,16 @@ class ImageRef:
     path: str | None
 
 
+Image = Annotated[ImageRef, IMAGE]
+"""An image column: a :class:`ImageRef` that ``datasets`` decodes as PIL."""
+
+
 @dataclass
 class ImageMeta:
     """Facts about a normalized image: size after normalization, format, content hashes."""
 
-    width: int
-    height: int
+    width: Int32
+    height: Int32
     format: str
     sha256: str
     phash: str
@@ -46,7 +52,7 @@ class Problem:
     question: str
     answer: str
     answer_type: str
-    images: list[ImageRef] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
     image_meta: list[ImageMeta] = field(default_factory=list)
     choices: list[str] = field(default_factory=list)
     subject: str = ""
@@ -55,25 +61,5 @@ class Problem:
     metadata: str = "{}"
 
 
-_STR = datasets.Value("string")
-_I32 = datasets.Value("int32")
-PROBLEM_FEATURES = datasets.Features(
-    {
-        "id": _STR,
-        "source": _STR,
-        "split": _STR,
-        "question": _STR,
-        "answer": _STR,
-        "answer_type": _STR,
-        "images": datasets.List(datasets.Image()),
-        "image_meta": datasets.List({"width": _I32, "height": _I32, "format": _STR, "sha256": _STR, "phash": _STR}),
-        "choices": datasets.List(_STR),
-        "subject": _STR,
-        "caption": _STR,
-        "unit": _STR,
-        "metadata": _STR,
-    }
-)
-"""Declared as Hugging Face ``Features`` like the other output sets, so ``problems/`` carries the ``huggingface``
-schema metadata and ``datasets.load_dataset`` decodes its ``images`` as PIL."""
-PROBLEM_SCHEMA: pa.Schema = PROBLEM_FEATURES.arrow_schema
+PROBLEM_SCHEMA: pa.Schema = arrow_schema(Problem)
+"""``problems/`` carries ``datasets`` features like the other output sets: ``load_dataset`` decodes its ``images`` as PIL."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import datasets
 import pyarrow as pa
+
+from schemas.derive import Float32, Int32, arrow_type
 
 
 @dataclass
@@ -25,15 +26,11 @@ class TokenLogprobs:
     """
 
     tokens: list[str]
-    logprobs: list[float]
-    top: list[list[float]]
+    logprobs: list[Float32]
+    top: list[list[Float32]]
 
 
-TOKEN_LOGPROBS_TYPE = pa.struct([
-    ("tokens", pa.list_(pa.string())),
-    ("logprobs", pa.list_(pa.float32())),
-    ("top", pa.list_(pa.list_(pa.float32()))),
-])
+TOKEN_LOGPROBS_TYPE: pa.StructType = arrow_type(TokenLogprobs)
 
 
 @dataclass
@@ -50,27 +47,17 @@ class ChainSignals:
     none (``logprobs_missing``, ``logprobs_bad_shape`` …; every figure is then empty); None otherwise.
     """
 
-    tokens: int = 0
+    tokens: Int32 = 0
     mean_entropy: float | None = None
-    critical_tokens: int = 0
+    critical_tokens: Int32 = 0
     critical_entropy: float | None = None
-    answer_tokens: int = 0
+    answer_tokens: Int32 = 0
     answer_logprob: float | None = None
     low_confidence_share: float | None = None
     unknown: str | None = None
 
 
-CHAIN_SIGNAL_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("tokens", pa.int32()),
-    ("mean_entropy", pa.float64()),
-    ("critical_tokens", pa.int32()),
-    ("critical_entropy", pa.float64()),
-    ("answer_tokens", pa.int32()),
-    ("answer_logprob", pa.float64()),
-    ("low_confidence_share", pa.float64()),
-    ("unknown", pa.string()),
-]
-CHAIN_SIGNALS_TYPE = pa.struct(CHAIN_SIGNAL_FIELDS)
+CHAIN_SIGNALS_TYPE: pa.StructType = arrow_type(ChainSignals)
 #: The per-chain figures a benchmark or a card compares between correct and wrong chains.
 SIGNAL_NAMES = ("mean_entropy", "critical_entropy", "answer_logprob", "low_confidence_share")
 
@@ -80,16 +67,8 @@ class ProblemSignals:
     """A problem's signals over its teacher chains: each a mean over the ``chains`` whose signals are known
     (None when none has the figure)."""
 
-    chains: int = 0
+    chains: Int32 = 0
     mean_entropy: float | None = None
     critical_entropy: float | None = None
     answer_logprob: float | None = None
     low_confidence_share: float | None = None
-
-
-_I32, _F64, _STR = datasets.Value("int32"), datasets.Value("float64"), datasets.Value("string")
-CHAIN_SIGNALS_FEATURE = {name: {pa.int32(): _I32, pa.float64(): _F64, pa.string(): _STR}[kind]
-                         for name, kind in CHAIN_SIGNAL_FIELDS}
-""":class:`ChainSignals` as a struct column of the output rows (SFT, preference)."""
-PROBLEM_SIGNALS_FEATURE = {"chains": _I32, **{name: _F64 for name in SIGNAL_NAMES}}
-""":class:`ProblemSignals` as a struct field of RL rows' ``extra_info``."""

@@ -24,10 +24,12 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.transforms.error_handling import ErrorHandler
 
+from schemas.convert import RowMismatch
 from schemas.outputs import RejectRow
 
 FAILED = "failed"  # Beam's dead-letter tag for unexpected exceptions
-SPECIFIC = {RecursionError: "nested_too_deep", MemoryError: "too_large", UnicodeError: "bad_text"}
+SPECIFIC = {RecursionError: "nested_too_deep", MemoryError: "too_large", UnicodeError: "bad_text",
+            RowMismatch: "schema_mismatch"}
 _COLLECTORS: weakref.WeakKeyDictionary[beam.Pipeline, _Collector] = weakref.WeakKeyDictionary()
 
 

@@ -4,8 +4,8 @@ Beam's own ``WriteToParquet`` is not used: on the DaskRunner (Beam 2.77) it wrot
 raised no error in our check. Grouping rows by a stable shard number and
 writing each shard in one DoFn works on every runner. Shards are written to a temporary name
 and renamed, so a half-written shard never looks finished. Each row is converted to the set's
-Arrow schema when it is keyed (a guarded step), so a row that cannot be written is that row's
-dead letter, never a failed shard.
+Arrow schema when it is keyed (a guarded step), so a row that cannot be written (a field the schema lacks or
+lacks, a value of the wrong type) is that row's dead letter, never a failed shard or a silently dropped field.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from schemas.convert import to_row
+from schemas.convert import rows_table, to_row
 from schemas.figures import dumps
 from transforms.failures import guarded
 
@@ -57,11 +57,11 @@ def write_shard(path: str, rows: Iterable[dict[str, Any]], schema: pa.Schema) ->
         for row in rows:
             batch.append(row)
             if len(batch) >= BATCH_ROWS:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                writer.write_table(rows_table(batch, schema))
                 count += len(batch)
                 batch = []
         if batch:
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            writer.write_table(rows_table(batch, schema))
             count += len(batch)
     FileSystems.rename([tmp], [path])
     return count
@@ -84,7 +84,7 @@ class WriteShards(beam.PTransform):
 
         def _keyed(record) -> tuple[int, dict[str, Any]]:
             row = to_row(record)
-            pa.RecordBatch.from_pylist([row], schema=schema)  # raises here, for this row, if the shard writer would
+            rows_table([row], schema)  # raises here, for this row, if the shard writer would
             return shard_of(str(_field(row, key_field)), n), row
 
         name = posixpath.basename(directory.rstrip("/"))

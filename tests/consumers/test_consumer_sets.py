@@ -13,8 +13,9 @@ from huggingface_hub import DatasetCard
 
 from data_cards.trainers import TRAINER_NAMES
 from pipelines.config import ConfigError, parse_config
+from schemas.derive import arrow_schema
 from schemas.output_sets import RUN_OUTPUT_NAMES, TRAINER_SETS, trainer_of
-from schemas.outputs import IMAGE_TAG, RL_SCHEMA, ContentPart, RewardModel, RLExtraInfo, RLRow
+from schemas.outputs import IMAGE_TAG, ContentPart, RewardModel, RLExtraInfo, RLRow
 from schemas.problem import ImageRef
 from tests.consumers.fixture_run import write_fixture
 from tests.support.factories import problem
@@ -125,7 +126,7 @@ def test_sorted_shards_hold_contiguous_ranges_of_one_order_numbered_from_zero(tm
     rng.shuffle(records)
     key = order_key(order)
     with beam.Pipeline() as p:
-        p | beam.Create(records) | WriteSortedShards(str(tmp_path), RL_SCHEMA, key, with_index, n_shards)
+        p | beam.Create(records) | WriteSortedShards(str(tmp_path), arrow_schema(RLRow), key, with_index, n_shards)
     files = sorted(glob.glob(str(tmp_path / "*.parquet")))
     assert len(files) == min(n_rows, n_shards)
     written = [r for f in files for r in pq.read_table(f).to_pylist()]

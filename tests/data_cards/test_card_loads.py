@@ -22,7 +22,8 @@ from data_cards.loads import card_configs, image_columns, load_problems, undecla
 from pipelines.cli import main
 from pipelines.config import parse_config
 from pipelines.run import run_pipeline
-from schemas.problem import PROBLEM_FEATURES
+from schemas.derive import features
+from schemas.problem import Problem
 from tests.support.helpers import record_shard_again
 from transforms.synth import generate, write_jsonl
 from transforms.teachers.scripted import Reply, Rule, Script, scripted_settings
@@ -109,12 +110,12 @@ def test_a_truncated_image_and_a_short_set_are_reported(run_dir, tmp_path):
 
 
 def test_the_problems_schema_declares_its_images():
-    assert image_columns(PROBLEM_FEATURES) == ["images"]
-    assert b"Image" in PROBLEM_FEATURES.arrow_schema.metadata[b"huggingface"]
+    assert image_columns(features(Problem)) == ["images"]
+    assert b"Image" in features(Problem).arrow_schema.metadata[b"huggingface"]
     image = Image.new("RGB", (3, 2), (9, 9, 9))
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     row = {"id": "a", "source": "s", "split": "train", "question": "<image>?", "answer": "1", "answer_type": "numeric",
            "images": [{"bytes": buf.getvalue(), "path": "a.png"}], "image_meta": [], "choices": [], "subject": "",
            "caption": "", "unit": "", "metadata": "{}"}
-    assert PROBLEM_FEATURES.decode_example(row)["images"][0].size == (3, 2)
+    assert features(Problem).decode_example(row)["images"][0].size == (3, 2)

@@ -201,14 +201,14 @@ def test_relative_source_paths_resolve_against_the_working_directory(tmp_path, m
 
 
 def test_a_row_the_writer_cannot_take_is_its_own_write_dead_letter(tmp_path):
-    from schemas.outputs import REJECT_SCHEMA
+    from schemas.derive import arrow_schema
     from transforms.write import WriteShards
 
     rows = [RejectRow(row_id="ok", source="s", stage="x", reason="y"), RejectRow(row_id="bad", source="s", stage="x", reason="y")]
     rows[1].detail = "lone \ud800"  # set after construction, past RejectRow's own escaping
     with TestPipeline() as p:
         failures.collect(p)
-        written = p | beam.Create(rows) | WriteShards(str(tmp_path / "set"), REJECT_SCHEMA, "row_id")
+        written = p | beam.Create(rows) | WriteShards(str(tmp_path / "set"), arrow_schema(RejectRow), "row_id")
         assert_that(written | beam.Map(lambda pr: pr[1]), equal_to([1]), label="written")
         assert_that(failures.collected(p) | beam.Map(lambda r: (r.row_id, r.stage, r.reason)),
                     equal_to([("bad", "write", "bad_text")]), label="dead")

@@ -20,7 +20,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 
-from schemas.convert import to_row
+from schemas.convert import rows_table, to_row
 from schemas.figures import SampleFigures, sample_shard
 from transforms.write import stable_hash, write_shard
 
@@ -84,7 +84,7 @@ class _WriteSample(beam.DoFn):
 
     def _fits(self, row: dict) -> bool:
         try:
-            pa.RecordBatch.from_pylist([row], schema=self._schema)
+            rows_table([row], self._schema)
         except (pa.ArrowException, TypeError, ValueError):
             self._unwritable.inc()
             return False

@@ -11,7 +11,6 @@ import hashlib
 from dataclasses import dataclass
 
 import apache_beam as beam
-import datasets
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
@@ -55,6 +54,8 @@ def shard_facts(written: tuple[str, str], out: str, ordered: tuple[str, ...]) ->
         fh.seek(0)
         shard = pq.ParquetFile(fh)
         footer = shard.metadata
+        import datasets  # here, on the worker: the launcher that builds the graph never loads it (issue 29)
+
         try:
             features, unloadable = datasets.Features.from_arrow_schema(shard.schema_arrow).to_dict(), None
         except ValueError as exc:

@@ -108,8 +108,9 @@ def test_the_workers_chain_figures_carry_the_same_signal_figures_as_the_tables()
     import dataclasses
 
     from schemas.convert import to_table
+    from schemas.derive import arrow_schema
     from schemas.figures import ChainFigures, dumps, loads
-    from schemas.generation import GENERATION_SCHEMA
+    from schemas.generation import Generation
     from schemas.signals import ChainSignals
     from tests.support.factories import generation
     from transforms.figures import ComputeChainFigures
@@ -121,7 +122,7 @@ def test_the_workers_chain_figures_carry_the_same_signal_figures_as_the_tables()
             ChainSignals(unknown="logprobs_missing")]
     gens = [dataclasses.replace(generation(i, correct=i != 1, tokens=50 + i, pid=f"s/{i}"), signals=s)
             for i, s in enumerate(made)]
-    expected = signal_figures([to_table(gens, GENERATION_SCHEMA)])
+    expected = signal_figures([to_table(gens, arrow_schema(Generation))])
 
     def check(chains, want):
         with TestPipeline() as p:

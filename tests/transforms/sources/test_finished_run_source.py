@@ -16,7 +16,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipelines.build import build_front
 from pipelines.config import ConfigError, parse_config
 from schemas.convert import to_row
-from schemas.outputs import REJECT_SCHEMA, SFT_SCHEMA, Message, RejectRow, SFTRow
+from schemas.derive import arrow_schema
+from schemas.outputs import Message, RejectRow, SFTRow
 from schemas.problem import PROBLEM_SCHEMA, ImageMeta, ImageRef
 from tests.support.factories import problem
 from tests.support.helpers import png_bytes
@@ -59,12 +60,12 @@ def _write(path, schema, records):
 def finished_run(root, problems=PROBLEMS):
     _write(root / "problems" / "train-00000-of-00002.parquet", PROBLEM_SCHEMA, problems[:3])
     _write(root / "problems" / "train-00001-of-00002.parquet", PROBLEM_SCHEMA, problems[3:])
-    _write(root / "sft" / "train-00000-of-00001.parquet", SFT_SCHEMA, [_sft("a/kept-easy", 0.75), _sft("a/kept-hard", 0.25)])
-    _write(root / "dropped" / "train-00000-of-00001.parquet", REJECT_SCHEMA, [
+    _write(root / "sft" / "train-00000-of-00001.parquet", arrow_schema(SFTRow), [_sft("a/kept-easy", 0.75), _sft("a/kept-hard", 0.25)])
+    _write(root / "dropped" / "train-00000-of-00001.parquet", arrow_schema(RejectRow), [
         RejectRow("a/no-chain", "a", "select", "no_correct_chain"), RejectRow("b/no-chain", "b", "select", "no_correct_chain"),
         RejectRow("b/unverifiable", "b", "select", "unverifiable"),
         RejectRow("a/dup", "a", "dedup", "duplicate", survivor_id="a/kept-easy")])
-    _write(root / "dead_letter" / "train-00000-of-00001.parquet", REJECT_SCHEMA, [
+    _write(root / "dead_letter" / "train-00000-of-00001.parquet", arrow_schema(RejectRow), [
         RejectRow("b/timeout", "b", "generate", "teacher_timeout"), RejectRow("a/bad-row", "a", "normalize", "missing_answer")])
     (root / "manifest.json").write_text("{}")
     return root
