@@ -41,7 +41,11 @@ PLANS = {
 
 def _planned() -> list[PlannedProblem]:
     # tiny's question asks for a long answer, so a sampled chain cannot end on its own in 4 tokens
-    questions = {"s/tiny": "Describe in three long paragraphs how you would count the dots in a picture.", "s/greedy": "What is 12 + 30?", "s/wide": "How many sides has a square?"}
+    questions = {
+        "s/tiny": "Describe in three long paragraphs how you would count the dots in a picture.",
+        "s/greedy": "What is 12 + 30?",
+        "s/wide": "How many sides has a square?",
+    }
     out = []
     for pid, plan in PLANS.items():
         p = problem(pid=pid, question=questions[pid], answer="3")
