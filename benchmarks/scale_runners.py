@@ -2,8 +2,8 @@
 
 Each (job, size, runner) runs in a fresh subprocess that samples, every 0.2 s with psutil, the RSS
 of itself (the launcher) and of every process it starts (DirectRunner's multi-processing SDK
-workers, the Dask cluster's processes), and reports the launcher's peak, the largest worker's peak
-and the wall time. ``dask`` here is a LocalCluster of 2 worker processes with
+workers, the Dask cluster's processes), and reports the launcher's peak (sampled, and its exact high-water mark,
+VmHWM, where Linux gives it), the largest worker's peak and the wall time. ``dask`` here is a LocalCluster of 2 worker processes with
 ``--dask-memory-limit`` each (Dask pauses, spills, then restarts a worker past it), started in a
 process of its own as a real cluster would be: the launcher is a client that submits and waits, and
 the scheduler's peak is reported apart.
@@ -151,6 +151,16 @@ def after_run(out: str, keep: bool) -> dict:
     return figures
 
 
+def high_water_mb() -> int | None:
+    """This process's exact peak RSS (the kernel's VmHWM; None off Linux): the sampler can miss a peak shorter than its
+    interval."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return None
+
+
 def one(job: str, n: int, runner: str, memory_limit: str, stub_url: str, data_dir: str, trainers: list[str],
         keep: bool = False) -> dict:
     """Run one job in this process and measure it."""
@@ -158,10 +168,12 @@ def one(job: str, n: int, runner: str, memory_limit: str, stub_url: str, data_di
     with RssSampler() as rss, runner_args(runner, memory_limit) as (args, scheduler):
         extra = dedup_job(n, args) if job == "dedup" else pipeline_job(n, args, stub_url, Path(data_dir), trainers)
     wall = round(time.monotonic() - started, 1)
+    launcher_hwm = high_water_mb()  # before the card, view and publish figures below add anything
     workers = sorted((rss for pid, rss in rss.workers.items() if pid != scheduler), reverse=True)
     after = after_run(extra.pop("out"), keep) if job == "pipeline" else {}
     return {"job": job, "n": n, "runner": runner, "wall_s": wall,
-            "launcher_peak_mb": round(rss.launcher / 2**20), "worker_peak_mb": round(workers[0] / 2**20) if workers else 0,
+            "launcher_peak_mb": round(rss.launcher / 2**20), "launcher_hwm_mb": launcher_hwm,
+            "worker_peak_mb": round(workers[0] / 2**20) if workers else 0,
             "scheduler_peak_mb": round(rss.workers.get(scheduler, 0) / 2**20), "processes": len(workers),
             **extra, **after}
 
@@ -235,8 +247,8 @@ def run_size(args: argparse.Namespace, n: int, stub: str, data: Path) -> list[di
 
 def print_tables(args: argparse.Namespace, rows: list[dict]) -> None:
     """The rows as the docs' tables (docs/scale.md)."""
-    print("\n| job | n | runner | wall s | launcher peak RSS MB | largest worker peak RSS MB | scheduler peak RSS MB | "
-          "worker processes | check |")
+    print("\n| job | n | runner | wall s | launcher peak RSS MB (VmHWM) | largest worker peak RSS MB | "
+          "scheduler peak RSS MB | worker processes | check |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         if "error" in r:
@@ -244,7 +256,8 @@ def print_tables(args: argparse.Namespace, rows: list[dict]) -> None:
             continue
         check = (f"precision {r['precision']}, recall {r['recall']}" if args.job == "dedup"
                  else f"read {r['read']:,}, chains {r['chains']:,}, rows {r['rows']:,}, balanced {r['balanced']}")
-        print(f"| {args.job} | {r['n']:,} | {r['runner']} | {r['wall_s']} | {r['launcher_peak_mb']:,} | "
+        hwm = f" ({r['launcher_hwm_mb']:,})" if r.get("launcher_hwm_mb") else ""
+        print(f"| {args.job} | {r['n']:,} | {r['runner']} | {r['wall_s']} | {r['launcher_peak_mb']:,}{hwm} | "
               f"{r['worker_peak_mb']:,} | {r['scheduler_peak_mb'] or '—'} | {r['processes']} | {check} |")
     if args.job == "pipeline":
         print("\n| n | runner | trainers | bytes written per problem | of which sets with images | report.html MB | "

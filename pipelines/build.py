@@ -19,6 +19,7 @@ from transforms.curriculum import order_key, with_index
 from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.figures import ComputeChainFigures, ComputeFunnel, ComputeShardFigures, SampleRows
+from transforms.figures.plots import draw_plots
 from transforms.generate import GenerateChains
 from transforms.judge import Judge
 from transforms.length import PlanLength, ReplanFromPassRate
@@ -98,8 +99,9 @@ def write_sets(p: beam.Pipeline, outputs: dict[str, beam.PCollection], dead: lis
 def write_figures(written: Written, specs: tuple[OutputSpec, ...], out: str, kept: str,
                   sample_problems: int | None = None) -> None:
     """Compute the job's figures on the workers and write them under ``out``/_meta/: the funnel (``kept``: the set
-    whose rows count as kept; the sets a job has), every shard's rows and sha256, the chains' figures when there are
-    generations, and (``sample_problems``) the bounded row sample of ``specs``' sets."""
+    whose rows count as kept; the sets a job has), every shard's rows and sha256, the chains' figures (and their plots
+    under ``out``/plots/) when there are generations, and (``sample_problems``) the bounded row sample of ``specs``'
+    sets."""
     records, meta = written.records, lambda rel: posixpath.join(out, rel)
     funnel = {"read_counts": READ_COUNTS_SET.name, "kept": kept, "dropped": DROPPED, "dead_letter": DEAD_LETTER}
     ({part: records[name] for part, name in funnel.items() if name in records}
@@ -108,7 +110,7 @@ def write_figures(written: Written, specs: tuple[OutputSpec, ...], out: str, kep
      | "WriteShards" >> WriteJson(meta(SHARDS_FILE)))
     if "generations" in records:
         ({"generations": records["generations"], "kept": records[kept]} | "ChainFigures" >> ComputeChainFigures()
-         | "WriteChains" >> WriteJson(meta(CHAINS_FILE)))
+         | "Plots" >> beam.Map(draw_plots, out) | "WriteChains" >> WriteJson(meta(CHAINS_FILE)))
     if sample_problems:
         sets = {s.name: (s.key, s.schema) for s in specs}
         (records | "Sample" >> SampleRows(sets, out, sample_problems) | "WriteSample" >> WriteJson(meta(SAMPLE_FILE)))

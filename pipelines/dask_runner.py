@@ -23,8 +23,12 @@ ParDo results keep their tag and are collected after ``finish_bundle``, each con
 its tag, every leaf transform is computed, each side input is one Dask dependency of the
 tasks that read it, computed once by the scheduler and handed to them as a list, and
 ``Reshuffle`` and the input of every ``GroupByKey`` are spread over ``--dask_npartitions``
-partitions (default: :data:`PARTITIONS_PER_THREAD` per worker thread of the cluster). It lives in
-``pipelines/`` because it is runner-specific; the transforms themselves know nothing of it.
+partitions (default: :data:`PARTITIONS_PER_THREAD` per worker thread of the cluster). The graph is
+translated with Dask's shuffle method set to ``tasks`` (:data:`TRANSLATE_CONFIG`), which is what ``Bag.groupby``
+uses with a distributed client anyway: left unset, Dask asks ``dask.dataframe`` whether pyarrow is there to pick
+between ``p2p`` and ``tasks``, and that import (dask.dataframe, dask.array, SciPy's sparse arrays) cost the
+launcher 26 MB for nothing (issue 29). It lives in ``pipelines/`` because it is runner-specific; the transforms
+themselves know nothing of it.
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ from apache_beam.runners.dask.overrides import _GroupByKeyOnly, _Reshuffle, dask
 from apache_beam.transforms.sideinputs import SideInputMap
 
 PARTITIONS_PER_THREAD = 4
+#: Dask settings the graph is translated under: the shuffle ``Bag.groupby`` picks for a distributed client, named.
+TRANSLATE_CONFIG = {"dataframe.shuffle.method": "tasks"}
 
 
 class _TagReceiver(Receiver):
@@ -232,6 +238,7 @@ class FixedDaskRunner(DaskRunner):
     """DaskRunner with tagged outputs, finish_bundle outputs, every sink computed and shuffles spread over the cluster."""
 
     def run_pipeline(self, pipeline, options):
+        import dask
         import dask.distributed as ddist
 
         dask_options = options.view_as(DaskOptions).get_all_options(drop_default=True, current_only=True)
@@ -239,6 +246,7 @@ class FixedDaskRunner(DaskRunner):
         client = ddist.Client(**dask_options)
         pipeline.replace_all(dask_overrides())
         visitor = _Visitor(bag_kwargs, shuffle_partitions(bag_kwargs, client))
-        pipeline.visit(visitor)
+        with dask.config.set(TRANSLATE_CONFIG):
+            pipeline.visit(visitor)
         futures = client.compute(visitor.leaves())  # optimized together: work shared by sinks runs once
         return _ClosingResult(client, futures)

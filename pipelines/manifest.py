@@ -5,8 +5,6 @@ from datetime import UTC, datetime
 from importlib import metadata
 
 from data_cards.meta import read_figures
-from data_cards.plots import write_length_plots
-from data_cards.signals import write_signal_plot
 from pipelines.config import PipelineConfig
 from pipelines.metrics import run_cost
 from schemas.figures import CHAINS_FILE, FUNNEL_FILE, SHARDS_FILE, ChainFigures, FunnelFigures, ShardFigures
@@ -41,15 +39,12 @@ def curriculum(order: str, shards: ShardFigures) -> Curriculum:
 
 def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run_id: str,
                    metrics: RunMetrics | None = None) -> Manifest:
-    """The manifest of a finished run from its ``_meta/`` figures (plus the job's ``metrics``); writes the length
-    plots (and with chain signals, their plot) under ``plots/``."""
+    """The manifest of a finished run from its ``_meta/`` figures (plus the job's ``metrics``); the plots it lists were
+    drawn by a worker (:mod:`transforms.figures.plots`)."""
     out = config.run.output_dir
     funnel = read_figures(out, FUNNEL_FILE, FunnelFigures)
     chains = read_figures(out, CHAINS_FILE, ChainFigures)
     shards = read_figures(out, SHARDS_FILE, ShardFigures)
-    chain_signals = chains.signals
-    if chain_signals is not None and chain_signals.chains:
-        chain_signals.plot = write_signal_plot(out, chain_signals)
     return Manifest(
         run_id=run_id,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -63,9 +58,9 @@ def build_manifest(config: PipelineConfig, command: str, wall_time_s: float, run
         shards=shards.shards,
         wall_time_s=round(wall_time_s, 2),
         bands=chains.bands,
-        plots=write_length_plots(out, chains),
+        plots=chains.plots,
         metrics=metrics,
         curriculum=curriculum(config.select.rl_order, shards),
         cost=run_cost(metrics),
-        chain_signals=chain_signals,
+        chain_signals=chains.signals,
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.ipython_probe import lean_ipython_probe
 from pipelines.storage import is_local
 
 DASK_RUNNER = "pipelines.dask_runner.FixedDaskRunner"
@@ -85,7 +86,9 @@ def _expand(beam_args: list[str]) -> list[str]:
 
 
 def parse_options(beam_args: list[str]) -> PipelineOptions:
-    """PipelineOptions for ``beam_args`` with the preset expanded and required options checked (nothing started)."""
+    """PipelineOptions for ``beam_args`` with the preset expanded and required options checked (nothing started); from
+    here on Beam checks for IPython without importing it (:mod:`pipelines.ipython_probe`)."""
+    lean_ipython_probe()
     args = _expand(beam_args)
     options = PipelineOptions(args)
     validate_runner_options(options, args)

@@ -1,6 +1,6 @@
 """The run's figures as the pipeline's workers write them under ``_meta/``: small JSON files, one record each.
 
-The launcher renders the manifest, the card, the plots and ``report.html`` from these files and the
+The launcher renders the manifest, the card and ``report.html`` from these files (a worker draws the plots) and the
 bounded row sample under ``_meta/sample/``; it never reads a data shard (DESIGN "Run figures").
 """
 from __future__ import annotations
@@ -80,8 +80,9 @@ class BandLengths:
 
 @dataclass
 class ChainFigures:
-    """What the chains say (``_meta/chains.json``): totals (chains, cache use, tokens, verdicts), the bands, and the
-    length plots' data: per-band quantiles and a bounded sample of chain and kept points.
+    """What the chains say (``_meta/chains.json``): totals (chains, cache use, tokens, verdicts), the bands, the
+    length plots' data (per-band quantiles and a bounded sample of chain and kept points) and ``plots``, the PNGs a
+    worker drew from them (paths relative to the output directory; the signals' plot is ``signals.plot``).
 
     ``chains`` and ``kept`` count every chain and kept row; ``points`` and ``kept_points`` hold at most
     ``point_limit`` of each, a uniform sample by hash when there are more. ``signals``: the chains' signals from
@@ -98,6 +99,7 @@ class ChainFigures:
     point_limit: int = 0
     quantile_epsilon: float = 0.0
     signals: ChainSignalStats | None = None
+    plots: list[str] = field(default_factory=list)
 
 
 @dataclass

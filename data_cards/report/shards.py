@@ -16,6 +16,10 @@ from pyarrow.fs import FSSpecHandler, PyFileSystem
 PROBLEM_KEYS = {"generations": "problem_id", "sft": "id", "rl": "extra_info.id", "preference": "id",
                 "dropped": "row_id", "dead_letter": "row_id", "problems": "id"}
 
+#: Tables are read into the C allocator's memory: Arrow's default pool (mimalloc) keeps what a read freed, which cost
+#: ``report.html``'s rendering 20 MB more in the launcher (issue 29); these reads are small and few.
+READ_POOL = pa.system_memory_pool()
+
 
 class OutputShards:
     """The output sets under ``out_dir``, opened lazily as pyarrow datasets over one fsspec filesystem."""
@@ -57,7 +61,7 @@ class OutputShards:
         present = dataset.schema.names if columns is None else [c for c in columns if c in dataset.schema.names]
         key = PROBLEM_KEYS[name].split(".")
         if ids is None:
-            return dataset.to_table(columns=present)
+            return dataset.to_table(columns=present, memory_pool=READ_POOL)
         if key[0] not in dataset.schema.names:
             return dataset.schema.empty_table().select(present)
-        return dataset.to_table(columns=present, filter=ds.field(*key).isin(ids))
+        return dataset.to_table(columns=present, filter=ds.field(*key).isin(ids), memory_pool=READ_POOL)

@@ -11,6 +11,8 @@ runner API (a coder for every PCollection, as a portable or remote runner needs)
 from __future__ import annotations
 
 import dataclasses
+import gc
+import weakref
 
 import apache_beam as beam
 import pytest
@@ -67,6 +69,19 @@ def test_the_whole_graph_type_checks_and_has_a_coder_for_every_pcollection(wirin
     assert proto.components.pcollections and all(pc.coder_id for pc in proto.components.pcollections.values())
     labels = {t.unique_name for t in proto.components.transforms.values()}
     assert any("Write_rl_trl" in label for label in labels) == ("trl" in config.output.trainers)
+
+
+def test_a_built_graph_is_freed_once_the_launcher_lets_go_of_it(tmp_path, source):
+    """Nothing mmcot keeps (the failure collectors, the endpoints) holds a run's pipeline after the run: the launcher's
+    memory after the job serves the report (issue 29)."""
+    config = _config(tmp_path, source, WIRINGS["pass-rate probe, answer judge, chain dedup, repair"])
+    pipeline = beam.Pipeline(options=PipelineOptions(["--runner", "direct"]))
+    with run_endpoints(config) as endpoints:
+        build_pipeline(pipeline, config, endpoints)
+    built, transform = weakref.ref(pipeline), weakref.ref(pipeline.transforms_stack[0].parts[-1])
+    del pipeline
+    gc.collect()
+    assert built() is None and transform() is None
 
 
 def _rl_rows() -> list[TRLRLRow]:

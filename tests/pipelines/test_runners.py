@@ -124,6 +124,38 @@ def test_dask_runner_spreads_reshuffle_and_group_by_key_over_the_cluster(tmp_pat
     assert len(groups) == partitions and sum(groups) == 30 and max(groups) < 30
 
 
+DASK_CHILD = """
+import json, sys
+from pathlib import Path
+import apache_beam as beam
+from pipelines.runners import pipeline_options
+out = Path(sys.argv[1])
+with pipeline_options(["--runner", "dask"]) as options:
+    p = beam.Pipeline(options=options)
+    (p | beam.Create(range(60)) | beam.Map(lambda x: (x % 4, x)) | beam.GroupByKey()
+     | beam.Map(lambda kv: (out / f"g{kv[0]}.json").write_text(json.dumps(sorted(kv[1])))))
+    p.run().wait_until_finish()
+print(json.dumps(sorted(m for m in ("dask.dataframe", "dask.array", "scipy") if m in sys.modules)))
+"""
+
+
+@pytest.mark.integration  # a LocalCluster of worker processes
+def test_dask_translation_groups_without_importing_dask_dataframe(tmp_path):
+    """Bag.groupby picks its shuffle by asking dask.dataframe about pyarrow unless one is named; the runner names
+    ``tasks`` (what it picks for a distributed client), so the launcher never loads dask.dataframe, dask.array, SciPy."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", DASK_CHILD, str(tmp_path)], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root)}, timeout=300, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert {k: json.loads((tmp_path / f"g{k}.json").read_text()) for k in range(4)} == {
+        k: [x for x in range(60) if x % 4 == k] for k in range(4)}
+
+
 def test_presets_expand_to_beam_options():
     with pipeline_options(["--runner", "portable", "--job_name=x"]) as options:
         opts = options.get_all_options()

@@ -133,3 +133,30 @@ def test_the_workers_chain_figures_carry_the_same_signal_figures_as_the_tables()
     assert expected.chains == 2 and expected.unknown == {"logprobs_missing": 1}
     check(gens, expected)
     check([dataclasses.replace(g, signals=None) for g in gens], None)
+
+
+def test_the_worker_draws_the_signal_plot_and_records_its_path(tmp_path):
+    """draw_plots (the worker step before _meta/chains.json is written) writes the length plots and, when chains carry
+    signals, the signals' plot, and records each path in the figures the manifest is built from; without chains it
+    draws nothing."""
+    import dataclasses
+
+    from data_cards.signals import PLOT
+    from schemas.convert import to_table
+    from schemas.figures import ChainFigures
+    from schemas.generation import GENERATION_SCHEMA
+    from schemas.signals import ChainSignals
+    from tests.factories import generation
+    from transforms.figures.plots import draw_plots
+
+    signals = ChainSignals(tokens=9, mean_entropy=0.4, critical_tokens=2, critical_entropy=0.2, answer_tokens=1,
+                           answer_logprob=-0.3, low_confidence_share=0.1)
+    gens = [dataclasses.replace(generation(i, correct=i % 2 == 0, tokens=50 + i, pid=f"s/{i}"), signals=signals)
+            for i in range(4)]
+    figures = ChainFigures(chains=4, signals=signal_figures([to_table(gens, GENERATION_SCHEMA)]))
+    drawn = draw_plots(figures, str(tmp_path))
+    assert drawn.signals.plot == PLOT and (tmp_path / PLOT).read_bytes().startswith(b"\x89PNG")
+    assert drawn.plots and all((tmp_path / p).read_bytes().startswith(b"\x89PNG") for p in drawn.plots)
+    assert figures.plots == [] and figures.signals.plot is None  # the input element is left as it came
+    empty = draw_plots(ChainFigures(), str(tmp_path / "none"))
+    assert empty.plots == [] and empty.signals is None and not (tmp_path / "none").exists()
