@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pipelines.config_keys import keys_at, nearest_key
 from schemas.output_sets import TRL_SUFFIX, written_sets
 from schemas.settings import Settings
+from schemas.stages import ANSWER_JUDGE, JUDGE, REPAIR, SCORE
 from transforms.answer_judge import AnswerJudgeSettings
 from transforms.assess import AssessSettings
 from transforms.chain_score import ScorerSettings
@@ -205,7 +206,7 @@ class PipelineConfig(Settings):
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
         """The judges', the repairer's and the scorer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair, "scorer": self.scorer}
+        sections = {stage.section: getattr(self, stage.section) for stage in (JUDGE, ANSWER_JUDGE, REPAIR, SCORE)}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def check_environment(self) -> None:

@@ -20,8 +20,9 @@ from schemas.plan import Assessment
 from tests.factories import PLAN, chains, generation, planned, problem
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
-from transforms.judge import RESPONSE_FORMAT, Judge, JudgeSettings
-from transforms.length import ProbeSettings
+from transforms.judge import Judge, JudgeSettings
+from transforms.judgement import RESPONSE_FORMAT
+from transforms.probe import ProbeSettings
 from transforms.repair import RepairChains, RepairSettings
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.registry import Endpoint

@@ -21,17 +21,17 @@ from schemas.outputs import RejectRow
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from transforms.bands import Band, band_for
 from transforms.failures import guarded
-from transforms.generate import to_generation
-from transforms.length import Band, band_for
+from transforms.generations import to_generation
 from transforms.student import student_messages
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
 from transforms.teachers.registry import Endpoint
+from transforms.verdicts import verify_generation
 from transforms.verifiers import warm_up
 from transforms.verifiers.config import VerifyConfig
-from transforms.verify import verify_generation
 
 STAGE = "evaluate"
 
