@@ -175,7 +175,7 @@ class PipelineConfig(Settings):
                                            ("assess.min_quality > 0", self.assess.min_quality > 0),
                                            ("length.policy: r1v_drlc", self.length.policy == "r1v_drlc")) if used]
             if needs:
-                raise ValueError(f"{', '.join(needs)} needs a judge: section")
+                raise ValueError(f"{', '.join(needs)} needs a {JUDGE.section}: section")
         return self
 
     @model_validator(mode="after")
@@ -184,7 +184,7 @@ class PipelineConfig(Settings):
             needs = [key for key, used in (("select.min_chain_quality > 0", self.select.min_chain_quality > 0),
                                            ("select.pairs: score", self.select.pairs == "score")) if used]
             if needs:
-                raise ValueError(f"{', '.join(needs)} needs a scorer: section (the chain scorer)")
+                raise ValueError(f"{', '.join(needs)} needs a {SCORE.section}: section (the chain scorer)")
         return self
 
     @model_validator(mode="after")

@@ -105,3 +105,41 @@ def test_the_summary_lists_every_stage_in_flow_order(shuffle):
     listed = [line.split()[0] for line in metrics_lines(metrics).splitlines()[1:]]
     assert listed == [*(s.name for s in STAGES), "zz_custom"]
     assert sorted(names, key=flow_rank) == listed
+
+
+STAGE_ARGUMENT = {"counter": 0, "distribution": 0, "guarded": 0}  # call name → position of its stage argument
+
+
+def typed_stage_names(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, word) of every stage typed as a string literal: the namespace of ``Metrics.counter``/``distribution``,
+    the stage of ``guarded`` and of a ``RejectRow(stage=...)``, the namespace a ``TeacherCallFn`` subclass passes up."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        args = list(node.args)
+        if name == "__init__" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+            candidates = args[:1]  # super().__init__("stage", endpoint)
+        elif name in STAGE_ARGUMENT:
+            candidates = args[STAGE_ARGUMENT[name]:STAGE_ARGUMENT[name] + 1]
+        else:
+            candidates = []
+        candidates += [k.value for k in node.keywords if k.arg == "stage"]
+        found += [(c.lineno, c.value) for c in candidates if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+    return found
+
+
+def test_no_stage_name_is_typed_out():
+    """Counters, dead letters, drops and teacher-call namespaces name their stage through the table's constant."""
+    typed = {f"{name}:{line} {word!r}" for name, (tree, _) in transforms_modules().items()
+             for line, word in typed_stage_names(tree)}
+    assert typed == set()
+
+
+def test_the_typed_name_check_catches_each_form():
+    source = ('Metrics.counter("verify", "correct")\nMetrics.distribution("dedup", "x")\nguarded("plan", fn)\n'
+              'RejectRow(row_id=i, stage="select", reason=r)\nsuper().__init__("score", endpoint)\n'
+              'Metrics.counter(VERIFY.name, "correct")\nguarded(PLAN.name, fn)\nRejectRow(stage=SELECT.name)\n')
+    assert [word for _, word in typed_stage_names(ast.parse(source))] == ["verify", "dedup", "plan", "select", "score"]
