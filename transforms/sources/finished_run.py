@@ -6,9 +6,9 @@ the ``take`` section names: ``kept`` (an SFT row; ``take.pass_rate`` narrows it 
 a drop reason (``no_correct_chain``, ``unverifiable``, ``below_min_chain_quality``,
 ``below_min_quality``, ``unclean_chains``, ``signals_unknown``, ``above_max_critical_entropy``,
 ``below_min_answer_logprob``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read by the
-workers, inside the job, from the run's ``sft/`` (or ``sft_trl/`` when its ``output.trainers`` left ``sft``
-out), ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only); the taken ids reach the
-problem reader as one side input. The launcher only lists the files.
+workers, inside the job (:mod:`transforms.sources.outcomes`), from the run's ``sft/`` (or ``sft_trl/`` when
+its ``output.trainers`` left ``sft`` out), ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only); the taken ids
+reach the problem reader as one side input. The launcher only lists the files.
 
 Restored problems skip normalize (they are normalized already, ids and sources unchanged, so a
 round's rows match the last round's ids); their rows read count under each problem's own source,
