@@ -5,7 +5,8 @@ comes from a global combine, passed as a side input). A score whose run range is
 value falls back to the fixed scale (s - 1) / 4. With ``difficulty_from: judge`` the
 difficulty becomes the mean normalized score. The quality gate (an iteration's minimum
 quality on the judge's 1–5 scale) drops problems the judge rated below it; a problem without
-a judgement passes, with its ``judge_error`` recorded.
+a judgement passes, with its ``judge_error`` recorded. This is the assess stage's part (its settings are
+``assess``'s): it counts, drops and dead-letters under ``assess``.
 """
 from __future__ import annotations
 
