@@ -17,6 +17,7 @@ from data_cards.signals import signals_section
 from data_cards.trainers import DATASET_INFO, TRAINER_NAMES, trainers_section, write_dataset_info
 from schemas.manifest import Manifest, usd
 from schemas.output_sets import DESCRIPTIONS, ORDERED_SETS, TRAINER_SETS, trainer_of
+from schemas.stages import ASSESS, GENERATE, JUDGE, PLAN, REPAIR, SCORE, SELECT
 
 # what a run writes besides its output sets
 CARD_FILES = ("manifest.json", "README.md", "report.html", PLOTS_DIR, EXAMPLES_DIR, DATASET_INFO)
@@ -71,20 +72,20 @@ def _helper_model(section: dict, teacher: dict) -> str:
 
 def _judge_and_repair(config: dict) -> list[str]:
     """A line each for the judge and the repair model, when the config has them (read defensively)."""
-    teacher, assess = config.get("teacher", {}), config.get("assess", {})
+    teacher, assess = config.get(GENERATE.section, {}), config.get(ASSESS.section, {})
     lines = []
-    judge = config.get("judge") or assess.get("judge")
+    judge = config.get(JUDGE.section) or assess.get(JUDGE.section)
     if isinstance(judge, dict):
         min_quality = assess.get("min_quality")
         lines.append(f"- Judge: {_helper_model(judge, teacher)} scores S_v, S_t, S_I (1–5) per problem, max "
                      f"{judge.get('max_tokens')} tokens, temperature {judge.get('temperature')}"
                      + (f"; problems below quality {min_quality} are dropped" if min_quality else "")
                      + f" (iteration {config.get('run', {}).get('iteration', 1)}).")
-    repair = config.get("repair") or {}
+    repair = config.get(REPAIR.section) or {}
     if repair.get("enabled"):
         lines.append(f"- Repair: {_helper_model(repair, teacher)} rewrites a wrong chain of a problem with no correct "
                      f"chain toward the reference answer (max {repair.get('max_tokens')} tokens); the rewrite is verified again.")
-    scorer, select = config.get("scorer"), config.get("select") or {}
+    scorer, select = config.get(SCORE.section), config.get(SELECT.section) or {}
     if isinstance(scorer, dict):
         bar = select.get("min_chain_quality") or 0
         lines.append(f"- Chain scorer: {_helper_model(scorer, teacher)} scores {scorer.get('chains')} chains 0–5 "
@@ -96,7 +97,7 @@ def _judge_and_repair(config: dict) -> list[str]:
 
 def _making(manifest: Manifest) -> str:
     config, s = manifest.config, manifest.stats
-    teacher, length, select = config.get("teacher", {}), config.get("length", {}), config.get("select", {})
+    teacher, length, select = config.get(GENERATE.section, {}), config.get(PLAN.section, {}), config.get(SELECT.section, {})
     bands = ", ".join(f"{b['name']} (difficulty ≤ {b['max_difficulty']}: {b['max_tokens']} tokens"
                       + (f", target {b['target_tokens']}" if b.get("target_tokens") else "") + f", {b['prompt_style']} prompt)"
                       for b in length.get("bands", []))

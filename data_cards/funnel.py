@@ -4,17 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas.manifest import Counts
-
-# (step, stages whose drops and dead letters happen on the way to it); the last step also takes any
-# stage not named here, so the funnel ends at ``kept`` whenever the accounting identity holds.
-FUNNEL_STEPS = (
-    ("normalized", ("read", "normalize")),
-    ("deduplicated", ("dedup",)),
-    ("assessed", ("assess", "plan")),
-    ("generated", ("generate",)),
-    ("verified", ("verify",)),
-    ("kept", ("select",)),
-)
+from schemas.stages import FUNNEL_STEPS, stage_named
 
 
 @dataclass
@@ -27,16 +17,19 @@ class FunnelStep:
 
 
 def _step_of(stage: str) -> str:
-    return next((name for name, stages in FUNNEL_STEPS if stage in stages), FUNNEL_STEPS[-1][0])
+    """The funnel step the stage table gives ``stage``; the last step for a name of no stage, so the funnel ends at
+    ``kept`` whenever the accounting identity holds."""
+    found = stage_named(stage)
+    return found.funnel if found else FUNNEL_STEPS[-1]
 
 
 def funnel(counts: Counts) -> list[FunnelStep]:
-    """``read`` then one step per entry of :data:`FUNNEL_STEPS`."""
+    """``read`` then one step per entry of :data:`schemas.stages.FUNNEL_STEPS`."""
     losses = [(f"{outcome} {key}", n, _step_of(key.split("/", 1)[0]))
               for outcome, reasons in (("dropped", counts.dropped), ("dead-lettered", counts.dead_lettered))
               for key, n in sorted(reasons.items())]
     steps, remaining = [FunnelStep("read", counts.read)], counts.read
-    for name, _ in FUNNEL_STEPS:
+    for name in FUNNEL_STEPS:
         removed = {key: n for key, n, step in losses if step == name}
         remaining -= sum(removed.values())
         steps.append(FunnelStep(name, remaining, removed))

@@ -9,17 +9,18 @@ import fsspec
 from data_cards.card import load_manifest
 from schemas.manifest import Manifest
 from schemas.rounds import RoundsSummary, RoundSummary
+from schemas.stages import ASSESS, GENERATE, JUDGE, PLAN, SCORE, SELECT
 
 
 def _settings_line(r: RoundSummary, manifest: Manifest) -> str:
     config = manifest.config
-    length, select, assess = config.get("length", {}), config.get("select", {}), config.get("assess", {})
-    teacher = config.get("teacher", {}).get("model")
-    scorer = config.get("scorer")
+    length, select, assess = config.get(PLAN.section, {}), config.get(SELECT.section, {}), config.get(ASSESS.section, {})
+    teacher = config.get(GENERATE.section, {}).get("model")
+    scorer = config.get(SCORE.section)
     scorer_model = ((scorer or {}).get("endpoint") or {}).get("model") or teacher
     parts = [f"teacher `{teacher}`", f"policy `{length.get('policy')}`, {length.get('samples')} samples at temperature "
              f"{length.get('temperature')}"]
-    if config.get("judge") is not None:
+    if config.get(JUDGE.section) is not None:
         parts.append(f"judge quality ≥ {assess.get('min_quality')}")
     if scorer is not None:
         parts.append(f"chain scorer `{scorer_model}`, chain quality ≥ {select.get('min_chain_quality')}"

@@ -11,12 +11,14 @@ from pipelines.config import PipelineConfig
 from pipelines.endpoints import RunEndpoints
 from schemas.figures import CHAINS_FILE, FUNNEL_FILE, SAMPLE_FILE, SHARDS_FILE
 from schemas.output_sets import ORDERED_SETS, PROBLEMS, READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
+from schemas.stages import ANSWER_JUDGE, JUDGE, REPAIR, SCORE
 from transforms import failures
 from transforms.answer_judge import AnswerJudge
 from transforms.assess import Assess
 from transforms.chain_score import ScoreChains
 from transforms.curriculum import order_key, with_index
-from transforms.dedup import DedupProblems, DedupSettings, MarkDuplicateChains
+from transforms.dedup import DedupProblems, DedupSettings
+from transforms.dedup.chains import MarkDuplicateChains
 from transforms.escalate import EscalateLowPassRate
 from transforms.figures import ComputeChainFigures, ComputeFunnel, ComputeShardFigures, SampleRows
 from transforms.figures.plots import draw_plots
@@ -122,7 +124,7 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
     assessed = front.kept | "Assess" >> Assess(config.assess)
     dropped = list(front.dropped)
     if config.judge is not None:
-        judged = assessed | "Judge" >> Judge(config.judge, endpoints.of("judge"))
+        judged = assessed | "Judge" >> Judge(config.judge, endpoints.of(JUDGE.section))
         scaled = judged | "Scale" >> ScaleScores(config.assess.difficulty_from == "judge", config.assess.min_quality)
         assessed = scaled.pairs
         dropped.append(scaled[DROPPED])
@@ -138,14 +140,14 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, endpoints: RunEndpo
         verified = escalated["chains"]
         dead.append(escalated[DEAD_LETTER])
     if config.answer_judge is not None:  # decides unverifiable chains before repair looks for wrong-only problems
-        verified = verified | "AnswerJudge" >> AnswerJudge(config.answer_judge, endpoints.of("answer_judge"))
+        verified = verified | "AnswerJudge" >> AnswerJudge(config.answer_judge, endpoints.of(ANSWER_JUDGE.section))
     if config.dedup.chains.enabled:  # on the teacher's samples, before any repair joins them
         verified = verified | "DedupChains" >> MarkDuplicateChains(config.dedup.chains)
     if config.repair.enabled:
         verified = verified | "Repair" >> RepairChains(
-            config.repair, endpoints.of("repair"), config.verify)
+            config.repair, endpoints.of(REPAIR.section), config.verify)
     if config.scorer is not None:  # after repair: a verified rewrite is scored like any chain
-        verified = verified | "Score" >> ScoreChains(config.scorer, endpoints.of("scorer"))
+        verified = verified | "Score" >> ScoreChains(config.scorer, endpoints.of(SCORE.section))
     selected = verified | "Select" >> SelectChains(config.select, config.verify.hygiene, config.output.trl_twins)
     dropped.append(selected[DROPPED])
     dead.append(selected[DEAD_LETTER])

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pipelines.config_keys import keys_at, nearest_key
 from schemas.output_sets import TRL_SUFFIX, written_sets
 from schemas.settings import Settings
+from schemas.stages import ANSWER_JUDGE, JUDGE, REPAIR, SCORE
 from transforms.answer_judge import AnswerJudgeSettings
 from transforms.assess import AssessSettings
 from transforms.chain_score import ScorerSettings
@@ -174,7 +175,7 @@ class PipelineConfig(Settings):
                                            ("assess.min_quality > 0", self.assess.min_quality > 0),
                                            ("length.policy: r1v_drlc", self.length.policy == "r1v_drlc")) if used]
             if needs:
-                raise ValueError(f"{', '.join(needs)} needs a judge: section")
+                raise ValueError(f"{', '.join(needs)} needs a {JUDGE.section}: section")
         return self
 
     @model_validator(mode="after")
@@ -183,7 +184,7 @@ class PipelineConfig(Settings):
             needs = [key for key, used in (("select.min_chain_quality > 0", self.select.min_chain_quality > 0),
                                            ("select.pairs: score", self.select.pairs == "score")) if used]
             if needs:
-                raise ValueError(f"{', '.join(needs)} needs a scorer: section (the chain scorer)")
+                raise ValueError(f"{', '.join(needs)} needs a {SCORE.section}: section (the chain scorer)")
         return self
 
     @model_validator(mode="after")
@@ -205,7 +206,7 @@ class PipelineConfig(Settings):
 
     def helper_endpoints(self) -> dict[str, TeacherSettings]:
         """The judges', the repairer's and the scorer's own model endpoints, by section name (absent: they use the teacher's)."""
-        sections = {"judge": self.judge, "answer_judge": self.answer_judge, "repair": self.repair, "scorer": self.scorer}
+        sections = {stage.section: getattr(self, stage.section) for stage in (JUDGE, ANSWER_JUDGE, REPAIR, SCORE)}
         return {name: s.endpoint for name, s in sections.items() if s is not None and s.endpoint is not None}
 
     def check_environment(self) -> None:

@@ -24,6 +24,7 @@ from pipelines.storage import require_storage
 from schemas.figures import FUNNEL_FILE, FunnelFigures
 from schemas.manifest import Counts
 from schemas.output_sets import DEDUP_OUTPUTS, PROBLEMS, READ_COUNTS_SET
+from schemas.stages import DEDUP
 from transforms.dedup import DedupSettings
 from transforms.dedup.near import GUARDS
 from transforms.normalize import NormalizeSettings
@@ -76,7 +77,7 @@ GUARD_COUNTERS = (*(f"blocked_pairs_{g}" for g in GUARDS), *(f"saved_{g}" for g 
 def guard_counters(result: beam.runners.runner.PipelineResult) -> dict[str, int] | None:
     """The dedup guards' counters summed over steps, or ``None`` when the runner reports no metrics."""
     try:
-        counters = result.metrics().query(MetricsFilter().with_namespace("dedup"))["counters"]
+        counters = result.metrics().query(MetricsFilter().with_namespace(DEDUP.name))["counters"]
     except NotImplementedError:
         return None
     totals = dict.fromkeys(GUARD_COUNTERS, 0)

@@ -41,8 +41,9 @@ from schemas.output_sets import READ_COUNTS_SET, RUN_OUTPUTS, OutputSpec
 from schemas.settings import Settings
 from transforms import failures
 from transforms.assess import Assess, AssessSettings
+from transforms.bands import Band
 from transforms.evaluate import EvaluateProblems, EvaluateSettings
-from transforms.length import Band, LengthSettings
+from transforms.length import LengthSettings
 from transforms.normalize import NormalizeProblems, NormalizeSettings
 from transforms.sources import ReadSources, SourceSettings, require_images_by_source
 from transforms.tags import DEAD_LETTER, READ_COUNTS

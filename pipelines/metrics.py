@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 
 from schemas.manifest import LatencyStats, RunCost, RunMetrics, StageCost, StageMetrics
+from schemas.stages import flow_rank
 from transforms.teacher_calls import LATENCY_BOUNDS_MS, LATENCY_BUCKET_PREFIX
 from transforms.teachers.cost import dollars
 
@@ -69,7 +70,7 @@ def query_metrics(result, runner: str) -> RunMetrics:
             namespace, data = metric.key.metric.namespace, _value(metric).data
             latency[namespace] = data.combine(latency.get(namespace))
     stages = {}
-    for namespace in sorted(set(counters) | set(latency)):
+    for namespace in sorted(set(counters) | set(latency), key=flow_rank):  # the manifest lists stages in flow order
         named = dict(sorted(counters[namespace].items()))
         kept = {k: v for k, v in named.items() if not k.startswith(LATENCY_BUCKET_PREFIX)}
         stages[namespace] = StageMetrics(counters=kept, latency=latency_stats(named, latency.get(namespace)))

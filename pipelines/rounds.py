@@ -40,8 +40,10 @@ from schemas.figures import ROUNDS_FILE, RoundsFigures
 from schemas.manifest import Manifest
 from schemas.rounds import RoundsSummary, RoundSummary
 from schemas.settings import Settings
+from schemas.stages import GENERATE
 from transforms.figures.rounds import ComputeRoundsFigures, RoundRun
-from transforms.sources.finished_run import FRONT_STAGES, TakeSettings
+from transforms.sources.finished_run import TakeSettings
+from transforms.sources.outcomes import FRONT_STAGES
 from transforms.teachers.registry import backend
 from transforms.write import WriteJson
 
@@ -211,7 +213,7 @@ def _helper_tokens(manifest: Manifest) -> dict[str, int]:
     """New tokens of every teacher-call stage but generate (judges, repair, scorer), from the job's metrics."""
     if manifest.metrics is None or not manifest.metrics.available:
         return {}
-    stages = [st for name, st in manifest.metrics.stages.items() if name != "generate"]
+    stages = [st for name, st in manifest.metrics.stages.items() if name != GENERATE.name]
     return {"helper_tokens_in": sum(st.counters.get("tokens_in", 0) for st in stages),
             "helper_tokens_out": sum(st.counters.get("tokens_out", 0) for st in stages)}
 

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from schemas.manifest import Manifest, RunCost, RunMetrics, usd
-
-STAGE_ORDER = ("read", "normalize", "dedup", "assess", "judge", "plan", "generate", "verify", "length", "repair",
-               "score", "select", "write")
+from schemas.stages import flow_rank
 
 
 def summary_table(manifest: Manifest) -> str:
@@ -52,10 +50,10 @@ def cost_rows(cost: RunCost | None) -> list[tuple[str, str]]:
 
 
 def metrics_lines(metrics: RunMetrics | None) -> str:
-    """The job's counters, a line per stage in flow order, and teacher latency where requests were sent."""
+    """The job's counters, a line per stage in flow order (``schemas/stages.py``), and teacher latency where requests were sent."""
     if metrics is None or not metrics.available:
         return f"stage metrics: not available ({metrics.note if metrics else 'not queried'})"
-    names = sorted(metrics.stages, key=lambda n: (STAGE_ORDER.index(n) if n in STAGE_ORDER else len(STAGE_ORDER), n))
+    names = sorted(metrics.stages, key=flow_rank)
     width = max((len(n) for n in names), default=0)
     lines = ["stage metrics (Beam counters):"]
     for name in names:

@@ -1,1 +1,1 @@
-"""Pipeline stages: one module per stage, each a Beam PTransform plus the pure functions it wraps."""
+"""Pipeline stages, one module per stage (declared in `schemas/stages.py`), and the helper modules they share."""

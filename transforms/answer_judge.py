@@ -22,6 +22,7 @@ from schemas.generation import Generation, ProblemChains, Verdict
 from schemas.plan import SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from schemas.stages import ANSWER_JUDGE
 from transforms.failures import guarded
 from transforms.teacher_calls import Prompt, TeacherCallFn, as_is
 from transforms.teachers.base import TeacherError
@@ -93,7 +94,7 @@ class AnswerJudgeFn(TeacherCallFn):
     """ProblemChains → the same, each unverifiable chain decided by the judge where it could."""
 
     def __init__(self, settings: AnswerJudgeSettings, endpoint: Endpoint):
-        super().__init__("answer_judge", endpoint)
+        super().__init__(ANSWER_JUDGE.name, endpoint)
         self._settings = settings
 
     async def _decide(self, problem: Problem, generation: Generation) -> Generation:
@@ -132,4 +133,4 @@ class AnswerJudge(beam.PTransform):
         self._fn = AnswerJudgeFn(settings, endpoint)
 
     def expand(self, chains):
-        return chains | "AnswerJudge" >> guarded("answer_judge", beam.ParDo(self._fn))
+        return chains | "AnswerJudge" >> guarded(ANSWER_JUDGE.name, beam.ParDo(self._fn))

@@ -18,6 +18,7 @@ from pydantic import Field
 from schemas.plan import Assessment
 from schemas.problem import Problem
 from schemas.settings import Settings
+from schemas.stages import ASSESS
 from transforms.failures import guarded
 
 
@@ -92,12 +93,12 @@ class Assess(beam.PTransform):
 
     def expand(self, problems):
         settings = self._settings
-        assessed = Metrics.counter("assess", "problems")
+        assessed = Metrics.counter(ASSESS.name, "problems")
 
         def _assess(problem: Problem) -> tuple[Problem, Assessment]:
             assessment = assess(problem, settings)
             assessed.inc()
-            Metrics.counter("assess", f"difficulty_from_{assessment.difficulty_source}").inc()
+            Metrics.counter(ASSESS.name, f"difficulty_from_{assessment.difficulty_source}").inc()
             return problem, assessment
 
-        return problems | "Assess" >> guarded("assess", beam.Map(_assess))
+        return problems | "Assess" >> guarded(ASSESS.name, beam.Map(_assess))

@@ -24,6 +24,7 @@ from schemas.generation import Generation, ProblemChains
 from schemas.plan import SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from schemas.stages import SCORE
 from transforms.failures import guarded
 from transforms.teacher_calls import Prompt, TeacherCallFn, as_is
 from transforms.teachers.base import TeacherError
@@ -104,7 +105,7 @@ class ScoreFn(TeacherCallFn):
     """ProblemChains → the same, each chosen chain carrying its score and the scorer's model (or unscored)."""
 
     def __init__(self, settings: ScorerSettings, endpoint: Endpoint):
-        super().__init__("score", endpoint)
+        super().__init__(SCORE.name, endpoint)
         self._settings = settings
 
     async def _score_one(self, problem: Problem, generation: Generation) -> Generation:
@@ -145,4 +146,4 @@ class ScoreChains(beam.PTransform):
         self._fn = ScoreFn(settings, endpoint)
 
     def expand(self, chains):
-        return chains | "Score" >> guarded("score", beam.ParDo(self._fn))
+        return chains | "Score" >> guarded(SCORE.name, beam.ParDo(self._fn))

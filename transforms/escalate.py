@@ -1,10 +1,12 @@
 """The pass-rate policy's second round: more chains, with a larger budget, where the probe did badly.
 
 Verified probe chains whose pass rate is below the threshold are re-planned
-(``length.escalation_plan``: its samples are numbered after the probe's, so cache keys never
+(``probe.escalation_plan``: its samples are numbered after the probe's, so cache keys never
 collide), generated and verified again, then joined back to their probe chains by problem id
-(CoGroupByKey) — one ProblemChains per problem with every chain of both rounds. A problem whose
-second round fails for good is dead-lettered by the generate stage and not emitted here.
+(CoGroupByKey) — one ProblemChains per problem with every chain of both rounds. Routing counts
+under ``escalate`` (``escalate/escalated``) and its failures are ``escalate`` dead letters; the second round's
+calls and checks count under the stages that run them (``generate``, ``verify``), so a problem whose
+second round fails for good is a ``generate`` dead letter and is not emitted here.
 """
 from __future__ import annotations
 
@@ -13,17 +15,18 @@ from apache_beam.metrics import Metrics
 
 from schemas.generation import ProblemChains
 from schemas.plan import PlannedProblem
+from schemas.stages import ESCALATE
 from transforms.failures import guarded
-from transforms.length import ProbeSettings, escalation_plan
+from transforms.probe import ProbeSettings, escalation_plan
 from transforms.tags import DEAD_LETTER
 
-ESCALATE = "escalate"
+SECOND_ROUND = "second_round"  # the side output of the problems that get a second round
 
 
 class _RouteFn(beam.DoFn):
     def __init__(self, settings: ProbeSettings):
         self._settings = settings
-        self._escalated = Metrics.counter("length", "escalated")
+        self._escalated = Metrics.counter(ESCALATE.name, "escalated")
 
     def process(self, chains: ProblemChains):
         plan = escalation_plan(chains.planned.plan, chains.pass_rate, self._settings)
@@ -31,7 +34,7 @@ class _RouteFn(beam.DoFn):
             yield chains
             return
         self._escalated.inc()
-        yield beam.pvalue.TaggedOutput(ESCALATE, (chains, PlannedProblem(chains.planned.problem, chains.planned.assessment, plan)))
+        yield beam.pvalue.TaggedOutput(SECOND_ROUND, (chains, PlannedProblem(chains.planned.problem, chains.planned.assessment, plan)))
 
 
 def merge_rounds(keyed: tuple[str, dict[str, list[ProblemChains]]]):
@@ -56,10 +59,10 @@ class EscalateLowPassRate(beam.PTransform):
         self._verify = verify
 
     def expand(self, probed):
-        routed = probed | "Route" >> guarded("plan", beam.ParDo(_RouteFn(self._settings)).with_outputs(ESCALATE, main="done"))
-        second = routed[ESCALATE] | "Replan" >> beam.Map(lambda pair: pair[1]) | "Generate" >> self._generate
+        routed = probed | "Route" >> guarded(ESCALATE.name, beam.ParDo(_RouteFn(self._settings)).with_outputs(SECOND_ROUND, main="done"))
+        second = routed[SECOND_ROUND] | "Replan" >> beam.Map(lambda pair: pair[1]) | "Generate" >> self._generate
         verified = second.chains | "Verify" >> self._verify
-        probe_by_id = routed[ESCALATE] | "KeyProbe" >> beam.Map(lambda pair: (pair[0].planned.problem.id, pair[0]))
+        probe_by_id = routed[SECOND_ROUND] | "KeyProbe" >> beam.Map(lambda pair: (pair[0].planned.problem.id, pair[0]))
         more_by_id = verified | "KeyMore" >> beam.Map(lambda c: (c.planned.problem.id, c))
         merged = {"probe": probe_by_id, "more": more_by_id} | "Join" >> beam.CoGroupByKey() | "Merge" >> beam.FlatMap(merge_rounds)
         return {"chains": (routed.done, merged) | "AllChains" >> beam.Flatten(), DEAD_LETTER: second[DEAD_LETTER]}

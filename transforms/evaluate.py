@@ -21,19 +21,18 @@ from schemas.outputs import RejectRow
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from schemas.stages import EVALUATE
+from transforms.bands import Band, band_for
 from transforms.failures import guarded
-from transforms.generate import to_generation
-from transforms.length import Band, band_for
+from transforms.generations import to_generation
 from transforms.student import student_messages
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
 from transforms.teachers.registry import Endpoint
+from transforms.verdicts import verify_generation
 from transforms.verifiers import warm_up
 from transforms.verifiers.config import VerifyConfig
-from transforms.verify import verify_generation
-
-STAGE = "evaluate"
 
 
 class EvaluateSettings(Settings):
@@ -57,7 +56,7 @@ class EvaluateFn(TeacherCallFn):
     """(Problem, Assessment) → EvalItem (main) or a dead-letter row."""
 
     def __init__(self, endpoint: Endpoint, settings: EvaluateSettings, bands: list[Band], verify: VerifyConfig):
-        super().__init__(STAGE, endpoint)
+        super().__init__(EVALUATE.name, endpoint)
         self._settings = settings
         self._bands = bands
         self._verify = verify
@@ -71,7 +70,7 @@ class EvaluateFn(TeacherCallFn):
         try:
             answer = await self.ask(Prompt(student_messages(problem, self._settings.modality), problem), planned.plan)
         except TeacherError as exc:
-            return RejectRow(row_id=problem.id, source=problem.source, stage=STAGE, reason=f"teacher_{exc.reason}",
+            return RejectRow(row_id=problem.id, source=problem.source, stage=EVALUATE.name, reason=f"teacher_{exc.reason}",
                              detail=exc.detail)
         generation = verify_generation(to_generation(planned, 0, answer, self.model), problem, self._verify)
         verdict = generation.verdict
@@ -94,4 +93,4 @@ class EvaluateProblems(beam.PTransform):
         self._fn = EvaluateFn(endpoint, settings, bands, verify)
 
     def expand(self, assessed):
-        return assessed | "Evaluate" >> guarded(STAGE, beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="items"))
+        return assessed | "Evaluate" >> guarded(EVALUATE.name, beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="items"))

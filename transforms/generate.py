@@ -15,59 +15,20 @@ import time
 
 import apache_beam as beam
 
-from schemas.generation import Generation, ProblemChains
+from schemas.generation import ProblemChains
 from schemas.outputs import RejectRow
 from schemas.plan import PlannedProblem, SamplingPlan
-from schemas.signals import ChainSignals
-from transforms.chain_signals import chain_signals
+from schemas.stages import GENERATE
 from transforms.failures import guarded
+from transforms.generations import to_generation
 from transforms.tags import DEAD_LETTER
 from transforms.teacher_calls import Answer, Prompt, TeacherCallFn
-from transforms.teachers.base import Completion, TeacherError
+from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import build_messages
-from transforms.teachers.parse import split_reasoning
 from transforms.teachers.registry import Endpoint
-from transforms.teachers.settings import LogprobSettings
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 10.0
-
-
-def signals_of(completion: Completion, logprobs: LogprobSettings | None) -> ChainSignals | None:
-    """The chain's signals when ``logprobs`` were asked for (``unknown`` naming why a reply had none usable)."""
-    if logprobs is None:
-        return None
-    if completion.logprobs is None:
-        return ChainSignals(unknown=completion.logprobs_error or "logprobs_missing")
-    return chain_signals(completion.logprobs, logprobs)
-
-
-def to_generation(planned: PlannedProblem, index: int, answer: Answer, model: str,
-                  logprobs: LogprobSettings | None = None) -> Generation:
-    """A Generation record from the teacher's answer (with its signals when ``logprobs`` were asked for, and its
-    per-token data too with ``logprobs.keep``)."""
-    completion = answer.completion
-    reasoning, answer_text = split_reasoning(completion.content, completion.reasoning)
-    keep = logprobs is not None and logprobs.keep
-    return Generation(
-        problem_id=planned.problem.id,
-        teacher=model,
-        sample_index=index,
-        content=completion.content,
-        reasoning=reasoning,
-        answer_text=answer_text,
-        finish_reason=completion.finish_reason,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        latency_s=completion.latency_s,
-        sampling=planned.plan,
-        difficulty=planned.assessment.difficulty,
-        cache_key=answer.key,
-        cached=answer.cached,
-        assessment=planned.assessment,
-        signals=signals_of(completion, logprobs),
-        token_logprobs=completion.logprobs if keep else None,
-    )
 
 
 def sample_indices(plan: SamplingPlan) -> range:
@@ -127,7 +88,7 @@ class GenerateFn(TeacherCallFn):
     asks_logprobs = True
 
     def __init__(self, endpoint: Endpoint):
-        super().__init__("generate", endpoint)
+        super().__init__(GENERATE.name, endpoint)
 
     def setup(self):
         super().setup()
@@ -148,7 +109,7 @@ class GenerateFn(TeacherCallFn):
             return RejectRow(
                 row_id=planned.problem.id,
                 source=planned.problem.source,
-                stage="generate",
+                stage=GENERATE.name,
                 reason=f"teacher_{first.reason}",
                 detail=f"{len(failures)}/{planned.plan.n} samples failed (sample reason: {each}); first: {first.detail}",
             )
@@ -172,4 +133,4 @@ class GenerateChains(beam.PTransform):
         self._fn = GenerateFn(endpoint)
 
     def expand(self, planned):
-        return planned | "Generate" >> guarded("generate", beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains"))
+        return planned | "Generate" >> guarded(GENERATE.name, beam.ParDo(self._fn).with_outputs(DEAD_LETTER, main="chains"))

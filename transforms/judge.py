@@ -13,20 +13,20 @@ from __future__ import annotations
 import dataclasses
 
 import apache_beam as beam
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from schemas.plan import Assessment, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from schemas.stages import JUDGE
 from transforms.failures import guarded
+from transforms.judgement import RESPONSE_FORMAT, Judgement, parse_judgement, with_judgement
 from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import Modality, problem_content
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings, endpoint_field
-from transforms.teachers.structured import attempt_plan, attempts_field, json_schema_format
-
-SCORE_FIELDS = ("vision_score", "text_score", "integration_score")
+from transforms.teachers.structured import attempt_plan, attempts_field
 
 RUBRIC = (
     "You rate image-question pairs for a visual reasoning dataset. Reply with JSON only.\n"
@@ -35,18 +35,6 @@ RUBRIC = (
     "integration_score (1-5): how much answering needs the image and the text together.\n"
     "rationale: one short sentence."
 )
-
-
-class Judgement(BaseModel):
-    """The judge's answer; also the JSON schema it is constrained to."""
-
-    vision_score: int = Field(ge=1, le=5)
-    text_score: int = Field(ge=1, le=5)
-    integration_score: int = Field(ge=1, le=5)
-    rationale: str = Field(default="", max_length=400)
-
-
-RESPONSE_FORMAT = json_schema_format("problem_assessment", Judgement)
 
 
 class JudgeSettings(Settings):
@@ -75,25 +63,11 @@ def judge_plan(settings: JudgeSettings, attempt: int) -> SamplingPlan:
     return attempt_plan(settings.max_tokens, settings.temperature, attempt, "judge")
 
 
-def parse_judgement(content: str) -> Judgement:
-    """The judgement in ``content``; raises ValueError when it is not valid JSON of the schema."""
-    return Judgement.model_validate_json(content.strip())
-
-
-def with_judgement(assessment: Assessment, judgement: Judgement, model: str) -> Assessment:
-    """The assessment carrying the raw 1–5 scores (normalized later), the rationale and the quality."""
-    scores = [getattr(judgement, f) for f in SCORE_FIELDS]
-    return dataclasses.replace(
-        assessment, **dict(zip(SCORE_FIELDS, map(float, scores))), rationale=judgement.rationale,
-        judge_model=model, quality=sum(scores) / len(scores), judge_error=None,
-    )
-
-
 class JudgeFn(TeacherCallFn):
     """(Problem, Assessment) → the same pair with the judge's scores or ``judge_error``."""
 
     def __init__(self, settings: JudgeSettings, endpoint: Endpoint):
-        super().__init__("judge", endpoint)
+        super().__init__(JUDGE.name, endpoint)
         self._judge = settings
 
     async def _attempt(self, prompt: Prompt, attempt: int) -> Judgement:
@@ -128,4 +102,4 @@ class Judge(beam.PTransform):
         self._fn = JudgeFn(settings, endpoint)
 
     def expand(self, pairs):
-        return pairs | "Judge" >> guarded("judge", beam.ParDo(self._fn))
+        return pairs | "Judge" >> guarded(JUDGE.name, beam.ParDo(self._fn))

@@ -33,33 +33,10 @@ from schemas.generation import ProblemChains
 from schemas.plan import Assessment, PlannedProblem, SamplingPlan
 from schemas.problem import Problem
 from schemas.settings import Settings
+from schemas.stages import PLAN
+from transforms.bands import Band, band_for
 from transforms.failures import guarded
-
-PromptStyle = Literal["concise", "standard", "thorough"]
-
-
-class Band(Settings):
-    """Problems with difficulty <= ``max_difficulty`` (and above the previous band) get this budget.
-
-    ``target_tokens`` is the chain length selection aims for (default: half the budget).
-    """
-
-    name: str = Field(description="The band's name (recorded in each chain's plan).")
-    max_difficulty: float = Field(
-        ge=0.0, le=1.0,
-        description="Highest difficulty in the band (inclusive; it starts above the previous band's).",
-    )
-    max_tokens: int = Field(gt=0, description="Token budget of a chain (the request's max_tokens).")
-    target_tokens: int | None = Field(
-        default=None, gt=0,
-        description="Chain length selection aims for (select.strategy length_fit); null: half of max_tokens.",
-    )
-    prompt_style: PromptStyle = Field(default="standard", description="Instruction style: concise, standard or thorough.")
-
-    @property
-    def target(self) -> int:
-        """The selection target length."""
-        return self.target_tokens or self.max_tokens // 2
+from transforms.probe import ProbeSettings
 
 
 class DRLCSettings(Settings):
@@ -71,18 +48,6 @@ class DRLCSettings(Settings):
     )
     beta: float = Field(default=1.0, ge=0.0, description="Weight of S_t (text) against S_v (vision).")
     gamma: float = Field(default=1.0, ge=0.0, description="Weight of S_I (vision-text integration) against S_v.")
-
-
-class ProbeSettings(Settings):
-    """The pass-rate policy's probe and its escalation."""
-
-    samples: int = Field(default=2, ge=1, le=64, description="Probe chains per problem.")
-    escalate_below: float = Field(
-        default=0.5, gt=0.0, le=1.0,
-        description="A problem whose probe pass rate is below this gets extra_samples more chains.",
-    )
-    extra_samples: int = Field(default=4, ge=1, le=64, description="Chains added to an escalated problem.")
-    budget_factor: float = Field(default=2.0, ge=1.0, description="An escalated problem's token budget is its band's times this.")
 
 
 class LengthSettings(Settings):
@@ -120,11 +85,6 @@ class LengthSettings(Settings):
         return self
 
 
-def band_for(difficulty: float, bands: list[Band]) -> Band:
-    """The first band whose ``max_difficulty`` is at least ``difficulty``."""
-    return next(b for b in bands if difficulty <= b.max_difficulty)
-
-
 def drlc_penalty(vision: float, text: float, integration: float, settings: DRLCSettings) -> float:
     """R1V's repetition penalty from normalized scores in [0, 1]."""
     weighted = (vision + settings.beta * text + settings.gamma * integration) / (1 + settings.beta + settings.gamma)
@@ -157,20 +117,6 @@ def plan_for(assessment: Assessment, settings: LengthSettings) -> SamplingPlan:
     )
 
 
-def escalation_plan(probe: SamplingPlan, probe_pass_rate: float, settings: ProbeSettings) -> SamplingPlan | None:
-    """More samples and a larger budget after a low probe pass rate; None when the probe did well enough."""
-    if probe_pass_rate >= settings.escalate_below:
-        return None
-    return dataclasses.replace(
-        probe,
-        n=settings.extra_samples,
-        max_tokens=math.ceil(probe.max_tokens * settings.budget_factor),
-        length_budget=math.ceil(probe.length_budget * settings.budget_factor),
-        policy="pass_rate_escalated",
-        first_sample=probe.first_sample + probe.n,
-    )
-
-
 class PlanLength(beam.PTransform):
     """(Problem, Assessment) pairs → PlannedProblems."""
 
@@ -180,17 +126,17 @@ class PlanLength(beam.PTransform):
 
     def expand(self, assessed):
         settings = self._settings
-        planned, samples = Metrics.counter("plan", "problems"), Metrics.counter("plan", "samples")
+        planned, samples = Metrics.counter(PLAN.name, "problems"), Metrics.counter(PLAN.name, "samples")
 
         def _plan(pair: tuple[Problem, Assessment]) -> PlannedProblem:
             problem, assessment = pair
             plan = plan_for(assessment, settings)
             planned.inc()
             samples.inc(plan.n)
-            Metrics.counter("plan", f"band_{plan.band}").inc()
+            Metrics.counter(PLAN.name, f"band_{plan.band}").inc()
             return PlannedProblem(problem=problem, assessment=assessment, plan=plan)
 
-        return assessed | "Plan" >> guarded("plan", beam.Map(_plan))
+        return assessed | "Plan" >> guarded(PLAN.name, beam.Map(_plan))
 
 
 def replanned(chains: ProblemChains, bands: list[Band]) -> ProblemChains:
@@ -216,7 +162,7 @@ class ReplanFromPassRate(beam.PTransform):
 
     def expand(self, chains):
         bands = self._bands
-        moved = Metrics.counter("plan", "moved_band_by_pass_rate")
+        moved = Metrics.counter(PLAN.name, "moved_band_by_pass_rate")
 
         def _replan(item: ProblemChains) -> ProblemChains:
             out = replanned(item, bands)
@@ -224,4 +170,4 @@ class ReplanFromPassRate(beam.PTransform):
                 moved.inc()
             return out
 
-        return chains | "PassRateDifficulty" >> guarded("plan", beam.Map(_replan))
+        return chains | "PassRateDifficulty" >> guarded(PLAN.name, beam.Map(_replan))

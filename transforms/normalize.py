@@ -20,6 +20,7 @@ from schemas.outputs import RejectRow
 from schemas.problem import ANSWER_TYPES, ImageMeta, ImageRef, Problem
 from schemas.settings import Settings
 from schemas.source import SourceRow
+from schemas.stages import NORMALIZE
 from transforms import validate
 from transforms.confined import read_image_file, read_remote_image
 from transforms.failures import guarded
@@ -128,8 +129,8 @@ class NormalizeFn(beam.DoFn):
         self._settings = settings
         self._by_source = {name: settings.model_copy(update={"require_images": required})
                            for name, required in (require_images or {}).items()}
-        self._ok = Metrics.counter("normalize", "problems")
-        self._bad = Metrics.counter("normalize", "dead_lettered")
+        self._ok = Metrics.counter(NORMALIZE.name, "problems")
+        self._bad = Metrics.counter(NORMALIZE.name, "dead_lettered")
 
     def process(self, row: SourceRow, repeated: dict[str, list]):
         try:
@@ -139,7 +140,7 @@ class NormalizeFn(beam.DoFn):
             self._bad.inc()
             yield beam.pvalue.TaggedOutput(
                 DEAD_LETTER,
-                RejectRow(row_id=row.row_id, source=row.source, stage="normalize", reason=exc.reason, detail=exc.detail),
+                RejectRow(row_id=row.row_id, source=row.source, stage=NORMALIZE.name, reason=exc.reason, detail=exc.detail),
             )
             return
         self._ok.inc()
@@ -158,4 +159,4 @@ class NormalizeProblems(beam.PTransform):
         repeated = beam.pvalue.AsDict(rows | "RepeatedIds" >> RepeatedIds())
         fn = NormalizeFn(self._settings, self._require_images)
         return rows | "Normalize" >> guarded(
-            "normalize", beam.ParDo(fn, repeated).with_outputs(DEAD_LETTER, main="problems"))
+            NORMALIZE.name, beam.ParDo(fn, repeated).with_outputs(DEAD_LETTER, main="problems"))

@@ -16,15 +16,16 @@ from pydantic import Field
 from schemas.generation import Generation, ProblemChains
 from schemas.plan import SamplingPlan
 from schemas.settings import Settings
+from schemas.stages import REPAIR
 from transforms.failures import guarded
-from transforms.generate import to_generation
+from transforms.generations import to_generation
 from transforms.teacher_calls import Prompt, TeacherCallFn
 from transforms.teachers.base import TeacherError
 from transforms.teachers.messages import problem_content
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings, endpoint_field
+from transforms.verdicts import verify_generation
 from transforms.verifiers.config import VerifyConfig
-from transforms.verify import verify_generation
 
 INSTRUCTION = (
     "Below is a flawed solution to this problem and the correct final answer. Rewrite the solution so that "
@@ -66,7 +67,7 @@ class RepairFn(TeacherCallFn):
     """ProblemChains → the same, with a verified rewrite added where no chain was correct."""
 
     def __init__(self, settings: RepairSettings, endpoint: Endpoint, verify: VerifyConfig):
-        super().__init__("repair", endpoint)
+        super().__init__(REPAIR.name, endpoint)
         self._repair = settings
         self._verify = verify
 
@@ -102,4 +103,4 @@ class RepairChains(beam.PTransform):
         self._fn = RepairFn(settings, endpoint, verify)
 
     def expand(self, chains):
-        return chains | "Repair" >> guarded("repair", beam.ParDo(self._fn))
+        return chains | "Repair" >> guarded(REPAIR.name, beam.ParDo(self._fn))

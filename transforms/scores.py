@@ -5,7 +5,8 @@ comes from a global combine, passed as a side input). A score whose run range is
 value falls back to the fixed scale (s - 1) / 4. With ``difficulty_from: judge`` the
 difficulty becomes the mean normalized score. The quality gate (an iteration's minimum
 quality on the judge's 1–5 scale) drops problems the judge rated below it; a problem without
-a judgement passes, with its ``judge_error`` recorded.
+a judgement passes, with its ``judge_error`` recorded. This is the assess stage's part (its settings are
+``assess``'s): it counts, drops and dead-letters under ``assess``.
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from apache_beam.metrics import Metrics
 from schemas.outputs import RejectRow
 from schemas.plan import Assessment
 from schemas.problem import Problem
+from schemas.stages import ASSESS
 from transforms.failures import guarded
-from transforms.judge import SCORE_FIELDS
+from transforms.judgement import SCORE_FIELDS
 from transforms.tags import DROPPED
 
 Ranges = dict[str, tuple[float, float]]
@@ -76,14 +78,14 @@ class _GateFn(beam.DoFn):
     def __init__(self, difficulty_from_judge: bool, min_quality: float):
         self._from_judge = difficulty_from_judge
         self._min_quality = min_quality
-        self._gated = Metrics.counter("assess", "below_min_quality")
+        self._gated = Metrics.counter(ASSESS.name, "below_min_quality")
 
     def process(self, pair: tuple[Problem, Assessment], ranges: Ranges):
         problem, assessment = pair
         if below_quality(assessment, self._min_quality):
             self._gated.inc()
             yield beam.pvalue.TaggedOutput(DROPPED, RejectRow(
-                row_id=problem.id, source=problem.source, stage="assess", reason="below_min_quality",
+                row_id=problem.id, source=problem.source, stage=ASSESS.name, reason="below_min_quality",
                 detail=f"judge quality {assessment.quality:.2f} < {self._min_quality} ({assessment.rationale or ''})"[:500],
             ))
             return
@@ -100,4 +102,4 @@ class ScaleScores(beam.PTransform):
     def expand(self, pairs):
         ranges = pairs | "Assessments" >> beam.Map(lambda pair: pair[1]) | "ScoreRanges" >> beam.CombineGlobally(ScoreRangeFn())
         normalize = beam.ParDo(self._fn, beam.pvalue.AsSingleton(ranges)).with_outputs(DROPPED, main="pairs")
-        return pairs | "Normalize" >> guarded("judge", normalize)
+        return pairs | "Normalize" >> guarded(ASSESS.name, normalize)

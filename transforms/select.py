@@ -46,6 +46,7 @@ from schemas.generation import Generation, ProblemChains
 from schemas.output_sets import TRL_SUFFIX
 from schemas.outputs import PreferenceRow, RejectRow
 from schemas.settings import Settings
+from schemas.stages import SELECT
 from transforms.curriculum import RLOrder
 from transforms.failures import guarded
 from transforms.row_invariant import Violation, violation
@@ -325,7 +326,7 @@ def route(chains: ProblemChains, settings: SelectSettings, trl_sets: bool = Fals
         detail = (score_summary(chains.generations) if reason == "below_min_chain_quality" else
                   signal_summary(chains.generations, settings) if _verified(chains.generations) else
                   reject_summary(chains.generations))
-        routed.append((DROPPED, RejectRow(row_id=problem.id, source=problem.source, stage="select", reason=reason,
+        routed.append((DROPPED, RejectRow(row_id=problem.id, source=problem.source, stage=SELECT.name, reason=reason,
                                           detail=detail)))
     else:
         routed.append((SFT, sft_row(chains, chosen, why)))
@@ -363,16 +364,16 @@ class _SelectFn(beam.DoFn):
         broken = unwritable(routed, self._hygiene)
         if broken is not None:  # none of the problem's rows is written; it is one dead letter, as it was one row
             name, why = broken
-            Metrics.counter("select", f"unwritable_{why.reason}").inc()
+            Metrics.counter(SELECT.name, f"unwritable_{why.reason}").inc()
             problem = chains.planned.problem
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
-                row_id=problem.id, source=problem.source, stage="select", reason=why.reason, detail=f"{name}: {why.detail}"))
+                row_id=problem.id, source=problem.source, stage=SELECT.name, reason=why.reason, detail=f"{name}: {why.detail}"))
             return
         for name, row in routed:
             if name == DROPPED:
-                Metrics.counter("select", row.reason).inc()
+                Metrics.counter(SELECT.name, row.reason).inc()
             elif name == SFT:
-                Metrics.counter("select", "kept").inc()
+                Metrics.counter(SELECT.name, "kept").inc()
             yield row if name == SFT else beam.pvalue.TaggedOutput(name, row)
 
 
@@ -391,4 +392,4 @@ class SelectChains(beam.PTransform):
         tagged = [name for name in row_sets(self._trl_sets) if name != SFT]
         select = beam.ParDo(_SelectFn(self._settings, self._hygiene, self._trl_sets)).with_outputs(
             *tagged, DROPPED, DEAD_LETTER, main=SFT)
-        return chains | "Select" >> guarded("select", select)
+        return chains | "Select" >> guarded(SELECT.name, select)

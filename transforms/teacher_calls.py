@@ -28,7 +28,7 @@ A new teacher-call stage is a prompt and a parse on top of it::
 
     class ScoreFn(TeacherCallFn):
         def __init__(self, endpoint: Endpoint):
-            super().__init__("score", endpoint)
+            super().__init__(SCORE.name, endpoint)   # the stage's row of schemas/stages.py
 
         async def _score(self, chains: ProblemChains) -> ProblemChains:
             answer = await self.ask(Prompt(score_messages(chains), chains.planned.problem), SCORE_PLAN,

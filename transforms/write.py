@@ -10,61 +10,20 @@ lacks, a value of the wrong type) is that row's dead letter, never a failed shar
 from __future__ import annotations
 
 import bisect
-import hashlib
 import posixpath
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.convert import rows_table, to_row
 from schemas.figures import dumps
+from schemas.stages import WRITE
 from transforms.failures import guarded
-
-BATCH_ROWS = 256
-
-
-def _sha1_64(key: str) -> int:
-    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big")
-
-
-def stable_hash(key: str) -> int:
-    """A 63-bit hash of ``key``, the same on every worker and run (Python's ``hash`` of a string is salted per
-    process); 63 bits so Beam's integer coder (signed 64-bit) carries it."""
-    return _sha1_64(key) >> 1
-
-
-def shard_of(key: str, num_shards: int) -> int:
-    """A stable shard number for ``key`` (the same on every worker and run)."""
-    return _sha1_64(key) % num_shards
-
-
-def shard_path(directory: str, split: str, index: int, num_shards: int) -> str:
-    """``<directory>/<split>-00000-of-00004.parquet``, the Hugging Face naming."""
-    return posixpath.join(directory, f"{split}-{index:05d}-of-{num_shards:05d}.parquet")
-
-
-def write_shard(path: str, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> int:
-    """Write ``rows`` to one Parquet file in batches; returns the row count."""
-    tmp = path + ".tmp"
-    count = 0
-    with FileSystems.create(tmp) as sink, pq.ParquetWriter(sink, schema) as writer:
-        batch: list[dict[str, Any]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= BATCH_ROWS:
-                writer.write_table(rows_table(batch, schema))
-                count += len(batch)
-                batch = []
-        if batch:
-            writer.write_table(rows_table(batch, schema))
-            count += len(batch)
-    FileSystems.rename([tmp], [path])
-    return count
+from transforms.shards import shard_of, shard_path, write_shard
 
 
 class WriteShards(beam.PTransform):
@@ -88,7 +47,7 @@ class WriteShards(beam.PTransform):
             return shard_of(str(_field(row, key_field)), n), row
 
         name = posixpath.basename(directory.rstrip("/"))
-        written_rows, shards = Metrics.counter("write", f"{name}_rows"), Metrics.counter("write", f"{name}_shards")
+        written_rows, shards = Metrics.counter(WRITE.name, f"{name}_rows"), Metrics.counter(WRITE.name, f"{name}_shards")
 
         def _write(keyed: tuple[int, Iterable[dict[str, Any]]]):
             index, rows = keyed
@@ -98,7 +57,7 @@ class WriteShards(beam.PTransform):
             shards.inc()
             yield path, count
 
-        keyed = records | "KeyByShard" >> guarded("write", beam.Map(_keyed))
+        keyed = records | "KeyByShard" >> guarded(WRITE.name, beam.Map(_keyed))
         return keyed | "GroupShards" >> beam.GroupByKey() | "WriteShard" >> beam.FlatMap(_write)
 
 

@@ -10,6 +10,7 @@ from pipelines.config import parse_config
 from pipelines.metrics import bucket_quantile, query_metrics
 from pipelines.run import run_pipeline
 from pipelines.summary import summary_table
+from schemas.stages import STAGES
 from transforms.synth import generate as generate_problems
 from transforms.synth import write_jsonl
 from transforms.teachers.scripted import Reply, Rule, Script, scripted_settings
@@ -76,6 +77,8 @@ def test_per_stage_counters_reach_the_manifest_and_match_the_files(scripted_run,
     for name, rows in manifest.rows.items():
         assert stage["write"].get(f"{name}_rows", 0) == rows, name
     assert stage["write"]["read_counts_rows"] == 1
+    assert set(stage) <= {s.name for s in STAGES}  # every namespace is a stage of the table, listed in flow order
+    assert list(stage) == [s.name for s in STAGES if s.name in stage]
 
     latency = metrics.stages["generate"].latency
     assert latency.count == generate["requests"] and latency.max_ms >= 300

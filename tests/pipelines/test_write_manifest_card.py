@@ -15,7 +15,7 @@ from schemas.outputs import Message, RejectRow, SFTRow
 from schemas.problem import ImageRef
 from schemas.source import ReadCount
 from tests.support.helpers import png_bytes, write_run_records
-from transforms.write import shard_of
+from transforms.shards import shard_of
 
 
 def _sft(i: int) -> SFTRow:

@@ -27,8 +27,8 @@ from transforms.select import SelectChains, SelectSettings
 from transforms.tags import DROPPED
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.scripted import Reply, Rule, Script, scripted_settings
+from transforms.verdicts import verify_generation
 from transforms.verifiers.config import VerifyConfig
-from transforms.verify import verify_generation
 
 YES = '{"equivalent": true, "rationale": "Both say it rises."}'
 NO = '{"equivalent": false, "rationale": "Sideways is not up."}'

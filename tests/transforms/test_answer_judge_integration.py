@@ -19,8 +19,8 @@ from tests.support.factories import generation, planned, problem
 from transforms.answer_judge import AnswerJudge, AnswerJudgeSettings
 from transforms.teachers.registry import Endpoint
 from transforms.teachers.settings import TeacherSettings
+from transforms.verdicts import verify_generation
 from transforms.verifiers.config import VerifyConfig
-from transforms.verify import verify_generation
 
 pytestmark = pytest.mark.integration
 

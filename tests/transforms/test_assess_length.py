@@ -11,7 +11,8 @@ from schemas.plan import Assessment
 from tests.support.factories import problem
 from tests.support.helpers import png_bytes
 from transforms.assess import AssessSettings, assess, clarity, heuristic_difficulty
-from transforms.length import Band, LengthSettings, band_for, plan_for
+from transforms.bands import Band, band_for
+from transforms.length import LengthSettings, plan_for
 
 
 def test_difficulty_comes_from_metadata_when_valid_else_the_heuristic():

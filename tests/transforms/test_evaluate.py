@@ -18,8 +18,8 @@ from pipelines.eval_stats import wilson
 from pipelines.evaluate import EvalSetup, evaluation_table, model_endpoint, read_items, run_evaluation, served_name
 from schemas.evaluation import EvalReport
 from schemas.problem import IMAGE_MARKER, ImageMeta, ImageRef, Problem
+from transforms.bands import band_for
 from transforms.evaluate import EvaluateSettings
-from transforms.length import band_for
 from transforms.sources import SourceSettings
 from transforms.student import student_messages, student_text
 from transforms.synth import generate, write_jsonl

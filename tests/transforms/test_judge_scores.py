@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from schemas.plan import Assessment
 from tests.support.factories import problem
-from transforms.judge import RESPONSE_FORMAT, SCORE_FIELDS, JudgeSettings, judge_messages, judge_plan, parse_judgement, with_judgement
+from transforms.judge import JudgeSettings, judge_messages, judge_plan
+from transforms.judgement import RESPONSE_FORMAT, SCORE_FIELDS, parse_judgement, with_judgement
 from transforms.scores import ScaleScores, ScoreRangeFn, below_quality, normalize, normalized
 from transforms.tags import DROPPED
 

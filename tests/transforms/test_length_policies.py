@@ -9,7 +9,9 @@ import pytest
 from pipelines.config import ConfigError, parse_config
 from schemas.plan import Assessment
 from tests.support.factories import PLAN
-from transforms.length import Band, DRLCSettings, LengthSettings, ProbeSettings, drlc_penalty, escalation_plan, plan_for
+from transforms.bands import Band
+from transforms.length import DRLCSettings, LengthSettings, drlc_penalty, plan_for
+from transforms.probe import ProbeSettings, escalation_plan
 
 SOURCE = {"kind": "jsonl", "path": "p.jsonl", "name": "s"}
 BANDS = [Band(name="easy", max_difficulty=0.5, max_tokens=100, prompt_style="concise"),

@@ -24,9 +24,9 @@ from transforms.select import DROPPED, SFT, SelectChains, SelectSettings, route,
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.parse import split_reasoning
 from transforms.trl_rows import trl_preference_row, trl_sft_row
+from transforms.verdicts import verify_generation
 from transforms.verifiers.config import VerifyConfig
 from transforms.verifiers.hygiene import HygieneSettings
-from transforms.verify import verify_generation
 
 QUICK = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PIECES = ("I count the dots. ", "\\boxed{3}", "\\boxed{4}", "<think>", "</think>", "<answer>3</answer>", "<image>",

@@ -17,11 +17,13 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
 
 from schemas.plan import Assessment
+from schemas.stages import ESCALATE, GENERATE
 from tests.support.factories import PLAN, chains, generation, planned, problem
 from transforms.escalate import EscalateLowPassRate
 from transforms.generate import GenerateChains
-from transforms.judge import RESPONSE_FORMAT, Judge, JudgeSettings
-from transforms.length import ProbeSettings
+from transforms.judge import Judge, JudgeSettings
+from transforms.judgement import RESPONSE_FORMAT
+from transforms.probe import ProbeSettings
 from transforms.repair import RepairChains, RepairSettings
 from transforms.tags import DEAD_LETTER
 from transforms.teachers.registry import Endpoint
@@ -196,12 +198,17 @@ def test_escalation_joins_each_low_probe_with_its_second_round_and_drops_failed_
         if by_id["s/1"].planned.plan.max_tokens != 2 * PLAN.max_tokens or len(by_id["s/2"].generations) != 2:
             raise BeamAssertException("escalated plan or untouched probe wrong")
 
-    with TestPipeline() as p:
-        out = (p | beam.Create([low, high, failing])
-               | EscalateLowPassRate(probe, GenerateChains(endpoint), VerifyChains(VERIFY)))
-        assert_that(out["chains"], check)
-        assert_that(out[DEAD_LETTER] | beam.Map(lambda r: (r.row_id, r.reason)), equal_to([("s/3", "teacher_http_503")]),
-                    label="dead")
+    p = TestPipeline()
+    out = (p | beam.Create([low, high, failing])
+           | EscalateLowPassRate(probe, GenerateChains(endpoint), VerifyChains(VERIFY)))
+    assert_that(out["chains"], check)
+    assert_that(out[DEAD_LETTER] | beam.Map(lambda r: (r.row_id, r.stage, r.reason)),
+                equal_to([("s/3", GENERATE.name, "teacher_http_503")]), label="dead")
+    result = p.run()
+    result.wait_until_finish()
+    # routing counts under escalate's own name (before the stage table: under "length"); the second round under generate
+    assert _counters(result, ESCALATE.name) == {"escalated": 2}
+    assert _counters(result, "length") == Counter() and _counters(result, GENERATE.name)["in"] == 2
     asked = sorted((next(q for q in QUESTIONS.values() if q in c.text), c.sample) for c in script.calls)
     assert asked == sorted((q, i) for q in (QUESTIONS["s/1"], QUESTIONS["s/3"]) for i in range(PLAN.n, PLAN.n + 3))
     assert {c.plan.max_tokens for c in script.calls} == {2 * PLAN.max_tokens}

@@ -1,9 +1,10 @@
-"""Dedup stage: decontamination, exact and near-duplicate problems (before any teacher call), chains.
+"""Dedup stage: decontamination, exact and near-duplicate problems (before any teacher call).
 
 ``DedupProblems`` chains the problem passes — benchmark decontamination, exact duplicates,
 near-duplicates (image-hash ranges, exact text Jaccard, guards; survivors without chaining) — each one a PTransform of its
 own module; every removed problem goes to ``dropped`` with a reason (``contaminated``,
-``duplicate``, ``near_duplicate``). ``MarkDuplicateChains`` runs after verification.
+``duplicate``, ``near_duplicate``). Chain dedup (``chains.py``, ``MarkDuplicateChains``) is a stage of its
+own, ``chain_dedup``, after verification.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import dataclasses
 
 import apache_beam as beam
 
-from transforms.dedup.chains import MarkDuplicateChains
 from transforms.dedup.decontam import Decontaminate
 from transforms.dedup.exact import ExactDedup, exact_key
 from transforms.dedup.near import NearDedup
@@ -19,7 +19,7 @@ from transforms.dedup.settings import DedupSettings
 from transforms.dedup.text import normalize_text
 from transforms.tags import DROPPED
 
-__all__ = ["DedupProblems", "DedupSettings", "ExactDedup", "MarkDuplicateChains", "NearDedup", "exact_key", "normalize_text"]
+__all__ = ["DedupProblems", "DedupSettings", "ExactDedup", "NearDedup", "exact_key", "normalize_text"]
 
 
 def _final_survivor(keyed):

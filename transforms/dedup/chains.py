@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.generation import Generation, ProblemChains
+from schemas.stages import CHAIN_DEDUP
 from transforms.dedup.settings import ChainDedupSettings
 from transforms.dedup.text import jaccard, shingle_hashes
 from transforms.failures import guarded
@@ -40,7 +41,7 @@ def duplicate_chains(generations: list[Generation], settings: ChainDedupSettings
 class _MarkFn(beam.DoFn):
     def __init__(self, settings: ChainDedupSettings):
         self._settings = settings
-        self._marked = Metrics.counter("dedup", "duplicate_chains")
+        self._marked = Metrics.counter(CHAIN_DEDUP.name, "duplicate_chains")
 
     def process(self, chains: ProblemChains):
         marks = duplicate_chains(chains.generations, self._settings)
@@ -58,4 +59,4 @@ class MarkDuplicateChains(beam.PTransform):
         self._settings = settings
 
     def expand(self, chains):
-        return chains | "MarkDuplicates" >> guarded("dedup", beam.ParDo(_MarkFn(self._settings)))
+        return chains | "MarkDuplicates" >> guarded(CHAIN_DEDUP.name, beam.ParDo(_MarkFn(self._settings)))

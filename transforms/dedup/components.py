@@ -24,6 +24,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.problem import Problem
+from schemas.stages import DEDUP
 
 Node = tuple[int, str]
 SURVIVES, DROPPED_AS, UNDECIDED = "survives", "dropped", "undecided"
@@ -120,5 +121,5 @@ class ResolveSurvivors(beam.PTransform):
         )
         for i in range(self._rounds):
             states = states | f"Round{i}" >> _Round()
-        unresolved = Metrics.counter("dedup", "unresolved_nodes")
+        unresolved = Metrics.counter(DEDUP.name, "unresolved_nodes")
         return states | "Dropped" >> beam.FlatMap(_dropped, unresolved)

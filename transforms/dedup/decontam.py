@@ -26,6 +26,7 @@ from PIL import Image
 
 from schemas.outputs import RejectRow
 from schemas.problem import Problem
+from schemas.stages import DEDUP
 from transforms.dedup.images import hamming, hash_chunks, phash_int
 from transforms.dedup.settings import BenchmarkSpec, DecontamSettings
 from transforms.dedup.text import normalize_text, shingles
@@ -128,14 +129,14 @@ class BenchmarkIndex:
 def contaminated_row(problem: Problem, found: Contamination) -> RejectRow:
     """The ``dropped`` row naming the benchmark, its item and the evidence."""
     item = found.item
-    return RejectRow(row_id=problem.id, source=problem.source, stage="dedup", reason="contaminated",
+    return RejectRow(row_id=problem.id, source=problem.source, stage=DEDUP.name, reason="contaminated",
                      detail=f"benchmark {item.benchmark} item {item.item_id}: {found.evidence}")
 
 
 class _DecontamFn(beam.DoFn):
     def __init__(self, settings: DecontamSettings):
         self._settings = settings
-        self._hits = Metrics.counter("dedup", "contaminated")
+        self._hits = Metrics.counter(DEDUP.name, "contaminated")
 
     def setup(self):
         s = self._settings
@@ -159,4 +160,4 @@ class Decontaminate(beam.PTransform):
         self._settings = settings
 
     def expand(self, problems):
-        return problems | "Match" >> guarded("dedup", beam.ParDo(_DecontamFn(self._settings)).with_outputs(DROPPED, main="kept"))
+        return problems | "Match" >> guarded(DEDUP.name, beam.ParDo(_DecontamFn(self._settings)).with_outputs(DROPPED, main="kept"))

@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 
 from schemas.outputs import RejectRow
 from schemas.problem import Problem
+from schemas.stages import DEDUP
 from transforms.dedup.components import survivor_rank
 from transforms.dedup.quantities import canonical
 from transforms.failures import guarded
@@ -32,13 +33,13 @@ def exact_key(problem: Problem) -> str:
 
 def duplicate_row(dup: Problem, survivor_id: str, reason: str, detail: str) -> RejectRow:
     """The ``dropped`` row of a problem that duplicates ``survivor_id``."""
-    return RejectRow(row_id=dup.id, source=dup.source, stage="dedup", reason=reason, detail=detail, survivor_id=survivor_id)
+    return RejectRow(row_id=dup.id, source=dup.source, stage=DEDUP.name, reason=reason, detail=detail, survivor_id=survivor_id)
 
 
 class _PickSurvivorFn(beam.DoFn):
     def __init__(self, preferred_sources: list[str]):
         self._preferred = preferred_sources
-        self._dups = Metrics.counter("dedup", "duplicates")
+        self._dups = Metrics.counter(DEDUP.name, "duplicates")
 
     def process(self, keyed):
         _, group = keyed
@@ -62,7 +63,7 @@ class ExactDedup(beam.PTransform):
     def expand(self, problems):
         return (
             problems
-            | "KeyByContent" >> guarded("dedup", beam.Map(lambda p: (exact_key(p), p)))
+            | "KeyByContent" >> guarded(DEDUP.name, beam.Map(lambda p: (exact_key(p), p)))
             | "GroupByContent" >> beam.GroupByKey()
             | "PickSurvivor" >> beam.ParDo(_PickSurvivorFn(self._preferred)).with_outputs(DROPPED, main="kept")
         )

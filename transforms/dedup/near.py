@@ -18,6 +18,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from schemas.stages import DEDUP
 from transforms.dedup.candidates import band_keys, group_edges, group_keys
 from transforms.dedup.components import ResolveSurvivors, survivor_rank
 from transforms.dedup.exact import duplicate_row
@@ -50,8 +51,8 @@ class _VerifyGroupFn(beam.DoFn):
 
     def __init__(self, settings: DedupSettings):
         self._settings = settings
-        self._sizes = Metrics.distribution("dedup", "band_group_size")
-        self._blocked = {guard: Metrics.counter("dedup", f"blocked_pairs_{guard}") for guard in GUARDS}
+        self._sizes = Metrics.distribution(DEDUP.name, "band_group_size")
+        self._blocked = {guard: Metrics.counter(DEDUP.name, f"blocked_pairs_{guard}") for guard in GUARDS}
 
     def process(self, keyed, hot):
         group, members = keyed
@@ -67,8 +68,8 @@ class _VerifyGroupFn(beam.DoFn):
 class _ApplyFn(beam.DoFn):
     def __init__(self, detail: str):
         self._detail = detail
-        self._dups = Metrics.counter("dedup", "near_duplicates")
-        self._saved = {guard: Metrics.counter("dedup", f"saved_{guard}") for guard in GUARDS}
+        self._dups = Metrics.counter(DEDUP.name, "near_duplicates")
+        self._saved = {guard: Metrics.counter(DEDUP.name, f"saved_{guard}") for guard in GUARDS}
 
     def process(self, keyed):
         _, grouped = keyed
@@ -104,7 +105,7 @@ class NearDedup(beam.PTransform):
 
     def expand(self, problems):
         s = self._settings
-        fingerprinted = problems | "Fingerprint" >> guarded("dedup", beam.ParDo(_FingerprintFn(s)).with_outputs(BY_ID, main="keyed"))
+        fingerprinted = problems | "Fingerprint" >> guarded(DEDUP.name, beam.ParDo(_FingerprintFn(s)).with_outputs(BY_ID, main="keyed"))
         keyed = fingerprinted.keyed
         hot = beam.pvalue.AsDict(
             keyed

@@ -17,7 +17,7 @@ from schemas.figures import ChainFigures, ChainPoint
 from schemas.plan import Assessment
 from transforms.figures.bands import EPSILON, BandCombineFn, ProblemBand
 from transforms.figures.signals import SignalFiguresFn, generation_input
-from transforms.write import stable_hash
+from transforms.shards import stable_hash
 
 POINT_LIMIT = 2000
 STATS = ("chains", "chains_from_cache", "prompt_tokens", "completion_tokens", "completion_tokens_incl_cache",

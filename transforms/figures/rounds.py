@@ -1,6 +1,6 @@
 """The rounds' cross-round figures, computed by workers from each round's outcomes (ids only).
 
-Each round's outcomes come from :class:`~transforms.sources.finished_run.RunOutcomes` (the id columns of its
+Each round's outcomes come from :class:`~transforms.sources.outcomes.RunOutcomes` (the id columns of its
 ``dead_letter/``, ``dropped/`` and kept sets); a round's rescued problems are its kept ids joined
 (``CoGroupByKey``) with its input round's outcomes, and the problems kept by any round are the distinct kept ids
 of every round, counted. Only the counts reach the launcher, as one :class:`~schemas.figures.RoundsFigures`.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from schemas.figures import RoundsFigures
-from transforms.sources.finished_run import RunOutcomes
+from transforms.sources.outcomes import RunOutcomes
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from apache_beam.metrics import Metrics
 
 from schemas.convert import rows_table, to_row
 from schemas.figures import SampleFigures, sample_shard
-from transforms.write import stable_hash, write_shard
+from schemas.stages import FIGURES
+from transforms.shards import stable_hash, write_shard
 
 
 def record_key(record: Any, dotted: str) -> str:
@@ -80,7 +81,7 @@ class _WriteSample(beam.DoFn):
 
     def __init__(self, name: str, path: str, schema: pa.Schema):
         self._name, self._path, self._schema = name, path, schema
-        self._unwritable = Metrics.counter("figures", "sample_rows_unwritable")
+        self._unwritable = Metrics.counter(FIGURES.name, "sample_rows_unwritable")
 
     def _fits(self, row: dict) -> bool:
         try:

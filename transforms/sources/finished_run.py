@@ -6,9 +6,9 @@ the ``take`` section names: ``kept`` (an SFT row; ``take.pass_rate`` narrows it 
 a drop reason (``no_correct_chain``, ``unverifiable``, ``below_min_chain_quality``,
 ``below_min_quality``, ``unclean_chains``, ``signals_unknown``, ``above_max_critical_entropy``,
 ``below_min_answer_logprob``), ``dead_letter`` (a teacher-stage failure), or ``all``. Outcomes are read by the
-workers, inside the job, from the run's ``sft/`` (or ``sft_trl/`` when its ``output.trainers`` left ``sft``
-out), ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only); the taken ids reach the
-problem reader as one side input. The launcher only lists the files.
+workers, inside the job (:mod:`transforms.sources.outcomes`), from the run's ``sft/`` (or ``sft_trl/`` when
+its ``output.trainers`` left ``sft`` out), ``dropped/`` and ``dead_letter/`` sets (ids, reasons and pass rates only); the taken ids
+reach the problem reader as one side input. The launcher only lists the files.
 
 Restored problems skip normalize (they are normalized already, ids and sources unchanged, so a
 round's rows match the last round's ids); their rows read count under each problem's own source,
@@ -17,10 +17,8 @@ schema, or whose images, image facts and markers disagree, is dead-lettered (``c
 """
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
 import apache_beam as beam
@@ -35,14 +33,15 @@ from schemas.outputs import RejectRow
 from schemas.problem import IMAGE_MARKER, PROBLEM_SCHEMA, Problem
 from schemas.settings import Settings
 from schemas.source import ReadCount
+from schemas.stages import READ
+from transforms.sources.outcomes import ProblemOutcome, RunOutcomes, kept_set
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
 Outcome = Literal["all", "kept", "no_correct_chain", "unverifiable", "below_min_chain_quality", "below_min_quality",
                   "unclean_chains", "signals_unknown", "above_max_critical_entropy", "below_min_answer_logprob",
                   "dead_letter"]
 RESTORED = "problems"  # the read output restored problems leave on (normalize is skipped)
-FRONT_STAGES = ("read", "normalize", "dedup")  # dead letters of these never reached problems/
-KEPT_SETS = {"llamafactory": "sft", "trl": "sft_trl"}  # the kept rows (ids, pass rates) by the trainer they are for
+
 
 
 class TakeSettings(Settings):
@@ -70,71 +69,8 @@ class TakeSettings(Settings):
         return self
 
 
-@dataclass(frozen=True)
-class ProblemOutcome:
-    """What became of one problem in a run: ``kept`` (with its pass rate) or the reason it left."""
-
-    outcome: str
-    pass_rate: float | None = None
-
-
 class RunLayoutError(FileNotFoundError):
     """A source path that is not a finished run's output directory."""
-
-
-OUTCOME_SETS = ("dead_letter", "dropped", "kept")  # in precedence order: a later set's outcome of a problem wins
-
-
-def outcome_files(run_dir: str) -> list[tuple[str, str]]:
-    """``(outcome set, file)`` of every shard the finished run's outcomes are read from (a listing, no file is read)."""
-    fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    names = {"dead_letter": "dead_letter", "dropped": "dropped", "kept": kept_set(run_dir) or "sft"}
-    return [(kind, f if protocol == "file" else f"{protocol}://{f}") for kind in OUTCOME_SETS
-            for f in sorted(fs.glob(posixpath.join(root, names[kind], "*.parquet")))]
-
-
-def file_outcomes(kind_file: tuple[str, str]) -> Iterator[tuple[str, tuple[int, ProblemOutcome]]]:
-    """``(problem id, (precedence, outcome))`` for each row of one outcome file (a worker reads its id columns)."""
-    kind, path = kind_file
-    columns = {"dead_letter": ["row_id", "stage"], "dropped": ["row_id", "reason"], "kept": ["id", "pass_rate"]}[kind]
-    with fsspec.open(path, "rb") as fh:
-        table = pq.read_table(fh, columns=columns)
-    rank = OUTCOME_SETS.index(kind)
-    for pid, value in zip(table[columns[0]].to_pylist(), table[columns[1]].to_pylist()):
-        if kind == "dead_letter" and value not in FRONT_STAGES:
-            yield pid, (rank, ProblemOutcome("dead_letter"))
-        elif kind == "dropped":
-            yield pid, (rank, ProblemOutcome(value))
-        elif kind == "kept":
-            yield pid, (rank, ProblemOutcome("kept", value))
-
-
-def _winner(ranked) -> tuple[int, ProblemOutcome]:
-    return max(ranked, key=lambda r: r[0])
-
-
-class RunOutcomes(beam.PTransform):
-    """A finished run's ``(problem id, ProblemOutcome)``, read by workers off its ``dead_letter/``, ``dropped/`` and
-    kept sets; problems that never left the front are absent."""
-
-    def __init__(self, run_dir: str):
-        super().__init__()
-        self._run_dir = run_dir
-
-    def expand(self, pbegin):
-        return (pbegin | "ListOutcomeFiles" >> beam.Create(outcome_files(self._run_dir))
-                | "ReadOutcomes" >> beam.FlatMap(file_outcomes) | "Winner" >> beam.CombinePerKey(_winner)
-                | "Outcome" >> beam.MapTuple(lambda pid, ranked: (pid, ranked[1])))
-
-
-def kept_set(run_dir: str) -> str | None:
-    """The set holding the finished run's kept rows: ``sft``, else ``sft_trl``, as its ``output.trainers`` wrote them
-    (None: it wrote neither, as a verl-only run; runs before ``output.trainers`` wrote ``sft``)."""
-    fs, root = fsspec.core.url_to_fs(run_dir.rstrip("/"))
-    with fs.open(posixpath.join(root, "manifest.json"), "r") as fh:
-        trainers = json.load(fh).get("config", {}).get("output", {}).get("trainers") or list(KEPT_SETS)
-    return next((name for trainer, name in KEPT_SETS.items() if trainer in trainers), None)
 
 
 def taken(outcome: ProblemOutcome, take: TakeSettings) -> bool:
@@ -177,7 +113,7 @@ class ReadRunFn(beam.DoFn):
 
     def __init__(self, name: str):
         self._name = name
-        self._restored = Metrics.counter("read", "restored_problems")
+        self._restored = Metrics.counter(READ.name, "restored_problems")
 
     def process(self, path: str, ids: frozenset[str] | None = None) -> Iterator:
         counts: dict[str, int] = {}
@@ -194,7 +130,7 @@ class ReadRunFn(beam.DoFn):
         except Exception as exc:
             counts[self._name] = counts.get(self._name, 0) + 1
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
-                row_id=f"{self._name}/{posixpath.basename(path)}", source=self._name, stage="read",
+                row_id=f"{self._name}/{posixpath.basename(path)}", source=self._name, stage=READ.name,
                 reason="unreadable_file", detail=f"{type(exc).__name__}: {exc}", payload=path))
         for source, rows in sorted(counts.items()):
             yield beam.pvalue.TaggedOutput(READ_COUNTS, ReadCount(file=path, rows=rows, source=source))
@@ -204,7 +140,7 @@ class ReadRunFn(beam.DoFn):
             problem = restore(row)
         except (ValueError, TypeError, KeyError) as exc:
             return beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
-                row_id=str(row.get("id")), source=str(row.get("source")), stage="read", reason="corrupt_problem",
+                row_id=str(row.get("id")), source=str(row.get("source")), stage=READ.name, reason="corrupt_problem",
                 detail=f"{type(exc).__name__}: {exc}"))
         self._restored.inc()
         return beam.pvalue.TaggedOutput(RESTORED, problem)

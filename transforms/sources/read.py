@@ -29,6 +29,7 @@ from pydantic import Field, model_validator
 from schemas.outputs import RejectRow
 from schemas.settings import Settings
 from schemas.source import ReadCount, SourceRow
+from schemas.stages import READ
 from transforms.failures import reason_for
 from transforms.sources import layouts
 from transforms.sources.finished_run import RESTORED, ReadFinishedRun, TakeSettings
@@ -226,8 +227,8 @@ class ReadFileFn(beam.DoFn):
 
     def __init__(self, settings: SourceSettings):
         self._settings = settings
-        self._files = Metrics.counter("read", "files")
-        self._rows = Metrics.counter("read", "rows")
+        self._files = Metrics.counter(READ.name, "files")
+        self._rows = Metrics.counter(READ.name, "rows")
 
     def process(self, paths: list[str]):
         budget = self._settings.limit
@@ -255,7 +256,7 @@ class ReadFileFn(beam.DoFn):
             else:
                 reason, detail = reason_for(type(exc)), repr(exc)
             return fallback, beam.pvalue.TaggedOutput(
-                DEAD_LETTER, RejectRow(row_id=fallback, source=s.name, stage="read", reason=reason, detail=detail))
+                DEAD_LETTER, RejectRow(row_id=fallback, source=s.name, stage=READ.name, reason=reason, detail=detail))
 
     def _read(self, path: str, budget: int | None):
         s = self._settings
@@ -277,7 +278,7 @@ class ReadFileFn(beam.DoFn):
             count += 1
             detail = f"{type(exc).__name__}: {exc} (after {count - 1} rows)"
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, RejectRow(
-                row_id=f"{s.name}/{posixpath.basename(path)}", source=s.name, stage="read", reason="unreadable_file",
+                row_id=f"{s.name}/{posixpath.basename(path)}", source=s.name, stage=READ.name, reason="unreadable_file",
                 detail=detail, payload=path))
         self._files.inc()
         self._rows.inc(count)

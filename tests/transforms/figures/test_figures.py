@@ -19,7 +19,7 @@ from transforms.figures.bands import EPSILON, BandCombineFn, ProblemBand
 from transforms.figures.chains import ChainFact, problem_bands
 from transforms.figures.funnel import DEAD, DROPPED, KEPT, READ, SAMPLED_OUT, funnel_figures
 from transforms.figures.sample import LowestHashes
-from transforms.write import stable_hash
+from transforms.shards import stable_hash
 
 
 def combine(fn, inputs: list, rng: random.Random):

@@ -146,7 +146,7 @@ def test_the_worker_draws_the_signal_plot_and_records_its_path(tmp_path):
     from schemas.figures import ChainFigures
     from schemas.generation import GENERATION_SCHEMA
     from schemas.signals import ChainSignals
-    from tests.factories import generation
+    from tests.support.factories import generation
     from transforms.figures.plots import draw_plots
 
     signals = ChainSignals(tokens=9, mean_entropy=0.4, critical_tokens=2, critical_entropy=0.2, answer_tokens=1,

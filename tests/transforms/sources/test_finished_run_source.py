@@ -25,7 +25,8 @@ from transforms import failures
 from transforms.dedup import DedupSettings
 from transforms.normalize import NormalizeSettings
 from transforms.sources import ReadSources, SourceSettings
-from transforms.sources.finished_run import RESTORED, RunLayoutError, RunOutcomes
+from transforms.sources.finished_run import RESTORED, RunLayoutError
+from transforms.sources.outcomes import RunOutcomes
 from transforms.tags import DEAD_LETTER, READ_COUNTS
 
 
