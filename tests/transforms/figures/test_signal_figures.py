@@ -143,8 +143,9 @@ def test_the_worker_draws_the_signal_plot_and_records_its_path(tmp_path):
 
     from data_cards.signals import PLOT
     from schemas.convert import to_table
+    from schemas.derive import arrow_schema
     from schemas.figures import ChainFigures
-    from schemas.generation import GENERATION_SCHEMA
+    from schemas.generation import Generation
     from schemas.signals import ChainSignals
     from tests.support.factories import generation
     from transforms.figures.plots import draw_plots
@@ -153,7 +154,7 @@ def test_the_worker_draws_the_signal_plot_and_records_its_path(tmp_path):
                            answer_logprob=-0.3, low_confidence_share=0.1)
     gens = [dataclasses.replace(generation(i, correct=i % 2 == 0, tokens=50 + i, pid=f"s/{i}"), signals=signals)
             for i in range(4)]
-    figures = ChainFigures(chains=4, signals=signal_figures([to_table(gens, GENERATION_SCHEMA)]))
+    figures = ChainFigures(chains=4, signals=signal_figures([to_table(gens, arrow_schema(Generation))]))
     drawn = draw_plots(figures, str(tmp_path))
     assert drawn.signals.plot == PLOT and (tmp_path / PLOT).read_bytes().startswith(b"\x89PNG")
     assert drawn.plots and all((tmp_path / p).read_bytes().startswith(b"\x89PNG") for p in drawn.plots)
